@@ -1,0 +1,52 @@
+//! # optbench
+//!
+//! Takes a tabular classification problem from "it works in my notebook" to
+//! "a model that is provably fast, small and safe to serve": it trains
+//! candidates, measures them all the same honest way, draws the
+//! latency–accuracy Pareto frontier, picks the most accurate model whose p99
+//! fits a latency budget, and packages it with its preprocessing.
+//!
+//! ```text
+//!  data ──► pipeline.fit ──► train (front ends) ──► model (IR) ──► measure ──► select ──► report
+//!  (csv,                     linfa, smartcore        Linear,         accuracy,    Pareto,     SVG, HTML,
+//!   synthetic)                                       TreeEnsemble    latency,     budget      JSON, CSV
+//!                                                                    size                      │
+//!                                                                                              ▼
+//!                                                                              artifact (pipeline + model)
+//! ```
+//!
+//! Who may import whom (lower layers never import higher ones):
+//! `data` ← `pipeline` ← `train`; `model` stands alone; `measure` uses data,
+//! pipeline and model; `select` uses measurement figures only; `report`
+//! renders results; `artifact` uses data, pipeline and model; `run` ties them
+//! together; the binary (`cli`) only parses, draws progress and maps errors
+//! to exit codes.
+//!
+//! From config to artifact to prediction:
+//!
+//! ```no_run
+//! use optbench::{artifact::Artifact, config::{Overrides, Plan}, progress::Silent};
+//! let plan = Plan::load(None, &Overrides { budget_ms: Some(50.0), ..Default::default() })?;
+//! let outcome = optbench::run::run(&plan, &Silent)?;
+//! println!("{}", outcome.results.reason);
+//! let artifact = Artifact::load(&plan.out.join("model"))?;
+//! let class = artifact.predict_row(1, &[0.0; 20])?;
+//! println!("predicted {}", artifact.metadata.classes[class as usize]);
+//! # Ok::<(), optbench::Error>(())
+//! ```
+
+pub mod artifact;
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod fsutil;
+pub mod measure;
+pub mod model;
+pub mod pipeline;
+pub mod progress;
+pub mod report;
+pub mod run;
+pub mod select;
+pub mod train;
+
+pub use error::{Error, Result};

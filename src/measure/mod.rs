@@ -1,0 +1,217 @@
+//! Measurement, identical for every candidate: accuracy and macro-F1 on the
+//! test set, single-row latency (model-only and end-to-end), batch
+//! throughput, size on disk and load time.
+//!
+//! Uses `data`, `pipeline`, `model`. Key types: [`MeasureSettings`] (from the
+//! config), [`Subject`] (what is measured: the serving path of one
+//! candidate), [`Measured`] (its figures), [`Nanos`].
+
+mod latency;
+mod quality;
+
+pub use latency::{measure_latency, Clock, LatencyStats, MonotonicClock, TimerOverhead, MIN_CALLS_FOR_P99};
+pub use quality::{accuracy, f1_macro};
+
+use crate::data::{Dataset, InputSchema};
+use crate::error::{Error, Result};
+use crate::model::Model;
+use crate::pipeline::FittedPipeline;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// A duration in nanoseconds: what the tool measures. Milliseconds appear
+/// only where a person reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Nanos(pub u64);
+
+impl Nanos {
+    pub fn from_ms(ms: f64) -> Nanos {
+        Nanos((ms * 1e6).round() as u64)
+    }
+
+    pub fn as_ms(self) -> f64 {
+        self.0 as f64 / 1e6
+    }
+}
+
+impl std::fmt::Display for Nanos {
+    /// In the unit that reads best: `850 ns`, `12.3 µs`, `4.56 ms`, `1.20 s`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0 as f64;
+        if n < 1e3 {
+            write!(f, "{} ns", self.0)
+        } else if n < 1e6 {
+            write!(f, "{:.3} µs", n / 1e3)
+        } else if n < 1e9 {
+            write!(f, "{:.3} ms", n / 1e6)
+        } else {
+            write!(f, "{:.2} s", n / 1e9)
+        }
+    }
+}
+
+/// How measurements are taken; the `[measure]` table of the config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeasureSettings {
+    /// Warm-up calls per candidate before timing (at least this many…)
+    pub warmup_calls: usize,
+    /// …and for at least this long.
+    pub warmup_ms: u64,
+    /// Timed single-row calls per candidate and per path (model-only and
+    /// end-to-end). Never below 662, so a p99 always has a confidence bound.
+    pub timed_calls: usize,
+    /// Candidates are measured in this many interleaved rounds, so a noisy
+    /// neighbour hurts them all alike.
+    pub rounds: usize,
+    /// Batch throughput runs the whole test set repeatedly for this long.
+    pub batch_ms: u64,
+    /// Loads timed per candidate (the median is reported).
+    pub load_repeats: usize,
+    /// zstd level for the compressed size.
+    pub zstd_level: i32,
+}
+
+impl Default for MeasureSettings {
+    fn default() -> Self {
+        MeasureSettings {
+            warmup_calls: 1000,
+            warmup_ms: 1000,
+            timed_calls: 10_000,
+            rounds: 10,
+            batch_ms: 200,
+            load_repeats: 5,
+            zstd_level: 19,
+        }
+    }
+}
+
+impl MeasureSettings {
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.timed_calls < MIN_CALLS_FOR_P99 {
+            return Err(format!(
+                "timed_calls = {}: at least {MIN_CALLS_FOR_P99} are needed for a p99 with a 95% upper bound",
+                self.timed_calls
+            ));
+        }
+        if self.rounds == 0 || self.rounds > self.timed_calls {
+            return Err(format!("rounds = {}: expected 1 to timed_calls", self.rounds));
+        }
+        if self.load_repeats == 0 {
+            return Err("load_repeats must be at least 1".into());
+        }
+        if !(1..=22).contains(&self.zstd_level) {
+            return Err(format!("zstd_level = {}: expected 1 to 22", self.zstd_level));
+        }
+        Ok(())
+    }
+}
+
+/// The serving path of one candidate: validate → preprocess → predict.
+#[derive(Clone, Copy)]
+pub struct Subject<'a> {
+    pub schema: &'a InputSchema,
+    pub pipeline: &'a FittedPipeline,
+    pub model: &'a Model,
+}
+
+/// Sizes of the encoded model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Sizes {
+    pub raw: u64,
+    pub compressed: u64,
+}
+
+/// Quality on the test set, and the cost of storing and loading a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offline {
+    pub accuracy: f64,
+    pub f1_macro: f64,
+    pub size_bytes: Sizes,
+    pub load: Nanos,
+    /// End-to-end rows per second on whole-test-set batches, one thread.
+    pub throughput_rows_per_s: f64,
+}
+
+/// Accuracy, F1, sizes, load time and batch throughput of one subject.
+/// `features` is the test set after the pipeline (row-major).
+pub fn measure_offline(
+    subject: Subject<'_>,
+    test: &Dataset,
+    features: &[f32],
+    settings: &MeasureSettings,
+) -> Result<Offline> {
+    let mut pred = Vec::with_capacity(test.n_rows());
+    subject.model.predict_batch(features, &mut pred);
+    let acc = accuracy(&test.y, &pred);
+    let f1 = f1_macro(&test.y, &pred, test.n_classes());
+
+    let raw = subject.model.to_bytes();
+    let compressed = zstd::bulk::compress(&raw, settings.zstd_level)
+        .map_err(|e| Error::Measure(format!("zstd: {e}")))?;
+    let mut loads = Vec::with_capacity(settings.load_repeats);
+    for _ in 0..settings.load_repeats {
+        let t = Instant::now();
+        let bytes = zstd::bulk::decompress(&compressed, raw.len())
+            .map_err(|e| Error::Measure(format!("zstd: {e}")))?;
+        let m = Model::from_bytes(&bytes).map_err(Error::Measure)?;
+        std::hint::black_box(&m);
+        loads.push(t.elapsed().as_nanos() as u64);
+    }
+    loads.sort_unstable();
+
+    Ok(Offline {
+        accuracy: acc,
+        f1_macro: f1,
+        size_bytes: Sizes {
+            raw: raw.len() as u64,
+            compressed: compressed.len() as u64,
+        },
+        load: Nanos(loads[loads.len() / 2]),
+        throughput_rows_per_s: batch_throughput(subject, test, settings.batch_ms),
+    })
+}
+
+/// End-to-end rows per second over the whole test set, repeated for at least
+/// `batch_ms` (and at least twice).
+fn batch_throughput(subject: Subject<'_>, test: &Dataset, batch_ms: u64) -> f64 {
+    let d = subject.pipeline.n_outputs();
+    let mut features = vec![0.0f32; test.n_rows() * d];
+    let mut pred = Vec::with_capacity(test.n_rows());
+    let start = Instant::now();
+    let mut rows = 0u64;
+    let mut passes = 0;
+    while passes < 2 || start.elapsed().as_millis() < u128::from(batch_ms) {
+        for (i, out) in features.chunks_exact_mut(d.max(1)).enumerate() {
+            let raw = test.row(i);
+            if subject.schema.validate_row(i, raw).is_ok() {
+                subject.pipeline.transform_row(raw, out);
+            }
+        }
+        subject.model.predict_batch(&features, &mut pred);
+        std::hint::black_box(&pred);
+        rows += test.n_rows() as u64;
+        passes += 1;
+    }
+    rows as f64 / start.elapsed().as_secs_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nanos_print_in_the_unit_that_reads_best() {
+        assert_eq!(Nanos(850).to_string(), "850 ns");
+        assert_eq!(Nanos(12_345).to_string(), "12.345 µs");
+        assert_eq!(Nanos(4_560_000).to_string(), "4.560 ms");
+        assert_eq!(Nanos::from_ms(0.2), Nanos(200_000));
+    }
+
+    #[test]
+    fn settings_refuse_too_few_calls_for_a_p99() {
+        let s = MeasureSettings { timed_calls: 500, ..Default::default() };
+        assert!(s.validate().unwrap_err().contains("at least 662"));
+    }
+}

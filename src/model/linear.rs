@@ -1,0 +1,123 @@
+//! Linear models: a weight matrix and a bias per output, then a link.
+
+use super::argmax;
+use serde::{Deserialize, Serialize};
+
+/// How scores become probabilities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Link {
+    /// Two classes, one score `z`: P(class 1) = σ(z); class 1 when `z ≥ 0`.
+    Logistic,
+    /// One score per class: softmax; the first highest score wins.
+    Softmax,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    pub n_features: usize,
+    pub n_classes: usize,
+    pub link: Link,
+    /// Row-major `n_outputs × n_features` (`n_outputs` is 1 for `Logistic`).
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl LinearModel {
+    pub fn n_outputs(&self) -> usize {
+        match self.link {
+            Link::Logistic => 1,
+            Link::Softmax => self.n_classes,
+        }
+    }
+
+    #[inline]
+    fn score(&self, k: usize, row: &[f32]) -> f32 {
+        let w = &self.weights[k * self.n_features..(k + 1) * self.n_features];
+        w.iter().zip(row).map(|(a, b)| a * b).sum::<f32>() + self.bias[k]
+    }
+
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
+        match self.link {
+            Link::Logistic => {
+                let p = 1.0 / (1.0 + (-self.score(0, row)).exp());
+                out[0] = 1.0 - p;
+                out[1] = p;
+            }
+            Link::Softmax => {
+                for (k, o) in out.iter_mut().enumerate() {
+                    *o = self.score(k, row);
+                }
+                let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                let mut sum = 0.0;
+                for o in out.iter_mut() {
+                    *o = (*o - max).exp();
+                    sum += *o;
+                }
+                for o in out.iter_mut() {
+                    *o /= sum;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
+        match self.link {
+            Link::Logistic => (self.score(0, row) >= 0.0) as u32,
+            Link::Softmax => {
+                for (k, s) in scratch.iter_mut().enumerate() {
+                    *s = self.score(k, row);
+                }
+                argmax(scratch)
+            }
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let outputs = self.n_outputs();
+        if self.link == Link::Logistic && self.n_classes != 2 {
+            return Err(format!("a logistic link needs 2 classes, not {}", self.n_classes));
+        }
+        if self.weights.len() != outputs * self.n_features || self.bias.len() != outputs {
+            return Err(format!(
+                "linear model with {outputs} outputs × {} features has {} weights and {} biases",
+                self.n_features,
+                self.weights.len(),
+                self.bias.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_and_softmax_agree_on_two_classes() {
+        let lg = LinearModel {
+            n_features: 2,
+            n_classes: 2,
+            link: Link::Logistic,
+            weights: vec![1.0, -2.0],
+            bias: vec![0.5],
+        };
+        // Softmax with scores (0, z) is the logistic of z.
+        let sm = LinearModel {
+            link: Link::Softmax,
+            weights: vec![0.0, 0.0, 1.0, -2.0],
+            bias: vec![0.0, 0.5],
+            ..lg.clone()
+        };
+        let mut a = [0.0; 2];
+        let mut b = [0.0; 2];
+        for row in [[0.0, 0.0], [3.0, 1.0], [-1.0, 2.0]] {
+            lg.predict_proba(&row, &mut a);
+            sm.predict_proba(&row, &mut b);
+            assert!((a[1] - b[1]).abs() < 1e-6 && (a[0] + a[1] - 1.0).abs() < 1e-6);
+            assert_eq!(lg.predict(&row, &mut a), sm.predict(&row, &mut b));
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! optbench's own inference form (the IR). Every trainer's output is converted
+//! into it once; optimizing, measuring, saving and exporting all work on it.
+//!
+//! Uses nothing else in the crate. Key types: [`Model`] (a closed enum, so a
+//! new kind makes the compiler list every place to update),
+//! [`LinearModel`] and [`TreeEnsemble`].
+//!
+//! Prediction takes an `f32` feature row (the pipeline's output) and a caller
+//! owned scratch buffer of [`Model::n_classes`] floats, and never allocates.
+
+mod linear;
+mod tree;
+
+pub use linear::{LinearModel, Link};
+pub use tree::{Node, TreeEnsemble, LEAF};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Model {
+    Linear(LinearModel),
+    Trees(TreeEnsemble),
+}
+
+impl Model {
+    pub fn n_features(&self) -> usize {
+        match self {
+            Model::Linear(m) => m.n_features,
+            Model::Trees(m) => m.n_features,
+        }
+    }
+
+    pub fn n_classes(&self) -> usize {
+        match self {
+            Model::Linear(m) => m.n_classes,
+            Model::Trees(m) => m.n_classes,
+        }
+    }
+
+    /// Class probabilities into `out` (length `n_classes`).
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
+        match self {
+            Model::Linear(m) => m.predict_proba(row, out),
+            Model::Trees(m) => m.predict_proba(row, out),
+        }
+    }
+
+    /// The predicted class index; `scratch` holds `n_classes` floats.
+    #[inline]
+    pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
+        match self {
+            Model::Linear(m) => m.predict(row, scratch),
+            Model::Trees(m) => m.predict(row, scratch),
+        }
+    }
+
+    /// Predicted classes for a row-major batch.
+    pub fn predict_batch(&self, rows: &[f32], out: &mut Vec<u32>) {
+        let d = self.n_features().max(1);
+        let mut scratch = vec![0.0f32; self.n_classes()];
+        out.clear();
+        out.extend(rows.chunks_exact(d).map(|r| self.predict(r, &mut scratch)));
+    }
+
+    /// Checks internal consistency (array lengths, node indices in range);
+    /// run on every model loaded from disk so that prediction can trust it.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            Model::Linear(m) => m.check(),
+            Model::Trees(m) => m.check(),
+        }
+    }
+
+    /// A one-line description of the model's size, for reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Model::Linear(m) => format!("{} weights", m.weights.len() + m.bias.len()),
+            Model::Trees(m) => format!(
+                "{} trees, {} nodes, max depth {}",
+                m.n_trees(),
+                m.nodes.len(),
+                m.max_depth()
+            ),
+        }
+    }
+}
+
+/// Index of the largest value; the first one wins a tie (the rule of
+/// smartcore's `which_max`, ndarray's `argmax` and NumPy's `argmax`).
+#[inline]
+pub(crate) fn argmax(v: &[f32]) -> u32 {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate().skip(1) {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best as u32
+}
+
+impl Model {
+    /// The compact binary encoding (postcard) used in artifacts and for the
+    /// size figures.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        // Serialising plain structs of numbers into a Vec cannot fail.
+        postcard::to_stdvec(self).expect("postcard encodes IR models")
+    }
+
+    /// Decodes and checks a model written by [`Model::to_bytes`].
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
+        let m: Model = postcard::from_bytes(bytes).map_err(|e| format!("cannot decode model: {e}"))?;
+        m.check()?;
+        Ok(m)
+    }
+}

@@ -1,0 +1,202 @@
+//! The latency–accuracy Pareto frontier and the choice within a budget, with
+//! a sentence that explains it.
+//!
+//! Uses only measurement results (as plain [`Point`]s). Key types: [`Budget`],
+//! [`Selection`].
+//!
+//! The budget is checked against the end-to-end p99's 95% *upper confidence
+//! bound*, not the p99 itself, so that a lucky run cannot sneak in a model
+//! whose true p99 is over budget.
+
+use crate::measure::Nanos;
+use serde::{Deserialize, Serialize};
+
+/// One candidate as selection sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub id: String,
+    pub accuracy: f64,
+    /// End-to-end p99.
+    pub p99: Nanos,
+    /// Its 95% upper confidence bound.
+    pub p99_upper: Nanos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Budget {
+    /// Limit on the end-to-end p99 upper bound.
+    pub p99: Nanos,
+    /// When set, pick the *fastest* candidate within this many accuracy
+    /// points (percentage points) of the most accurate one that fits.
+    pub accuracy_tolerance_pp: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Selection {
+    /// Index of the chosen point; `None` when nothing fits.
+    pub chosen: Option<usize>,
+    /// When nothing fits: the candidate closest to fitting (smallest bound).
+    pub closest: Option<usize>,
+    pub pareto_optimal: Vec<bool>,
+    pub within_budget: Vec<bool>,
+    pub reason: String,
+}
+
+/// Indices on the frontier: no other point is at least as fast (p99) and at
+/// least as accurate, and strictly better in one of the two.
+pub fn pareto_front(points: &[Point]) -> Vec<bool> {
+    points
+        .iter()
+        .map(|a| {
+            !points.iter().any(|b| {
+                b.p99 <= a.p99 && b.accuracy >= a.accuracy && (b.p99 < a.p99 || b.accuracy > a.accuracy)
+            })
+        })
+        .collect()
+}
+
+pub fn select(points: &[Point], budget: &Budget) -> Selection {
+    let pareto_optimal = pareto_front(points);
+    let within_budget: Vec<bool> = points.iter().map(|p| p.p99_upper <= budget.p99).collect();
+    let limit = format_ms(budget.p99);
+    let fits: Vec<usize> = (0..points.len()).filter(|&i| within_budget[i]).collect();
+
+    // Most accurate among those that fit; ties → faster (smaller bound).
+    let best = fits.iter().copied().max_by(|&a, &b| {
+        points[a]
+            .accuracy
+            .total_cmp(&points[b].accuracy)
+            .then(points[b].p99_upper.cmp(&points[a].p99_upper))
+    });
+    let Some(best) = best else {
+        let closest = (0..points.len()).min_by_key(|&i| points[i].p99_upper);
+        let reason = match closest {
+            Some(c) => format!(
+                "No candidate fits the {limit} budget: the closest, `{}`, has an end-to-end p99 upper bound of {} (p99 {}).",
+                points[c].id, points[c].p99_upper, points[c].p99
+            ),
+            None => "No candidates were measured.".to_string(),
+        };
+        return Selection { chosen: None, closest, pareto_optimal, within_budget, reason };
+    };
+
+    let over: Vec<&Point> = points
+        .iter()
+        .enumerate()
+        .filter(|&(i, p)| !within_budget[i] && p.accuracy > points[best].accuracy)
+        .map(|(_, p)| p)
+        .collect();
+    let mut tail = String::new();
+    if let Some(top) = over.iter().max_by(|a, b| a.accuracy.total_cmp(&b.accuracy)) {
+        tail = format!(
+            " The more accurate `{}` ({:.4}) is out: its p99 bound of {} exceeds the budget.",
+            top.id, top.accuracy, top.p99_upper
+        );
+    }
+
+    let (chosen, reason) = match budget.accuracy_tolerance_pp {
+        None => {
+            let b = &points[best];
+            (
+                best,
+                format!(
+                    "`{}` is the most accurate of the {} candidates whose end-to-end p99 upper bound fits the {limit} budget: accuracy {:.4}, p99 {} (bound {}).{tail}",
+                    b.id,
+                    fits.len(),
+                    b.accuracy,
+                    b.p99,
+                    b.p99_upper
+                ),
+            )
+        }
+        Some(tol) => {
+            let floor = points[best].accuracy - tol / 100.0;
+            // Fastest (smallest bound) within the tolerance; ties → more accurate.
+            let pick = fits
+                .iter()
+                .copied()
+                .filter(|&i| points[i].accuracy >= floor - 1e-12)
+                .min_by(|&a, &b| {
+                    points[a]
+                        .p99_upper
+                        .cmp(&points[b].p99_upper)
+                        .then(points[b].accuracy.total_cmp(&points[a].accuracy))
+                })
+                .unwrap_or(best);
+            let p = &points[pick];
+            (
+                pick,
+                format!(
+                    "`{}` is the fastest candidate within {tol} accuracy points of the best that fits the {limit} budget (`{}`, {:.4}): accuracy {:.4}, p99 {} (bound {}).{tail}",
+                    p.id, points[best].id, points[best].accuracy, p.accuracy, p.p99, p.p99_upper
+                ),
+            )
+        }
+    };
+    Selection { chosen: Some(chosen), closest: None, pareto_optimal, within_budget, reason }
+}
+
+/// A budget as the user wrote it: milliseconds, with no trailing zeros.
+pub fn format_ms(n: Nanos) -> String {
+    let ms = n.as_ms();
+    let s = format!("{ms:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s} ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(id: &str, accuracy: f64, p99: u64, upper: u64) -> Point {
+        Point { id: id.into(), accuracy, p99: Nanos(p99), p99_upper: Nanos(upper) }
+    }
+
+    fn points() -> Vec<Point> {
+        vec![
+            p("logreg", 0.86, 1_000, 1_100),
+            p("tree", 0.88, 900, 1_000),
+            p("forest-10", 0.90, 5_000, 5_500),
+            p("forest-100", 0.92, 40_000, 45_000),
+            p("slow-bad", 0.85, 50_000, 52_000),
+        ]
+    }
+
+    #[test]
+    fn frontier_excludes_dominated_points() {
+        assert_eq!(pareto_front(&points()), [false, true, true, true, false]);
+    }
+
+    #[test]
+    fn picks_most_accurate_whose_upper_bound_fits() {
+        let s = select(&points(), &Budget { p99: Nanos(44_000), accuracy_tolerance_pp: None });
+        // forest-100's p99 (40 µs) fits but its bound (45 µs) does not.
+        assert_eq!(s.chosen, Some(2));
+        assert!(s.reason.starts_with("`forest-10` is the most accurate of the 3 candidates"), "{}", s.reason);
+        assert!(s.reason.contains("`forest-100` (0.9200) is out"), "{}", s.reason);
+        let s = select(&points(), &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: None });
+        assert_eq!(s.chosen, Some(3));
+    }
+
+    #[test]
+    fn ties_go_to_the_faster_and_tolerance_picks_the_fastest_close_enough() {
+        let mut pts = points();
+        pts.push(p("forest-100-twin", 0.92, 30_000, 31_000));
+        let s = select(&pts, &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: None });
+        assert_eq!(s.chosen, Some(5));
+        let s = select(&pts, &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: Some(2.0) });
+        assert_eq!(s.chosen, Some(2), "{}", s.reason);
+        let s = select(&pts, &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: Some(4.0) });
+        assert_eq!(s.chosen, Some(1), "{}", s.reason);
+    }
+
+    #[test]
+    fn nothing_fits_names_the_closest() {
+        let s = select(&points(), &Budget { p99: Nanos(500), accuracy_tolerance_pp: None });
+        assert_eq!((s.chosen, s.closest), (None, Some(1)));
+        assert_eq!(
+            s.reason,
+            "No candidate fits the 0.0005 ms budget: the closest, `tree`, has an end-to-end p99 upper bound of 1.000 µs (p99 900 ns)."
+        );
+    }
+}

@@ -1,0 +1,327 @@
+//! Front ends: fit each candidate with the library that serves it best, then
+//! convert the result once into the `model` IR. Only this module names linfa
+//! or smartcore types.
+//!
+//! Uses `model`. Key types: [`CandidateSpec`] (what to train, as written in
+//! the config), [`TrainData`] (the pipeline's output) and [`Trained`].
+//!
+//! Every converter is checked by agreement: the IR must predict exactly what
+//! the library predicts on every test row (see the tests in each file).
+//! Training data reach the libraries as `f64` copies of the `f32` features the
+//! IR will see at serving time, so their comparisons can be reproduced exactly.
+
+mod logistic;
+mod trees;
+
+use crate::error::{Error, Result};
+use crate::model::Model;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Model families optbench trains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Family {
+    LogisticRegression,
+    DecisionTree,
+    RandomForest,
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Family::LogisticRegression => "logistic regression",
+            Family::DecisionTree => "decision tree",
+            Family::RandomForest => "random forest",
+        })
+    }
+}
+
+fn default_alpha() -> f64 {
+    1.0
+}
+fn default_iterations() -> u64 {
+    200
+}
+fn default_leaf() -> usize {
+    1
+}
+
+/// One candidate to train, as written in a config's `[[candidates]]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
+pub enum CandidateSpec {
+    /// L2-regularised logistic regression (linfa-logistic, L-BFGS); binary
+    /// with a logistic link, multiclass with softmax. `alpha` = 1 matches
+    /// scikit-learn's default `C = 1`.
+    LogisticRegression {
+        #[serde(default = "default_alpha")]
+        alpha: f64,
+        #[serde(default = "default_iterations")]
+        max_iterations: u64,
+    },
+    /// CART with Gini impurity (smartcore).
+    DecisionTree {
+        #[serde(default)]
+        max_depth: Option<u16>,
+        #[serde(default = "default_leaf")]
+        min_samples_leaf: usize,
+    },
+    /// Bootstrap forest of CART trees with √d features tried per split and a
+    /// majority vote (smartcore).
+    RandomForest {
+        n_trees: u16,
+        #[serde(default)]
+        max_depth: Option<u16>,
+        #[serde(default = "default_leaf")]
+        min_samples_leaf: usize,
+        /// Features tried per split; default ⌊√d⌋.
+        #[serde(default)]
+        max_features: Option<usize>,
+    },
+}
+
+impl CandidateSpec {
+    pub fn family(&self) -> Family {
+        match self {
+            CandidateSpec::LogisticRegression { .. } => Family::LogisticRegression,
+            CandidateSpec::DecisionTree { .. } => Family::DecisionTree,
+            CandidateSpec::RandomForest { .. } => Family::RandomForest,
+        }
+    }
+
+    /// A short, stable identifier built from the parameters that differ from
+    /// the defaults, e.g. `logreg`, `tree-d3`, `tree-full`, `forest-100`.
+    pub fn id(&self) -> String {
+        let depth = |d: &Option<u16>| d.map_or("full".to_string(), |d| format!("d{d}"));
+        let leaf = |l: usize| if l == 1 { String::new() } else { format!("-leaf{l}") };
+        match self {
+            CandidateSpec::LogisticRegression { alpha, max_iterations } => {
+                let mut id = "logreg".to_string();
+                if *alpha != default_alpha() {
+                    id += &format!("-a{alpha}");
+                }
+                if *max_iterations != default_iterations() {
+                    id += &format!("-it{max_iterations}");
+                }
+                id
+            }
+            CandidateSpec::DecisionTree { max_depth, min_samples_leaf } => {
+                format!("tree-{}{}", depth(max_depth), leaf(*min_samples_leaf))
+            }
+            CandidateSpec::RandomForest { n_trees, max_depth, min_samples_leaf, max_features } => {
+                let mut id = format!("forest-{n_trees}");
+                if max_depth.is_some() {
+                    id += &format!("-{}", depth(max_depth));
+                }
+                id += &leaf(*min_samples_leaf);
+                if let Some(m) = max_features {
+                    id += &format!("-m{m}");
+                }
+                id
+            }
+        }
+    }
+
+    /// The parameters as a JSON object, for results and metadata.
+    pub fn params(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("family");
+        }
+        v
+    }
+
+    /// Checks values a trainer would reject or mis-handle, naming them.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        match self {
+            CandidateSpec::LogisticRegression { alpha, max_iterations } => {
+                if !alpha.is_finite() || *alpha < 0.0 {
+                    return Err(format!("alpha = {alpha}: expected a finite number ≥ 0"));
+                }
+                if *max_iterations == 0 {
+                    return Err("max_iterations must be at least 1".into());
+                }
+            }
+            CandidateSpec::DecisionTree { max_depth, min_samples_leaf }
+            | CandidateSpec::RandomForest { max_depth, min_samples_leaf, .. } => {
+                if *max_depth == Some(0) {
+                    return Err("max_depth must be at least 1 (omit it for no limit)".into());
+                }
+                if *min_samples_leaf == 0 {
+                    return Err("min_samples_leaf must be at least 1".into());
+                }
+            }
+        }
+        if let CandidateSpec::RandomForest { n_trees, max_features, .. } = self {
+            if *n_trees == 0 {
+                return Err("n_trees must be at least 1".into());
+            }
+            if *max_features == Some(0) {
+                return Err("max_features must be at least 1".into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The training table as the model sees it: the pipeline's `f32` output.
+#[derive(Debug, Clone, Copy)]
+pub struct TrainData<'a> {
+    /// Row-major `n_rows × n_features`.
+    pub x: &'a [f32],
+    pub n_features: usize,
+    pub y: &'a [u32],
+    pub n_classes: usize,
+}
+
+impl TrainData<'_> {
+    pub fn n_rows(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.x[i * self.n_features..(i + 1) * self.n_features]
+    }
+
+    fn x_f64(&self) -> Vec<f64> {
+        self.x.iter().map(|&v| f64::from(v)).collect()
+    }
+}
+
+/// A trained candidate in IR form.
+#[derive(Debug, Clone)]
+pub struct Trained {
+    pub id: String,
+    pub spec: CandidateSpec,
+    pub model: Model,
+    pub fit_seconds: f64,
+}
+
+/// Trains one candidate. `seed` drives every random choice of the trainer.
+pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Trained> {
+    let id = spec.id();
+    spec.validate().map_err(|m| Error::train(&id, m))?;
+    if data.n_rows() == 0 {
+        return Err(Error::train(&id, "no training rows"));
+    }
+    let start = std::time::Instant::now();
+    let model = match spec {
+        CandidateSpec::LogisticRegression { alpha, max_iterations } => {
+            logistic::fit(data, *alpha, *max_iterations).map(|(_, m)| m)
+        }
+        CandidateSpec::DecisionTree { max_depth, min_samples_leaf } => {
+            trees::fit_tree(data, *max_depth, *min_samples_leaf).map(|(_, m)| m)
+        }
+        CandidateSpec::RandomForest { n_trees, max_depth, min_samples_leaf, max_features } => {
+            trees::fit_forest(data, *n_trees, *max_depth, *min_samples_leaf, *max_features, seed)
+                .map(|(_, m)| m)
+        }
+    }
+    .map_err(|m| Error::train(&id, m))?;
+    Ok(Trained {
+        id,
+        spec: spec.clone(),
+        model,
+        fit_seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod testdata {
+    use super::TrainData;
+    use crate::data::SyntheticSpec;
+    use crate::pipeline::{FittedPipeline, PipelineConfig};
+
+    /// A small standardised synthetic problem, split 75/25: (x_train, y_train,
+    /// x_test, y_test, n_features).
+    pub struct Problem {
+        pub x_train: Vec<f32>,
+        pub y_train: Vec<u32>,
+        pub x_test: Vec<f32>,
+        pub y_test: Vec<u32>,
+        pub n_features: usize,
+        pub n_classes: usize,
+    }
+
+    impl Problem {
+        pub fn new(n_samples: usize, n_classes: usize, seed: u64) -> Problem {
+            let spec = SyntheticSpec {
+                n_samples,
+                n_features: 8,
+                n_informative: 4,
+                n_classes,
+                seed,
+                ..SyntheticSpec::default()
+            };
+            let data = spec.generate().unwrap();
+            let (train, test) = crate::data::stratified_split(&data, 0.25, seed);
+            let p = FittedPipeline::fit(&train, &PipelineConfig::default()).unwrap();
+            Problem {
+                x_train: p.transform(&train),
+                y_train: train.y.clone(),
+                x_test: p.transform(&test),
+                y_test: test.y.clone(),
+                n_features: 8,
+                n_classes,
+            }
+        }
+
+        pub fn train(&self) -> TrainData<'_> {
+            TrainData {
+                x: &self.x_train,
+                n_features: self.n_features,
+                y: &self.y_train,
+                n_classes: self.n_classes,
+            }
+        }
+
+        pub fn test_rows(&self) -> impl Iterator<Item = &[f32]> {
+            self.x_test.chunks_exact(self.n_features)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_short_and_distinct() {
+        let specs = [
+            CandidateSpec::LogisticRegression { alpha: 1.0, max_iterations: 200 },
+            CandidateSpec::DecisionTree { max_depth: Some(3), min_samples_leaf: 1 },
+            CandidateSpec::DecisionTree { max_depth: None, min_samples_leaf: 5 },
+            CandidateSpec::RandomForest { n_trees: 100, max_depth: None, min_samples_leaf: 1, max_features: None },
+        ];
+        let ids: Vec<String> = specs.iter().map(CandidateSpec::id).collect();
+        assert_eq!(ids, ["logreg", "tree-d3", "tree-full-leaf5", "forest-100"]);
+    }
+
+    #[test]
+    fn specs_parse_from_toml_with_defaults_and_reject_unknown_keys() {
+        #[derive(Deserialize)]
+        struct F {
+            candidates: Vec<CandidateSpec>,
+        }
+        let f: F = toml::from_str(
+            "[[candidates]]\nfamily = \"random_forest\"\nn_trees = 10\n[[candidates]]\nfamily = \"decision_tree\"\nmax_depth = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.candidates[0],
+            CandidateSpec::RandomForest { n_trees: 10, max_depth: None, min_samples_leaf: 1, max_features: None }
+        );
+        assert_eq!(f.candidates[1].params()["max_depth"], 3);
+        let bad = toml::from_str::<F>("[[candidates]]\nfamily = \"decision_tree\"\nmax_dept = 3\n");
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn invalid_parameters_are_refused_with_the_candidate_named() {
+        let p = testdata::Problem::new(100, 2, 1);
+        let spec = CandidateSpec::DecisionTree { max_depth: Some(0), min_samples_leaf: 1 };
+        let e = train(&spec, &p.train(), 0).unwrap_err().to_string();
+        assert_eq!(e, "training candidate `tree-d0`: max_depth must be at least 1 (omit it for no limit)");
+    }
+}
