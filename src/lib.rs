@@ -47,6 +47,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod select;
+pub mod timefmt;
 pub mod train;
 
 pub use error::{Error, Result};

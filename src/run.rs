@@ -1,0 +1,226 @@
+//! `optbench run`: load → fit the pipeline → train candidates → measure →
+//! select → report → package. The only place that knows the order of the
+//! stages; each stage lives in its own module.
+
+use crate::artifact::{crate_versions, Artifact, FileInfo, Metadata, ModelInfo, TrainingData, FORMAT_VERSION};
+use crate::config::{DataPlan, Plan};
+use crate::data::{read_csv, read_csv_with_classes, stratified_split, DataSource, Dataset, Split};
+use crate::error::{Error, Result};
+use crate::measure::{measure_latency, measure_offline, MonotonicClock, Subject};
+use crate::pipeline::FittedPipeline;
+use crate::progress::Progress;
+use crate::report::{self, CandidateResult, DatasetInfo, Machine, RunResults};
+use crate::select::{select, Point};
+use crate::train::{train, TrainData, Trained};
+use rayon::prelude::*;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What a run produced.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub results: RunResults,
+    /// The packaged model, when one was chosen.
+    pub model_dir: Option<PathBuf>,
+}
+
+/// Loads (or generates) the data and splits it as the plan says.
+pub fn load_split(plan: &Plan) -> Result<Split> {
+    match &plan.data {
+        DataPlan::Synthetic { spec, test_fraction } => {
+            let data = spec.generate()?;
+            let (train, test) = stratified_split(&data, *test_fraction, plan.seed);
+            Ok(Split { train, test, source: DataSource::Synthetic(spec.clone()) })
+        }
+        DataPlan::Csv { path, target, test_fraction } => {
+            let table = read_csv(path, target)?;
+            let (train, test) = stratified_split(&table.data, *test_fraction, plan.seed);
+            if train.n_rows() < 2 || test.n_rows() == 0 {
+                return Err(Error::data(path, format!("{} rows are too few to split into train and test", table.data.n_rows())));
+            }
+            Ok(Split { train, test, source: DataSource::Csv { path: path.clone(), test_fraction: *test_fraction } })
+        }
+        DataPlan::TrainTest { train, test, target } => {
+            let tr = read_csv(train, target)?;
+            let te = read_csv_with_classes(test, target, &tr.data.feature_names, &tr.data.classes)?;
+            Ok(Split { train: tr.data, test: te.data, source: DataSource::TrainTest { train: train.clone(), test: test.clone() } })
+        }
+    }
+}
+
+/// Runs the whole job and writes the report (and, if a model was chosen,
+/// the package) under `plan.out`.
+pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
+    progress.stage("loading data", 0);
+    let split = load_split(plan)?;
+    progress.finish_stage();
+    let Split { train: train_set, test: test_set, source } = &split;
+    progress.note(&format!(
+        "data: {} training rows, {} test rows, {} features, {} classes",
+        train_set.n_rows(),
+        test_set.n_rows(),
+        train_set.n_features(),
+        train_set.n_classes()
+    ));
+
+    let pipeline = FittedPipeline::fit(train_set, &plan.pipeline)?;
+    let x_train = pipeline.transform(train_set);
+    let x_test = pipeline.transform(test_set);
+    let data = TrainData { x: &x_train, n_features: pipeline.n_outputs(), y: &train_set.y, n_classes: train_set.n_classes() };
+
+    // Candidates train in parallel (each trainer is single-threaded); every
+    // one has its own seed, so the result does not depend on scheduling.
+    progress.stage("training", plan.candidates.len() as u64);
+    let trained: Vec<Trained> = plan
+        .candidates
+        .par_iter()
+        .map(|spec| {
+            let t = train(spec, &data, plan.seed)?;
+            progress.note(&format!("trained {} in {:.2} s ({})", t.id, t.fit_seconds, t.model.describe()));
+            progress.advance(1);
+            Ok(t)
+        })
+        .collect::<Result<_>>()?;
+    progress.finish_stage();
+
+    let schema = train_set.schema();
+    let subjects: Vec<Subject<'_>> = trained
+        .iter()
+        .map(|t| Subject { schema: &schema, pipeline: &pipeline, model: &t.model })
+        .collect();
+
+    progress.stage("accuracy, size, throughput", subjects.len() as u64);
+    let mut offline = Vec::with_capacity(subjects.len());
+    for s in &subjects {
+        offline.push(measure_offline(*s, test_set, &x_test, &plan.measure)?);
+        progress.advance(1);
+    }
+    progress.finish_stage();
+
+    let clock = MonotonicClock::default();
+    let (overhead, latency) = measure_latency(&subjects, test_set, &x_test, &plan.measure, plan.seed, &clock, progress)?;
+
+    let points: Vec<Point> = trained
+        .iter()
+        .zip(&offline)
+        .zip(&latency)
+        .map(|((t, o), l)| Point {
+            id: t.id.clone(),
+            accuracy: o.accuracy,
+            p99: l.end_to_end.p99,
+            p99_upper: l.end_to_end.p99_upper,
+        })
+        .collect();
+    let selection = select(&points, &plan.budget);
+
+    let candidates: Vec<CandidateResult> = trained
+        .iter()
+        .zip(offline)
+        .zip(latency)
+        .enumerate()
+        .map(|(i, ((t, o), l))| CandidateResult {
+            id: t.id.clone(),
+            family: t.spec.family().to_string(),
+            params: t.spec.params(),
+            parent: None,
+            model: t.model.describe(),
+            fit_seconds: t.fit_seconds,
+            accuracy: o.accuracy,
+            f1_macro: o.f1_macro,
+            latency_ns: l.end_to_end,
+            model_latency_ns: l.model_only,
+            round_p50_ns: l.round_p50s,
+            throughput_rows_per_s: o.throughput_rows_per_s,
+            size_bytes: o.size_bytes,
+            load_ns: o.load,
+            pareto_optimal: selection.pareto_optimal[i],
+            within_budget: selection.within_budget[i],
+        })
+        .collect();
+
+    let source_json = serde_json::to_value(source).unwrap_or_default();
+    let results = RunResults {
+        optbench_version: env!("CARGO_PKG_VERSION").into(),
+        created_utc: crate::timefmt::utc_now(),
+        seed: plan.seed,
+        dataset: DatasetInfo {
+            source: source_json.clone(),
+            rows: train_set.n_rows() + test_set.n_rows(),
+            rows_train: train_set.n_rows(),
+            rows_test: test_set.n_rows(),
+            features: train_set.n_features(),
+            feature_names: train_set.feature_names.clone(),
+            classes: train_set.classes.clone(),
+            sha256: train_set.sha256(),
+        },
+        budget: (&plan.budget).into(),
+        measure: plan.measure.clone(),
+        machine: Machine::detect(),
+        timer_overhead_ns: overhead,
+        chosen: selection.chosen.map(|i| trained[i].id.clone()),
+        closest: selection.closest.map(|i| trained[i].id.clone()),
+        reason: selection.reason.clone(),
+        candidates,
+    };
+
+    progress.stage("writing report", 0);
+    report::write_all(&plan.out, &results)?;
+    let model_dir = plan.out.join("model");
+    let packaged = match selection.chosen {
+        Some(i) => {
+            let mut artifact = package(&trained[i], &results.candidates[i], train_set, &pipeline, source_json);
+            artifact.save(&model_dir)?;
+            Some(model_dir)
+        }
+        None => {
+            // A package left by an earlier run would contradict results.json.
+            if model_dir.join(crate::artifact::METADATA_FILE).exists() {
+                std::fs::remove_dir_all(&model_dir).map_err(|e| Error::io(&model_dir, e))?;
+            }
+            None
+        }
+    };
+    progress.finish_stage();
+    Ok(Outcome { results, model_dir: packaged })
+}
+
+fn package(
+    t: &Trained,
+    r: &CandidateResult,
+    train_set: &Dataset,
+    pipeline: &FittedPipeline,
+    source: serde_json::Value,
+) -> Artifact {
+    let metrics = BTreeMap::from([
+        ("accuracy".to_string(), r.accuracy),
+        ("f1_macro".to_string(), r.f1_macro),
+        ("latency_p50_ns".to_string(), r.latency_ns.p50.0 as f64),
+        ("latency_p99_ns".to_string(), r.latency_ns.p99.0 as f64),
+        ("latency_p99_upper_ns".to_string(), r.latency_ns.p99_upper.0 as f64),
+        ("model_latency_p50_ns".to_string(), r.model_latency_ns.p50.0 as f64),
+        ("throughput_rows_per_s".to_string(), r.throughput_rows_per_s),
+    ]);
+    Artifact {
+        metadata: Metadata {
+            format_version: FORMAT_VERSION,
+            optbench_version: env!("CARGO_PKG_VERSION").into(),
+            created_utc: crate::timefmt::utc_now(),
+            model: ModelInfo {
+                id: t.id.clone(),
+                family: t.spec.family().to_string(),
+                params: t.spec.params(),
+                parent: None,
+                description: t.model.describe(),
+            },
+            training_data: TrainingData { sha256: train_set.sha256(), rows: train_set.n_rows(), source },
+            features: train_set.schema(),
+            classes: train_set.classes.clone(),
+            metrics,
+            crate_versions: crate_versions(),
+            model_file: FileInfo { name: String::new(), bytes: 0, sha256: String::new() },
+        },
+        schema: train_set.schema(),
+        pipeline: pipeline.clone(),
+        model: t.model.clone(),
+    }
+}

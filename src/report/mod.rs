@@ -1,0 +1,308 @@
+//! Reports: pure renderers from [`RunResults`] to bytes — `results.json`
+//! (which holds everything, so a report can be rebuilt without measuring
+//! again), `results.csv`, `pareto.svg` and a self-contained `report.html`.
+//!
+//! Uses measurement and selection results only.
+
+mod html;
+mod svg;
+
+pub use html::render_html;
+pub use svg::render_pareto_svg;
+
+use crate::error::{Error, Result};
+use crate::measure::{LatencyStats, MeasureSettings, Nanos, Sizes, TimerOverhead};
+use crate::select::Budget;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// Everything a run found; the content of `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    pub optbench_version: String,
+    pub created_utc: String,
+    pub seed: u64,
+    pub dataset: DatasetInfo,
+    pub budget: BudgetInfo,
+    pub measure: MeasureSettings,
+    pub machine: Machine,
+    pub timer_overhead_ns: TimerOverhead,
+    pub candidates: Vec<CandidateResult>,
+    /// Id of the chosen candidate; `null` when nothing fits the budget.
+    pub chosen: Option<String>,
+    /// When nothing fits: the candidate closest to fitting.
+    pub closest: Option<String>,
+    /// Why this choice, in a sentence.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Where the data came from (generator parameters or file paths).
+    pub source: serde_json::Value,
+    pub rows: usize,
+    pub rows_train: usize,
+    pub rows_test: usize,
+    pub features: usize,
+    pub feature_names: Vec<String>,
+    pub classes: Vec<String>,
+    /// SHA-256 of the training rows (canonical encoding; see `Dataset::sha256`).
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BudgetInfo {
+    pub p99_ms: f64,
+    /// The figure compared with the budget.
+    pub applies_to: BudgetMetric,
+    pub accuracy_tolerance_pp: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetMetric {
+    /// The 95% upper confidence bound of the end-to-end p99.
+    EndToEndP99Upper,
+}
+
+impl From<&Budget> for BudgetInfo {
+    fn from(b: &Budget) -> Self {
+        BudgetInfo {
+            p99_ms: b.p99.as_ms(),
+            applies_to: BudgetMetric::EndToEndP99Upper,
+            accuracy_tolerance_pp: b.accuracy_tolerance_pp,
+        }
+    }
+}
+
+/// Where the figures were measured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Machine {
+    pub cpu: String,
+    pub logical_cores: usize,
+    pub os: String,
+    pub arch: String,
+    /// `release` (lto, one codegen unit) or `debug`: debug figures are not
+    /// representative.
+    pub build: String,
+    pub threads_used: usize,
+}
+
+impl Machine {
+    pub fn detect() -> Machine {
+        let cpu = std::fs::read_to_string("/proc/cpuinfo")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split(':').nth(1))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+        Machine {
+            cpu,
+            logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            os: format!("{} {}", std::env::consts::OS, kernel.trim()).trim().to_string(),
+            arch: std::env::consts::ARCH.into(),
+            build: if cfg!(debug_assertions) { "debug" } else { "release" }.into(),
+            threads_used: 1,
+        }
+    }
+}
+
+/// One candidate's figures: a row of `results.csv`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CandidateResult {
+    pub id: String,
+    pub family: String,
+    pub params: serde_json::Value,
+    /// The candidate this one was derived from (`null` for trained models).
+    pub parent: Option<String>,
+    /// Size of the model, e.g. "100 trees, 50,580 nodes, max depth 24".
+    pub model: String,
+    pub fit_seconds: f64,
+    pub accuracy: f64,
+    pub f1_macro: f64,
+    /// End-to-end single-row latency (validate → preprocess → predict).
+    pub latency_ns: LatencyStats,
+    /// Model-only single-row latency (preprocessed row in, class out).
+    pub model_latency_ns: LatencyStats,
+    /// Median per round of the end-to-end p50 (spread = noise).
+    pub round_p50_ns: Vec<Nanos>,
+    pub throughput_rows_per_s: f64,
+    pub size_bytes: Sizes,
+    pub load_ns: Nanos,
+    pub pareto_optimal: bool,
+    pub within_budget: bool,
+}
+
+impl RunResults {
+    pub fn chosen(&self) -> Option<&CandidateResult> {
+        let id = self.chosen.as_ref()?;
+        self.candidates.iter().find(|c| &c.id == id)
+    }
+}
+
+pub fn render_json(r: &RunResults) -> String {
+    // Plain data with string keys: serialisation cannot fail.
+    serde_json::to_string_pretty(r).expect("results serialise") + "\n"
+}
+
+pub fn render_csv(r: &RunResults) -> String {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let header = [
+        "id", "family", "parent", "accuracy", "f1_macro", "p50_ns", "p95_ns", "p99_ns", "p99_9_ns", "max_ns",
+        "p99_upper_ns", "model_p50_ns", "model_p99_ns", "throughput_rows_per_s", "size_raw_bytes",
+        "size_compressed_bytes", "load_ns", "fit_seconds", "pareto_optimal", "within_budget", "chosen",
+    ];
+    // Writing to a Vec cannot fail.
+    w.write_record(header).expect("csv to memory");
+    for c in &r.candidates {
+        let l = &c.latency_ns;
+        w.write_record([
+            c.id.clone(),
+            c.family.clone(),
+            c.parent.clone().unwrap_or_default(),
+            format!("{:.6}", c.accuracy),
+            format!("{:.6}", c.f1_macro),
+            l.p50.0.to_string(),
+            l.p95.0.to_string(),
+            l.p99.0.to_string(),
+            l.p99_9.0.to_string(),
+            l.max.0.to_string(),
+            l.p99_upper.0.to_string(),
+            c.model_latency_ns.p50.0.to_string(),
+            c.model_latency_ns.p99.0.to_string(),
+            format!("{:.0}", c.throughput_rows_per_s),
+            c.size_bytes.raw.to_string(),
+            c.size_bytes.compressed.to_string(),
+            c.load_ns.0.to_string(),
+            format!("{:.3}", c.fit_seconds),
+            c.pareto_optimal.to_string(),
+            c.within_budget.to_string(),
+            (r.chosen.as_deref() == Some(c.id.as_str())).to_string(),
+        ])
+        .expect("csv to memory");
+    }
+    String::from_utf8(w.into_inner().expect("csv to memory")).expect("csv of UTF-8 strings")
+}
+
+/// Writes `results.json`, `results.csv`, `pareto.svg` and `report.html` into
+/// `dir`, each atomically.
+pub fn write_all(dir: &Path, r: &RunResults) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let svg = render_pareto_svg(r);
+    crate::fsutil::write_atomic(&dir.join("results.json"), render_json(r).as_bytes())?;
+    crate::fsutil::write_atomic(&dir.join("results.csv"), render_csv(r).as_bytes())?;
+    crate::fsutil::write_atomic(&dir.join("pareto.svg"), svg.as_bytes())?;
+    crate::fsutil::write_atomic(&dir.join("report.html"), render_html(r, &svg).as_bytes())?;
+    Ok(())
+}
+
+/// Reads a `results.json` back (to re-render a report without measuring).
+pub fn read_json(path: &Path) -> Result<RunResults> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not an optbench results file: {e}")))
+}
+
+#[cfg(test)]
+pub(crate) mod sample {
+    use super::*;
+
+    fn lat(p50: u64) -> LatencyStats {
+        LatencyStats {
+            calls: 10_000,
+            mean: Nanos(p50 + 5),
+            p50: Nanos(p50),
+            p95: Nanos(p50 * 2),
+            p99: Nanos(p50 * 3),
+            p99_9: Nanos(p50 * 4),
+            max: Nanos(p50 * 10),
+            p99_upper: Nanos(p50 * 3 + 7),
+        }
+    }
+
+    fn cand(id: &str, acc: f64, p50: u64, pareto: bool) -> CandidateResult {
+        CandidateResult {
+            id: id.into(),
+            family: "decision tree".into(),
+            params: serde_json::json!({"max_depth": 3}),
+            parent: None,
+            model: "1 trees, 15 nodes, max depth 3".into(),
+            fit_seconds: 0.01,
+            accuracy: acc,
+            f1_macro: acc - 0.01,
+            latency_ns: lat(p50),
+            model_latency_ns: lat(p50 / 2),
+            round_p50_ns: vec![Nanos(p50); 3],
+            throughput_rows_per_s: 1e6,
+            size_bytes: Sizes { raw: 1000, compressed: 400 },
+            load_ns: Nanos(2000),
+            pareto_optimal: pareto,
+            within_budget: true,
+        }
+    }
+
+    /// A small, fixed results value for renderer tests.
+    pub fn results() -> RunResults {
+        RunResults {
+            optbench_version: "0.1.0".into(),
+            created_utc: "2026-11-26T20:12:10Z".into(),
+            seed: 42,
+            dataset: DatasetInfo {
+                source: serde_json::json!({"kind": "synthetic"}),
+                rows: 100,
+                rows_train: 80,
+                rows_test: 20,
+                features: 2,
+                feature_names: vec!["a".into(), "b".into()],
+                classes: vec!["0".into(), "1".into()],
+                sha256: "ab".repeat(32),
+            },
+            budget: BudgetInfo { p99_ms: 0.05, applies_to: BudgetMetric::EndToEndP99Upper, accuracy_tolerance_pp: None },
+            measure: MeasureSettings::default(),
+            machine: Machine::detect(),
+            timer_overhead_ns: TimerOverhead { p50: Nanos(20), p99: Nanos(40) },
+            candidates: vec![cand("tree-d3", 0.85, 100, true), cand("forest-<10>", 0.9, 5000, true), cand("slow", 0.8, 9000, false)],
+            chosen: Some("forest-<10>".into()),
+            closest: None,
+            reason: "`forest-<10>` is the most accurate & fits.".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_and_has_the_documented_keys() {
+        let r = sample::results();
+        let text = render_json(&r);
+        let back: RunResults = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, r);
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let c = &v["candidates"][0];
+        for key in ["id", "family", "params", "parent", "accuracy", "f1_macro", "throughput_rows_per_s", "pareto_optimal", "within_budget"] {
+            assert!(c.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(c["latency_ns"]["p99_upper"], 307);
+        assert_eq!(c["size_bytes"]["compressed"], 400);
+        for key in ["budget", "chosen", "reason", "dataset"] {
+            assert!(v.get(key).is_some(), "missing {key}");
+        }
+        assert_eq!(v["dataset"]["sha256"].as_str().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn csv_has_one_row_per_candidate_and_marks_the_choice() {
+        let text = render_csv(&sample::results());
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].starts_with("id,family,parent,accuracy"));
+        assert!(lines[2].starts_with("forest-<10>,decision tree,,0.900000"));
+        assert!(lines[2].ends_with(",true,true,true"));
+        assert!(lines[3].ends_with(",false,true,false"));
+    }
+}

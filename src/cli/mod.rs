@@ -1,0 +1,45 @@
+//! Command-line interface: clap definitions, progress bars and exit codes.
+//!
+//! Exit codes: 0 success; 1 an error (bad input, I/O); 2 a usage error
+//! (clap); 3 `run` finished but no candidate fits the budget.
+
+mod progress;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub const EXIT_ERROR: u8 = 1;
+pub const EXIT_NOTHING_FITS: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "optbench",
+    version,
+    about = "Find the most accurate classifier that fits a latency budget, measured honestly, and package it for serving.",
+    long_about = None,
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train candidates, measure them, pick the best within the budget, write
+    /// the report and package the chosen model.
+    Run(run::RunArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run(args) => run::execute(args),
+    }
+}
+
+/// Prints an error the way every subcommand does.
+pub(crate) fn fail(e: &optbench::Error) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_ERROR)
+}

@@ -1,0 +1,129 @@
+//! `optbench run`.
+
+use super::progress::Bars;
+use super::{fail, EXIT_NOTHING_FITS};
+use optbench::config::{Overrides, Plan};
+use optbench::progress::{Progress, Silent};
+use optbench::report::RunResults;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  optbench run --budget-ms 50
+  optbench run --data my.csv --target label --budget-ms 0.2 --out reports/mine
+  optbench run --train train.csv --test test.csv --target y --config configs/default.toml
+
+Exit codes: 0 a model was chosen; 1 error; 2 usage error; 3 no candidate fits the budget.")]
+pub struct RunArgs {
+    /// TOML config (data, candidates, measurement, budget); default: the built-in configs/default.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// One CSV file to split into train and test (stratified, seeded).
+    #[arg(long, value_name = "CSV", conflicts_with_all = ["train", "test"])]
+    data: Option<PathBuf>,
+    /// Training CSV (with --test).
+    #[arg(long, value_name = "CSV", requires = "test")]
+    train: Option<PathBuf>,
+    /// Test CSV (with --train).
+    #[arg(long, value_name = "CSV", requires = "train")]
+    test: Option<PathBuf>,
+    /// Name of the label column in the CSV files.
+    #[arg(long, value_name = "COLUMN")]
+    target: Option<String>,
+    /// Latency budget in milliseconds (fractions allowed), checked against the
+    /// 95% upper bound of the end-to-end p99.
+    #[arg(long, value_name = "MS")]
+    budget_ms: Option<f64>,
+    /// Pick the fastest candidate within PP accuracy points of the most
+    /// accurate one that fits, instead of the most accurate.
+    #[arg(long, value_name = "PP")]
+    accuracy_tolerance: Option<f64>,
+    /// Output folder for the report and the model.
+    #[arg(long, value_name = "DIR", default_value = "reports/latest")]
+    out: PathBuf,
+    /// Seed for the split, the trainers and the measurement order.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print only errors and the chosen model's id.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn execute(args: RunArgs) -> ExitCode {
+    let overrides = Overrides {
+        data: args.data,
+        train: args.train,
+        test: args.test,
+        target: args.target,
+        budget_ms: args.budget_ms,
+        accuracy_tolerance_pp: args.accuracy_tolerance,
+        seed: args.seed,
+        out: Some(args.out),
+    };
+    let plan = match Plan::load(args.config.as_deref(), &overrides) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    if !args.quiet && cfg!(debug_assertions) {
+        eprintln!("warning: this is a debug build; latency figures are not representative (use cargo run --release)");
+    }
+    let bars = Bars::new();
+    let progress: &dyn Progress = if args.quiet { &Silent } else { &bars };
+    let outcome = match optbench::run::run(&plan, progress) {
+        Ok(o) => o,
+        Err(e) => {
+            progress.finish_stage();
+            return fail(&e);
+        }
+    };
+    let r = &outcome.results;
+    if args.quiet {
+        if let Some(c) = &r.chosen {
+            println!("{c}");
+        }
+    } else {
+        print_summary(r);
+        println!("\nreport: {}", plan.out.join("report.html").display());
+        if let Some(dir) = &outcome.model_dir {
+            println!("model:  {}", dir.display());
+        }
+    }
+    if r.chosen.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        if args.quiet {
+            eprintln!("{}", r.reason);
+        }
+        ExitCode::from(EXIT_NOTHING_FITS)
+    }
+}
+
+fn kib(n: u64) -> String {
+    format!("{:.1} KiB", n as f64 / 1024.0)
+}
+
+fn print_summary(r: &RunResults) {
+    let w = r.candidates.iter().map(|c| c.id.len()).max().unwrap_or(2).max(9);
+    println!(
+        "\n  {:<w$}  {:>8}  {:>8}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
+        "candidate", "accuracy", "macro-F1", "p50", "p99", "p99 bound", "model p50", "size zstd", "Pareto", "fits"
+    );
+    for c in &r.candidates {
+        let mark = if r.chosen.as_deref() == Some(c.id.as_str()) { "*" } else { " " };
+        println!(
+            "{mark} {:<w$}  {:>8.4}  {:>8.4}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
+            c.id,
+            c.accuracy,
+            c.f1_macro,
+            c.latency_ns.p50.to_string(),
+            c.latency_ns.p99.to_string(),
+            c.latency_ns.p99_upper.to_string(),
+            c.model_latency_ns.p50.to_string(),
+            kib(c.size_bytes.compressed),
+            if c.pareto_optimal { "yes" } else { "" },
+            if c.within_budget { "yes" } else { "no" },
+        );
+    }
+    println!("\n{}", r.reason);
+}

@@ -1,0 +1,185 @@
+//! The latency–accuracy plot: every candidate at (end-to-end p99, accuracy)
+//! on a log latency axis, a whisker to its p99 upper bound (the figure the
+//! budget is checked against), the Pareto frontier as a staircase, the budget
+//! as a vertical line and the chosen model ringed.
+
+use super::RunResults;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+const FRONTIER: RGBColor = RGBColor(31, 119, 180);
+const DOMINATED: RGBColor = RGBColor(150, 150, 150);
+const BUDGET: RGBColor = RGBColor(214, 39, 40);
+const CHOSEN: RGBColor = RGBColor(44, 160, 44);
+
+/// Renders `pareto.svg`.
+pub fn render_pareto_svg(r: &RunResults) -> String {
+    let mut out = String::new();
+    let drawn = {
+        let root = SVGBackend::with_string(&mut out, (960, 600)).into_drawing_area();
+        draw(&root, r).and_then(|_| root.present().map_err(|e| e.to_string()))
+    };
+    match drawn {
+        Ok(()) => out,
+        // Drawing into a string has no I/O to fail; keep a readable fallback anyway.
+        Err(e) => format!(
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"960\" height=\"60\"><text x=\"10\" y=\"30\">plot unavailable: {}</text></svg>",
+            super::html::escape(&e)
+        ),
+    }
+}
+
+fn us(ns: u64) -> f64 {
+    ns as f64 / 1e3
+}
+
+fn fmt_us(v: f64) -> String {
+    if v < 1.0 {
+        format!("{:.0} ns", v * 1e3)
+    } else if v < 1e3 {
+        format!("{} µs", trim(v))
+    } else if v < 1e6 {
+        format!("{} ms", trim(v / 1e3))
+    } else {
+        format!("{} s", trim(v / 1e6))
+    }
+}
+
+fn trim(v: f64) -> String {
+    let s = format!("{v:.2}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<_>| e.to_string();
+    root.fill(&WHITE).map_err(err)?;
+    let cands = &r.candidates;
+    if cands.is_empty() {
+        return Ok(());
+    }
+    let budget = r.budget.p99_ms * 1e3;
+    let lo = cands.iter().map(|c| us(c.latency_ns.p99.0)).fold(f64::INFINITY, f64::min).min(budget);
+    let hi = cands.iter().map(|c| us(c.latency_ns.p99_upper.0)).fold(0.0, f64::max).max(budget);
+    let (x0, x1) = ((lo / 2.0).max(1e-3), hi * 2.0);
+    let amin = cands.iter().map(|c| c.accuracy).fold(f64::INFINITY, f64::min);
+    let amax = cands.iter().map(|c| c.accuracy).fold(0.0, f64::max);
+    let pad = ((amax - amin) * 0.12).max(0.005);
+    let (y0, y1) = (amin - pad, amax + pad);
+
+    let mut chart = ChartBuilder::on(root)
+        .caption(
+            format!("Latency–accuracy frontier · budget {} on the p99 upper bound", fmt_us(budget)),
+            ("sans-serif", 20),
+        )
+        .margin(18)
+        .x_label_area_size(50)
+        .y_label_area_size(70)
+        .build_cartesian_2d((x0..x1).log_scale(), y0..y1)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("end-to-end p99 latency per row (log scale; whisker = 95% upper bound)")
+        .y_desc("test accuracy")
+        .x_label_formatter(&|v| fmt_us(*v))
+        .y_label_formatter(&|v| format!("{v:.3}"))
+        .light_line_style(RGBColor(235, 235, 235))
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .draw()
+        .map_err(err)?;
+
+    // Budget.
+    chart
+        .draw_series(DashedLineSeries::new(vec![(budget, y0), (budget, y1)], 8, 5, BUDGET.stroke_width(2)))
+        .map_err(err)?
+        .label(format!("budget {}", fmt_us(budget)))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BUDGET.stroke_width(2)));
+
+    // Frontier staircase: right along the accuracy reached, then up.
+    let mut front: Vec<(f64, f64)> = cands
+        .iter()
+        .filter(|c| c.pareto_optimal)
+        .map(|c| (us(c.latency_ns.p99.0), c.accuracy))
+        .collect();
+    front.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut stair = Vec::new();
+    for (i, &(x, y)) in front.iter().enumerate() {
+        if i > 0 {
+            stair.push((x, front[i - 1].1));
+        }
+        stair.push((x, y));
+    }
+    chart
+        .draw_series(LineSeries::new(stair, FRONTIER.stroke_width(2)))
+        .map_err(err)?
+        .label("Pareto frontier")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], FRONTIER.stroke_width(2)));
+
+    // Whiskers to the upper bound.
+    chart
+        .draw_series(cands.iter().map(|c| {
+            let color = if c.pareto_optimal { FRONTIER } else { DOMINATED };
+            PathElement::new(
+                vec![(us(c.latency_ns.p99.0), c.accuracy), (us(c.latency_ns.p99_upper.0), c.accuracy)],
+                color.mix(0.6).stroke_width(1),
+            )
+        }))
+        .map_err(err)?;
+
+    // Points and labels.
+    chart
+        .draw_series(cands.iter().map(|c| {
+            let color = if c.pareto_optimal { FRONTIER } else { DOMINATED };
+            EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
+                + Circle::new((0, 0), 5, color.filled())
+                + Text::new(c.id.clone(), (8, -16), ("sans-serif", 13).into_font().color(&RGBColor(40, 40, 40)))
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(std::iter::once(Circle::new((0.0, 0.0), 0, DOMINATED.filled())))
+        .map_err(err)?
+        .label("dominated")
+        .legend(|(x, y)| Circle::new((x + 9, y), 5, DOMINATED.filled()));
+
+    if let Some(c) = r.chosen() {
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
+                    + Circle::new((0, 0), 11, CHOSEN.stroke_width(3))
+                    + Text::new("chosen", (8, 6), ("sans-serif", 13).into_font().color(&CHOSEN)),
+            ))
+            .map_err(err)?
+            .label("chosen")
+            .legend(|(x, y)| Circle::new((x + 9, y), 6, CHOSEN.stroke_width(2)));
+    }
+
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(RGBColor(200, 200, 200))
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn svg_names_every_candidate_and_marks_budget_and_choice() {
+        let r = super::super::sample::results();
+        let svg = render_pareto_svg(&r);
+        assert!(svg.starts_with("<svg"), "{}", &svg[..100.min(svg.len())]);
+        for c in &r.candidates {
+            let escaped = c.id.replace('<', "&lt;").replace('>', "&gt;");
+            assert!(svg.contains(&escaped) || svg.contains(&c.id), "{} missing", c.id);
+        }
+        assert!(svg.contains("budget 50 µs"));
+        assert!(svg.contains("chosen"));
+        assert_eq!(fmt_us(0.25), "250 ns");
+        assert_eq!(fmt_us(50_000.0), "50 ms");
+    }
+}
