@@ -4,7 +4,15 @@
 use std::io::Write;
 
 const TRACKED: [&str; 9] = [
-    "linfa", "linfa-logistic", "smartcore", "ndarray", "postcard", "zstd", "serde", "plotters", "statrs",
+    "linfa",
+    "linfa-logistic",
+    "smartcore",
+    "ndarray",
+    "postcard",
+    "zstd",
+    "serde",
+    "plotters",
+    "statrs",
 ];
 
 fn main() {
@@ -33,14 +41,23 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let mut f = std::fs::File::create(format!("{out}/versions.rs")).expect("write versions.rs");
-    writeln!(f, "/// Crate versions this build was made with (from Cargo.lock).").unwrap();
+    writeln!(
+        f,
+        "/// Crate versions this build was made with (from Cargo.lock)."
+    )
+    .unwrap();
     writeln!(f, "pub const CRATE_VERSIONS: &[(&str, &str)] = &[").unwrap();
     for (n, v) in &found {
         writeln!(f, "    ({n:?}, {v:?}),").unwrap();
     }
     writeln!(f, "];").unwrap();
     writeln!(f, "/// The compiler that built this binary.").unwrap();
-    writeln!(f, "pub const RUSTC_VERSION: &str = {:?};", rustc_version.trim()).unwrap();
+    writeln!(
+        f,
+        "pub const RUSTC_VERSION: &str = {:?};",
+        rustc_version.trim()
+    )
+    .unwrap();
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rerun-if-changed=build.rs");
 }

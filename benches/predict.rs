@@ -1,1 +1,83 @@
-fn main(){}
+//! Single-row prediction per model kind, model-only and end-to-end
+//! (validate → preprocess → predict), on the built-in default data.
+//! Criterion tracks optbench's own speed over time; `optbench run` measures
+//! the product's per-call percentiles.
+//!
+//! cargo bench --bench predict
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use optbench::data::{stratified_split, SyntheticSpec};
+use optbench::pipeline::{FittedPipeline, PipelineConfig};
+use optbench::train::{train, CandidateSpec, TrainData};
+use std::hint::black_box;
+
+fn bench_predict(c: &mut Criterion) {
+    let data = SyntheticSpec::default()
+        .generate()
+        .expect("default spec is valid");
+    let (train_set, test_set) = stratified_split(&data, 0.2, 42);
+    let pipeline =
+        FittedPipeline::fit(&train_set, &PipelineConfig::default()).expect("numeric data");
+    let x_train = pipeline.transform(&train_set);
+    let x_test = pipeline.transform(&test_set);
+    let d = pipeline.n_outputs();
+    let td = TrainData {
+        x: &x_train,
+        n_features: d,
+        y: &train_set.y,
+        n_classes: 2,
+    };
+    let schema = test_set.schema();
+    let specs = [
+        CandidateSpec::LogisticRegression {
+            alpha: 1.0,
+            max_iterations: 200,
+        },
+        CandidateSpec::DecisionTree {
+            max_depth: Some(10),
+            min_samples_leaf: 1,
+        },
+        CandidateSpec::RandomForest {
+            n_trees: 100,
+            max_depth: None,
+            min_samples_leaf: 1,
+            max_features: None,
+        },
+    ];
+    let mut group = c.benchmark_group("single_row");
+    for spec in &specs {
+        let t = train(spec, &td, 42).expect("training succeeds");
+        let model = &t.model;
+        let mut scratch = vec![0.0f32; model.n_classes()];
+        // Cycle through the held-out rows, as the harness does.
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::new("model", &t.id), |b| {
+            b.iter(|| {
+                i = (i + 1) % test_set.n_rows();
+                black_box(model.predict(black_box(&x_test[i * d..(i + 1) * d]), &mut scratch))
+            })
+        });
+        let mut buf = vec![0.0f32; d];
+        group.bench_function(BenchmarkId::new("end_to_end", &t.id), |b| {
+            b.iter(|| {
+                i = (i + 1) % test_set.n_rows();
+                let raw = black_box(test_set.row(i));
+                if schema.validate_row(i, raw).is_ok() {
+                    pipeline.transform_row(raw, &mut buf);
+                }
+                black_box(model.predict(&buf, &mut scratch))
+            })
+        });
+        let mut out = Vec::with_capacity(test_set.n_rows());
+        group.bench_function(BenchmarkId::new("batch_1000_rows", &t.id), |b| {
+            b.iter(|| {
+                model.predict_batch(black_box(&x_test), &mut out);
+                black_box(out.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_predict);
+criterion_main!(benches);

@@ -73,9 +73,20 @@ pub struct Overrides {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DataPlan {
-    Synthetic { spec: SyntheticSpec, test_fraction: f64 },
-    Csv { path: PathBuf, target: String, test_fraction: f64 },
-    TrainTest { train: PathBuf, test: PathBuf, target: String },
+    Synthetic {
+        spec: SyntheticSpec,
+        test_fraction: f64,
+    },
+    Csv {
+        path: PathBuf,
+        target: String,
+        test_fraction: f64,
+    },
+    TrainTest {
+        train: PathBuf,
+        test: PathBuf,
+        target: String,
+    },
 }
 
 /// A checked run: every value valid, every path resolved.
@@ -102,10 +113,14 @@ impl Plan {
                 let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
                 (text, p.to_path_buf(), base)
             }
-            None => (DEFAULT_CONFIG.to_string(), PathBuf::from("<built-in default>"), PathBuf::new()),
+            None => (
+                DEFAULT_CONFIG.to_string(),
+                PathBuf::from("<built-in default>"),
+                PathBuf::new(),
+            ),
         };
-        let cfg: RunConfig =
-            toml::from_str(&text).map_err(|e| Error::config(&label, e.to_string().trim_end().to_string()))?;
+        let cfg: RunConfig = toml::from_str(&text)
+            .map_err(|e| Error::config(&label, e.to_string().trim_end().to_string()))?;
         Plan::from_config(cfg, &label, &base, config.map(Path::to_path_buf), overrides)
     }
 
@@ -116,25 +131,46 @@ impl Plan {
         config_path: Option<PathBuf>,
         o: &Overrides,
     ) -> Result<Plan> {
-        let resolve = |p: &PathBuf| if p.is_absolute() { p.clone() } else { base.join(p) };
+        let resolve = |p: &PathBuf| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                base.join(p)
+            }
+        };
         let seed = o.seed.unwrap_or(cfg.seed);
         let d = &cfg.data;
         let test_fraction = d.test_fraction.unwrap_or(0.2);
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
-            return Err(Error::config(label, format!("data.test_fraction = {test_fraction}: expected a number between 0 and 1")));
+            return Err(Error::config(
+                label,
+                format!("data.test_fraction = {test_fraction}: expected a number between 0 and 1"),
+            ));
         }
         let target = o.target.clone().or_else(|| d.target.clone());
         let need_target = |what: &str| {
             target.clone().ok_or_else(|| {
-                Error::flag("--target", format!("{what} needs the name of the label column (--target NAME or data.target)"))
+                Error::flag(
+                    "--target",
+                    format!(
+                        "{what} needs the name of the label column (--target NAME or data.target)"
+                    ),
+                )
             })
         };
         // Command-line data replace the config's data altogether.
         let data = if let Some(path) = &o.data {
             if o.train.is_some() || o.test.is_some() {
-                return Err(Error::flag("--data", "give either --data or --train with --test, not both"));
+                return Err(Error::flag(
+                    "--data",
+                    "give either --data or --train with --test, not both",
+                ));
             }
-            DataPlan::Csv { path: path.clone(), target: need_target("--data")?, test_fraction }
+            DataPlan::Csv {
+                path: path.clone(),
+                target: need_target("--data")?,
+                test_fraction,
+            }
         } else if o.train.is_some() || o.test.is_some() {
             match (&o.train, &o.test) {
                 (Some(train), Some(test)) => DataPlan::TrainTest {
@@ -142,14 +178,26 @@ impl Plan {
                     test: test.clone(),
                     target: need_target("--train/--test")?,
                 },
-                (Some(_), None) => return Err(Error::flag("--train", "--train needs --test (or use --data to split one file)")),
+                (Some(_), None) => {
+                    return Err(Error::flag(
+                        "--train",
+                        "--train needs --test (or use --data to split one file)",
+                    ))
+                }
                 _ => return Err(Error::flag("--test", "--test needs --train")),
             }
         } else if let Some(path) = &d.csv {
             if d.train.is_some() || d.test.is_some() || d.synthetic.is_some() {
-                return Err(Error::config(label, "data: give one of `csv`, `train` + `test`, or `synthetic`"));
+                return Err(Error::config(
+                    label,
+                    "data: give one of `csv`, `train` + `test`, or `synthetic`",
+                ));
             }
-            DataPlan::Csv { path: resolve(path), target: need_target("data.csv")?, test_fraction }
+            DataPlan::Csv {
+                path: resolve(path),
+                target: need_target("data.csv")?,
+                test_fraction,
+            }
         } else if d.train.is_some() || d.test.is_some() {
             match (&d.train, &d.test) {
                 (Some(train), Some(test)) if d.synthetic.is_none() => DataPlan::TrainTest {
@@ -157,38 +205,67 @@ impl Plan {
                     test: resolve(test),
                     target: need_target("data.train")?,
                 },
-                _ => return Err(Error::config(label, "data: `train` and `test` go together, without `synthetic`")),
+                _ => {
+                    return Err(Error::config(
+                        label,
+                        "data: `train` and `test` go together, without `synthetic`",
+                    ))
+                }
             }
         } else {
             let spec = d.synthetic.clone().unwrap_or_default();
-            spec.validate().map_err(|m| Error::config(label, format!("data.synthetic: {m}")))?;
-            DataPlan::Synthetic { spec, test_fraction }
+            spec.validate()
+                .map_err(|m| Error::config(label, format!("data.synthetic: {m}")))?;
+            DataPlan::Synthetic {
+                spec,
+                test_fraction,
+            }
         };
 
         if cfg.candidates.is_empty() {
-            return Err(Error::config(label, "no [[candidates]]: name at least one model to train"));
+            return Err(Error::config(
+                label,
+                "no [[candidates]]: name at least one model to train",
+            ));
         }
         let mut ids = BTreeSet::new();
         for c in &cfg.candidates {
-            c.validate().map_err(|m| Error::config(label, format!("candidate `{}`: {m}", c.id())))?;
+            c.validate()
+                .map_err(|m| Error::config(label, format!("candidate `{}`: {m}", c.id())))?;
             if !ids.insert(c.id()) {
-                return Err(Error::config(label, format!("candidate `{}` is listed twice", c.id())));
+                return Err(Error::config(
+                    label,
+                    format!("candidate `{}` is listed twice", c.id()),
+                ));
             }
         }
-        cfg.measure.validate().map_err(|m| Error::config(label, format!("measure.{m}")))?;
+        cfg.measure
+            .validate()
+            .map_err(|m| Error::config(label, format!("measure.{m}")))?;
 
         let (budget_ms, budget_src) = match (o.budget_ms, cfg.select.budget_ms) {
             (Some(b), _) => (b, "--budget-ms"),
             (None, Some(b)) => (b, "select.budget_ms"),
-            (None, None) => return Err(Error::flag("--budget-ms", "no latency budget: pass --budget-ms MS or set select.budget_ms")),
+            (None, None) => {
+                return Err(Error::flag(
+                    "--budget-ms",
+                    "no latency budget: pass --budget-ms MS or set select.budget_ms",
+                ))
+            }
         };
         if !(budget_ms.is_finite() && budget_ms > 0.0) {
-            return Err(Error::flag(budget_src, format!("{budget_ms}: expected a positive number of milliseconds, e.g. 50 or 0.2")));
+            return Err(Error::flag(
+                budget_src,
+                format!("{budget_ms}: expected a positive number of milliseconds, e.g. 50 or 0.2"),
+            ));
         }
         let tolerance = o.accuracy_tolerance_pp.or(cfg.select.accuracy_tolerance_pp);
         if let Some(t) = tolerance {
             if !(t.is_finite() && (0.0..=100.0).contains(&t)) {
-                return Err(Error::flag("--accuracy-tolerance", format!("{t}: expected accuracy points between 0 and 100")));
+                return Err(Error::flag(
+                    "--accuracy-tolerance",
+                    format!("{t}: expected accuracy points between 0 and 100"),
+                ));
             }
         }
         Ok(Plan {
@@ -197,8 +274,14 @@ impl Plan {
             pipeline: cfg.pipeline,
             candidates: cfg.candidates,
             measure: cfg.measure,
-            budget: Budget { p99: Nanos::from_ms(budget_ms), accuracy_tolerance_pp: tolerance },
-            out: o.out.clone().unwrap_or_else(|| PathBuf::from("reports/latest")),
+            budget: Budget {
+                p99: Nanos::from_ms(budget_ms),
+                accuracy_tolerance_pp: tolerance,
+            },
+            out: o
+                .out
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("reports/latest")),
             config_path,
         })
     }
@@ -213,32 +296,75 @@ mod tests {
         let plan = Plan::load(None, &Overrides::default()).unwrap();
         assert_eq!(plan.candidates.len(), 8);
         assert_eq!(plan.budget.p99, Nanos(50_000_000));
-        assert!(matches!(plan.data, DataPlan::Synthetic { ref spec, .. } if spec.n_samples == 5000 && spec.seed == 42));
+        assert!(
+            matches!(plan.data, DataPlan::Synthetic { ref spec, .. } if spec.n_samples == 5000 && spec.seed == 42)
+        );
     }
 
     #[test]
     fn flags_override_and_are_checked() {
-        let o = Overrides { budget_ms: Some(0.2), data: Some("x.csv".into()), target: Some("y".into()), ..Default::default() };
+        let o = Overrides {
+            budget_ms: Some(0.2),
+            data: Some("x.csv".into()),
+            target: Some("y".into()),
+            ..Default::default()
+        };
         let plan = Plan::load(None, &o).unwrap();
         assert_eq!(plan.budget.p99, Nanos(200_000));
         assert!(matches!(plan.data, DataPlan::Csv { ref target, .. } if target == "y"));
-        let o = Overrides { data: Some("x.csv".into()), ..Default::default() };
-        assert!(Plan::load(None, &o).unwrap_err().to_string().starts_with("--target:"));
-        let o = Overrides { budget_ms: Some(-1.0), ..Default::default() };
-        assert!(Plan::load(None, &o).unwrap_err().to_string().contains("expected a positive number"));
-        let o = Overrides { train: Some("a.csv".into()), target: Some("y".into()), ..Default::default() };
-        assert!(Plan::load(None, &o).unwrap_err().to_string().starts_with("--train:"));
+        let o = Overrides {
+            data: Some("x.csv".into()),
+            ..Default::default()
+        };
+        assert!(Plan::load(None, &o)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--target:"));
+        let o = Overrides {
+            budget_ms: Some(-1.0),
+            ..Default::default()
+        };
+        assert!(Plan::load(None, &o)
+            .unwrap_err()
+            .to_string()
+            .contains("expected a positive number"));
+        let o = Overrides {
+            train: Some("a.csv".into()),
+            target: Some("y".into()),
+            ..Default::default()
+        };
+        assert!(Plan::load(None, &o)
+            .unwrap_err()
+            .to_string()
+            .starts_with("--train:"));
     }
 
     #[test]
     fn config_errors_name_the_file_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");
-        std::fs::write(&p, "seed = 1\n[measure]\ntimed_calls = 10\n[[candidates]]\nfamily = \"decision_tree\"\n").unwrap();
-        let e = Plan::load(Some(&p), &Overrides { budget_ms: Some(1.0), ..Default::default() }).unwrap_err().to_string();
-        assert!(e.starts_with("config ") && e.contains("measure.timed_calls = 10"), "{e}");
+        std::fs::write(
+            &p,
+            "seed = 1\n[measure]\ntimed_calls = 10\n[[candidates]]\nfamily = \"decision_tree\"\n",
+        )
+        .unwrap();
+        let e = Plan::load(
+            Some(&p),
+            &Overrides {
+                budget_ms: Some(1.0),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("config ") && e.contains("measure.timed_calls = 10"),
+            "{e}"
+        );
         std::fs::write(&p, "[[candidates]]\nfamily = \"svm\"\n").unwrap();
-        let e = Plan::load(Some(&p), &Overrides::default()).unwrap_err().to_string();
+        let e = Plan::load(Some(&p), &Overrides::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown variant `svm`"), "{e}");
     }
 }

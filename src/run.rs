@@ -2,7 +2,9 @@
 //! select → report → package. The only place that knows the order of the
 //! stages; each stage lives in its own module.
 
-use crate::artifact::{crate_versions, Artifact, FileInfo, Metadata, ModelInfo, TrainingData, FORMAT_VERSION};
+use crate::artifact::{
+    crate_versions, Artifact, FileInfo, Metadata, ModelInfo, TrainingData, FORMAT_VERSION,
+};
 use crate::config::{DataPlan, Plan};
 use crate::data::{read_csv, read_csv_with_classes, stratified_split, DataSource, Dataset, Split};
 use crate::error::{Error, Result};
@@ -27,23 +29,58 @@ pub struct Outcome {
 /// Loads (or generates) the data and splits it as the plan says.
 pub fn load_split(plan: &Plan) -> Result<Split> {
     match &plan.data {
-        DataPlan::Synthetic { spec, test_fraction } => {
+        DataPlan::Synthetic {
+            spec,
+            test_fraction,
+        } => {
             let data = spec.generate()?;
             let (train, test) = stratified_split(&data, *test_fraction, plan.seed);
-            Ok(Split { train, test, source: DataSource::Synthetic(spec.clone()) })
+            Ok(Split {
+                train,
+                test,
+                source: DataSource::Synthetic(spec.clone()),
+            })
         }
-        DataPlan::Csv { path, target, test_fraction } => {
+        DataPlan::Csv {
+            path,
+            target,
+            test_fraction,
+        } => {
             let table = read_csv(path, target)?;
             let (train, test) = stratified_split(&table.data, *test_fraction, plan.seed);
             if train.n_rows() < 2 || test.n_rows() == 0 {
-                return Err(Error::data(path, format!("{} rows are too few to split into train and test", table.data.n_rows())));
+                return Err(Error::data(
+                    path,
+                    format!(
+                        "{} rows are too few to split into train and test",
+                        table.data.n_rows()
+                    ),
+                ));
             }
-            Ok(Split { train, test, source: DataSource::Csv { path: path.clone(), test_fraction: *test_fraction } })
+            Ok(Split {
+                train,
+                test,
+                source: DataSource::Csv {
+                    path: path.clone(),
+                    test_fraction: *test_fraction,
+                },
+            })
         }
-        DataPlan::TrainTest { train, test, target } => {
+        DataPlan::TrainTest {
+            train,
+            test,
+            target,
+        } => {
             let tr = read_csv(train, target)?;
             let te = read_csv_with_classes(test, target, &tr.data.feature_names, &tr.data.classes)?;
-            Ok(Split { train: tr.data, test: te.data, source: DataSource::TrainTest { train: train.clone(), test: test.clone() } })
+            Ok(Split {
+                train: tr.data,
+                test: te.data,
+                source: DataSource::TrainTest {
+                    train: train.clone(),
+                    test: test.clone(),
+                },
+            })
         }
     }
 }
@@ -54,7 +91,11 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     progress.stage("loading data", 0);
     let split = load_split(plan)?;
     progress.finish_stage();
-    let Split { train: train_set, test: test_set, source } = &split;
+    let Split {
+        train: train_set,
+        test: test_set,
+        source,
+    } = &split;
     progress.note(&format!(
         "data: {} training rows, {} test rows, {} features, {} classes",
         train_set.n_rows(),
@@ -66,7 +107,12 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     let pipeline = FittedPipeline::fit(train_set, &plan.pipeline)?;
     let x_train = pipeline.transform(train_set);
     let x_test = pipeline.transform(test_set);
-    let data = TrainData { x: &x_train, n_features: pipeline.n_outputs(), y: &train_set.y, n_classes: train_set.n_classes() };
+    let data = TrainData {
+        x: &x_train,
+        n_features: pipeline.n_outputs(),
+        y: &train_set.y,
+        n_classes: train_set.n_classes(),
+    };
 
     // Candidates train in parallel (each trainer is single-threaded); every
     // one has its own seed, so the result does not depend on scheduling.
@@ -76,7 +122,12 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         .par_iter()
         .map(|spec| {
             let t = train(spec, &data, plan.seed)?;
-            progress.note(&format!("trained {} in {:.2} s ({})", t.id, t.fit_seconds, t.model.describe()));
+            progress.note(&format!(
+                "trained {} in {:.2} s ({})",
+                t.id,
+                t.fit_seconds,
+                t.model.describe()
+            ));
             progress.advance(1);
             Ok(t)
         })
@@ -86,7 +137,11 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     let schema = train_set.schema();
     let subjects: Vec<Subject<'_>> = trained
         .iter()
-        .map(|t| Subject { schema: &schema, pipeline: &pipeline, model: &t.model })
+        .map(|t| Subject {
+            schema: &schema,
+            pipeline: &pipeline,
+            model: &t.model,
+        })
         .collect();
 
     progress.stage("accuracy, size, throughput", subjects.len() as u64);
@@ -98,7 +153,15 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     progress.finish_stage();
 
     let clock = MonotonicClock::default();
-    let (overhead, latency) = measure_latency(&subjects, test_set, &x_test, &plan.measure, plan.seed, &clock, progress)?;
+    let (overhead, latency) = measure_latency(
+        &subjects,
+        test_set,
+        &x_test,
+        &plan.measure,
+        plan.seed,
+        &clock,
+        progress,
+    )?;
 
     let points: Vec<Point> = trained
         .iter()
@@ -168,7 +231,13 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     let model_dir = plan.out.join("model");
     let packaged = match selection.chosen {
         Some(i) => {
-            let mut artifact = package(&trained[i], &results.candidates[i], train_set, &pipeline, source_json);
+            let mut artifact = package(
+                &trained[i],
+                &results.candidates[i],
+                train_set,
+                &pipeline,
+                source_json,
+            );
             artifact.save(&model_dir)?;
             Some(model_dir)
         }
@@ -181,7 +250,10 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         }
     };
     progress.finish_stage();
-    Ok(Outcome { results, model_dir: packaged })
+    Ok(Outcome {
+        results,
+        model_dir: packaged,
+    })
 }
 
 fn package(
@@ -196,8 +268,14 @@ fn package(
         ("f1_macro".to_string(), r.f1_macro),
         ("latency_p50_ns".to_string(), r.latency_ns.p50.0 as f64),
         ("latency_p99_ns".to_string(), r.latency_ns.p99.0 as f64),
-        ("latency_p99_upper_ns".to_string(), r.latency_ns.p99_upper.0 as f64),
-        ("model_latency_p50_ns".to_string(), r.model_latency_ns.p50.0 as f64),
+        (
+            "latency_p99_upper_ns".to_string(),
+            r.latency_ns.p99_upper.0 as f64,
+        ),
+        (
+            "model_latency_p50_ns".to_string(),
+            r.model_latency_ns.p50.0 as f64,
+        ),
         ("throughput_rows_per_s".to_string(), r.throughput_rows_per_s),
     ]);
     Artifact {
@@ -212,12 +290,20 @@ fn package(
                 parent: None,
                 description: t.model.describe(),
             },
-            training_data: TrainingData { sha256: train_set.sha256(), rows: train_set.n_rows(), source },
+            training_data: TrainingData {
+                sha256: train_set.sha256(),
+                rows: train_set.n_rows(),
+                source,
+            },
             features: train_set.schema(),
             classes: train_set.classes.clone(),
             metrics,
             crate_versions: crate_versions(),
-            model_file: FileInfo { name: String::new(), bytes: 0, sha256: String::new() },
+            model_file: FileInfo {
+                name: String::new(),
+                bytes: 0,
+                sha256: String::new(),
+            },
         },
         schema: train_set.schema(),
         pipeline: pipeline.clone(),

@@ -87,8 +87,10 @@ pub struct Artifact {
 /// Versions recorded in every package: the compiler and the crates that
 /// shape a model.
 pub fn crate_versions() -> BTreeMap<String, String> {
-    let mut m: BTreeMap<String, String> =
-        CRATE_VERSIONS.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+    let mut m: BTreeMap<String, String> = CRATE_VERSIONS
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
     m.insert("rustc".into(), RUSTC_VERSION.into());
     m
 }
@@ -106,14 +108,16 @@ impl Artifact {
             path: dir.into(),
             message: format!("cannot encode the model: {e}"),
         })?;
-        let bytes = zstd::bulk::compress(&raw, ZSTD_LEVEL).map_err(|e| Error::io(dir.join(MODEL_FILE), e))?;
+        let bytes = zstd::bulk::compress(&raw, ZSTD_LEVEL)
+            .map_err(|e| Error::io(dir.join(MODEL_FILE), e))?;
         self.metadata.model_file = FileInfo {
             name: MODEL_FILE.into(),
             bytes: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
         };
         // Plain data with string keys: serialisation cannot fail.
-        let meta = serde_json::to_string_pretty(&self.metadata).expect("metadata serialises") + "\n";
+        let meta =
+            serde_json::to_string_pretty(&self.metadata).expect("metadata serialises") + "\n";
         replace_dir_atomic(dir, |tmp| {
             write_atomic(&tmp.join(MODEL_FILE), &bytes)?;
             write_atomic(&tmp.join(METADATA_FILE), meta.as_bytes())
@@ -123,10 +127,15 @@ impl Artifact {
     /// Loads and verifies a package: format version, file hash, decoding and
     /// the consistency of schema, pipeline and model.
     pub fn load(dir: &Path) -> Result<Artifact> {
-        let bad = |message: String| Error::Artifact { path: dir.into(), message };
+        let bad = |message: String| Error::Artifact {
+            path: dir.into(),
+            message,
+        };
         let meta_path = dir.join(METADATA_FILE);
         let text = std::fs::read_to_string(&meta_path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => bad(format!("no {METADATA_FILE}: not an optbench model folder")),
+            std::io::ErrorKind::NotFound => {
+                bad(format!("no {METADATA_FILE}: not an optbench model folder"))
+            }
             _ => Error::io(&meta_path, e),
         })?;
         // Look at the version before the rest, so a newer package gets the
@@ -141,8 +150,8 @@ impl Artifact {
                 "written in package format {version}, newer than this optbench reads ({FORMAT_VERSION}); upgrade optbench"
             )));
         }
-        let metadata: Metadata =
-            serde_json::from_str(&text).map_err(|e| bad(format!("{METADATA_FILE} is malformed: {e}")))?;
+        let metadata: Metadata = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{METADATA_FILE} is malformed: {e}")))?;
         let model_path = dir.join(&metadata.model_file.name);
         let bytes = std::fs::read(&model_path).map_err(|e| Error::io(&model_path, e))?;
         let digest = sha256_hex(&bytes);
@@ -152,16 +161,23 @@ impl Artifact {
                 metadata.model_file.name, metadata.model_file.sha256
             )));
         }
-        let raw = zstd::stream::decode_all(&bytes[..]).map_err(|e| bad(format!("cannot decompress the model: {e}")))?;
-        let payload: Payload = postcard::from_bytes(&raw).map_err(|e| bad(format!("cannot decode the model: {e}")))?;
-        payload.model.check().map_err(|m| bad(format!("inconsistent model: {m}")))?;
+        let raw = zstd::stream::decode_all(&bytes[..])
+            .map_err(|e| bad(format!("cannot decompress the model: {e}")))?;
+        let payload: Payload =
+            postcard::from_bytes(&raw).map_err(|e| bad(format!("cannot decode the model: {e}")))?;
+        payload
+            .model
+            .check()
+            .map_err(|m| bad(format!("inconsistent model: {m}")))?;
         let n_in = payload.schema.features.len();
         if payload.pipeline.n_inputs() != n_in
             || payload.pipeline.n_outputs() != payload.model.n_features()
             || payload.model.n_classes() != metadata.classes.len()
             || metadata.features != payload.schema
         {
-            return Err(bad("schema, pipeline, model and metadata do not fit together".into()));
+            return Err(bad(
+                "schema, pipeline, model and metadata do not fit together".into(),
+            ));
         }
         Ok(Artifact {
             metadata,
@@ -200,23 +216,56 @@ mod tests {
     use crate::train::{train, CandidateSpec, TrainData};
 
     fn artifact() -> (Artifact, crate::data::Dataset) {
-        let data = SyntheticSpec { n_samples: 300, seed: 3, ..Default::default() }.generate().unwrap();
+        let data = SyntheticSpec {
+            n_samples: 300,
+            seed: 3,
+            ..Default::default()
+        }
+        .generate()
+        .unwrap();
         let pipeline = FittedPipeline::fit(&data, &PipelineConfig::default()).unwrap();
         let x = pipeline.transform(&data);
-        let spec = CandidateSpec::DecisionTree { max_depth: Some(4), min_samples_leaf: 1 };
-        let t = train(&spec, &TrainData { x: &x, n_features: 20, y: &data.y, n_classes: 2 }, 1).unwrap();
+        let spec = CandidateSpec::DecisionTree {
+            max_depth: Some(4),
+            min_samples_leaf: 1,
+        };
+        let t = train(
+            &spec,
+            &TrainData {
+                x: &x,
+                n_features: 20,
+                y: &data.y,
+                n_classes: 2,
+            },
+            1,
+        )
+        .unwrap();
         let a = Artifact {
             metadata: Metadata {
                 format_version: FORMAT_VERSION,
                 optbench_version: "test".into(),
                 created_utc: crate::timefmt::utc_now(),
-                model: ModelInfo { id: t.id, family: "decision tree".into(), params: spec.params(), parent: None, description: t.model.describe() },
-                training_data: TrainingData { sha256: data.sha256(), rows: data.n_rows(), source: serde_json::Value::Null },
+                model: ModelInfo {
+                    id: t.id,
+                    family: "decision tree".into(),
+                    params: spec.params(),
+                    parent: None,
+                    description: t.model.describe(),
+                },
+                training_data: TrainingData {
+                    sha256: data.sha256(),
+                    rows: data.n_rows(),
+                    source: serde_json::Value::Null,
+                },
                 features: data.schema(),
                 classes: data.classes.clone(),
                 metrics: BTreeMap::new(),
                 crate_versions: crate_versions(),
-                model_file: FileInfo { name: String::new(), bytes: 0, sha256: String::new() },
+                model_file: FileInfo {
+                    name: String::new(),
+                    bytes: 0,
+                    sha256: String::new(),
+                },
             },
             schema: data.schema(),
             pipeline,
@@ -234,7 +283,10 @@ mod tests {
         assert_eq!(a.metadata, b.metadata);
         assert_eq!((&a.pipeline, &a.model), (&b.pipeline, &b.model));
         for i in 0..data.n_rows() {
-            assert_eq!(a.predict_proba_row(i, data.row(i)).unwrap(), b.predict_proba_row(i, data.row(i)).unwrap());
+            assert_eq!(
+                a.predict_proba_row(i, data.row(i)).unwrap(),
+                b.predict_proba_row(i, data.row(i)).unwrap()
+            );
         }
         assert!(b.metadata.crate_versions.contains_key("smartcore"));
     }
@@ -255,7 +307,11 @@ mod tests {
 
         let meta = path.join(METADATA_FILE);
         let text = std::fs::read_to_string(&meta).unwrap();
-        std::fs::write(&meta, text.replace("\"format_version\": 1", "\"format_version\": 99")).unwrap();
+        std::fs::write(
+            &meta,
+            text.replace("\"format_version\": 1", "\"format_version\": 99"),
+        )
+        .unwrap();
         let e = Artifact::load(&path).unwrap_err().to_string();
         assert!(e.contains("package format 99, newer"), "{e}");
         let e = Artifact::load(dir.path()).unwrap_err().to_string();

@@ -9,7 +9,9 @@ pub struct Bars {
 
 impl Bars {
     pub fn new() -> Bars {
-        Bars { bar: Mutex::new(None) }
+        Bars {
+            bar: Mutex::new(None),
+        }
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut Option<ProgressBar>) -> T) -> T {
@@ -29,15 +31,18 @@ impl optbench::progress::Progress for Bars {
             let bar = if total > 0 {
                 let bar = ProgressBar::new(total);
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar())
-                        .progress_chars("=> "),
+                    ProgressStyle::with_template(
+                        "{spinner} {msg:<28} [{bar:30}] {pos}/{len} {elapsed}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
                 );
                 bar
             } else {
                 let bar = ProgressBar::new_spinner();
                 bar.set_style(
-                    ProgressStyle::with_template("{spinner} {msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
                 bar
             };

@@ -33,11 +33,11 @@ pub struct RunArgs {
     target: Option<String>,
     /// Latency budget in milliseconds (fractions allowed), checked against the
     /// 95% upper bound of the end-to-end p99.
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     budget_ms: Option<f64>,
     /// Pick the fastest candidate within PP accuracy points of the most
     /// accurate one that fits, instead of the most accurate.
-    #[arg(long, value_name = "PP")]
+    #[arg(long, value_name = "PP", allow_negative_numbers = true)]
     accuracy_tolerance: Option<f64>,
     /// Output folder for the report and the model.
     #[arg(long, value_name = "DIR", default_value = "reports/latest")]
@@ -104,13 +104,32 @@ fn kib(n: u64) -> String {
 }
 
 fn print_summary(r: &RunResults) {
-    let w = r.candidates.iter().map(|c| c.id.len()).max().unwrap_or(2).max(9);
+    let w = r
+        .candidates
+        .iter()
+        .map(|c| c.id.len())
+        .max()
+        .unwrap_or(2)
+        .max(9);
     println!(
         "\n  {:<w$}  {:>8}  {:>8}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
-        "candidate", "accuracy", "macro-F1", "p50", "p99", "p99 bound", "model p50", "size zstd", "Pareto", "fits"
+        "candidate",
+        "accuracy",
+        "macro-F1",
+        "p50",
+        "p99",
+        "p99 bound",
+        "model p50",
+        "size zstd",
+        "Pareto",
+        "fits"
     );
     for c in &r.candidates {
-        let mark = if r.chosen.as_deref() == Some(c.id.as_str()) { "*" } else { " " };
+        let mark = if r.chosen.as_deref() == Some(c.id.as_str()) {
+            "*"
+        } else {
+            " "
+        };
         println!(
             "{mark} {:<w$}  {:>8.4}  {:>8.4}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
             c.id,

@@ -103,15 +103,24 @@ fn read_raw(path: &Path, target: &str, expect: Option<&[String]>) -> Result<Raw>
         .map(str::to_owned)
         .collect();
     if header.is_empty() || header.iter().all(String::is_empty) {
-        return Err(Error::data(path, "the file is empty: expected a header line"));
+        return Err(Error::data(
+            path,
+            "the file is empty: expected a header line",
+        ));
     }
     let mut seen = BTreeSet::new();
     for (i, h) in header.iter().enumerate() {
         if h.is_empty() {
-            return Err(Error::data(path, format!("header column {} has no name", i + 1)));
+            return Err(Error::data(
+                path,
+                format!("header column {} has no name", i + 1),
+            ));
         }
         if !seen.insert(h.as_str()) {
-            return Err(Error::data(path, format!("column `{h}` appears twice in the header")));
+            return Err(Error::data(
+                path,
+                format!("column `{h}` appears twice in the header"),
+            ));
         }
     }
     let Some(target_col) = header.iter().position(|h| h == target) else {
@@ -285,18 +294,31 @@ mod tests {
     fn ragged_line_and_missing_target_are_reported() {
         let f = file("a,b,y\n1,2,x\n1,2\n");
         let e = read_csv(f.path(), "y").unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("expected 3 fields"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("expected 3 fields"),
+            "{e}"
+        );
         let e = read_csv(f.path(), "label").unwrap_err().to_string();
-        assert!(e.contains("no target column `label`; columns are: a, b, y"), "{e}");
+        assert!(
+            e.contains("no target column `label`; columns are: a, b, y"),
+            "{e}"
+        );
     }
 
     #[test]
     fn test_file_is_reordered_and_checked_against_training_classes() {
         let f = file("b,y,a\n2,x,1\n");
-        let t = read_csv_with_classes(f.path(), "y", &["a".into(), "b".into()], &["x".into(), "z".into()]).unwrap();
+        let t = read_csv_with_classes(
+            f.path(),
+            "y",
+            &["a".into(), "b".into()],
+            &["x".into(), "z".into()],
+        )
+        .unwrap();
         assert_eq!(t.data.x, [1.0, 2.0]);
         let g = file("b,y,a\n2,w,1\n");
-        let e = read_csv_with_classes(g.path(), "y", &["a".into(), "b".into()], &["x".into()]).unwrap_err();
+        let e = read_csv_with_classes(g.path(), "y", &["a".into(), "b".into()], &["x".into()])
+            .unwrap_err();
         assert!(e.to_string().contains("label `w` was not seen"), "{e}");
     }
 }

@@ -95,7 +95,11 @@ impl Dataset {
         for i in 0..self.n_rows() {
             for v in self.row(i) {
                 // All NaNs hash alike: a missing cell is a missing cell.
-                let bits = if v.is_nan() { f64::NAN.to_bits() } else { v.to_bits() };
+                let bits = if v.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    v.to_bits()
+                };
                 h.update(bits.to_le_bytes());
             }
             h.update(self.y[i].to_le_bytes());
@@ -253,7 +257,10 @@ mod tests {
         let s = toy(1).schema();
         s.validate_row(1, &[1.0, f64::NAN]).unwrap();
         let e = s.validate_row(3, &[1.0, f64::INFINITY]).unwrap_err();
-        assert_eq!(e.to_string(), "row 3, column `b`: expected a finite number, found inf");
+        assert_eq!(
+            e.to_string(),
+            "row 3, column `b`: expected a finite number, found inf"
+        );
         assert!(s.validate_row(1, &[1.0]).is_err());
     }
 }

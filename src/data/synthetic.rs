@@ -121,7 +121,9 @@ impl SyntheticSpec {
         let mut start = 0;
         let mut tmp = vec![0.0; ni];
         for (k, &count) in per_cluster.iter().enumerate() {
-            let a: Vec<f64> = (0..ni * ni).map(|_| 2.0 * rng.random::<f64>() - 1.0).collect();
+            let a: Vec<f64> = (0..ni * ni)
+                .map(|_| 2.0 * rng.random::<f64>() - 1.0)
+                .collect();
             for i in start..start + count {
                 y[i] = (k % self.n_classes) as u32;
                 let row = &mut x[i * d..i * d + ni];
@@ -137,7 +139,9 @@ impl SyntheticSpec {
             start += count;
         }
         if nr > 0 {
-            let b: Vec<f64> = (0..ni * nr).map(|_| 2.0 * rng.random::<f64>() - 1.0).collect();
+            let b: Vec<f64> = (0..ni * nr)
+                .map(|_| 2.0 * rng.random::<f64>() - 1.0)
+                .collect();
             for i in 0..n {
                 for c in 0..nr {
                     x[i * d + ni + c] = (0..ni).map(|r| x[i * d + r] * b[r * nr + c]).sum();
@@ -241,7 +245,10 @@ mod tests {
         // With no shuffling of meaning: 4 of 20 columns carry signal, so
         // exactly 16 columns are N(0, 1) noise with mean≈0, var≈1 and
         // (almost) no correlation with the label.
-        let spec = SyntheticSpec { flip_y: 0.0, ..SyntheticSpec::default() };
+        let spec = SyntheticSpec {
+            flip_y: 0.0,
+            ..SyntheticSpec::default()
+        };
         let d = spec.generate().unwrap();
         let n = d.n_rows() as f64;
         let mut noise_like = 0;
@@ -249,7 +256,10 @@ mod tests {
             let col: Vec<f64> = (0..d.n_rows()).map(|i| d.row(i)[j]).collect();
             let mean = col.iter().sum::<f64>() / n;
             let var = col.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-            let m1 = (0..d.n_rows()).filter(|&i| d.y[i] == 1).map(|i| col[i]).sum::<f64>()
+            let m1 = (0..d.n_rows())
+                .filter(|&i| d.y[i] == 1)
+                .map(|i| col[i])
+                .sum::<f64>()
                 / d.class_counts()[1] as f64;
             if mean.abs() < 0.1 && (var - 1.0).abs() < 0.1 && (m1 - mean).abs() < 0.1 {
                 noise_like += 1;
@@ -260,10 +270,18 @@ mod tests {
 
     #[test]
     fn invalid_parameters_are_named() {
-        let spec = SyntheticSpec { n_informative: 19, n_redundant: 2, ..SyntheticSpec::default() };
+        let spec = SyntheticSpec {
+            n_informative: 19,
+            n_redundant: 2,
+            ..SyntheticSpec::default()
+        };
         let e = spec.generate().unwrap_err().to_string();
         assert!(e.contains("exceeds n_features = 20"), "{e}");
-        let spec = SyntheticSpec { n_informative: 1, n_classes: 3, ..SyntheticSpec::default() };
+        let spec = SyntheticSpec {
+            n_informative: 1,
+            n_classes: 3,
+            ..SyntheticSpec::default()
+        };
         assert!(spec.validate().unwrap_err().contains("hypercube"));
     }
 }

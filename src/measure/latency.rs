@@ -158,7 +158,9 @@ pub fn measure_latency<C: Clock>(
     settings.validate().map_err(Error::Measure)?;
     let n_rows = test.n_rows();
     if n_rows == 0 || subjects.is_empty() {
-        return Err(Error::Measure("nothing to measure: no test rows or no candidates".into()));
+        return Err(Error::Measure(
+            "nothing to measure: no test rows or no candidates".into(),
+        ));
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..n_rows).collect();
@@ -166,8 +168,16 @@ pub fn measure_latency<C: Clock>(
 
     let overhead = timer_overhead(clock);
 
-    let width = subjects.iter().map(|s| s.pipeline.n_outputs()).max().unwrap_or(0);
-    let classes = subjects.iter().map(|s| s.model.n_classes()).max().unwrap_or(0);
+    let width = subjects
+        .iter()
+        .map(|s| s.pipeline.n_outputs())
+        .max()
+        .unwrap_or(0);
+    let classes = subjects
+        .iter()
+        .map(|s| s.model.n_classes())
+        .max()
+        .unwrap_or(0);
     let mut buf = vec![0.0f32; width];
     let mut scratch = vec![0.0f32; classes];
     let d = subjects[0].pipeline.n_outputs();
@@ -190,8 +200,10 @@ pub fn measure_latency<C: Clock>(
     progress.finish_stage();
 
     let per_round = settings.timed_calls.div_ceil(settings.rounds);
-    let mut model_samples: Vec<Vec<u64>> = vec![Vec::with_capacity(settings.timed_calls); subjects.len()];
-    let mut e2e_samples: Vec<Vec<u64>> = vec![Vec::with_capacity(settings.timed_calls); subjects.len()];
+    let mut model_samples: Vec<Vec<u64>> =
+        vec![Vec::with_capacity(settings.timed_calls); subjects.len()];
+    let mut e2e_samples: Vec<Vec<u64>> =
+        vec![Vec::with_capacity(settings.timed_calls); subjects.len()];
     let mut round_p50s: Vec<Vec<Nanos>> = vec![Vec::with_capacity(settings.rounds); subjects.len()];
     let mut turn: Vec<usize> = (0..subjects.len()).collect();
     progress.stage("timing", (settings.rounds * subjects.len()) as u64);
@@ -246,7 +258,13 @@ pub fn measure_latency<C: Clock>(
 /// predict. An invalid row is answered with `u32::MAX` (what a server would
 /// turn into an error response), so its cost is still counted.
 #[inline(always)]
-fn end_to_end(s: &Subject<'_>, raw: &[f64], row_number: usize, buf: &mut [f32], scratch: &mut [f32]) -> u32 {
+fn end_to_end(
+    s: &Subject<'_>,
+    raw: &[f64],
+    row_number: usize,
+    buf: &mut [f32],
+    scratch: &mut [f32],
+) -> u32 {
     if s.schema.validate_row(row_number, raw).is_err() {
         return u32::MAX;
     }
@@ -296,7 +314,10 @@ mod tests {
     fn percentiles_use_nearest_rank() {
         let mut s: Vec<u64> = (1..=1000).rev().collect();
         let st = LatencyStats::from_samples(&mut s).unwrap();
-        assert_eq!((st.p50, st.p95, st.p99, st.p99_9, st.max), (Nanos(500), Nanos(950), Nanos(990), Nanos(999), Nanos(1000)));
+        assert_eq!(
+            (st.p50, st.p95, st.p99, st.p99_9, st.max),
+            (Nanos(500), Nanos(950), Nanos(990), Nanos(999), Nanos(1000))
+        );
         assert_eq!(st.mean, Nanos(500));
         assert!(st.p99_upper >= st.p99 && st.p99_upper < st.max, "{st:?}");
         assert!(LatencyStats::from_samples(&mut vec![1; 661]).is_err());
@@ -329,12 +350,32 @@ mod tests {
         };
         let pipeline = FittedPipeline::fit(&test, &PipelineConfig::default()).unwrap();
         let features = pipeline.transform(&test);
-        let model = Model::Linear(LinearModel { n_features: 1, n_classes: 2, link: Link::Logistic, weights: vec![1.0], bias: vec![0.0] });
+        let model = Model::Linear(LinearModel {
+            n_features: 1,
+            n_classes: 2,
+            link: Link::Logistic,
+            weights: vec![1.0],
+            bias: vec![0.0],
+        });
         let schema = test.schema();
-        let s = Subject { schema: &schema, pipeline: &pipeline, model: &model };
-        let settings = MeasureSettings { warmup_calls: 10, warmup_ms: 0, timed_calls: 700, rounds: 7, ..Default::default() };
-        let clock = FakeClock { t: Cell::new(0), step: 40 };
-        let (overhead, lat) = measure_latency(&[s, s], &test, &features, &settings, 1, &clock, &Silent).unwrap();
+        let s = Subject {
+            schema: &schema,
+            pipeline: &pipeline,
+            model: &model,
+        };
+        let settings = MeasureSettings {
+            warmup_calls: 10,
+            warmup_ms: 0,
+            timed_calls: 700,
+            rounds: 7,
+            ..Default::default()
+        };
+        let clock = FakeClock {
+            t: Cell::new(0),
+            step: 40,
+        };
+        let (overhead, lat) =
+            measure_latency(&[s, s], &test, &features, &settings, 1, &clock, &Silent).unwrap();
         assert_eq!(overhead.p50, Nanos(40));
         assert_eq!(lat.len(), 2);
         for l in &lat {
@@ -343,7 +384,10 @@ mod tests {
             assert_eq!(l.end_to_end.p99, Nanos(40));
             assert_eq!(l.round_p50s.len(), 7);
         }
-        let too_few = MeasureSettings { timed_calls: 100, ..settings };
+        let too_few = MeasureSettings {
+            timed_calls: 100,
+            ..settings
+        };
         assert!(measure_latency(&[s], &test, &features, &too_few, 1, &clock, &Silent).is_err());
     }
 }

@@ -9,7 +9,9 @@
 mod latency;
 mod quality;
 
-pub use latency::{measure_latency, Clock, LatencyStats, MonotonicClock, TimerOverhead, MIN_CALLS_FOR_P99};
+pub use latency::{
+    measure_latency, Clock, LatencyStats, MonotonicClock, TimerOverhead, MIN_CALLS_FOR_P99,
+};
 pub use quality::{accuracy, f1_macro};
 
 use crate::data::{Dataset, InputSchema};
@@ -96,13 +98,19 @@ impl MeasureSettings {
             ));
         }
         if self.rounds == 0 || self.rounds > self.timed_calls {
-            return Err(format!("rounds = {}: expected 1 to timed_calls", self.rounds));
+            return Err(format!(
+                "rounds = {}: expected 1 to timed_calls",
+                self.rounds
+            ));
         }
         if self.load_repeats == 0 {
             return Err("load_repeats must be at least 1".into());
         }
         if !(1..=22).contains(&self.zstd_level) {
-            return Err(format!("zstd_level = {}: expected 1 to 22", self.zstd_level));
+            return Err(format!(
+                "zstd_level = {}: expected 1 to 22",
+                self.zstd_level
+            ));
         }
         Ok(())
     }
@@ -211,7 +219,10 @@ mod tests {
 
     #[test]
     fn settings_refuse_too_few_calls_for_a_p99() {
-        let s = MeasureSettings { timed_calls: 500, ..Default::default() };
+        let s = MeasureSettings {
+            timed_calls: 500,
+            ..Default::default()
+        };
         assert!(s.validate().unwrap_err().contains("at least 662"));
     }
 }

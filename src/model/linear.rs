@@ -77,7 +77,10 @@ impl LinearModel {
     pub(crate) fn check(&self) -> Result<(), String> {
         let outputs = self.n_outputs();
         if self.link == Link::Logistic && self.n_classes != 2 {
-            return Err(format!("a logistic link needs 2 classes, not {}", self.n_classes));
+            return Err(format!(
+                "a logistic link needs 2 classes, not {}",
+                self.n_classes
+            ));
         }
         if self.weights.len() != outputs * self.n_features || self.bias.len() != outputs {
             return Err(format!(

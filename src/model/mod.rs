@@ -109,7 +109,8 @@ impl Model {
 
     /// Decodes and checks a model written by [`Model::to_bytes`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
-        let m: Model = postcard::from_bytes(bytes).map_err(|e| format!("cannot decode model: {e}"))?;
+        let m: Model =
+            postcard::from_bytes(bytes).map_err(|e| format!("cannot decode model: {e}"))?;
         m.check()?;
         Ok(m)
     }

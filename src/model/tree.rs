@@ -184,7 +184,10 @@ impl TreeEnsemble {
                 }
             } else {
                 if node.feature as usize >= self.n_features {
-                    return Err(format!("node {i} tests feature {} of {}", node.feature, self.n_features));
+                    return Err(format!(
+                        "node {i} tests feature {} of {}",
+                        node.feature, self.n_features
+                    ));
                 }
                 if node.threshold.is_nan() {
                     return Err(format!("node {i} has a NaN threshold"));

@@ -59,7 +59,11 @@ impl FittedPipeline {
         let mut values = Vec::with_capacity(train.n_rows());
         for j in 0..d {
             values.clear();
-            values.extend((0..train.n_rows()).map(|i| train.row(i)[j]).filter(|v| !v.is_nan()));
+            values.extend(
+                (0..train.n_rows())
+                    .map(|i| train.row(i)[j])
+                    .filter(|v| !v.is_nan()),
+            );
             if values.is_empty() {
                 return Err(Error::Data {
                     path: "training data".into(),
@@ -170,7 +174,10 @@ mod tests {
 
     #[test]
     fn mean_imputation_and_no_scaling() {
-        let cfg = PipelineConfig { impute: ImputeStrategy::Mean, scale: false };
+        let cfg = PipelineConfig {
+            impute: ImputeStrategy::Mean,
+            scale: false,
+        };
         let p = FittedPipeline::fit(&table(), &cfg).unwrap();
         let mut out = [0f32; 2];
         p.transform_row(&[f64::NAN, 6.0], &mut out);

@@ -92,12 +92,16 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
     ns(out, c.model_latency_ns.p99);
     num(out, c.throughput_rows_per_s, &rate(c.throughput_rows_per_s));
     num(out, c.size_bytes.raw as f64, &bytes(c.size_bytes.raw));
-    num(out, c.size_bytes.compressed as f64, &bytes(c.size_bytes.compressed));
+    num(
+        out,
+        c.size_bytes.compressed as f64,
+        &bytes(c.size_bytes.compressed),
+    );
     ns(out, c.load_ns);
     num(out, c.fit_seconds, &format!("{:.2} s", c.fit_seconds));
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<td data-v=\"{0}\">{1}</td><td data-v=\"{2}\">{3}</td><td>{4}</td></tr>\n",
+        "<td data-v=\"{0}\">{1}</td><td data-v=\"{2}\">{3}</td><td>{4}</td></tr>",
         c.pareto_optimal as u8,
         if c.pareto_optimal { "yes" } else { "" },
         c.within_budget as u8,
@@ -152,14 +156,14 @@ document.querySelectorAll('table.sortable th').forEach((th, i) => {
 /// Renders `report.html` with `svg` (the frontier plot) inline.
 pub fn render_html(r: &RunResults, svg: &str) -> String {
     let mut o = String::new();
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>optbench report</title><style>{STYLE}</style></head><body><main>\n"
+         <title>optbench report</title><style>{STYLE}</style></head><body><main>"
     );
-    let _ = write!(
+    let _ = writeln!(
         o,
-        "<h1>optbench report</h1><p class=\"sub\">{} candidates · {} training rows, {} test rows, {} features, {} classes · created {} · optbench {}</p>\n",
+        "<h1>optbench report</h1><p class=\"sub\">{} candidates · {} training rows, {} test rows, {} features, {} classes · created {} · optbench {}</p>",
         r.candidates.len(),
         r.dataset.rows_train,
         r.dataset.rows_test,
@@ -171,7 +175,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
 
     match r.chosen() {
         Some(c) => {
-            let _ = write!(
+            let _ = writeln!(
                 o,
                 "<section class=\"verdict\"><div class=\"big\">Ship <code>{}</code> ({})</div><p>{}</p>\
                  <div class=\"cards\"><div class=\"card\"><b>{:.4}</b><span>accuracy</span></div>\
@@ -179,7 +183,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
                  <div class=\"card\"><b>{}</b><span>p99 95% upper bound</span></div>\
                  <div class=\"card\"><b>{:.3} ms</b><span>budget</span></div>\
                  <div class=\"card\"><b>{}</b><span>model size (zstd)</span></div>\
-                 <div class=\"card\"><b>{}</b><span>batch throughput</span></div></div></section>\n",
+                 <div class=\"card\"><b>{}</b><span>batch throughput</span></div></div></section>",
                 escape(&c.id),
                 escape(&c.family),
                 reason_html(&r.reason),
@@ -192,15 +196,18 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
             );
         }
         None => {
-            let _ = write!(
+            let _ = writeln!(
                 o,
-                "<section class=\"verdict none\"><div class=\"big\">No candidate fits the budget</div><p>{}</p></section>\n",
+                "<section class=\"verdict none\"><div class=\"big\">No candidate fits the budget</div><p>{}</p></section>",
                 reason_html(&r.reason)
             );
         }
     }
 
-    let _ = write!(o, "<h2>Latency–accuracy frontier</h2><figure>{svg}</figure>\n");
+    let _ = writeln!(
+        o,
+        "<h2>Latency–accuracy frontier</h2><figure>{svg}</figure>"
+    );
 
     o.push_str(
         "<h2>Candidates</h2><p class=\"note\">Click a column to sort. Latencies are per row, one thread: \
@@ -218,14 +225,14 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
     o.push_str("</tbody></table></div>\n");
 
     let m = &r.measure;
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<h2>How this was measured</h2><p class=\"note\">Held-out rows are preloaded and cycled in a seeded order; each candidate \
          is warmed up (≥ {} calls and ≥ {} ms), then every call is timed on its own, {} calls per path and candidate, in {} \
          interleaved rounds so that a noisy neighbour hurts all candidates alike. Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. Timer overhead (two clock reads) is {} at p50 and {} at p99; it is \
          included in the figures, not subtracted. Sizes are of the encoded model (postcard), compressed with zstd level {}; load is \
-         the median of {} decompress + decode + check runs.</p>\n",
+         the median of {} decompress + decode + check runs.</p>",
         m.warmup_calls,
         m.warmup_ms,
         m.timed_calls,
@@ -241,7 +248,10 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         let _ = write!(o, "<dt>{}</dt><dd>{}</dd>", escape(k), escape(v));
     };
     item("data source", &r.dataset.source.to_string());
-    item("rows (train / test)", &format!("{} / {}", r.dataset.rows_train, r.dataset.rows_test));
+    item(
+        "rows (train / test)",
+        &format!("{} / {}", r.dataset.rows_train, r.dataset.rows_test),
+    );
     item("classes", &r.dataset.classes.join(", "));
     item("training data SHA-256", &r.dataset.sha256);
     item("seed", &r.seed.to_string());
@@ -250,18 +260,28 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         &format!(
             "{} ms on the end-to-end p99 upper bound{}",
             r.budget.p99_ms,
-            r.budget.accuracy_tolerance_pp.map_or(String::new(), |t| format!(", accuracy tolerance {t} points"))
+            r.budget
+                .accuracy_tolerance_pp
+                .map_or(String::new(), |t| format!(
+                    ", accuracy tolerance {t} points"
+                ))
         ),
     );
     item("CPU", &r.machine.cpu);
-    item("cores (logical) / threads used", &format!("{} / {}", r.machine.logical_cores, r.machine.threads_used));
-    item("OS / arch", &format!("{} / {}", r.machine.os, r.machine.arch));
+    item(
+        "cores (logical) / threads used",
+        &format!("{} / {}", r.machine.logical_cores, r.machine.threads_used),
+    );
+    item(
+        "OS / arch",
+        &format!("{} / {}", r.machine.os, r.machine.arch),
+    );
     item("build", &r.machine.build);
     o.push_str("</dl>\n");
-    let _ = write!(
+    let _ = writeln!(
         o,
         "<p class=\"note\">The full figures are in <code>results.json</code> and <code>results.csv</code> beside this file.</p>\
-         </main><script>{SCRIPT}</script></body></html>\n"
+         </main><script>{SCRIPT}</script></body></html>"
     );
     o
 }
@@ -275,7 +295,10 @@ mod tests {
         let r = super::super::sample::results();
         let html = render_html(&r, "<svg></svg>");
         assert!(html.starts_with("<!DOCTYPE html>"));
-        assert!(!html.contains("http://") && !html.contains("https://"), "no external resources");
+        assert!(
+            !html.contains("http://") && !html.contains("https://"),
+            "no external resources"
+        );
         assert!(html.contains("Ship <code>forest-&lt;10&gt;</code>"));
         assert!(html.contains("<code>forest-&lt;10&gt;</code> is the most accurate &amp; fits."));
         assert!(html.contains("class=\"sortable\""));

@@ -103,9 +103,16 @@ impl Machine {
         Machine {
             cpu,
             logical_cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            os: format!("{} {}", std::env::consts::OS, kernel.trim()).trim().to_string(),
+            os: format!("{} {}", std::env::consts::OS, kernel.trim())
+                .trim()
+                .to_string(),
             arch: std::env::consts::ARCH.into(),
-            build: if cfg!(debug_assertions) { "debug" } else { "release" }.into(),
+            build: if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
+            .into(),
             threads_used: 1,
         }
     }
@@ -152,9 +159,27 @@ pub fn render_json(r: &RunResults) -> String {
 pub fn render_csv(r: &RunResults) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
-        "id", "family", "parent", "accuracy", "f1_macro", "p50_ns", "p95_ns", "p99_ns", "p99_9_ns", "max_ns",
-        "p99_upper_ns", "model_p50_ns", "model_p99_ns", "throughput_rows_per_s", "size_raw_bytes",
-        "size_compressed_bytes", "load_ns", "fit_seconds", "pareto_optimal", "within_budget", "chosen",
+        "id",
+        "family",
+        "parent",
+        "accuracy",
+        "f1_macro",
+        "p50_ns",
+        "p95_ns",
+        "p99_ns",
+        "p99_9_ns",
+        "max_ns",
+        "p99_upper_ns",
+        "model_p50_ns",
+        "model_p99_ns",
+        "throughput_rows_per_s",
+        "size_raw_bytes",
+        "size_compressed_bytes",
+        "load_ns",
+        "fit_seconds",
+        "pareto_optimal",
+        "within_budget",
+        "chosen",
     ];
     // Writing to a Vec cannot fail.
     w.write_record(header).expect("csv to memory");
@@ -203,7 +228,8 @@ pub fn write_all(dir: &Path, r: &RunResults) -> Result<()> {
 /// Reads a `results.json` back (to re-render a report without measuring).
 pub fn read_json(path: &Path) -> Result<RunResults> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::data(path, format!("not an optbench results file: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| Error::data(path, format!("not an optbench results file: {e}")))
 }
 
 #[cfg(test)]
@@ -237,7 +263,10 @@ pub(crate) mod sample {
             model_latency_ns: lat(p50 / 2),
             round_p50_ns: vec![Nanos(p50); 3],
             throughput_rows_per_s: 1e6,
-            size_bytes: Sizes { raw: 1000, compressed: 400 },
+            size_bytes: Sizes {
+                raw: 1000,
+                compressed: 400,
+            },
             load_ns: Nanos(2000),
             pareto_optimal: pareto,
             within_budget: true,
@@ -260,11 +289,22 @@ pub(crate) mod sample {
                 classes: vec!["0".into(), "1".into()],
                 sha256: "ab".repeat(32),
             },
-            budget: BudgetInfo { p99_ms: 0.05, applies_to: BudgetMetric::EndToEndP99Upper, accuracy_tolerance_pp: None },
+            budget: BudgetInfo {
+                p99_ms: 0.05,
+                applies_to: BudgetMetric::EndToEndP99Upper,
+                accuracy_tolerance_pp: None,
+            },
             measure: MeasureSettings::default(),
             machine: Machine::detect(),
-            timer_overhead_ns: TimerOverhead { p50: Nanos(20), p99: Nanos(40) },
-            candidates: vec![cand("tree-d3", 0.85, 100, true), cand("forest-<10>", 0.9, 5000, true), cand("slow", 0.8, 9000, false)],
+            timer_overhead_ns: TimerOverhead {
+                p50: Nanos(20),
+                p99: Nanos(40),
+            },
+            candidates: vec![
+                cand("tree-d3", 0.85, 100, true),
+                cand("forest-<10>", 0.9, 5000, true),
+                cand("slow", 0.8, 9000, false),
+            ],
             chosen: Some("forest-<10>".into()),
             closest: None,
             reason: "`forest-<10>` is the most accurate & fits.".into(),
@@ -284,7 +324,17 @@ mod tests {
         assert_eq!(back, r);
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let c = &v["candidates"][0];
-        for key in ["id", "family", "params", "parent", "accuracy", "f1_macro", "throughput_rows_per_s", "pareto_optimal", "within_budget"] {
+        for key in [
+            "id",
+            "family",
+            "params",
+            "parent",
+            "accuracy",
+            "f1_macro",
+            "throughput_rows_per_s",
+            "pareto_optimal",
+            "within_budget",
+        ] {
             assert!(c.get(key).is_some(), "missing {key}");
         }
         assert_eq!(c["latency_ns"]["p99_upper"], 307);

@@ -58,17 +58,31 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
         return Ok(());
     }
     let budget = r.budget.p99_ms * 1e3;
-    let lo = cands.iter().map(|c| us(c.latency_ns.p99.0)).fold(f64::INFINITY, f64::min).min(budget);
-    let hi = cands.iter().map(|c| us(c.latency_ns.p99_upper.0)).fold(0.0, f64::max).max(budget);
+    let lo = cands
+        .iter()
+        .map(|c| us(c.latency_ns.p99.0))
+        .fold(f64::INFINITY, f64::min)
+        .min(budget);
+    let hi = cands
+        .iter()
+        .map(|c| us(c.latency_ns.p99_upper.0))
+        .fold(0.0, f64::max)
+        .max(budget);
     let (x0, x1) = ((lo / 2.0).max(1e-3), hi * 2.0);
-    let amin = cands.iter().map(|c| c.accuracy).fold(f64::INFINITY, f64::min);
+    let amin = cands
+        .iter()
+        .map(|c| c.accuracy)
+        .fold(f64::INFINITY, f64::min);
     let amax = cands.iter().map(|c| c.accuracy).fold(0.0, f64::max);
     let pad = ((amax - amin) * 0.12).max(0.005);
     let (y0, y1) = (amin - pad, amax + pad);
 
     let mut chart = ChartBuilder::on(root)
         .caption(
-            format!("Latency–accuracy frontier · budget {} on the p99 upper bound", fmt_us(budget)),
+            format!(
+                "Latency–accuracy frontier · budget {} on the p99 upper bound",
+                fmt_us(budget)
+            ),
             ("sans-serif", 20),
         )
         .margin(18)
@@ -90,7 +104,12 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
 
     // Budget.
     chart
-        .draw_series(DashedLineSeries::new(vec![(budget, y0), (budget, y1)], 8, 5, BUDGET.stroke_width(2)))
+        .draw_series(DashedLineSeries::new(
+            vec![(budget, y0), (budget, y1)],
+            8,
+            5,
+            BUDGET.stroke_width(2),
+        ))
         .map_err(err)?
         .label(format!("budget {}", fmt_us(budget)))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BUDGET.stroke_width(2)));
@@ -118,9 +137,16 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     // Whiskers to the upper bound.
     chart
         .draw_series(cands.iter().map(|c| {
-            let color = if c.pareto_optimal { FRONTIER } else { DOMINATED };
+            let color = if c.pareto_optimal {
+                FRONTIER
+            } else {
+                DOMINATED
+            };
             PathElement::new(
-                vec![(us(c.latency_ns.p99.0), c.accuracy), (us(c.latency_ns.p99_upper.0), c.accuracy)],
+                vec![
+                    (us(c.latency_ns.p99.0), c.accuracy),
+                    (us(c.latency_ns.p99_upper.0), c.accuracy),
+                ],
                 color.mix(0.6).stroke_width(1),
             )
         }))
@@ -129,14 +155,26 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     // Points and labels.
     chart
         .draw_series(cands.iter().map(|c| {
-            let color = if c.pareto_optimal { FRONTIER } else { DOMINATED };
+            let color = if c.pareto_optimal {
+                FRONTIER
+            } else {
+                DOMINATED
+            };
             EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
                 + Circle::new((0, 0), 5, color.filled())
-                + Text::new(c.id.clone(), (8, -16), ("sans-serif", 13).into_font().color(&RGBColor(40, 40, 40)))
+                + Text::new(
+                    c.id.clone(),
+                    (8, -16),
+                    ("sans-serif", 13).into_font().color(&RGBColor(40, 40, 40)),
+                )
         }))
         .map_err(err)?;
     chart
-        .draw_series(std::iter::once(Circle::new((0.0, 0.0), 0, DOMINATED.filled())))
+        .draw_series(std::iter::once(Circle::new(
+            (0.0, 0.0),
+            0,
+            DOMINATED.filled(),
+        )))
         .map_err(err)?
         .label("dominated")
         .legend(|(x, y)| Circle::new((x + 9, y), 5, DOMINATED.filled()));
@@ -146,7 +184,11 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
             .draw_series(std::iter::once(
                 EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
                     + Circle::new((0, 0), 11, CHOSEN.stroke_width(3))
-                    + Text::new("chosen", (8, 6), ("sans-serif", 13).into_font().color(&CHOSEN)),
+                    + Text::new(
+                        "chosen",
+                        (8, 6),
+                        ("sans-serif", 13).into_font().color(&CHOSEN),
+                    ),
             ))
             .map_err(err)?
             .label("chosen")
@@ -175,7 +217,11 @@ mod tests {
         assert!(svg.starts_with("<svg"), "{}", &svg[..100.min(svg.len())]);
         for c in &r.candidates {
             let escaped = c.id.replace('<', "&lt;").replace('>', "&gt;");
-            assert!(svg.contains(&escaped) || svg.contains(&c.id), "{} missing", c.id);
+            assert!(
+                svg.contains(&escaped) || svg.contains(&c.id),
+                "{} missing",
+                c.id
+            );
         }
         assert!(svg.contains("budget 50 µs"));
         assert!(svg.contains("chosen"));

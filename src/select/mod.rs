@@ -49,7 +49,9 @@ pub fn pareto_front(points: &[Point]) -> Vec<bool> {
         .iter()
         .map(|a| {
             !points.iter().any(|b| {
-                b.p99 <= a.p99 && b.accuracy >= a.accuracy && (b.p99 < a.p99 || b.accuracy > a.accuracy)
+                b.p99 <= a.p99
+                    && b.accuracy >= a.accuracy
+                    && (b.p99 < a.p99 || b.accuracy > a.accuracy)
             })
         })
         .collect()
@@ -77,7 +79,13 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
             ),
             None => "No candidates were measured.".to_string(),
         };
-        return Selection { chosen: None, closest, pareto_optimal, within_budget, reason };
+        return Selection {
+            chosen: None,
+            closest,
+            pareto_optimal,
+            within_budget,
+            reason,
+        };
     };
 
     let over: Vec<&Point> = points
@@ -133,7 +141,13 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
             )
         }
     };
-    Selection { chosen: Some(chosen), closest: None, pareto_optimal, within_budget, reason }
+    Selection {
+        chosen: Some(chosen),
+        closest: None,
+        pareto_optimal,
+        within_budget,
+        reason,
+    }
 }
 
 /// A budget as the user wrote it: milliseconds, with no trailing zeros.
@@ -149,7 +163,12 @@ mod tests {
     use super::*;
 
     fn p(id: &str, accuracy: f64, p99: u64, upper: u64) -> Point {
-        Point { id: id.into(), accuracy, p99: Nanos(p99), p99_upper: Nanos(upper) }
+        Point {
+            id: id.into(),
+            accuracy,
+            p99: Nanos(p99),
+            p99_upper: Nanos(upper),
+        }
     }
 
     fn points() -> Vec<Point> {
@@ -169,12 +188,33 @@ mod tests {
 
     #[test]
     fn picks_most_accurate_whose_upper_bound_fits() {
-        let s = select(&points(), &Budget { p99: Nanos(44_000), accuracy_tolerance_pp: None });
+        let s = select(
+            &points(),
+            &Budget {
+                p99: Nanos(44_000),
+                accuracy_tolerance_pp: None,
+            },
+        );
         // forest-100's p99 (40 µs) fits but its bound (45 µs) does not.
         assert_eq!(s.chosen, Some(2));
-        assert!(s.reason.starts_with("`forest-10` is the most accurate of the 3 candidates"), "{}", s.reason);
-        assert!(s.reason.contains("`forest-100` (0.9200) is out"), "{}", s.reason);
-        let s = select(&points(), &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: None });
+        assert!(
+            s.reason
+                .starts_with("`forest-10` is the most accurate of the 3 candidates"),
+            "{}",
+            s.reason
+        );
+        assert!(
+            s.reason.contains("`forest-100` (0.9200) is out"),
+            "{}",
+            s.reason
+        );
+        let s = select(
+            &points(),
+            &Budget {
+                p99: Nanos(50_000_000),
+                accuracy_tolerance_pp: None,
+            },
+        );
         assert_eq!(s.chosen, Some(3));
     }
 
@@ -182,17 +222,41 @@ mod tests {
     fn ties_go_to_the_faster_and_tolerance_picks_the_fastest_close_enough() {
         let mut pts = points();
         pts.push(p("forest-100-twin", 0.92, 30_000, 31_000));
-        let s = select(&pts, &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: None });
+        let s = select(
+            &pts,
+            &Budget {
+                p99: Nanos(50_000_000),
+                accuracy_tolerance_pp: None,
+            },
+        );
         assert_eq!(s.chosen, Some(5));
-        let s = select(&pts, &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: Some(2.0) });
+        let s = select(
+            &pts,
+            &Budget {
+                p99: Nanos(50_000_000),
+                accuracy_tolerance_pp: Some(2.0),
+            },
+        );
         assert_eq!(s.chosen, Some(2), "{}", s.reason);
-        let s = select(&pts, &Budget { p99: Nanos(50_000_000), accuracy_tolerance_pp: Some(4.0) });
+        let s = select(
+            &pts,
+            &Budget {
+                p99: Nanos(50_000_000),
+                accuracy_tolerance_pp: Some(4.0),
+            },
+        );
         assert_eq!(s.chosen, Some(1), "{}", s.reason);
     }
 
     #[test]
     fn nothing_fits_names_the_closest() {
-        let s = select(&points(), &Budget { p99: Nanos(500), accuracy_tolerance_pp: None });
+        let s = select(
+            &points(),
+            &Budget {
+                p99: Nanos(500),
+                accuracy_tolerance_pp: None,
+            },
+        );
         assert_eq!((s.chosen, s.closest), (None, Some(1)));
         assert_eq!(
             s.reason,

@@ -3,7 +3,10 @@
 use super::TrainData;
 use crate::model::{LinearModel, Link, Model};
 use linfa::prelude::*;
-use linfa_logistic::{FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression, MultiLogisticRegression};
+use linfa_logistic::{
+    FittedLogisticRegression, LogisticRegression, MultiFittedLogisticRegression,
+    MultiLogisticRegression,
+};
 use ndarray::{Array1, Array2};
 
 /// The library model, kept only for the agreement tests.
@@ -13,7 +16,11 @@ pub(crate) enum Fitted {
     Multi(MultiFittedLogisticRegression<f64, usize>),
 }
 
-pub(crate) fn fit(data: &TrainData<'_>, alpha: f64, max_iterations: u64) -> Result<(Fitted, Model), String> {
+pub(crate) fn fit(
+    data: &TrainData<'_>,
+    alpha: f64,
+    max_iterations: u64,
+) -> Result<(Fitted, Model), String> {
     let x = Array2::from_shape_vec((data.n_rows(), data.n_features), data.x_f64())
         .map_err(|e| e.to_string())?;
     let y: Array1<usize> = data.y.iter().map(|&c| c as usize).collect();
@@ -28,7 +35,9 @@ pub(crate) fn fit(data: &TrainData<'_>, alpha: f64, max_iterations: u64) -> Resu
         // linfa's positive class is the larger label: class 1 here. If the
         // training rows held only one class the labels would be degenerate.
         if fitted.labels().pos.class != 1 || fitted.labels().neg.class != 0 {
-            return Err("binary logistic regression needs both classes in the training rows".into());
+            return Err(
+                "binary logistic regression needs both classes in the training rows".into(),
+            );
         }
         let model = LinearModel {
             n_features: d,
@@ -90,7 +99,11 @@ mod tests {
         let (classes, probs): (Vec<usize>, Array2<f64>) = match &fitted {
             Fitted::Binary(f) => {
                 let p1 = f.predict_probabilities(&x);
-                let probs = Array2::from_shape_fn((p1.len(), 2), |(i, c)| if c == 1 { p1[i] } else { 1.0 - p1[i] });
+                let probs =
+                    Array2::from_shape_fn(
+                        (p1.len(), 2),
+                        |(i, c)| if c == 1 { p1[i] } else { 1.0 - p1[i] },
+                    );
                 (f.predict(&x).to_vec(), probs)
             }
             Fitted::Multi(f) => (f.predict(&x).to_vec(), f.predict_probabilities(&x)),

@@ -94,9 +94,18 @@ impl CandidateSpec {
     /// the defaults, e.g. `logreg`, `tree-d3`, `tree-full`, `forest-100`.
     pub fn id(&self) -> String {
         let depth = |d: &Option<u16>| d.map_or("full".to_string(), |d| format!("d{d}"));
-        let leaf = |l: usize| if l == 1 { String::new() } else { format!("-leaf{l}") };
+        let leaf = |l: usize| {
+            if l == 1 {
+                String::new()
+            } else {
+                format!("-leaf{l}")
+            }
+        };
         match self {
-            CandidateSpec::LogisticRegression { alpha, max_iterations } => {
+            CandidateSpec::LogisticRegression {
+                alpha,
+                max_iterations,
+            } => {
                 let mut id = "logreg".to_string();
                 if *alpha != default_alpha() {
                     id += &format!("-a{alpha}");
@@ -106,10 +115,18 @@ impl CandidateSpec {
                 }
                 id
             }
-            CandidateSpec::DecisionTree { max_depth, min_samples_leaf } => {
+            CandidateSpec::DecisionTree {
+                max_depth,
+                min_samples_leaf,
+            } => {
                 format!("tree-{}{}", depth(max_depth), leaf(*min_samples_leaf))
             }
-            CandidateSpec::RandomForest { n_trees, max_depth, min_samples_leaf, max_features } => {
+            CandidateSpec::RandomForest {
+                n_trees,
+                max_depth,
+                min_samples_leaf,
+                max_features,
+            } => {
                 let mut id = format!("forest-{n_trees}");
                 if max_depth.is_some() {
                     id += &format!("-{}", depth(max_depth));
@@ -135,7 +152,10 @@ impl CandidateSpec {
     /// Checks values a trainer would reject or mis-handle, naming them.
     pub fn validate(&self) -> std::result::Result<(), String> {
         match self {
-            CandidateSpec::LogisticRegression { alpha, max_iterations } => {
+            CandidateSpec::LogisticRegression {
+                alpha,
+                max_iterations,
+            } => {
                 if !alpha.is_finite() || *alpha < 0.0 {
                     return Err(format!("alpha = {alpha}: expected a finite number ≥ 0"));
                 }
@@ -143,8 +163,15 @@ impl CandidateSpec {
                     return Err("max_iterations must be at least 1".into());
                 }
             }
-            CandidateSpec::DecisionTree { max_depth, min_samples_leaf }
-            | CandidateSpec::RandomForest { max_depth, min_samples_leaf, .. } => {
+            CandidateSpec::DecisionTree {
+                max_depth,
+                min_samples_leaf,
+            }
+            | CandidateSpec::RandomForest {
+                max_depth,
+                min_samples_leaf,
+                ..
+            } => {
                 if *max_depth == Some(0) {
                     return Err("max_depth must be at least 1 (omit it for no limit)".into());
                 }
@@ -153,7 +180,12 @@ impl CandidateSpec {
                 }
             }
         }
-        if let CandidateSpec::RandomForest { n_trees, max_features, .. } = self {
+        if let CandidateSpec::RandomForest {
+            n_trees,
+            max_features,
+            ..
+        } = self
+        {
             if *n_trees == 0 {
                 return Err("n_trees must be at least 1".into());
             }
@@ -207,16 +239,28 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
     }
     let start = std::time::Instant::now();
     let model = match spec {
-        CandidateSpec::LogisticRegression { alpha, max_iterations } => {
-            logistic::fit(data, *alpha, *max_iterations).map(|(_, m)| m)
-        }
-        CandidateSpec::DecisionTree { max_depth, min_samples_leaf } => {
-            trees::fit_tree(data, *max_depth, *min_samples_leaf).map(|(_, m)| m)
-        }
-        CandidateSpec::RandomForest { n_trees, max_depth, min_samples_leaf, max_features } => {
-            trees::fit_forest(data, *n_trees, *max_depth, *min_samples_leaf, *max_features, seed)
-                .map(|(_, m)| m)
-        }
+        CandidateSpec::LogisticRegression {
+            alpha,
+            max_iterations,
+        } => logistic::fit(data, *alpha, *max_iterations).map(|(_, m)| m),
+        CandidateSpec::DecisionTree {
+            max_depth,
+            min_samples_leaf,
+        } => trees::fit_tree(data, *max_depth, *min_samples_leaf).map(|(_, m)| m),
+        CandidateSpec::RandomForest {
+            n_trees,
+            max_depth,
+            min_samples_leaf,
+            max_features,
+        } => trees::fit_forest(
+            data,
+            *n_trees,
+            *max_depth,
+            *min_samples_leaf,
+            *max_features,
+            seed,
+        )
+        .map(|(_, m)| m),
     }
     .map_err(|m| Error::train(&id, m))?;
     Ok(Trained {
@@ -289,10 +333,24 @@ mod tests {
     #[test]
     fn ids_are_short_and_distinct() {
         let specs = [
-            CandidateSpec::LogisticRegression { alpha: 1.0, max_iterations: 200 },
-            CandidateSpec::DecisionTree { max_depth: Some(3), min_samples_leaf: 1 },
-            CandidateSpec::DecisionTree { max_depth: None, min_samples_leaf: 5 },
-            CandidateSpec::RandomForest { n_trees: 100, max_depth: None, min_samples_leaf: 1, max_features: None },
+            CandidateSpec::LogisticRegression {
+                alpha: 1.0,
+                max_iterations: 200,
+            },
+            CandidateSpec::DecisionTree {
+                max_depth: Some(3),
+                min_samples_leaf: 1,
+            },
+            CandidateSpec::DecisionTree {
+                max_depth: None,
+                min_samples_leaf: 5,
+            },
+            CandidateSpec::RandomForest {
+                n_trees: 100,
+                max_depth: None,
+                min_samples_leaf: 1,
+                max_features: None,
+            },
         ];
         let ids: Vec<String> = specs.iter().map(CandidateSpec::id).collect();
         assert_eq!(ids, ["logreg", "tree-d3", "tree-full-leaf5", "forest-100"]);
@@ -310,7 +368,12 @@ mod tests {
         .unwrap();
         assert_eq!(
             f.candidates[0],
-            CandidateSpec::RandomForest { n_trees: 10, max_depth: None, min_samples_leaf: 1, max_features: None }
+            CandidateSpec::RandomForest {
+                n_trees: 10,
+                max_depth: None,
+                min_samples_leaf: 1,
+                max_features: None
+            }
         );
         assert_eq!(f.candidates[1].params()["max_depth"], 3);
         let bad = toml::from_str::<F>("[[candidates]]\nfamily = \"decision_tree\"\nmax_dept = 3\n");
@@ -320,8 +383,14 @@ mod tests {
     #[test]
     fn invalid_parameters_are_refused_with_the_candidate_named() {
         let p = testdata::Problem::new(100, 2, 1);
-        let spec = CandidateSpec::DecisionTree { max_depth: Some(0), min_samples_leaf: 1 };
+        let spec = CandidateSpec::DecisionTree {
+            max_depth: Some(0),
+            min_samples_leaf: 1,
+        };
         let e = train(&spec, &p.train(), 0).unwrap_err().to_string();
-        assert_eq!(e, "training candidate `tree-d0`: max_depth must be at least 1 (omit it for no limit)");
+        assert_eq!(
+            e,
+            "training candidate `tree-d0`: max_depth must be at least 1 (omit it for no limit)"
+        );
     }
 }

@@ -17,9 +17,13 @@
 use super::TrainData;
 use crate::model::{Model, TreeEnsemble};
 use serde_json::Value;
-use smartcore::ensemble::random_forest_classifier::{RandomForestClassifier, RandomForestClassifierParameters};
+use smartcore::ensemble::random_forest_classifier::{
+    RandomForestClassifier, RandomForestClassifierParameters,
+};
 use smartcore::linalg::basic::matrix::DenseMatrix;
-use smartcore::tree::decision_tree_classifier::{DecisionTreeClassifier, DecisionTreeClassifierParameters};
+use smartcore::tree::decision_tree_classifier::{
+    DecisionTreeClassifier, DecisionTreeClassifierParameters,
+};
 
 pub(crate) type SmartTree = DecisionTreeClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
 pub(crate) type SmartForest = RandomForestClassifier<f64, u32, DenseMatrix<f64>, Vec<u32>>;
@@ -38,7 +42,8 @@ pub(crate) fn fit_tree(
         min_samples_leaf,
         ..Default::default()
     };
-    let fitted = SmartTree::fit(&matrix(data)?, &data.y.to_vec(), params).map_err(|e| e.to_string())?;
+    let fitted =
+        SmartTree::fit(&matrix(data)?, &data.y.to_vec(), params).map_err(|e| e.to_string())?;
     let json = serde_json::to_value(&fitted).map_err(|e| e.to_string())?;
     let classes = class_map(&json, data.n_classes)?;
     let mut ens = TreeEnsemble::new(data.n_features, data.n_classes);
@@ -55,7 +60,11 @@ pub(crate) fn fit_tree(
         let total: u64 = chunk.iter().sum();
         let values = &mut ens.leaf_values[leaf * data.n_classes..(leaf + 1) * data.n_classes];
         for (v, &c) in values.iter_mut().zip(chunk) {
-            *v = if total > 0 { c as f32 / total as f32 } else { 0.0 };
+            *v = if total > 0 {
+                c as f32 / total as f32
+            } else {
+                0.0
+            };
         }
         if total > 0 && crate::model::argmax(values) != leaf_class[leaf] {
             return Err(format!(
@@ -80,7 +89,10 @@ pub(crate) fn fit_forest(
 ) -> Result<(SmartForest, Model), String> {
     if let Some(m) = max_features {
         if m > data.n_features {
-            return Err(format!("max_features = {m} exceeds the {} features", data.n_features));
+            return Err(format!(
+                "max_features = {m} exceeds the {} features",
+                data.n_features
+            ));
         }
     }
     let params = RandomForestClassifierParameters {
@@ -91,10 +103,13 @@ pub(crate) fn fit_forest(
         seed,
         ..Default::default()
     };
-    let fitted = SmartForest::fit(&matrix(data)?, &data.y.to_vec(), params).map_err(|e| e.to_string())?;
+    let fitted =
+        SmartForest::fit(&matrix(data)?, &data.y.to_vec(), params).map_err(|e| e.to_string())?;
     let json = serde_json::to_value(&fitted).map_err(|e| e.to_string())?;
     let classes = class_map(&json, data.n_classes)?;
-    let trees = json["trees"].as_array().ok_or("smartcore forest has no `trees` array")?;
+    let trees = json["trees"]
+        .as_array()
+        .ok_or("smartcore forest has no `trees` array")?;
     let mut ens = TreeEnsemble::new(data.n_features, data.n_classes);
     let mut leaf_class = Vec::new();
     for tree in trees {
@@ -110,7 +125,9 @@ pub(crate) fn fit_forest(
 /// smartcore numbers classes by position in the sorted distinct labels it
 /// saw; map those positions to our class indices.
 fn class_map(json: &Value, n_classes: usize) -> Result<Vec<u32>, String> {
-    let classes = json["classes"].as_array().ok_or("smartcore model has no `classes`")?;
+    let classes = json["classes"]
+        .as_array()
+        .ok_or("smartcore model has no `classes`")?;
     classes
         .iter()
         .map(|c| match c.as_u64() {
@@ -130,7 +147,9 @@ fn convert(
     classes: &[u32],
     leaf_class: &mut Vec<u32>,
 ) -> Result<u32, String> {
-    let nodes = tree["nodes"].as_array().ok_or("smartcore tree has no `nodes` array")?;
+    let nodes = tree["nodes"]
+        .as_array()
+        .ok_or("smartcore tree has no `nodes` array")?;
     if nodes.is_empty() {
         return Err("smartcore tree has no nodes".into());
     }
@@ -145,11 +164,15 @@ fn convert(
         if visited > nodes.len() {
             return Err("smartcore tree is not a tree (a node is reached twice)".into());
         }
-        let node = nodes.get(src).ok_or(format!("smartcore node {src} does not exist"))?;
+        let node = nodes
+            .get(src)
+            .ok_or(format!("smartcore node {src} does not exist"))?;
         let idx = match (field(src, "true_child"), field(src, "false_child")) {
             (Some(t), Some(f)) => {
                 let feature = field(src, "split_feature").ok_or("split without a feature")?;
-                let t_value = node["split_value"].as_f64().ok_or("split without a threshold")?;
+                let t_value = node["split_value"]
+                    .as_f64()
+                    .ok_or("split without a threshold")?;
                 let idx = ens.push_split(feature as u32, f32_at_or_below(t_value));
                 // Right first, so that the left subtree is emitted first.
                 stack.push((f as usize, Some((idx, false))));
@@ -158,7 +181,9 @@ fn convert(
             }
             _ => {
                 let out = field(src, "output").ok_or("leaf without an output")? as usize;
-                let class = *classes.get(out).ok_or(format!("leaf output {out} is not a class"))?;
+                let class = *classes
+                    .get(out)
+                    .ok_or(format!("leaf output {out} is not a class"))?;
                 leaf_class.push(class);
                 ens.push_leaf(&zeros)
             }
@@ -202,7 +227,11 @@ mod tests {
         let mut scratch = vec![0.0f32; p.n_classes];
         let mut proba = vec![0.0f32; p.n_classes];
         for (i, row) in p.test_rows().enumerate() {
-            assert_eq!(model.predict(row, &mut scratch), expected[i], "test row {i}");
+            assert_eq!(
+                model.predict(row, &mut scratch),
+                expected[i],
+                "test row {i}"
+            );
             model.predict_proba(row, &mut proba);
             assert!((proba.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
@@ -211,7 +240,13 @@ mod tests {
 
     #[test]
     fn threshold_rounding_reproduces_f64_comparisons() {
-        for t in [0.1f64, -0.3, 1e-40, 2.5, (0.1f32 as f64 + 0.2f32 as f64) / 2.0] {
+        for t in [
+            0.1f64,
+            -0.3,
+            1e-40,
+            2.5,
+            (0.1f32 as f64 + 0.2f32 as f64) / 2.0,
+        ] {
             let f = f32_at_or_below(t);
             for x in [f, f.next_up(), f.next_down(), t as f32] {
                 assert_eq!(x <= f, f64::from(x) <= t, "t = {t}, x = {x}");
@@ -221,7 +256,12 @@ mod tests {
 
     #[test]
     fn tree_conversion_agrees_with_smartcore() {
-        for (classes, depth, leaf) in [(2, Some(3), 1), (2, None, 1), (3, Some(10), 5), (3, None, 1)] {
+        for (classes, depth, leaf) in [
+            (2, Some(3), 1),
+            (2, None, 1),
+            (3, Some(10), 5),
+            (3, None, 1),
+        ] {
             let p = Problem::new(1500, classes, 11);
             let (fitted, model) = fit_tree(&p.train(), depth, leaf).unwrap();
             let expected = fitted.predict(&x_matrix(&p)).unwrap();
@@ -239,7 +279,9 @@ mod tests {
             let (fitted, model) = fit_forest(&p.train(), 15, None, 1, None, 9).unwrap();
             let expected = fitted.predict(&x_matrix(&p)).unwrap();
             assert_same_classes(&p, &model, &expected);
-            let Model::Trees(t) = &model else { panic!("a forest converts to trees") };
+            let Model::Trees(t) = &model else {
+                panic!("a forest converts to trees")
+            };
             assert_eq!(t.n_trees(), 15);
         }
     }

@@ -1,0 +1,322 @@
+//! End-to-end tests of the `optbench` binary: real runs on small data, every
+//! error path's message and exit code, no partial output after a failure,
+//! and the saved model reloaded in this (fresh) process.
+
+use assert_cmd::Command;
+use optbench::artifact::Artifact;
+use optbench::config::{Overrides, Plan};
+use predicates::str::contains;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn optbench() -> Command {
+    let mut c = Command::cargo_bin("optbench").unwrap();
+    c.current_dir(root());
+    c
+}
+
+fn tiny() -> PathBuf {
+    root().join("configs/tiny.toml")
+}
+
+fn results(dir: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn tiny_run_writes_every_report_and_a_model_that_reproduces_its_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    optbench()
+        .args(["run", "--config"])
+        .arg(tiny())
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("is the most accurate of the"))
+        .stdout(contains("report: "));
+    for f in [
+        "report.html",
+        "pareto.svg",
+        "results.json",
+        "results.csv",
+        "model/model.bin",
+        "model/metadata.json",
+    ] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let r = results(&out);
+    let cands = r["candidates"].as_array().unwrap();
+    assert_eq!(cands.len(), 4);
+    for c in cands {
+        let l = &c["latency_ns"];
+        assert!(
+            l["p50"].as_u64() <= l["p99"].as_u64() && l["p99"].as_u64() <= l["p99_upper"].as_u64(),
+            "{c}"
+        );
+        assert!(c["parent"].is_null());
+        assert!(c["size_bytes"]["compressed"].as_u64().unwrap() > 0);
+    }
+    let chosen = r["chosen"].as_str().unwrap();
+    let chosen_acc = cands.iter().find(|c| c["id"] == chosen).unwrap()["accuracy"]
+        .as_f64()
+        .unwrap();
+    // The most accurate fits a 50 ms budget here: nothing is that slow.
+    let best = cands
+        .iter()
+        .map(|c| c["accuracy"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(chosen_acc, best);
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
+    assert!(svg.contains(chosen) && svg.contains("budget 50 ms"));
+
+    // Reload the package in this process and serve the same test rows.
+    let artifact = Artifact::load(&out.join("model")).unwrap();
+    assert_eq!(artifact.metadata.model.id, chosen);
+    assert_eq!(
+        artifact.metadata.training_data.sha256,
+        r["dataset"]["sha256"].as_str().unwrap()
+    );
+    let plan = Plan::load(Some(&tiny()), &Overrides::default()).unwrap();
+    let split = optbench::run::load_split(&plan).unwrap();
+    let correct = (0..split.test.n_rows())
+        .filter(|&i| artifact.predict_row(i, split.test.row(i)).unwrap() == split.test.y[i])
+        .count();
+    assert_eq!(correct as f64 / split.test.n_rows() as f64, chosen_acc);
+}
+
+#[test]
+fn same_seed_gives_the_same_models_accuracy_and_choice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = Vec::new();
+    for name in ["a", "b"] {
+        let out = tmp.path().join(name);
+        optbench()
+            .args(["run", "-q", "--config"])
+            .arg(tiny())
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .success();
+        runs.push(results(&out));
+    }
+    let key = |r: &Value| {
+        let c: Vec<(String, String, String)> = r["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["id"].to_string(),
+                    c["accuracy"].to_string(),
+                    c["size_bytes"]["raw"].to_string(),
+                )
+            })
+            .collect();
+        (c, r["chosen"].clone(), r["dataset"]["sha256"].clone())
+    };
+    assert_eq!(key(&runs[0]), key(&runs[1]));
+    let a = std::fs::read(tmp.path().join("a/model/model.bin")).unwrap();
+    let b = std::fs::read(tmp.path().join("b/model/model.bin")).unwrap();
+    assert_eq!(a, b, "the packaged model is byte-identical");
+}
+
+#[test]
+fn csv_train_and_test_files_reach_reference_accuracy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("wine");
+    let data = root().join("tests/fixtures/wine");
+    optbench()
+        .args(["run", "-q", "--config"])
+        .arg(tiny())
+        .arg("--train")
+        .arg(data.join("train.csv"))
+        .arg("--test")
+        .arg(data.join("test.csv"))
+        .args(["--target", "label"])
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let r = results(&out);
+    assert_eq!(r["dataset"]["rows_train"], 142);
+    assert_eq!(r["dataset"]["classes"], serde_json::json!(["0", "1", "2"]));
+    let acc = |id: &str| {
+        r["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["accuracy"]
+            .as_f64()
+            .unwrap()
+    };
+    // scikit-learn (scaled): logistic regression 0.9722 on this split.
+    assert!(acc("logreg") >= 0.96, "{}", acc("logreg"));
+    assert!(acc("forest-10") >= 0.9, "{}", acc("forest-10"));
+}
+
+#[test]
+fn nothing_within_budget_exits_3_names_the_closest_and_packages_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("r");
+    optbench()
+        .args(["run", "--config"])
+        .arg(tiny())
+        .args(["--budget-ms", "0.000001", "--out"])
+        .arg(&out)
+        .assert()
+        .code(3)
+        .stdout(contains(
+            "No candidate fits the 0.000001 ms budget: the closest, `",
+        ));
+    let r = results(&out);
+    assert!(r["chosen"].is_null());
+    assert!(r["closest"].is_string());
+    assert!(!out.join("model").exists());
+}
+
+#[test]
+fn bad_csv_cell_is_named_and_leaves_no_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = write(tmp.path(), "bad.csv", "a,b,label\n1,2,x\n3,oops,y\n");
+    let out = tmp.path().join("out");
+    optbench()
+        .args(["run", "--data"])
+        .arg(&csv)
+        .args(["--target", "label", "--budget-ms", "1", "--out"])
+        .arg(&out)
+        .assert()
+        .code(1)
+        .stderr(contains("bad.csv, line 3, column `b`: expected a number"));
+    assert!(!out.exists(), "no partial output after a failed run");
+}
+
+#[test]
+fn input_errors_have_clear_messages_and_exit_codes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = write(tmp.path(), "good.csv", "a,b,label\n1,2,x\n3,4,y\n");
+    let ragged = write(tmp.path(), "ragged.csv", "a,b,label\n1,2,x\n3,4\n");
+    let empty = write(tmp.path(), "empty.csv", "");
+    let inf = write(tmp.path(), "inf.csv", "a,label\ninf,x\n");
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec![
+                "--data".into(),
+                good.display().to_string(),
+                "--target".into(),
+                "y".into(),
+            ],
+            1,
+            "no target column `y`; columns are: a, b, label",
+        ),
+        (
+            vec!["--data".into(), good.display().to_string()],
+            1,
+            "--target: --data needs the name of the label column",
+        ),
+        (
+            vec![
+                "--data".into(),
+                ragged.display().to_string(),
+                "--target".into(),
+                "label".into(),
+            ],
+            1,
+            "line 3, column `*`: expected 3 fields like the header, found 2",
+        ),
+        (
+            vec![
+                "--data".into(),
+                empty.display().to_string(),
+                "--target".into(),
+                "label".into(),
+            ],
+            1,
+            "the file is empty",
+        ),
+        (
+            vec![
+                "--data".into(),
+                inf.display().to_string(),
+                "--target".into(),
+                "label".into(),
+            ],
+            1,
+            "expected a finite number, found `inf`",
+        ),
+        (
+            vec![
+                "--data".into(),
+                tmp.path().join("nope.csv").display().to_string(),
+                "--target".into(),
+                "label".into(),
+            ],
+            1,
+            "nope.csv: No such file",
+        ),
+        (
+            vec!["--budget-ms".into(), "-5".into()],
+            1,
+            "--budget-ms: -5: expected a positive number of milliseconds",
+        ),
+        (
+            vec!["--budget-ms".into(), "fast".into()],
+            2,
+            "invalid value 'fast' for '--budget-ms <MS>'",
+        ),
+        (
+            vec!["--accuracy-tolerance".into(), "200".into()],
+            1,
+            "--accuracy-tolerance: 200: expected accuracy points between 0 and 100",
+        ),
+        (
+            vec!["--train".into(), good.display().to_string()],
+            2,
+            "--test <CSV>",
+        ),
+        (
+            vec![
+                "--config".into(),
+                tmp.path().join("none.toml").display().to_string(),
+            ],
+            1,
+            "none.toml: No such file",
+        ),
+    ];
+    for (args, code, message) in cases {
+        let out = tmp.path().join("out");
+        optbench()
+            .arg("run")
+            .args(&args)
+            .arg("--out")
+            .arg(&out)
+            .assert()
+            .code(code)
+            .stderr(contains(message));
+        assert!(!out.exists(), "output left behind by {args:?}");
+    }
+}
+
+#[test]
+fn help_lists_the_flags_and_exit_codes() {
+    optbench()
+        .args(["run", "--help"])
+        .assert()
+        .success()
+        .stdout(contains("--budget-ms <MS>"))
+        .stdout(contains("Exit codes: 0 a model was chosen"));
+}
