@@ -54,6 +54,20 @@ fn rate(r: f64) -> String {
     }
 }
 
+/// `{"max_depth": 3, "min_samples_leaf": 1}` → `max_depth=3 min_samples_leaf=1`
+/// (unset options omitted).
+fn params_text(params: &serde_json::Value) -> String {
+    match params.as_object() {
+        Some(map) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => params.to_string(),
+    }
+}
+
 /// A table cell with a numeric sort key.
 fn num(out: &mut String, key: f64, text: &str) {
     let _ = write!(out, "<td data-v=\"{key}\">{}</td>", escape(text));
@@ -78,7 +92,7 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
         "<td data-v=\"{0}\"><code>{0}</code>{mark}</td><td>{1}</td><td class=\"params\">{2}</td>",
         escape(&c.id),
         escape(&c.family),
-        escape(&c.params.to_string())
+        escape(&params_text(&c.params))
     );
     num(out, c.accuracy, &format!("{:.4}", c.accuracy));
     num(out, c.f1_macro, &format!("{:.4}", c.f1_macro));
@@ -128,7 +142,7 @@ th,td{padding:5px 8px;border-bottom:1px solid #eee;text-align:right;white-space:
 th{background:#f0f0f0;cursor:pointer;user-select:none;position:sticky;top:0}
 th:hover{background:#e4e4e4}
 td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}
-td.params{white-space:normal;max-width:220px;color:#555;font-family:ui-monospace,monospace;font-size:12px}
+td.params{white-space:normal;overflow-wrap:anywhere;min-width:160px;max-width:240px;color:#555;font-family:ui-monospace,monospace;font-size:12px}
 tr.chosen{background:#eaf7ea;font-weight:600}tr.over td{color:#999}
 .scroll{overflow-x:auto}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:4px 16px;background:#fff;padding:12px 16px;box-shadow:0 1px 3px #0002}
@@ -181,7 +195,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
                  <div class=\"cards\"><div class=\"card\"><b>{:.4}</b><span>accuracy</span></div>\
                  <div class=\"card\"><b>{}</b><span>end-to-end p99</span></div>\
                  <div class=\"card\"><b>{}</b><span>p99 95% upper bound</span></div>\
-                 <div class=\"card\"><b>{:.3} ms</b><span>budget</span></div>\
+                 <div class=\"card\"><b>{}</b><span>budget</span></div>\
                  <div class=\"card\"><b>{}</b><span>model size (zstd)</span></div>\
                  <div class=\"card\"><b>{}</b><span>batch throughput</span></div></div></section>",
                 escape(&c.id),
@@ -190,7 +204,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
                 c.accuracy,
                 c.latency_ns.p99,
                 c.latency_ns.p99_upper,
-                r.budget.p99_ms,
+                crate::select::format_ms(Nanos::from_ms(r.budget.p99_ms)),
                 bytes(c.size_bytes.compressed),
                 rate(c.throughput_rows_per_s)
             );

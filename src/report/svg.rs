@@ -152,7 +152,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
         }))
         .map_err(err)?;
 
-    // Points and labels.
+    // Points, then labels placed where they do not overprint each other.
     chart
         .draw_series(cands.iter().map(|c| {
             let color = if c.pareto_optimal {
@@ -160,11 +160,21 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
             } else {
                 DOMINATED
             };
+            Circle::new((us(c.latency_ns.p99.0), c.accuracy), 5, color.filled())
+        }))
+        .map_err(err)?;
+    let anchors: Vec<(i32, i32)> = cands
+        .iter()
+        .map(|c| chart.backend_coord(&(us(c.latency_ns.p99.0), c.accuracy)))
+        .collect();
+    let lengths: Vec<usize> = cands.iter().map(|c| c.id.chars().count()).collect();
+    let offsets = place_labels(&anchors, &lengths);
+    chart
+        .draw_series(cands.iter().zip(offsets).map(|(c, off)| {
             EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
-                + Circle::new((0, 0), 5, color.filled())
                 + Text::new(
                     c.id.clone(),
-                    (8, -16),
+                    off,
                     ("sans-serif", 13).into_font().color(&RGBColor(40, 40, 40)),
                 )
         }))
@@ -206,6 +216,49 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     Ok(())
 }
 
+/// Greedy label placement: for each point (in pixel coordinates), the first
+/// of a few offsets whose text box (about 7 px a character, 14 px high)
+/// overlaps no label placed before it and no other point.
+fn place_labels(anchors: &[(i32, i32)], lengths: &[usize]) -> Vec<(i32, i32)> {
+    const CANDIDATES: [(i32, i32); 8] = [
+        (8, -16),
+        (8, 4),
+        (-8, -16),
+        (-8, 4),
+        (8, -30),
+        (8, 18),
+        (-8, -30),
+        (-8, 18),
+    ];
+    let mut placed: Vec<(i32, i32, i32, i32)> = Vec::new();
+    let mut out = Vec::with_capacity(anchors.len());
+    for (i, (&(x, y), &len)) in anchors.iter().zip(lengths).enumerate() {
+        let w = 7 * len as i32;
+        // A negative dx puts the text to the left of the point.
+        let boxed = |(dx, dy): (i32, i32)| {
+            let x0 = if dx < 0 { x + dx - w } else { x + dx };
+            (x0, y + dy, x0 + w, y + dy + 14)
+        };
+        let hits = |b: (i32, i32, i32, i32)| {
+            placed
+                .iter()
+                .any(|p| b.0 < p.2 && p.0 < b.2 && b.1 < p.3 && p.1 < b.3)
+                || anchors.iter().enumerate().any(|(j, &(px, py))| {
+                    j != i && px + 5 > b.0 && px - 5 < b.2 && py + 5 > b.1 && py - 5 < b.3
+                })
+        };
+        let pick = CANDIDATES
+            .iter()
+            .copied()
+            .find(|&o| !hits(boxed(o)))
+            .unwrap_or(CANDIDATES[0]);
+        placed.push(boxed(pick));
+        let (dx, dy) = pick;
+        out.push(if dx < 0 { (dx - w, dy) } else { (dx, dy) });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +280,13 @@ mod tests {
         assert!(svg.contains("chosen"));
         assert_eq!(fmt_us(0.25), "250 ns");
         assert_eq!(fmt_us(50_000.0), "50 ms");
+    }
+
+    #[test]
+    fn labels_of_close_points_do_not_overlap() {
+        let offsets = place_labels(&[(100, 100), (102, 101), (300, 50)], &[8, 14, 5]);
+        assert_eq!(offsets[0], (8, -16));
+        assert_ne!(offsets[1], (8, -16));
+        assert_eq!(offsets[2], (8, -16));
     }
 }
