@@ -3,21 +3,12 @@
 
 use crate::error::{Error, Result};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` by writing a temporary sibling, syncing it, and
 /// renaming it over the target (rename is atomic on one file system).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "out".into());
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = sibling(path, "tmp")?;
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
@@ -37,16 +28,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// readers are concerned: `fill` writes into a fresh temporary sibling, which is
 /// renamed into place only when everything in it was written.
 pub fn replace_dir_atomic(dest: &Path, fill: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let parent = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    let name = dest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "dir".into());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
+    let tmp = sibling(dest, "tmp")?;
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
@@ -56,7 +38,7 @@ pub fn replace_dir_atomic(dest: &Path, fill: impl FnOnce(&Path) -> Result<()>) -
         return Err(e);
     }
     if dest.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        let old = sibling(dest, "old")?;
         std::fs::rename(dest, &old).map_err(|e| Error::io(dest, e))?;
         std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
         let _ = std::fs::remove_dir_all(&old);
@@ -64,6 +46,21 @@ pub fn replace_dir_atomic(dest: &Path, fill: impl FnOnce(&Path) -> Result<()>) -
         std::fs::rename(&tmp, dest).map_err(|e| Error::io(dest, e))?;
     }
     Ok(())
+}
+
+/// A hidden sibling of `path` named after it, this process and `tag`
+/// (`dir/.name.tmp-1234`), in the same directory so that a rename onto
+/// `path` stays on one file system. Creates the directory if needed.
+fn sibling(path: &Path, tag: &str) -> Result<PathBuf> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    Ok(dir.join(format!(".{name}.{tag}-{}", std::process::id())))
 }
 
 /// Lower-case hexadecimal SHA-256 of `bytes` (sha2 0.11 digests no longer

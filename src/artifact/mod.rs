@@ -190,21 +190,25 @@ impl Artifact {
     /// Serves one raw row: validate → preprocess → predict. `row_number` is
     /// used in error messages.
     pub fn predict_row(&self, row_number: usize, raw: &[f64]) -> Result<u32> {
-        self.schema.validate_row(row_number, raw)?;
-        let mut features = vec![0.0f32; self.pipeline.n_outputs()];
+        let features = self.features(row_number, raw)?;
         let mut scratch = vec![0.0f32; self.model.n_classes()];
-        self.pipeline.transform_row(raw, &mut features);
         Ok(self.model.predict(&features, &mut scratch))
     }
 
     /// Class probabilities for one raw row.
     pub fn predict_proba_row(&self, row_number: usize, raw: &[f64]) -> Result<Vec<f32>> {
-        self.schema.validate_row(row_number, raw)?;
-        let mut features = vec![0.0f32; self.pipeline.n_outputs()];
+        let features = self.features(row_number, raw)?;
         let mut proba = vec![0.0f32; self.model.n_classes()];
-        self.pipeline.transform_row(raw, &mut features);
         self.model.predict_proba(&features, &mut proba);
         Ok(proba)
+    }
+
+    /// Validate → preprocess: the model's input for one raw row.
+    fn features(&self, row_number: usize, raw: &[f64]) -> Result<Vec<f32>> {
+        self.schema.validate_row(row_number, raw)?;
+        let mut features = vec![0.0f32; self.pipeline.n_outputs()];
+        self.pipeline.transform_row(raw, &mut features);
+        Ok(features)
     }
 }
 

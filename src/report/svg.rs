@@ -29,6 +29,15 @@ pub fn render_pareto_svg(r: &RunResults) -> String {
     }
 }
 
+/// Frontier points in blue, dominated ones in grey.
+fn color_of(c: &super::CandidateResult) -> RGBColor {
+    if c.pareto_optimal {
+        FRONTIER
+    } else {
+        DOMINATED
+    }
+}
+
 fn us(ns: u64) -> f64 {
     ns as f64 / 1e3
 }
@@ -137,17 +146,12 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     // Whiskers to the upper bound.
     chart
         .draw_series(cands.iter().map(|c| {
-            let color = if c.pareto_optimal {
-                FRONTIER
-            } else {
-                DOMINATED
-            };
             PathElement::new(
                 vec![
                     (us(c.latency_ns.p99.0), c.accuracy),
                     (us(c.latency_ns.p99_upper.0), c.accuracy),
                 ],
-                color.mix(0.6).stroke_width(1),
+                color_of(c).mix(0.6).stroke_width(1),
             )
         }))
         .map_err(err)?;
@@ -155,12 +159,11 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     // Points, then labels placed where they do not overprint each other.
     chart
         .draw_series(cands.iter().map(|c| {
-            let color = if c.pareto_optimal {
-                FRONTIER
-            } else {
-                DOMINATED
-            };
-            Circle::new((us(c.latency_ns.p99.0), c.accuracy), 5, color.filled())
+            Circle::new(
+                (us(c.latency_ns.p99.0), c.accuracy),
+                5,
+                color_of(c).filled(),
+            )
         }))
         .map_err(err)?;
     let anchors: Vec<(i32, i32)> = cands
