@@ -48,7 +48,7 @@ fn bench_predict(c: &mut Criterion) {
     for spec in &specs {
         let t = train(spec, &td, 42).expect("training succeeds");
         let model = &t.model;
-        let mut scratch = vec![0.0f32; model.n_classes()];
+        let mut scratch = model.scratch();
         // Cycle through the held-out rows, as the harness does.
         let mut i = 0usize;
         group.bench_function(BenchmarkId::new("model", &t.id), |b| {

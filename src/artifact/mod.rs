@@ -23,8 +23,10 @@ use std::path::Path;
 
 include!(concat!(env!("OUT_DIR"), "/versions.rs"));
 
-/// Version of the package layout; a loader refuses anything newer.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the package layout; a loader reads only its own version.
+/// 2: tree ensembles carry their output rule (averaged or boosted), and
+/// quantized models exist.
+pub const FORMAT_VERSION: u32 = 2;
 pub const MODEL_FILE: &str = "model.bin";
 pub const METADATA_FILE: &str = "metadata.json";
 const ZSTD_LEVEL: i32 = 19;
@@ -150,6 +152,11 @@ impl Artifact {
                 "written in package format {version}, newer than this optbench reads ({FORMAT_VERSION}); upgrade optbench"
             )));
         }
+        if version < u64::from(FORMAT_VERSION) {
+            return Err(bad(format!(
+                "written in package format {version}, older than this optbench reads ({FORMAT_VERSION}); re-run `optbench run` to package the model again"
+            )));
+        }
         let metadata: Metadata = serde_json::from_str(&text)
             .map_err(|e| bad(format!("{METADATA_FILE} is malformed: {e}")))?;
         let model_path = dir.join(&metadata.model_file.name);
@@ -191,15 +198,15 @@ impl Artifact {
     /// used in error messages.
     pub fn predict_row(&self, row_number: usize, raw: &[f64]) -> Result<u32> {
         let features = self.features(row_number, raw)?;
-        let mut scratch = vec![0.0f32; self.model.n_classes()];
-        Ok(self.model.predict(&features, &mut scratch))
+        Ok(self.model.predict(&features, &mut self.model.scratch()))
     }
 
     /// Class probabilities for one raw row.
     pub fn predict_proba_row(&self, row_number: usize, raw: &[f64]) -> Result<Vec<f32>> {
         let features = self.features(row_number, raw)?;
         let mut proba = vec![0.0f32; self.model.n_classes()];
-        self.model.predict_proba(&features, &mut proba);
+        self.model
+            .predict_proba(&features, &mut self.model.scratch(), &mut proba);
         Ok(proba)
     }
 

@@ -18,6 +18,7 @@
 use super::{MeasureSettings, Nanos, Subject};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::model::Scratch;
 use crate::progress::Progress;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -173,17 +174,12 @@ pub fn measure_latency<C: Clock>(
         .map(|s| s.pipeline.n_outputs())
         .max()
         .unwrap_or(0);
-    let classes = subjects
-        .iter()
-        .map(|s| s.model.n_classes())
-        .max()
-        .unwrap_or(0);
     let mut buf = vec![0.0f32; width];
-    let mut scratch = vec![0.0f32; classes];
+    let mut scratches: Vec<Scratch> = subjects.iter().map(|s| s.model.scratch()).collect();
     let d = subjects[0].pipeline.n_outputs();
 
     progress.stage("warming up", subjects.len() as u64);
-    for s in subjects {
+    for (s, scratch) in subjects.iter().zip(&mut scratches) {
         let start = clock.now();
         let mut calls = 0usize;
         let mut cursor = 0usize;
@@ -192,7 +188,7 @@ pub fn measure_latency<C: Clock>(
         {
             let i = order[cursor];
             cursor = (cursor + 1) % n_rows;
-            black_box(end_to_end(s, test.row(i), i, &mut buf, &mut scratch));
+            black_box(end_to_end(s, test.row(i), i, &mut buf, scratch));
             calls += 1;
         }
         progress.advance(1);
@@ -216,12 +212,13 @@ pub fn measure_latency<C: Clock>(
         let first = (round * per_round) % n_rows;
         for &si in &turn {
             let s = &subjects[si];
+            let scratch = &mut scratches[si];
             let samples = &mut model_samples[si];
             for c in 0..calls {
                 let i = order[(first + c) % n_rows];
                 let row = &features[i * d..(i + 1) * d];
                 let t0 = clock.now();
-                black_box(s.model.predict(black_box(row), &mut scratch));
+                black_box(s.model.predict(black_box(row), scratch));
                 let t1 = clock.now();
                 samples.push(t1.saturating_sub(t0));
             }
@@ -231,7 +228,7 @@ pub fn measure_latency<C: Clock>(
                 let i = order[(first + c) % n_rows];
                 let raw = test.row(i);
                 let t0 = clock.now();
-                black_box(end_to_end(s, black_box(raw), i, &mut buf, &mut scratch));
+                black_box(end_to_end(s, black_box(raw), i, &mut buf, scratch));
                 let t1 = clock.now();
                 samples.push(t1.saturating_sub(t0));
             }
@@ -263,7 +260,7 @@ fn end_to_end(
     raw: &[f64],
     row_number: usize,
     buf: &mut [f32],
-    scratch: &mut [f32],
+    scratch: &mut Scratch,
 ) -> u32 {
     if s.schema.validate_row(row_number, raw).is_err() {
         return u32::MAX;

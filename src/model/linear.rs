@@ -12,42 +12,25 @@ pub enum Link {
     Softmax,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LinearModel {
-    pub n_features: usize,
-    pub n_classes: usize,
-    pub link: Link,
-    /// Row-major `n_outputs × n_features` (`n_outputs` is 1 for `Logistic`).
-    pub weights: Vec<f32>,
-    pub bias: Vec<f32>,
-}
-
-impl LinearModel {
-    pub fn n_outputs(&self) -> usize {
-        match self.link {
+impl Link {
+    /// Scores per row: 1 for `Logistic`, `n_classes` for `Softmax`.
+    pub fn n_outputs(self, n_classes: usize) -> usize {
+        match self {
             Link::Logistic => 1,
-            Link::Softmax => self.n_classes,
+            Link::Softmax => n_classes,
         }
     }
 
+    /// Scores in `out[..n_outputs]` become class probabilities in `out`.
     #[inline]
-    fn score(&self, k: usize, row: &[f32]) -> f32 {
-        let w = &self.weights[k * self.n_features..(k + 1) * self.n_features];
-        w.iter().zip(row).map(|(a, b)| a * b).sum::<f32>() + self.bias[k]
-    }
-
-    #[inline]
-    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
-        match self.link {
+    pub fn apply(self, out: &mut [f32]) {
+        match self {
             Link::Logistic => {
-                let p = 1.0 / (1.0 + (-self.score(0, row)).exp());
+                let p = 1.0 / (1.0 + (-out[0]).exp());
                 out[0] = 1.0 - p;
                 out[1] = p;
             }
             Link::Softmax => {
-                for (k, o) in out.iter_mut().enumerate() {
-                    *o = self.score(k, row);
-                }
                 let max = out.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 let mut sum = 0.0;
                 for o in out.iter_mut() {
@@ -61,17 +44,55 @@ impl LinearModel {
         }
     }
 
+    /// The class the scores pick: class 1 when the log-odds are ≥ 0; the
+    /// first highest score under softmax.
+    #[inline]
+    pub fn class(self, scores: &[f32]) -> u32 {
+        match self {
+            Link::Logistic => (scores[0] >= 0.0) as u32,
+            Link::Softmax => argmax(scores),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    pub n_features: usize,
+    pub n_classes: usize,
+    pub link: Link,
+    /// Row-major `n_outputs × n_features` (`n_outputs` is 1 for `Logistic`).
+    pub weights: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl LinearModel {
+    pub fn n_outputs(&self) -> usize {
+        self.link.n_outputs(self.n_classes)
+    }
+
+    #[inline]
+    fn score(&self, k: usize, row: &[f32]) -> f32 {
+        let w = &self.weights[k * self.n_features..(k + 1) * self.n_features];
+        w.iter().zip(row).map(|(a, b)| a * b).sum::<f32>() + self.bias[k]
+    }
+
+    #[inline]
+    fn scores(&self, row: &[f32], out: &mut [f32]) {
+        for (k, o) in out[..self.n_outputs()].iter_mut().enumerate() {
+            *o = self.score(k, row);
+        }
+    }
+
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
+        self.scores(row, out);
+        self.link.apply(out);
+    }
+
     #[inline]
     pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
-        match self.link {
-            Link::Logistic => (self.score(0, row) >= 0.0) as u32,
-            Link::Softmax => {
-                for (k, s) in scratch.iter_mut().enumerate() {
-                    *s = self.score(k, row);
-                }
-                argmax(scratch)
-            }
-        }
+        self.scores(row, scratch);
+        self.link.class(scratch)
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {

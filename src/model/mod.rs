@@ -3,16 +3,19 @@
 //!
 //! Uses nothing else in the crate. Key types: [`Model`] (a closed enum, so a
 //! new kind makes the compiler list every place to update),
-//! [`LinearModel`] and [`TreeEnsemble`].
+//! [`LinearModel`], [`TreeEnsemble`] and their quantized forms
+//! [`QuantLinear`] and [`QuantTrees`].
 //!
 //! Prediction takes an `f32` feature row (the pipeline's output) and a caller
-//! owned scratch buffer of [`Model::n_classes`] floats, and never allocates.
+//! owned [`Scratch`] (from [`Model::scratch`]), and never allocates.
 
 mod linear;
+mod quant;
 mod tree;
 
 pub use linear::{LinearModel, Link};
-pub use tree::{Node, TreeEnsemble, LEAF};
+pub use quant::{LeafPrecision, Leaves, QNode, QTree, QuantLinear, QuantTrees};
+pub use tree::{Node, Output, TreeEnsemble, LEAF};
 
 use serde::{Deserialize, Serialize};
 
@@ -20,6 +23,16 @@ use serde::{Deserialize, Serialize};
 pub enum Model {
     Linear(LinearModel),
     Trees(TreeEnsemble),
+    QuantLinear(QuantLinear),
+    QuantTrees(QuantTrees),
+}
+
+/// Working memory for one prediction, made once per caller by
+/// [`Model::scratch`] so that predicting never allocates.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    scores: Vec<f32>,
+    bins: Vec<u16>,
 }
 
 impl Model {
@@ -27,6 +40,8 @@ impl Model {
         match self {
             Model::Linear(m) => m.n_features,
             Model::Trees(m) => m.n_features,
+            Model::QuantLinear(m) => m.n_features,
+            Model::QuantTrees(m) => m.n_features,
         }
     }
 
@@ -34,33 +49,64 @@ impl Model {
         match self {
             Model::Linear(m) => m.n_classes,
             Model::Trees(m) => m.n_classes,
+            Model::QuantLinear(m) => m.n_classes,
+            Model::QuantTrees(m) => m.n_classes,
+        }
+    }
+
+    /// Scratch space sized for this model.
+    pub fn scratch(&self) -> Scratch {
+        let bins = match self {
+            Model::QuantTrees(m) => m.n_features,
+            _ => 0,
+        };
+        Scratch {
+            scores: vec![0.0; self.n_classes()],
+            bins: vec![0; bins],
         }
     }
 
     /// Class probabilities into `out` (length `n_classes`).
     #[inline]
-    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
+    pub fn predict_proba(&self, row: &[f32], scratch: &mut Scratch, out: &mut [f32]) {
         match self {
             Model::Linear(m) => m.predict_proba(row, out),
             Model::Trees(m) => m.predict_proba(row, out),
+            Model::QuantLinear(m) => m.predict_proba(row, out),
+            Model::QuantTrees(m) => m.predict_proba(row, &mut scratch.bins, out),
         }
     }
 
-    /// The predicted class index; `scratch` holds `n_classes` floats.
+    /// The predicted class index.
     #[inline]
-    pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
+    pub fn predict(&self, row: &[f32], scratch: &mut Scratch) -> u32 {
+        let scores = &mut scratch.scores;
         match self {
-            Model::Linear(m) => m.predict(row, scratch),
-            Model::Trees(m) => m.predict(row, scratch),
+            Model::Linear(m) => m.predict(row, scores),
+            Model::Trees(m) => m.predict(row, scores),
+            Model::QuantLinear(m) => m.predict(row, scores),
+            Model::QuantTrees(m) => m.predict(row, &mut scratch.bins, scores),
         }
     }
 
     /// Predicted classes for a row-major batch.
     pub fn predict_batch(&self, rows: &[f32], out: &mut Vec<u32>) {
         let d = self.n_features().max(1);
-        let mut scratch = vec![0.0f32; self.n_classes()];
+        let mut scratch = self.scratch();
         out.clear();
         out.extend(rows.chunks_exact(d).map(|r| self.predict(r, &mut scratch)));
+    }
+
+    /// Class probabilities for a row-major batch (`n_rows × n_classes`).
+    pub fn predict_proba_batch(&self, rows: &[f32]) -> Vec<f32> {
+        let d = self.n_features().max(1);
+        let k = self.n_classes();
+        let mut scratch = self.scratch();
+        let mut out = vec![0.0; rows.len() / d * k];
+        for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
+            self.predict_proba(r, &mut scratch, o);
+        }
+        out
     }
 
     /// Checks internal consistency (array lengths, node indices in range);
@@ -69,6 +115,8 @@ impl Model {
         match self {
             Model::Linear(m) => m.check(),
             Model::Trees(m) => m.check(),
+            Model::QuantLinear(m) => m.check(),
+            Model::QuantTrees(m) => m.check(),
         }
     }
 
@@ -81,6 +129,16 @@ impl Model {
                 m.n_trees(),
                 m.nodes.len(),
                 m.max_depth()
+            ),
+            Model::QuantLinear(m) => format!("{} int8 weights", m.weights.len()),
+            Model::QuantTrees(m) => format!(
+                "{} trees, {} binned splits, {} leaves",
+                m.n_trees(),
+                m.nodes.len(),
+                match &m.leaves {
+                    Leaves::F32(_) => "f32",
+                    Leaves::Int8 { .. } => "int8",
+                }
             ),
         }
     }

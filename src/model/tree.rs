@@ -7,12 +7,18 @@
 //! `x < t` left are converted by moving the threshold down one `f32` step,
 //! which reproduces their comparisons exactly on `f32` inputs.
 //!
-//! A leaf holds one value per class. Prediction averages the leaves the row
-//! reaches and takes the first highest class. A decision tree's leaf holds its
-//! class distribution; a majority-vote forest's leaf holds a one-hot vote, so
-//! the average is the vote share and the argmax is the majority vote.
+//! How leaves become a prediction is the ensemble's [`Output`]:
+//! - [`Output::Average`]: a leaf holds one value per class; prediction
+//!   averages the leaves the row reaches and takes the first highest class.
+//!   A decision tree's leaf holds its class distribution; a majority-vote
+//!   forest's leaf holds a one-hot vote, so the average is the vote share and
+//!   the argmax is the majority vote.
+//! - [`Output::Boosted`]: a leaf holds one score; each tree adds its leaf's
+//!   score to one output (`tree_output`), a base score is added, and a
+//!   logistic or softmax link gives probabilities (gradient boosting, the way
+//!   Treelite stores one class per tree).
 
-use super::argmax;
+use super::{argmax, Link};
 use serde::{Deserialize, Serialize};
 
 /// Marks a leaf in [`Node::feature`].
@@ -46,23 +52,50 @@ impl Node {
     }
 }
 
+/// How the leaves a row reaches become class scores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Output {
+    /// Leaves hold `n_classes` values; probabilities are their mean.
+    Average,
+    /// Leaves hold one raw score; `score[tree_output[t]] += leaf` over trees,
+    /// plus `base`, then `link`. `Logistic` has one output (class 1's
+    /// log-odds), `Softmax` one per class.
+    Boosted {
+        link: Link,
+        base: Vec<f32>,
+        tree_output: Vec<u32>,
+    },
+}
+
+impl Output {
+    pub fn n_outputs(&self, n_classes: usize) -> usize {
+        match self {
+            Output::Average => n_classes,
+            Output::Boosted { link, .. } => link.n_outputs(n_classes),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TreeEnsemble {
     pub n_features: usize,
     pub n_classes: usize,
+    pub output: Output,
     /// Index of each tree's root in `nodes`. Children always come after their
     /// parent (pre-order), which [`TreeEnsemble::check`] enforces.
     pub roots: Vec<u32>,
     pub nodes: Vec<Node>,
-    /// `n_leaves × n_classes`.
+    /// `n_leaves × leaf_width()`.
     pub leaf_values: Vec<f32>,
 }
 
 impl TreeEnsemble {
+    /// An empty averaging ensemble (trees and forests).
     pub fn new(n_features: usize, n_classes: usize) -> TreeEnsemble {
         TreeEnsemble {
             n_features,
             n_classes,
+            output: Output::Average,
             roots: Vec::new(),
             nodes: Vec::new(),
             leaf_values: Vec::new(),
@@ -73,13 +106,39 @@ impl TreeEnsemble {
         self.roots.len()
     }
 
-    pub fn n_leaves(&self) -> usize {
-        self.leaf_values.len() / self.n_classes.max(1)
+    /// An empty boosted ensemble: trees are added with [`TreeEnsemble::push_leaf`]
+    /// / [`TreeEnsemble::push_split`], each root with its output in `tree_output`.
+    pub fn boosted(
+        n_features: usize,
+        n_classes: usize,
+        link: Link,
+        base: Vec<f32>,
+    ) -> TreeEnsemble {
+        TreeEnsemble {
+            output: Output::Boosted {
+                link,
+                base,
+                tree_output: Vec::new(),
+            },
+            ..TreeEnsemble::new(n_features, n_classes)
+        }
     }
 
-    /// Appends a leaf with the given per-class values; returns its node index.
+    /// Values per leaf: `n_classes` when averaging, 1 when boosting.
+    pub fn leaf_width(&self) -> usize {
+        match self.output {
+            Output::Average => self.n_classes,
+            Output::Boosted { .. } => 1,
+        }
+    }
+
+    pub fn n_leaves(&self) -> usize {
+        self.leaf_values.len() / self.leaf_width().max(1)
+    }
+
+    /// Appends a leaf with the given values; returns its node index.
     pub fn push_leaf(&mut self, values: &[f32]) -> u32 {
-        debug_assert_eq!(values.len(), self.n_classes);
+        debug_assert_eq!(values.len(), self.leaf_width());
         let id = self.n_leaves() as u32;
         self.leaf_values.extend_from_slice(values);
         self.nodes.push(Node::leaf(id));
@@ -121,46 +180,137 @@ impl TreeEnsemble {
         }
     }
 
+    /// Raw scores into `acc[..n_outputs]`: summed leaf vectors (averaging)
+    /// or base + summed leaf scores (boosting).
     #[inline]
     fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
-        acc.fill(0.0);
-        let k = self.n_classes;
-        for &root in &self.roots {
-            let leaf = self.leaf_of(root, row) as usize;
-            let values = &self.leaf_values[leaf * k..leaf * k + k];
-            for (a, v) in acc.iter_mut().zip(values) {
-                *a += v;
+        self.accumulate_leaves(acc, |root| self.leaf_of(root, row));
+    }
+
+    /// The accumulation shared by every tree layout: `leaf_of(root)` gives
+    /// the leaf number a tree's traversal reached.
+    #[inline]
+    pub(crate) fn accumulate_leaves(&self, acc: &mut [f32], leaf_of: impl Fn(u32) -> u32) {
+        match &self.output {
+            Output::Average => {
+                acc.fill(0.0);
+                let k = self.n_classes;
+                for &root in &self.roots {
+                    let leaf = leaf_of(root) as usize;
+                    let values = &self.leaf_values[leaf * k..leaf * k + k];
+                    for (a, v) in acc.iter_mut().zip(values) {
+                        *a += v;
+                    }
+                }
             }
+            Output::Boosted {
+                base, tree_output, ..
+            } => {
+                acc[..base.len()].copy_from_slice(base);
+                for (&root, &o) in self.roots.iter().zip(tree_output) {
+                    acc[o as usize] += self.leaf_values[leaf_of(root) as usize];
+                }
+            }
+        }
+    }
+
+    /// Turns accumulated raw scores into probabilities in place.
+    #[inline]
+    pub(crate) fn finish_proba(&self, out: &mut [f32]) {
+        match &self.output {
+            Output::Average => {
+                let scale = 1.0 / self.n_trees() as f32;
+                for o in out.iter_mut() {
+                    *o *= scale;
+                }
+            }
+            Output::Boosted { link, .. } => link.apply(out),
+        }
+    }
+
+    /// The class from accumulated raw scores.
+    #[inline]
+    pub(crate) fn finish_class(&self, scores: &[f32]) -> u32 {
+        match &self.output {
+            Output::Average => argmax(scores),
+            Output::Boosted { link, .. } => link.class(scores),
         }
     }
 
     #[inline]
     pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
         self.accumulate(row, out);
-        let scale = 1.0 / self.n_trees() as f32;
-        for o in out.iter_mut() {
-            *o *= scale;
-        }
+        self.finish_proba(out);
     }
 
     #[inline]
     pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
         self.accumulate(row, scratch);
-        argmax(scratch)
+        self.finish_class(scratch)
     }
 
-    /// Depth of the deepest leaf (a lone leaf has depth 0).
-    pub fn max_depth(&self) -> usize {
+    /// Appends tree `t` of `src` (same features, classes and leaf width);
+    /// a boosted ensemble records that the tree adds to `output`.
+    pub fn append_tree(&mut self, src: &TreeEnsemble, t: usize, output: u32) {
+        let w = src.leaf_width();
+        debug_assert_eq!(w, self.leaf_width());
+        let (start, end) = (src.roots[t] as usize, src.tree_end(t));
+        let node_offset = self.nodes.len() as u32 - start as u32;
+        self.roots.push(self.nodes.len() as u32);
+        for n in &src.nodes[start..end] {
+            if n.is_leaf() {
+                let l = n.left as usize;
+                self.push_leaf(&src.leaf_values[l * w..(l + 1) * w]);
+            } else {
+                self.nodes.push(Node {
+                    left: n.left + node_offset,
+                    right: n.right + node_offset,
+                    ..*n
+                });
+            }
+        }
+        if let Output::Boosted { tree_output, .. } = &mut self.output {
+            tree_output.push(output);
+        }
+    }
+
+    /// One past the last node of tree `t`.
+    pub fn tree_end(&self, t: usize) -> usize {
+        self.roots
+            .get(t + 1)
+            .map_or(self.nodes.len(), |&r| r as usize)
+    }
+
+    /// Depth of each tree (a lone leaf has depth 0).
+    pub fn tree_depths(&self) -> Vec<usize> {
+        let depth = self.node_depths();
+        self.roots
+            .iter()
+            .enumerate()
+            .map(|(t, &r)| {
+                (r as usize..self.tree_end(t))
+                    .map(|i| depth[i])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect()
+    }
+
+    /// Depth of every node below its tree's root.
+    pub(crate) fn node_depths(&self) -> Vec<usize> {
         let mut depth = vec![0usize; self.nodes.len()];
-        let mut max = 0;
         for (i, n) in self.nodes.iter().enumerate() {
-            max = max.max(depth[i]);
             if !n.is_leaf() {
                 depth[n.left as usize] = depth[i] + 1;
                 depth[n.right as usize] = depth[i] + 1;
             }
         }
-        max
+        depth
+    }
+
+    /// Depth of the deepest leaf (a lone leaf has depth 0).
+    pub fn max_depth(&self) -> usize {
+        self.node_depths().into_iter().max().unwrap_or(0)
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {
@@ -168,16 +318,46 @@ impl TreeEnsemble {
         if self.roots.is_empty() {
             return Err("a tree ensemble with no trees".into());
         }
-        if self.n_classes == 0 || self.leaf_values.len() % self.n_classes != 0 {
-            return Err("leaf values are not a whole number of class vectors".into());
+        if self.n_classes < 2 || self.leaf_values.len() % self.leaf_width() != 0 {
+            return Err("leaf values are not a whole number of leaf vectors".into());
         }
-        for &r in &self.roots {
-            if r as usize >= n {
-                return Err(format!("tree root {r} is past the {n} nodes"));
+        if let Output::Boosted {
+            link,
+            base,
+            tree_output,
+        } = &self.output
+        {
+            let outputs = link.n_outputs(self.n_classes);
+            if *link == Link::Logistic && self.n_classes != 2 {
+                return Err("a logistic link needs 2 classes".into());
+            }
+            if base.len() != outputs || tree_output.len() != self.roots.len() {
+                return Err(format!(
+                    "boosted ensemble: {} base scores and {} tree outputs for {outputs} outputs and {} trees",
+                    base.len(),
+                    tree_output.len(),
+                    self.roots.len()
+                ));
+            }
+            if let Some(o) = tree_output.iter().find(|&&o| o as usize >= outputs) {
+                return Err(format!("a tree adds to output {o} of {outputs}"));
+            }
+        }
+        // Trees are stored one after another, each root first.
+        for (t, &r) in self.roots.iter().enumerate() {
+            if r as usize >= n || (t > 0 && r <= self.roots[t - 1]) || (t == 0 && r != 0) {
+                return Err(format!(
+                    "tree root {r} is out of order or past the {n} nodes"
+                ));
             }
         }
         let leaves = self.n_leaves();
+        let mut tree = 0;
         for (i, node) in self.nodes.iter().enumerate() {
+            while self.roots.get(tree + 1).is_some_and(|&r| r as usize <= i) {
+                tree += 1;
+            }
+            let end = self.tree_end(tree);
             if node.is_leaf() {
                 if node.left as usize >= leaves {
                     return Err(format!("node {i} names leaf {} of {leaves}", node.left));
@@ -192,9 +372,10 @@ impl TreeEnsemble {
                 if node.threshold.is_nan() {
                     return Err(format!("node {i} has a NaN threshold"));
                 }
-                // Children after parents: traversal always terminates.
+                // Children after parents, inside their tree: traversal
+                // always terminates, and trees can be cut apart.
                 for c in [node.left, node.right] {
-                    if c as usize <= i || c as usize >= n {
+                    if c as usize <= i || c as usize >= end {
                         return Err(format!("node {i} has child {c} out of order or range"));
                     }
                 }

@@ -109,10 +109,15 @@ mod tests {
             Fitted::Multi(f) => (f.predict(&x).to_vec(), f.predict_probabilities(&x)),
         };
         let mut out = vec![0.0f32; p.n_classes];
+        let mut scratch = model.scratch();
         let mut worst = 0.0f64;
         for (i, row) in p.test_rows().enumerate() {
-            assert_eq!(model.predict(row, &mut out) as usize, classes[i], "row {i}");
-            model.predict_proba(row, &mut out);
+            assert_eq!(
+                model.predict(row, &mut scratch) as usize,
+                classes[i],
+                "row {i}"
+            );
+            model.predict_proba(row, &mut scratch, &mut out);
             for c in 0..p.n_classes {
                 worst = worst.max((f64::from(out[c]) - probs[[i, c]]).abs());
             }

@@ -10,8 +10,11 @@
 //! Training data reach the libraries as `f64` copies of the `f32` features the
 //! IR will see at serving time, so their comparisons can be reproduced exactly.
 
+mod boost;
 mod logistic;
 mod trees;
+
+pub use boost::BoostParams;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -25,6 +28,7 @@ pub enum Family {
     LogisticRegression,
     DecisionTree,
     RandomForest,
+    GradientBoosting,
 }
 
 impl fmt::Display for Family {
@@ -33,6 +37,7 @@ impl fmt::Display for Family {
             Family::LogisticRegression => "logistic regression",
             Family::DecisionTree => "decision tree",
             Family::RandomForest => "random forest",
+            Family::GradientBoosting => "gradient boosting",
         })
     }
 }
@@ -45,6 +50,18 @@ fn default_iterations() -> u64 {
 }
 fn default_leaf() -> usize {
     1
+}
+fn default_learning_rate() -> f64 {
+    0.1
+}
+fn default_boost_depth() -> u16 {
+    3
+}
+fn default_subsample() -> f64 {
+    1.0
+}
+fn default_max_bins() -> u16 {
+    255
 }
 
 /// One candidate to train, as written in a config's `[[candidates]]` table.
@@ -79,6 +96,25 @@ pub enum CandidateSpec {
         #[serde(default)]
         max_features: Option<usize>,
     },
+    /// Histogram gradient boosting (in house, see `boost.rs`): log-loss for
+    /// two classes, softmax for more. Defaults are scikit-learn's
+    /// `GradientBoostingClassifier`'s (learning rate 0.1, depth 3, no
+    /// subsampling) and `HistGradientBoostingClassifier`'s 255 bins.
+    GradientBoosting {
+        n_trees: u16,
+        #[serde(default = "default_learning_rate")]
+        learning_rate: f64,
+        #[serde(default = "default_boost_depth")]
+        max_depth: u16,
+        #[serde(default = "default_leaf")]
+        min_samples_leaf: usize,
+        #[serde(default = "default_subsample")]
+        subsample: f64,
+        #[serde(default)]
+        l2_regularization: f64,
+        #[serde(default = "default_max_bins")]
+        max_bins: u16,
+    },
 }
 
 impl CandidateSpec {
@@ -87,6 +123,7 @@ impl CandidateSpec {
             CandidateSpec::LogisticRegression { .. } => Family::LogisticRegression,
             CandidateSpec::DecisionTree { .. } => Family::DecisionTree,
             CandidateSpec::RandomForest { .. } => Family::RandomForest,
+            CandidateSpec::GradientBoosting { .. } => Family::GradientBoosting,
         }
     }
 
@@ -137,6 +174,58 @@ impl CandidateSpec {
                 }
                 id
             }
+            CandidateSpec::GradientBoosting {
+                n_trees,
+                learning_rate,
+                max_depth,
+                min_samples_leaf,
+                subsample,
+                l2_regularization,
+                max_bins,
+            } => {
+                let mut id = format!("boost-{n_trees}");
+                if *max_depth != default_boost_depth() {
+                    id += &format!("-d{max_depth}");
+                }
+                if *learning_rate != default_learning_rate() {
+                    id += &format!("-lr{learning_rate}");
+                }
+                id += &leaf(*min_samples_leaf);
+                if *subsample != default_subsample() {
+                    id += &format!("-ss{subsample}");
+                }
+                if *l2_regularization != 0.0 {
+                    id += &format!("-l2{l2_regularization}");
+                }
+                if *max_bins != default_max_bins() {
+                    id += &format!("-b{max_bins}");
+                }
+                id
+            }
+        }
+    }
+
+    /// The boosting parameters, for a `GradientBoosting` spec.
+    pub fn boost_params(&self) -> Option<BoostParams> {
+        match *self {
+            CandidateSpec::GradientBoosting {
+                n_trees,
+                learning_rate,
+                max_depth,
+                min_samples_leaf,
+                subsample,
+                l2_regularization,
+                max_bins,
+            } => Some(BoostParams {
+                n_trees,
+                learning_rate,
+                max_depth,
+                min_samples_leaf,
+                subsample,
+                l2_regularization,
+                max_bins,
+            }),
+            _ => None,
         }
     }
 
@@ -177,6 +266,43 @@ impl CandidateSpec {
                 }
                 if *min_samples_leaf == 0 {
                     return Err("min_samples_leaf must be at least 1".into());
+                }
+            }
+            CandidateSpec::GradientBoosting {
+                n_trees,
+                learning_rate,
+                max_depth,
+                min_samples_leaf,
+                subsample,
+                l2_regularization,
+                max_bins,
+            } => {
+                if *n_trees == 0 {
+                    return Err("n_trees must be at least 1".into());
+                }
+                if !(learning_rate.is_finite() && *learning_rate > 0.0) {
+                    return Err(format!(
+                        "learning_rate = {learning_rate}: expected a number > 0"
+                    ));
+                }
+                if *max_depth == 0 || *max_depth > 30 {
+                    return Err(format!("max_depth = {max_depth}: expected 1 to 30"));
+                }
+                if *min_samples_leaf == 0 {
+                    return Err("min_samples_leaf must be at least 1".into());
+                }
+                if !(*subsample > 0.0 && *subsample <= 1.0) {
+                    return Err(format!(
+                        "subsample = {subsample}: expected 0 < subsample ≤ 1"
+                    ));
+                }
+                if !(l2_regularization.is_finite() && *l2_regularization >= 0.0) {
+                    return Err(format!(
+                        "l2_regularization = {l2_regularization}: expected a number ≥ 0"
+                    ));
+                }
+                if !(2..=256).contains(max_bins) {
+                    return Err(format!("max_bins = {max_bins}: expected 2 to 256"));
                 }
             }
         }
@@ -261,6 +387,10 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
             seed,
         )
         .map(|(_, m)| m),
+        CandidateSpec::GradientBoosting { .. } => {
+            let params = spec.boost_params().expect("a boosting spec");
+            boost::fit(data, &boost::one_hot(data.y, data.n_classes), &params, seed)
+        }
     }
     .map_err(|m| Error::train(&id, m))?;
     Ok(Trained {

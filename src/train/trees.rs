@@ -232,7 +232,7 @@ mod tests {
     }
 
     fn assert_same_classes(p: &Problem, model: &Model, expected: &[u32]) {
-        let mut scratch = vec![0.0f32; p.n_classes];
+        let mut scratch = model.scratch();
         let mut proba = vec![0.0f32; p.n_classes];
         for (i, row) in p.test_rows().enumerate() {
             assert_eq!(
@@ -240,7 +240,7 @@ mod tests {
                 expected[i],
                 "test row {i}"
             );
-            model.predict_proba(row, &mut proba);
+            model.predict_proba(row, &mut scratch, &mut proba);
             assert!((proba.iter().sum::<f32>() - 1.0).abs() < 1e-5);
         }
         model.check().unwrap();

@@ -1,0 +1,459 @@
+//! Quantized forms: int8 linear weights, and tree ensembles whose thresholds
+//! are bin numbers.
+//!
+//! A quantized tree ensemble replaces every threshold by its index among the
+//! sorted distinct thresholds of its feature ("cuts"). A row is binned once
+//! per prediction — `bin(x)` = the number of cuts below `x`, and `NaN` gets
+//! the bin past every cut — and the trees then compare small integers:
+//! `x <= cuts[j]` exactly when `bin(x) <= j`, so the binned form takes every
+//! branch the float form takes. It is lossless by construction; only the leaf
+//! precision ([`LeafPrecision::Int8`]) can change a prediction.
+//!
+//! Layout: only internal nodes are stored (8 bytes each, tree-local `u16`
+//! child references with the low bit marking a leaf), so a tree's nodes are
+//! half as many and half as wide as in [`TreeEnsemble`]. Trees with more than
+//! 32,767 internal nodes or leaves, or features with more than 65,535 distinct
+//! thresholds, cannot take this form; [`QuantTrees::from_ensemble`] says so.
+
+use super::tree::{Output, TreeEnsemble};
+use super::Link;
+use serde::{Deserialize, Serialize};
+
+/// An internal node: `bins[feature] <= bin` goes left. A child is
+/// `index << 1` for an internal node of the same tree or `leaf << 1 | 1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(C)]
+pub struct QNode {
+    pub feature: u16,
+    pub bin: u16,
+    pub left: u16,
+    pub right: u16,
+}
+
+/// Where a tree's nodes and leaves start, and its root reference (a leaf
+/// reference when the tree is a single leaf).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QTree {
+    pub node_base: u32,
+    pub leaf_base: u32,
+    pub root: u16,
+}
+
+/// How leaf values are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeafPrecision {
+    /// As in the float model: lossless.
+    F32,
+    /// Symmetric int8 with one scale for the whole ensemble (largest |value|
+    /// ↦ 127).
+    Int8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Leaves {
+    F32(Vec<f32>),
+    /// `value ≈ q × scale`. Sums of `q` are exact in `f32` (below 2²⁴), so
+    /// the scale is applied once per output, after accumulation.
+    Int8 {
+        values: Vec<i8>,
+        scale: f32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantTrees {
+    pub n_features: usize,
+    pub n_classes: usize,
+    pub output: Output,
+    /// Sorted distinct thresholds of feature `f`: `cuts[cut_start[f]..cut_start[f + 1]]`.
+    pub cuts: Vec<f32>,
+    pub cut_start: Vec<u32>,
+    /// Features some node tests; only these are binned.
+    pub used_features: Vec<u16>,
+    pub trees: Vec<QTree>,
+    pub nodes: Vec<QNode>,
+    pub leaves: Leaves,
+}
+
+const MAX_LOCAL: usize = (u16::MAX >> 1) as usize;
+
+impl QuantTrees {
+    /// The binned form of `ens`, with leaves stored at `precision`.
+    pub fn from_ensemble(
+        ens: &TreeEnsemble,
+        precision: LeafPrecision,
+    ) -> Result<QuantTrees, String> {
+        if ens.n_features > usize::from(u16::MAX) {
+            return Err(format!(
+                "{} features: at most 65,535 fit a u16",
+                ens.n_features
+            ));
+        }
+        // Cuts per feature.
+        let mut per_feature: Vec<Vec<f32>> = vec![Vec::new(); ens.n_features];
+        for n in ens.nodes.iter().filter(|n| !n.is_leaf()) {
+            per_feature[n.feature as usize].push(n.threshold);
+        }
+        let mut cuts = Vec::new();
+        let mut cut_start = vec![0u32];
+        let mut used_features = Vec::new();
+        for (f, t) in per_feature.iter_mut().enumerate() {
+            t.sort_by(f32::total_cmp);
+            t.dedup();
+            if t.len() > usize::from(u16::MAX) {
+                return Err(format!(
+                    "feature {f} has {} distinct thresholds; a u16 bin holds 65,535",
+                    t.len()
+                ));
+            }
+            if !t.is_empty() {
+                used_features.push(f as u16);
+            }
+            cuts.extend_from_slice(t);
+            cut_start.push(cuts.len() as u32);
+        }
+
+        let mut trees = Vec::with_capacity(ens.n_trees());
+        let mut nodes = Vec::new();
+        let width = ens.leaf_width();
+        let mut leaf_order = Vec::new(); // float leaf numbers, in new order
+        for t in 0..ens.n_trees() {
+            let start = ens.roots[t] as usize;
+            let end = ens.tree_end(t);
+            let node_base = nodes.len();
+            let leaf_base = leaf_order.len();
+            // Local numbers: internal nodes and leaves each in pre-order.
+            let mut local = vec![0u16; end - start];
+            let (mut n_int, mut n_leaf) = (0usize, 0usize);
+            for i in start..end {
+                let (count, flag) = if ens.nodes[i].is_leaf() {
+                    leaf_order.push(ens.nodes[i].left);
+                    (&mut n_leaf, 1)
+                } else {
+                    (&mut n_int, 0)
+                };
+                if *count >= MAX_LOCAL {
+                    return Err(format!(
+                        "tree {t} has more than {MAX_LOCAL} internal nodes or leaves"
+                    ));
+                }
+                local[i - start] = ((*count as u16) << 1) | flag;
+                *count += 1;
+            }
+            for i in start..end {
+                let n = &ens.nodes[i];
+                if n.is_leaf() {
+                    continue;
+                }
+                let f = n.feature as usize;
+                let fc = &cuts[cut_start[f] as usize..cut_start[f + 1] as usize];
+                // The threshold is one of the feature's cuts by construction.
+                let bin = fc.partition_point(|&c| c < n.threshold);
+                nodes.push(QNode {
+                    feature: n.feature as u16,
+                    bin: bin as u16,
+                    left: local[n.left as usize - start],
+                    right: local[n.right as usize - start],
+                });
+            }
+            trees.push(QTree {
+                node_base: node_base as u32,
+                leaf_base: leaf_base as u32,
+                root: local[0],
+            });
+        }
+        let mut values = Vec::with_capacity(leaf_order.len() * width);
+        for &l in &leaf_order {
+            let l = l as usize;
+            values.extend_from_slice(&ens.leaf_values[l * width..(l + 1) * width]);
+        }
+        let leaves = match precision {
+            LeafPrecision::F32 => Leaves::F32(values),
+            LeafPrecision::Int8 => {
+                let max = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+                Leaves::Int8 {
+                    values: values
+                        .iter()
+                        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
+                        .collect(),
+                    scale,
+                }
+            }
+        };
+        let q = QuantTrees {
+            n_features: ens.n_features,
+            n_classes: ens.n_classes,
+            output: ens.output.clone(),
+            cuts,
+            cut_start,
+            used_features,
+            trees,
+            nodes,
+            leaves,
+        };
+        q.check()?;
+        Ok(q)
+    }
+
+    pub fn n_trees(&self) -> usize {
+        self.trees.len()
+    }
+
+    fn leaf_width(&self) -> usize {
+        match self.output {
+            Output::Average => self.n_classes,
+            Output::Boosted { .. } => 1,
+        }
+    }
+
+    /// Bins the features the trees test into `bins`.
+    #[inline]
+    fn bin_row(&self, row: &[f32], bins: &mut [u16]) {
+        for &f in &self.used_features {
+            let f = f as usize;
+            let (s, e) = (self.cut_start[f] as usize, self.cut_start[f + 1] as usize);
+            let x = row[f];
+            bins[f] = if x.is_nan() {
+                (e - s) as u16
+            } else {
+                self.cuts[s..e].partition_point(|&c| c < x) as u16
+            };
+        }
+    }
+
+    /// The leaf number (global) that tree `t` sends a binned row to.
+    #[inline]
+    fn leaf_of(&self, tree: &QTree, bins: &[u16]) -> usize {
+        let nodes = &self.nodes[tree.node_base as usize..];
+        let mut c = tree.root;
+        while c & 1 == 0 {
+            let n = &nodes[usize::from(c >> 1)];
+            c = if bins[usize::from(n.feature)] <= n.bin {
+                n.left
+            } else {
+                n.right
+            };
+        }
+        tree.leaf_base as usize + usize::from(c >> 1)
+    }
+
+    /// Raw scores into `acc`, as [`TreeEnsemble`] computes them.
+    #[inline]
+    fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
+        self.bin_row(row, bins);
+        let (values_f32, values_i8, scale) = match &self.leaves {
+            Leaves::F32(v) => (v.as_slice(), &[][..], 1.0),
+            Leaves::Int8 { values, scale } => (&[][..], values.as_slice(), *scale),
+        };
+        let value = |i: usize| -> f32 {
+            if values_i8.is_empty() {
+                values_f32[i]
+            } else {
+                f32::from(values_i8[i])
+            }
+        };
+        match &self.output {
+            Output::Average => {
+                acc.fill(0.0);
+                let k = self.n_classes;
+                for tree in &self.trees {
+                    let leaf = self.leaf_of(tree, bins);
+                    for (j, a) in acc.iter_mut().enumerate() {
+                        *a += value(leaf * k + j);
+                    }
+                }
+                if scale != 1.0 {
+                    acc.iter_mut().for_each(|a| *a *= scale);
+                }
+            }
+            Output::Boosted {
+                base, tree_output, ..
+            } => {
+                acc[..base.len()].fill(0.0);
+                for (tree, &o) in self.trees.iter().zip(tree_output) {
+                    acc[o as usize] += value(self.leaf_of(tree, bins));
+                }
+                for (a, b) in acc.iter_mut().zip(base) {
+                    *a = *a * scale + b;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], bins: &mut [u16], out: &mut [f32]) {
+        self.accumulate(row, bins, out);
+        match &self.output {
+            Output::Average => {
+                let s = 1.0 / self.n_trees() as f32;
+                out.iter_mut().for_each(|o| *o *= s);
+            }
+            Output::Boosted { link, .. } => link.apply(out),
+        }
+    }
+
+    #[inline]
+    pub fn predict(&self, row: &[f32], bins: &mut [u16], scores: &mut [f32]) -> u32 {
+        self.accumulate(row, bins, scores);
+        match &self.output {
+            Output::Average => super::argmax(scores),
+            Output::Boosted { link, .. } => link.class(scores),
+        }
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        if self.n_classes < 2 || self.trees.is_empty() {
+            return Err("a quantized ensemble needs 2+ classes and 1+ trees".into());
+        }
+        if self.cut_start.len() != self.n_features + 1
+            || self.cut_start.windows(2).any(|w| w[0] > w[1])
+            || *self.cut_start.last().unwrap_or(&1) as usize != self.cuts.len()
+        {
+            return Err("quantized ensemble: cut offsets do not match the cuts".into());
+        }
+        let n_leaves = match &self.leaves {
+            Leaves::F32(v) => v.len(),
+            Leaves::Int8 { values, scale } => {
+                if !scale.is_finite() || *scale <= 0.0 {
+                    return Err("quantized ensemble: leaf scale must be finite and > 0".into());
+                }
+                values.len()
+            }
+        } / self.leaf_width();
+        if let Output::Boosted {
+            link,
+            base,
+            tree_output,
+        } = &self.output
+        {
+            let outputs = link.n_outputs(self.n_classes);
+            if (*link == Link::Logistic && self.n_classes != 2)
+                || base.len() != outputs
+                || tree_output.len() != self.trees.len()
+                || tree_output.iter().any(|&o| o as usize >= outputs)
+            {
+                return Err("quantized ensemble: boosted outputs do not match".into());
+            }
+        }
+        for &f in &self.used_features {
+            if usize::from(f) >= self.n_features {
+                return Err(format!(
+                    "quantized ensemble uses feature {f} of {}",
+                    self.n_features
+                ));
+            }
+        }
+        for (t, tree) in self.trees.iter().enumerate() {
+            let node_end = self
+                .trees
+                .get(t + 1)
+                .map_or(self.nodes.len(), |n| n.node_base as usize);
+            let leaf_end = self
+                .trees
+                .get(t + 1)
+                .map_or(n_leaves, |n| n.leaf_base as usize);
+            let (nb, lb) = (tree.node_base as usize, tree.leaf_base as usize);
+            if nb > node_end || node_end > self.nodes.len() || lb > leaf_end || leaf_end > n_leaves
+            {
+                return Err(format!(
+                    "quantized tree {t}: node or leaf range out of bounds"
+                ));
+            }
+            let child_ok = |c: u16, parent: Option<usize>| {
+                let i = usize::from(c >> 1);
+                if c & 1 == 1 {
+                    lb + i < leaf_end
+                } else {
+                    nb + i < node_end && parent.is_none_or(|p| i > p)
+                }
+            };
+            if !child_ok(tree.root, None) {
+                return Err(format!("quantized tree {t}: bad root"));
+            }
+            for (i, n) in self.nodes[nb..node_end].iter().enumerate() {
+                let f = usize::from(n.feature);
+                if f >= self.n_features
+                    || usize::from(n.bin) >= (self.cut_start[f + 1] - self.cut_start[f]) as usize
+                    || !child_ok(n.left, Some(i))
+                    || !child_ok(n.right, Some(i))
+                {
+                    return Err(format!("quantized tree {t}: node {i} is malformed"));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A linear model with per-output symmetric int8 weights:
+/// `score_k = scale_k × Σ q_kj x_j + bias_k`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantLinear {
+    pub n_features: usize,
+    pub n_classes: usize,
+    pub link: Link,
+    pub weights: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl QuantLinear {
+    pub fn from_linear(m: &super::LinearModel) -> QuantLinear {
+        let d = m.n_features;
+        let mut weights = Vec::with_capacity(m.weights.len());
+        let mut scales = Vec::with_capacity(m.bias.len());
+        for w in m.weights.chunks_exact(d.max(1)) {
+            let max = w.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            weights.extend(
+                w.iter()
+                    .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
+            );
+            scales.push(scale);
+        }
+        QuantLinear {
+            n_features: d,
+            n_classes: m.n_classes,
+            link: m.link,
+            weights,
+            scales,
+            bias: m.bias.clone(),
+        }
+    }
+
+    #[inline]
+    fn scores(&self, row: &[f32], out: &mut [f32]) {
+        let d = self.n_features;
+        for (k, o) in out[..self.bias.len()].iter_mut().enumerate() {
+            let w = &self.weights[k * d..(k + 1) * d];
+            let dot: f32 = w.iter().zip(row).map(|(&q, &x)| f32::from(q) * x).sum();
+            *o = dot * self.scales[k] + self.bias[k];
+        }
+    }
+
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
+        self.scores(row, out);
+        self.link.apply(out);
+    }
+
+    #[inline]
+    pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
+        self.scores(row, scratch);
+        self.link.class(scratch)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let outputs = self.link.n_outputs(self.n_classes);
+        if (self.link == Link::Logistic && self.n_classes != 2)
+            || self.weights.len() != outputs * self.n_features
+            || self.scales.len() != outputs
+            || self.bias.len() != outputs
+        {
+            return Err("int8 linear model: weight, scale and bias counts do not match".into());
+        }
+        Ok(())
+    }
+}
