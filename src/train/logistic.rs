@@ -32,19 +32,24 @@ pub(crate) fn fit(
             .max_iterations(max_iterations)
             .fit(&dataset)
             .map_err(|e| e.to_string())?;
-        // linfa's positive class is the larger label: class 1 here. If the
-        // training rows held only one class the labels would be degenerate.
-        if fitted.labels().pos.class != 1 || fitted.labels().neg.class != 0 {
-            return Err(
-                "binary logistic regression needs both classes in the training rows".into(),
-            );
-        }
+        // linfa's positive class is the more frequent one (its score is the
+        // log-odds of that class); the IR's score is class 1's log-odds, so a
+        // majority class 0 flips the signs.
+        let sign = match (fitted.labels().pos.class, fitted.labels().neg.class) {
+            (1, 0) => 1.0,
+            (0, 1) => -1.0,
+            _ => {
+                return Err(
+                    "binary logistic regression needs both classes in the training rows".into(),
+                )
+            }
+        };
         let model = LinearModel {
             n_features: d,
             n_classes: 2,
             link: Link::Logistic,
-            weights: fitted.params().iter().map(|&w| w as f32).collect(),
-            bias: vec![fitted.intercept() as f32],
+            weights: fitted.params().iter().map(|&w| (sign * w) as f32).collect(),
+            bias: vec![(sign * fitted.intercept()) as f32],
         };
         Ok((Fitted::Binary(fitted), Model::Linear(model)))
     } else {
@@ -98,7 +103,13 @@ mod tests {
         .unwrap();
         let (classes, probs): (Vec<usize>, Array2<f64>) = match &fitted {
             Fitted::Binary(f) => {
-                let p1 = f.predict_probabilities(&x);
+                // linfa gives the probability of its positive class.
+                let pos = f.predict_probabilities(&x);
+                let p1 = if f.labels().pos.class == 1 {
+                    pos
+                } else {
+                    pos.mapv(|v| 1.0 - v)
+                };
                 let probs =
                     Array2::from_shape_fn(
                         (p1.len(), 2),
@@ -128,6 +139,15 @@ mod tests {
     #[test]
     fn binary_conversion_agrees_with_linfa() {
         check_agreement(&Problem::new(1200, 2, 3));
+        // linfa names the majority class positive: a majority class 0 must
+        // flip the signs, not fail.
+        let p = Problem::new(800, 2, 11);
+        let zeros = p.y_train.iter().filter(|&&c| c == 0).count();
+        assert!(
+            2 * zeros > p.y_train.len(),
+            "the case needs a majority class 0"
+        );
+        check_agreement(&p);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 
 mod boost;
 mod logistic;
+mod soft_logistic;
 mod trees;
 
 pub use boost::BoostParams;
