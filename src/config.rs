@@ -5,6 +5,7 @@
 use crate::data::SyntheticSpec;
 use crate::error::{Error, Result};
 use crate::measure::{MeasureSettings, Nanos};
+use crate::optimize::OptimizePlan;
 use crate::pipeline::PipelineConfig;
 use crate::select::Budget;
 use crate::train::CandidateSpec;
@@ -27,6 +28,8 @@ pub struct RunConfig {
     pub pipeline: PipelineConfig,
     #[serde(default)]
     pub candidates: Vec<CandidateSpec>,
+    #[serde(default)]
+    pub optimize: OptimizePlan,
     #[serde(default)]
     pub measure: MeasureSettings,
     #[serde(default)]
@@ -96,6 +99,7 @@ pub struct Plan {
     pub data: DataPlan,
     pub pipeline: PipelineConfig,
     pub candidates: Vec<CandidateSpec>,
+    pub optimize: OptimizePlan,
     pub measure: MeasureSettings,
     pub budget: Budget,
     pub out: PathBuf,
@@ -239,6 +243,10 @@ impl Plan {
                 ));
             }
         }
+        let ids: Vec<String> = ids.into_iter().collect();
+        cfg.optimize
+            .validate(&ids)
+            .map_err(|m| Error::config(label, format!("optimize.{m}")))?;
         cfg.measure
             .validate()
             .map_err(|m| Error::config(label, format!("measure.{m}")))?;
@@ -273,6 +281,7 @@ impl Plan {
             data,
             pipeline: cfg.pipeline,
             candidates: cfg.candidates,
+            optimize: cfg.optimize,
             measure: cfg.measure,
             budget: Budget {
                 p99: Nanos::from_ms(budget_ms),

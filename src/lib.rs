@@ -7,16 +7,17 @@
 //! fits a latency budget, and packages it with its preprocessing.
 //!
 //! ```text
-//!  data ──► pipeline.fit ──► train (front ends) ──► model (IR) ──► measure ──► select ──► report
-//!  (csv,                     linfa, smartcore        Linear,         accuracy,    Pareto,     SVG, HTML,
-//!   synthetic)                                       TreeEnsemble    latency,     budget      JSON, CSV
-//!                                                                    size                      │
-//!                                                                                              ▼
-//!                                                                              artifact (pipeline + model)
+//!  data ──► pipeline.fit ──► train (front ends) ──► model (IR) ──► optimize ──► measure ──► select ──► report
+//!  (csv,                     linfa, smartcore,       Linear,        prune,        accuracy,   Pareto,     SVG, HTML,
+//!   synthetic)               in-house GBM            TreeEnsemble,  truncate,     latency,    budget      JSON, CSV
+//!                                                    quantized      quantize,     size                     │
+//!                                                    forms          distill                                ▼
+//!                                                                                  artifact (pipeline + model)
 //! ```
 //!
 //! Who may import whom (lower layers never import higher ones):
-//! `data` ← `pipeline` ← `train`; `model` stands alone; `measure` uses data,
+//! `data` ← `pipeline` ← `train`; `model` stands alone; `optimize` uses
+//! model and train; `measure` uses data,
 //! pipeline and model; `select` uses measurement figures only; `report`
 //! renders results; `artifact` uses data, pipeline and model; `run` ties them
 //! together; the binary (`cli`) only parses, draws progress and maps errors
@@ -42,6 +43,7 @@ pub mod error;
 pub mod fsutil;
 pub mod measure;
 pub mod model;
+pub mod optimize;
 pub mod pipeline;
 pub mod progress;
 pub mod report;

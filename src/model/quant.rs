@@ -62,6 +62,7 @@ pub enum Leaves {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "Stored", try_from = "Stored")]
 pub struct QuantTrees {
     pub n_features: usize,
     pub n_classes: usize,
@@ -123,10 +124,23 @@ impl QuantTrees {
             let end = ens.tree_end(t);
             let node_base = nodes.len();
             let leaf_base = leaf_order.len();
-            // Local numbers: internal nodes and leaves each in pre-order.
+            // Depth-first order, left subtree first: an internal node's left
+            // child, when internal, is the next internal node, and the stored
+            // form can leave child references out (see `Stored`).
+            let mut order = Vec::with_capacity(end - start);
+            let mut stack = vec![start];
+            while let Some(i) = stack.pop() {
+                order.push(i);
+                let n = &ens.nodes[i];
+                if !n.is_leaf() {
+                    stack.push(n.right as usize);
+                    stack.push(n.left as usize);
+                }
+            }
+            // Local numbers: internal nodes and leaves each in that order.
             let mut local = vec![0u16; end - start];
             let (mut n_int, mut n_leaf) = (0usize, 0usize);
-            for i in start..end {
+            for &i in &order {
                 let (count, flag) = if ens.nodes[i].is_leaf() {
                     leaf_order.push(ens.nodes[i].left);
                     (&mut n_leaf, 1)
@@ -141,7 +155,7 @@ impl QuantTrees {
                 local[i - start] = ((*count as u16) << 1) | flag;
                 *count += 1;
             }
-            for i in start..end {
+            for &i in &order {
                 let n = &ens.nodes[i];
                 if n.is_leaf() {
                     continue;
@@ -199,6 +213,14 @@ impl QuantTrees {
 
     pub fn n_trees(&self) -> usize {
         self.trees.len()
+    }
+
+    fn n_leaves_stored(&self) -> usize {
+        let values = match &self.leaves {
+            Leaves::F32(v) => v.len(),
+            Leaves::Int8 { values, .. } => values.len(),
+        };
+        values / self.leaf_width().max(1)
     }
 
     fn leaf_width(&self) -> usize {
@@ -271,12 +293,20 @@ impl QuantTrees {
             Output::Boosted {
                 base, tree_output, ..
             } => {
-                acc[..base.len()].fill(0.0);
+                // f32 leaves: the float model's order (base first), so the
+                // sums are bit-identical; int8: integer sums, then scale.
+                if values_i8.is_empty() {
+                    acc[..base.len()].copy_from_slice(base);
+                } else {
+                    acc[..base.len()].fill(0.0);
+                }
                 for (tree, &o) in self.trees.iter().zip(tree_output) {
                     acc[o as usize] += value(self.leaf_of(tree, bins));
                 }
-                for (a, b) in acc.iter_mut().zip(base) {
-                    *a = *a * scale + b;
+                if !values_i8.is_empty() {
+                    for (a, b) in acc.iter_mut().zip(base) {
+                        *a = *a * scale + b;
+                    }
                 }
             }
         }
@@ -387,6 +417,168 @@ impl QuantTrees {
     }
 }
 
+/// The on-disk form of [`QuantTrees`]: each tree is its depth-first node
+/// sequence as one bit per node (1 = leaf), plus feature and bin per
+/// internal node; child references, which the sequence determines, are not
+/// written. (The runtime form keeps them: it is built for traversal, this
+/// one for size.)
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    n_features: usize,
+    n_classes: usize,
+    output: Output,
+    cuts: Vec<f32>,
+    cut_start: Vec<u32>,
+    used_features: Vec<u16>,
+    /// Nodes (internal + leaves) per tree.
+    tree_sizes: Vec<u32>,
+    leaf_bits: Vec<u8>,
+    features: Vec<u16>,
+    bins: Vec<u16>,
+    leaves: Leaves,
+}
+
+impl From<QuantTrees> for Stored {
+    fn from(q: QuantTrees) -> Stored {
+        let mut tree_sizes = Vec::with_capacity(q.trees.len());
+        let mut bits = Vec::new();
+        let (mut features, mut bins) = (Vec::new(), Vec::new());
+        for tree in &q.trees {
+            let nodes = &q.nodes[tree.node_base as usize..];
+            let mut stack = vec![tree.root];
+            let mut size = 0u32;
+            while let Some(c) = stack.pop() {
+                size += 1;
+                bits.push(c & 1 == 1);
+                if c & 1 == 0 {
+                    let n = &nodes[usize::from(c >> 1)];
+                    features.push(n.feature);
+                    bins.push(n.bin);
+                    stack.push(n.right);
+                    stack.push(n.left);
+                }
+            }
+            tree_sizes.push(size);
+        }
+        let mut leaf_bits = vec![0u8; bits.len().div_ceil(8)];
+        for (i, _) in bits.iter().enumerate().filter(|(_, &b)| b) {
+            leaf_bits[i / 8] |= 1 << (i % 8);
+        }
+        Stored {
+            n_features: q.n_features,
+            n_classes: q.n_classes,
+            output: q.output,
+            cuts: q.cuts,
+            cut_start: q.cut_start,
+            used_features: q.used_features,
+            tree_sizes,
+            leaf_bits,
+            features,
+            bins,
+            leaves: q.leaves,
+        }
+    }
+}
+
+impl TryFrom<Stored> for QuantTrees {
+    type Error = String;
+
+    /// Rebuilds child references; any inconsistency is an error (this reads
+    /// files).
+    fn try_from(s: Stored) -> Result<QuantTrees, String> {
+        let bad = |m: &str| format!("quantized ensemble: {m}");
+        let is_leaf = |i: usize| s.leaf_bits.get(i / 8).map(|b| b >> (i % 8) & 1 == 1);
+        let (mut pos, mut next_internal) = (0usize, 0usize);
+        let (mut nodes, mut trees) = (Vec::new(), Vec::with_capacity(s.tree_sizes.len()));
+        let mut n_leaves = 0usize;
+        for &size in &s.tree_sizes {
+            let (node_base, leaf_base) = (nodes.len(), n_leaves);
+            let end = pos
+                .checked_add(size as usize)
+                .ok_or_else(|| bad("tree sizes overflow"))?;
+            // Depth-first rebuild with an explicit stack of (node, is_right)
+            // slots waiting for a child.
+            let mut pending: Vec<(usize, bool)> = Vec::new();
+            let mut root = None;
+            let (mut local_int, mut local_leaf) = (0usize, 0usize);
+            while pos < end {
+                let leaf = is_leaf(pos).ok_or_else(|| bad("leaf flags are too short"))?;
+                pos += 1;
+                let c = if leaf {
+                    local_leaf += 1;
+                    n_leaves += 1;
+                    ((local_leaf - 1) << 1) | 1
+                } else {
+                    let f = *s
+                        .features
+                        .get(next_internal)
+                        .ok_or_else(|| bad("too few features"))?;
+                    let b = *s
+                        .bins
+                        .get(next_internal)
+                        .ok_or_else(|| bad("too few bins"))?;
+                    next_internal += 1;
+                    local_int += 1;
+                    nodes.push(QNode {
+                        feature: f,
+                        bin: b,
+                        left: 0,
+                        right: 0,
+                    });
+                    (local_int - 1) << 1
+                };
+                if c > usize::from(u16::MAX) {
+                    return Err(bad("a tree has too many nodes"));
+                }
+                let c = c as u16;
+                match pending.pop() {
+                    None if root.is_none() => root = Some(c),
+                    None => return Err(bad("a tree has nodes after its last leaf")),
+                    Some((p, right)) => {
+                        let n = &mut nodes[node_base + p];
+                        if right {
+                            n.right = c;
+                        } else {
+                            n.left = c;
+                            pending.push((p, true));
+                        }
+                    }
+                }
+                if !leaf {
+                    pending.push((local_int - 1, false));
+                }
+            }
+            if !pending.is_empty() {
+                return Err(bad("a tree ends with a split that has no children"));
+            }
+            trees.push(QTree {
+                node_base: node_base as u32,
+                leaf_base: leaf_base as u32,
+                root: root.ok_or_else(|| bad("an empty tree"))?,
+            });
+        }
+        if next_internal != s.features.len() || next_internal != s.bins.len() {
+            return Err(bad("more features or bins than splits"));
+        }
+        let q = QuantTrees {
+            n_features: s.n_features,
+            n_classes: s.n_classes,
+            output: s.output,
+            cuts: s.cuts,
+            cut_start: s.cut_start,
+            used_features: s.used_features,
+            trees,
+            nodes,
+            leaves: s.leaves,
+        };
+        if q.n_leaves_stored() != n_leaves {
+            return Err(bad("leaf values do not match the leaves"));
+        }
+        q.check()?;
+        Ok(q)
+    }
+}
+
 /// A linear model with per-output symmetric int8 weights:
 /// `score_k = scale_k × Σ q_kj x_j + bias_k`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -455,5 +647,74 @@ impl QuantLinear {
             return Err("int8 linear model: weight, scale and bias counts do not match".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Model;
+
+    /// Two small trees: x0 <= 0.5 ? (x1 <= 2 ? A : B) : C, and a lone leaf.
+    fn ensemble() -> TreeEnsemble {
+        let mut t = TreeEnsemble::new(2, 2);
+        let root = t.push_split(0, 0.5);
+        let l = t.push_split(1, 2.0);
+        let ll = t.push_leaf(&[1.0, 0.0]);
+        let lr = t.push_leaf(&[0.0, 1.0]);
+        let r = t.push_leaf(&[0.25, 0.75]);
+        t.set_children(root, l, r);
+        t.set_children(l, ll, lr);
+        t.roots.push(root);
+        let lone = t.push_leaf(&[0.5, 0.5]);
+        t.roots.push(lone);
+        t
+    }
+
+    #[test]
+    fn binned_form_round_trips_and_predicts_like_the_float_form() {
+        let f = ensemble();
+        for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
+            let q = Model::QuantTrees(QuantTrees::from_ensemble(&f, precision).unwrap());
+            let back = Model::from_bytes(&q.to_bytes()).unwrap();
+            assert_eq!(back, q);
+            let float = Model::Trees(f.clone());
+            let (mut a, mut b) = (q.scratch(), float.scratch());
+            for row in [
+                [0.5, 2.0],
+                [0.5, 2.1],
+                [0.6, 0.0],
+                [f32::NAN, 0.0],
+                [0.0, f32::NAN],
+            ] {
+                assert_eq!(
+                    q.predict(&row, &mut a),
+                    float.predict(&row, &mut b),
+                    "{row:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_bytes_are_refused_not_trusted() {
+        let q =
+            Model::QuantTrees(QuantTrees::from_ensemble(&ensemble(), LeafPrecision::F32).unwrap());
+        let bytes = q.to_bytes();
+        // Every truncation and every single-byte change either decodes to a
+        // model that passes its checks or is refused — never a panic.
+        for n in 0..bytes.len() {
+            let _ = Model::from_bytes(&bytes[..n]);
+        }
+        for i in 0..bytes.len() {
+            for v in [0u8, 1, 2, 0x7f, 0xff] {
+                let mut b = bytes.clone();
+                b[i] = v;
+                if let Ok(m) = Model::from_bytes(&b) {
+                    let mut s = m.scratch();
+                    m.predict(&[0.1, 0.2], &mut s);
+                }
+            }
+        }
     }
 }

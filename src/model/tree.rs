@@ -74,6 +74,14 @@ impl Output {
             Output::Boosted { link, .. } => link.n_outputs(n_classes),
         }
     }
+
+    /// Trees added per round: 1 for a forest, one per output for boosting.
+    pub fn n_trees_per_round(&self, n_classes: usize) -> usize {
+        match self {
+            Output::Average => 1,
+            Output::Boosted { link, .. } => link.n_outputs(n_classes),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

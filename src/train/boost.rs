@@ -266,9 +266,9 @@ impl TreeBuilder<'_> {
     }
 }
 
-/// Class probabilities per row (`n_rows × n_classes`): a teacher's soft
-/// targets, or one-hot labels.
-pub(crate) fn one_hot(y: &[u32], n_classes: usize) -> Vec<f32> {
+/// Labels as target probabilities (`n_rows × n_classes`, one-hot), the form
+/// the soft-target trainers take.
+pub fn one_hot(y: &[u32], n_classes: usize) -> Vec<f32> {
     let mut t = vec![0.0; y.len() * n_classes];
     for (i, &c) in y.iter().enumerate() {
         t[i * n_classes + c as usize] = 1.0;

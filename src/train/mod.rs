@@ -15,7 +15,7 @@ mod logistic;
 mod soft_logistic;
 mod trees;
 
-pub use boost::BoostParams;
+pub use boost::{one_hot, BoostParams};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -400,6 +400,31 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
         model,
         fit_seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Fits a student to class probabilities `targets` (`n_rows × n_classes`),
+/// for distillation. Logistic regression and gradient boosting learn soft
+/// targets; the others (smartcore's trees) take labels only.
+pub fn fit_soft(
+    spec: &CandidateSpec,
+    data: &TrainData<'_>,
+    targets: &[f32],
+    seed: u64,
+) -> Result<Model> {
+    let id = spec.id();
+    spec.validate().map_err(|m| Error::train(&id, m))?;
+    match spec {
+        CandidateSpec::LogisticRegression {
+            alpha,
+            max_iterations,
+        } => soft_logistic::fit(data, targets, *alpha, *max_iterations),
+        CandidateSpec::GradientBoosting { .. } => {
+            let params = spec.boost_params().expect("a boosting spec");
+            boost::fit(data, targets, &params, seed)
+        }
+        _ => Err(format!("{} cannot learn soft targets", spec.family())),
+    }
+    .map_err(|m| Error::train(&id, m))
 }
 
 #[cfg(test)]

@@ -1,0 +1,374 @@
+//! Model → model transforms that a production team would try, each
+//! recording where its result came from: depth pruning, ensemble truncation,
+//! quantization (binned thresholds, int8 leaves and weights) and
+//! teacher → student distillation.
+//!
+//! Uses `model` and `train` (distillation fits a student). Key types:
+//! [`OptimizePlan`] (the config's `[optimize]` table), [`Candidate`] (a
+//! trained model or a variant, with its [`Lineage`]) and [`Transform`].
+//!
+//! Pruning and distillation need the training rows (a pruned node's value is
+//! the class distribution of the rows that reach it; a teacher labels rows);
+//! truncation and quantization need only the model.
+
+mod prune;
+
+pub use prune::{prune_depth, truncate};
+
+use crate::error::{Error, Result};
+use crate::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
+use crate::train::{fit_soft, one_hot, CandidateSpec, Family, TrainData, Trained};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// A candidate for measurement: a trained model, or a variant derived from
+/// one.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub id: String,
+    pub family: Family,
+    /// The trainer's parameters (a variant keeps its parent's; a distilled
+    /// student has the student's).
+    pub params: serde_json::Value,
+    pub model: Model,
+    /// Training time, or the time the transform took.
+    pub fit_seconds: f64,
+    pub lineage: Option<Lineage>,
+}
+
+impl From<Trained> for Candidate {
+    fn from(t: Trained) -> Candidate {
+        Candidate {
+            id: t.id,
+            family: t.spec.family(),
+            params: t.spec.params(),
+            model: t.model,
+            fit_seconds: t.fit_seconds,
+            lineage: None,
+        }
+    }
+}
+
+/// Which candidate a variant came from, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lineage {
+    pub parent: String,
+    pub transform: Transform,
+}
+
+/// Targets a distilled student learns from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Targets {
+    /// The teacher's class probabilities (cross-entropy against them).
+    Soft,
+    /// Labels: the true ones on training rows, the teacher's predicted class
+    /// on extra rows — the control a soft student is judged against.
+    Hard,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Transform {
+    /// Every tree cut at `max_depth`; a cut node becomes a leaf holding the
+    /// value of the training rows that reach it.
+    PruneDepth { max_depth: u16 },
+    /// The first `rounds` trees (boosting: rounds of one tree per output).
+    Truncate { rounds: usize },
+    /// Thresholds → per-feature bin numbers, leaves at `leaves` precision.
+    BinTrees { leaves: LeafPrecision },
+    /// Per-output symmetric int8 weights.
+    Int8Linear,
+    /// A student fitted on the parent's (teacher's) outputs over the training
+    /// rows plus `extra_rows` rows sampled near them.
+    Distill {
+        targets: Targets,
+        extra_rows: usize,
+        noise: f64,
+    },
+}
+
+/// Quantized forms to derive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuantizeKind {
+    /// Trees: binned thresholds, f32 leaves (lossless). Linear models: none.
+    Bins,
+    /// Trees: binned thresholds and int8 leaves. Linear: int8 weights.
+    Int8,
+}
+
+fn default_noise() -> f64 {
+    0.1
+}
+
+/// One teacher → student distillation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillSpec {
+    /// Id of a trained candidate, e.g. `boost-300-d6`.
+    pub teacher: String,
+    /// A logistic regression or gradient boosting spec.
+    pub student: CandidateSpec,
+    /// Rows sampled near the training rows (a training row plus Gaussian
+    /// noise of `noise` × each feature's standard deviation) that only the
+    /// teacher labels.
+    #[serde(default)]
+    pub extra_rows: usize,
+    #[serde(default = "default_noise")]
+    pub noise: f64,
+}
+
+/// The `[optimize]` table: which variants to derive from the trained
+/// candidates.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimizePlan {
+    pub quantize: Vec<QuantizeKind>,
+    /// Depth caps applied to every tree model deeper than the cap.
+    pub prune_depths: Vec<u16>,
+    /// Round counts applied to every ensemble with more rounds.
+    pub truncate: Vec<usize>,
+    pub distill: Vec<DistillSpec>,
+}
+
+impl OptimizePlan {
+    pub fn validate(&self, trained_ids: &[String]) -> std::result::Result<(), String> {
+        if let Some(d) = self.prune_depths.iter().find(|&&d| d == 0) {
+            return Err(format!(
+                "prune_depths: {d} — a depth cap must be at least 1"
+            ));
+        }
+        if self.truncate.contains(&0) {
+            return Err("truncate: 0 — keep at least 1 round".into());
+        }
+        for d in &self.distill {
+            if !trained_ids.contains(&d.teacher) {
+                return Err(format!(
+                    "distill: teacher `{}` is not one of the candidates ({})",
+                    d.teacher,
+                    trained_ids.join(", ")
+                ));
+            }
+            if !matches!(
+                d.student,
+                CandidateSpec::LogisticRegression { .. } | CandidateSpec::GradientBoosting { .. }
+            ) {
+                return Err(format!(
+                    "distill: student `{}` — only logistic_regression and gradient_boosting learn soft targets",
+                    d.student.id()
+                ));
+            }
+            d.student.validate()?;
+            if !(d.noise.is_finite() && d.noise >= 0.0) {
+                return Err(format!("distill: noise = {} — expected ≥ 0", d.noise));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Derives every variant the plan asks for from `trained` (in a fixed
+/// order: per parent quantized, pruned, truncated; then distilled students).
+pub fn derive(
+    plan: &OptimizePlan,
+    trained: &[Candidate],
+    data: &TrainData<'_>,
+    seed: u64,
+) -> Result<Vec<Candidate>> {
+    let ids: Vec<String> = trained.iter().map(|c| c.id.clone()).collect();
+    plan.validate(&ids)
+        .map_err(|m| Error::train("optimize", m))?;
+    let mut out = Vec::new();
+    for parent in trained {
+        for &kind in &plan.quantize {
+            if let Some(v) = quantize(parent, kind)? {
+                out.push(v);
+            }
+        }
+        if let Model::Trees(t) = &parent.model {
+            for &d in &plan.prune_depths {
+                if usize::from(d) < t.max_depth() {
+                    out.push(variant(
+                        parent,
+                        format!("depth{d}"),
+                        Transform::PruneDepth { max_depth: d },
+                        || Ok(Model::Trees(prune_depth(t, d, data))),
+                    )?);
+                }
+            }
+            let rounds = t.n_trees() / t.output.n_trees_per_round(t.n_classes);
+            for &k in &plan.truncate {
+                if k < rounds {
+                    out.push(variant(
+                        parent,
+                        format!("first{k}"),
+                        Transform::Truncate { rounds: k },
+                        || Ok(Model::Trees(truncate(t, k))),
+                    )?);
+                }
+            }
+        }
+    }
+    for spec in &plan.distill {
+        let teacher = trained
+            .iter()
+            .find(|c| c.id == spec.teacher)
+            .expect("validated above");
+        for targets in [Targets::Soft, Targets::Hard] {
+            out.push(distill(teacher, spec, targets, data, seed)?);
+        }
+    }
+    Ok(out)
+}
+
+fn variant(
+    parent: &Candidate,
+    suffix: String,
+    transform: Transform,
+    make: impl FnOnce() -> Result<Model>,
+) -> Result<Candidate> {
+    let start = Instant::now();
+    let model = make()?;
+    Ok(Candidate {
+        id: format!("{}/{suffix}", parent.id),
+        family: parent.family,
+        params: parent.params.clone(),
+        model,
+        fit_seconds: start.elapsed().as_secs_f64(),
+        lineage: Some(Lineage {
+            parent: parent.id.clone(),
+            transform,
+        }),
+    })
+}
+
+/// The quantized form of `parent`, or `None` when `kind` does not apply to
+/// its model (e.g. bins for a linear model).
+pub fn quantize(parent: &Candidate, kind: QuantizeKind) -> Result<Option<Candidate>> {
+    let fail = |m: String| Error::train(&parent.id, format!("quantizing: {m}"));
+    let v = match (&parent.model, kind) {
+        (Model::Linear(m), QuantizeKind::Int8) => Some(variant(
+            parent,
+            "int8".into(),
+            Transform::Int8Linear,
+            || Ok(Model::QuantLinear(QuantLinear::from_linear(m))),
+        )?),
+        (Model::Trees(t), _) => {
+            let (suffix, leaves) = match kind {
+                QuantizeKind::Bins => ("bins", LeafPrecision::F32),
+                QuantizeKind::Int8 => ("int8", LeafPrecision::Int8),
+            };
+            Some(variant(
+                parent,
+                suffix.into(),
+                Transform::BinTrees { leaves },
+                || {
+                    QuantTrees::from_ensemble(t, leaves)
+                        .map(Model::QuantTrees)
+                        .map_err(fail)
+                },
+            )?)
+        }
+        _ => None,
+    };
+    Ok(v)
+}
+
+/// Rows sampled near the training rows: a uniformly chosen training row
+/// plus Gaussian noise of `noise` × each feature's standard deviation.
+pub fn sample_near(data: &TrainData<'_>, n: usize, noise: f64, seed: u64) -> Vec<f32> {
+    let d = data.n_features;
+    let rows = data.n_rows();
+    let sd: Vec<f64> = (0..d)
+        .map(|f| {
+            let mean = (0..rows).map(|r| f64::from(data.x[r * d + f])).sum::<f64>() / rows as f64;
+            let var = (0..rows)
+                .map(|r| (f64::from(data.x[r * d + f]) - mean).powi(2))
+                .sum::<f64>()
+                / rows as f64;
+            var.sqrt()
+        })
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let normal = Normal::new(0.0, 1.0).expect("a unit normal");
+    let mut out = Vec::with_capacity(n * d);
+    for _ in 0..n {
+        let r = rand::Rng::random_range(&mut rng, 0..rows);
+        for (&x, &s) in data.row(r).iter().zip(&sd) {
+            let z: f64 = normal.sample(&mut rng);
+            out.push((f64::from(x) + z * noise * s) as f32);
+        }
+    }
+    out
+}
+
+/// Fits `spec.student` on the teacher's outputs (soft) or on labels (hard,
+/// the control), over the training rows plus `spec.extra_rows` sampled rows.
+fn distill(
+    teacher: &Candidate,
+    spec: &DistillSpec,
+    targets: Targets,
+    data: &TrainData<'_>,
+    seed: u64,
+) -> Result<Candidate> {
+    let start = Instant::now();
+    let k = data.n_classes;
+    let extra = sample_near(data, spec.extra_rows, spec.noise, seed ^ 0x5eed_d157);
+    let mut x = data.x.to_vec();
+    x.extend_from_slice(&extra);
+    let proba = teacher.model.predict_proba_batch(&x);
+    let t: Vec<f32> = match targets {
+        Targets::Soft => proba,
+        Targets::Hard => {
+            let mut labels = data.y.to_vec();
+            let mut pred = Vec::new();
+            teacher.model.predict_batch(&extra, &mut pred);
+            labels.extend(pred);
+            one_hot(&labels, k)
+        }
+    };
+    let n = x.len() / data.n_features;
+    let y: Vec<u32> = vec![0; n]; // not read by soft-target trainers
+    let all = TrainData {
+        x: &x,
+        n_features: data.n_features,
+        y: &y,
+        n_classes: k,
+    };
+    let student_id = spec.student.id();
+    let model = fit_soft(&spec.student, &all, &t, seed)?;
+    let tag = match targets {
+        Targets::Soft => "distilled",
+        Targets::Hard => "labels",
+    };
+    Ok(Candidate {
+        id: format!("{student_id}<{}/{tag}", teacher.id),
+        family: spec.student.family(),
+        params: spec.student.params(),
+        model,
+        fit_seconds: start.elapsed().as_secs_f64(),
+        lineage: Some(Lineage {
+            parent: teacher.id.clone(),
+            transform: Transform::Distill {
+                targets,
+                extra_rows: spec.extra_rows,
+                noise: spec.noise,
+            },
+        }),
+    })
+}
+
+/// Share of rows on which two prediction vectors agree.
+pub fn agreement(a: &[u32], b: &[u32]) -> f64 {
+    if a.is_empty() {
+        return 1.0;
+    }
+    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len() as f64
+}
+
+#[cfg(test)]
+mod tests;
