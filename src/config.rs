@@ -303,7 +303,8 @@ mod tests {
     #[test]
     fn built_in_default_is_valid() {
         let plan = Plan::load(None, &Overrides::default()).unwrap();
-        assert_eq!(plan.candidates.len(), 8);
+        assert_eq!(plan.candidates.len(), 10);
+        assert_eq!(plan.optimize.distill[0].teacher, "forest-500");
         assert_eq!(plan.budget.p99, Nanos(50_000_000));
         assert!(
             matches!(plan.data, DataPlan::Synthetic { ref spec, .. } if spec.n_samples == 5000 && spec.seed == 42)

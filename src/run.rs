@@ -9,11 +9,12 @@ use crate::config::{DataPlan, Plan};
 use crate::data::{read_csv, read_csv_with_classes, stratified_split, DataSource, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::measure::{measure_latency, measure_offline, MonotonicClock, Subject};
+use crate::optimize::{self, agreement, Candidate};
 use crate::pipeline::FittedPipeline;
 use crate::progress::Progress;
 use crate::report::{self, CandidateResult, DatasetInfo, Machine, RunResults};
 use crate::select::{select, Point};
-use crate::train::{train, TrainData, Trained};
+use crate::train::{train, TrainData};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -117,7 +118,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     // Candidates train in parallel (each trainer is single-threaded); every
     // one has its own seed, so the result does not depend on scheduling.
     progress.stage("training", plan.candidates.len() as u64);
-    let trained: Vec<Trained> = plan
+    let mut trained: Vec<Candidate> = plan
         .candidates
         .par_iter()
         .map(|spec| {
@@ -129,10 +130,32 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
                 t.model.describe()
             ));
             progress.advance(1);
-            Ok(t)
+            Ok(t.into())
         })
         .collect::<Result<_>>()?;
     progress.finish_stage();
+
+    progress.stage("optimizing", 0);
+    let variants = optimize::derive(&plan.optimize, &trained, &data, plan.seed)?;
+    for v in &variants {
+        progress.note(&format!(
+            "derived {} in {:.2} s ({})",
+            v.id,
+            v.fit_seconds,
+            v.model.describe()
+        ));
+    }
+    trained.extend(variants);
+    progress.finish_stage();
+    // Test-set predictions, for each variant's agreement with its parent.
+    let predictions: Vec<Vec<u32>> = trained
+        .par_iter()
+        .map(|c| {
+            let mut p = Vec::new();
+            c.model.predict_batch(&x_test, &mut p);
+            p
+        })
+        .collect();
 
     let schema = train_set.schema();
     let subjects: Vec<Subject<'_>> = trained
@@ -183,9 +206,18 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         .enumerate()
         .map(|(i, ((t, o), l))| CandidateResult {
             id: t.id.clone(),
-            family: t.spec.family().to_string(),
-            params: t.spec.params(),
-            parent: None,
+            family: t.family.to_string(),
+            params: t.params.clone(),
+            parent: t.lineage.as_ref().map(|l| l.parent.clone()),
+            transform: t.lineage.as_ref().map(|l| l.transform.clone()),
+            accuracy_delta: None,
+            agreement_with_parent: t.lineage.as_ref().map(|l| {
+                let p = trained
+                    .iter()
+                    .position(|c| c.id == l.parent)
+                    .expect("a parent is a candidate");
+                agreement(&predictions[i], &predictions[p])
+            }),
             model: t.model.describe(),
             fit_seconds: t.fit_seconds,
             accuracy: o.accuracy,
@@ -196,10 +228,20 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             throughput_rows_per_s: o.throughput_rows_per_s,
             size_bytes: o.size_bytes,
             load_ns: o.load,
+            compression: o.compression,
+            zstd_level: o.zstd_level,
             pareto_optimal: selection.pareto_optimal[i],
             within_budget: selection.within_budget[i],
         })
         .collect();
+    let mut candidates = candidates;
+    let accuracy: BTreeMap<String, f64> = candidates
+        .iter()
+        .map(|c| (c.id.clone(), c.accuracy))
+        .collect();
+    for c in &mut candidates {
+        c.accuracy_delta = c.parent.as_ref().map(|p| c.accuracy - accuracy[p]);
+    }
 
     let source_json = serde_json::to_value(source).unwrap_or_default();
     let results = RunResults {
@@ -238,7 +280,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
                 &pipeline,
                 source_json,
             );
-            artifact.save(&model_dir)?;
+            artifact.save(&model_dir, results.candidates[i].zstd_level)?;
             Some(model_dir)
         }
         None => {
@@ -257,7 +299,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
 }
 
 fn package(
-    t: &Trained,
+    t: &Candidate,
     r: &CandidateResult,
     train_set: &Dataset,
     pipeline: &FittedPipeline,
@@ -285,9 +327,13 @@ fn package(
             created_utc: crate::timefmt::utc_now(),
             model: ModelInfo {
                 id: t.id.clone(),
-                family: t.spec.family().to_string(),
-                params: t.spec.params(),
-                parent: None,
+                family: t.family.to_string(),
+                params: t.params.clone(),
+                parent: t.lineage.as_ref().map(|l| l.parent.clone()),
+                transform: t
+                    .lineage
+                    .as_ref()
+                    .and_then(|l| serde_json::to_value(&l.transform).ok()),
                 description: t.model.describe(),
             },
             training_data: TrainingData {
@@ -303,6 +349,7 @@ fn package(
                 name: String::new(),
                 bytes: 0,
                 sha256: String::new(),
+                zstd_level: 0,
             },
         },
         schema: train_set.schema(),

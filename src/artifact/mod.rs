@@ -29,7 +29,6 @@ include!(concat!(env!("OUT_DIR"), "/versions.rs"));
 pub const FORMAT_VERSION: u32 = 2;
 pub const MODEL_FILE: &str = "model.bin";
 pub const METADATA_FILE: &str = "metadata.json";
-const ZSTD_LEVEL: i32 = 19;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Metadata {
@@ -52,7 +51,10 @@ pub struct ModelInfo {
     pub id: String,
     pub family: String,
     pub params: serde_json::Value,
+    /// The candidate this model was derived from, and how (as in
+    /// `results.json`).
     pub parent: Option<String>,
+    pub transform: Option<serde_json::Value>,
     pub description: String,
 }
 
@@ -68,6 +70,8 @@ pub struct FileInfo {
     pub name: String,
     pub bytes: u64,
     pub sha256: String,
+    /// zstd level the file was written with.
+    pub zstd_level: i32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -98,9 +102,10 @@ pub fn crate_versions() -> BTreeMap<String, String> {
 }
 
 impl Artifact {
-    /// Writes the package into `dir`, replacing any package there only once
-    /// the new one is complete. Fills in `metadata.model_file`.
-    pub fn save(&mut self, dir: &Path) -> Result<()> {
+    /// Writes the package into `dir` (the model file compressed with zstd at
+    /// `zstd_level`), replacing any package there only once the new one is
+    /// complete. Fills in `metadata.model_file`.
+    pub fn save(&mut self, dir: &Path, zstd_level: i32) -> Result<()> {
         let payload = Payload {
             schema: self.schema.clone(),
             pipeline: self.pipeline.clone(),
@@ -110,12 +115,13 @@ impl Artifact {
             path: dir.into(),
             message: format!("cannot encode the model: {e}"),
         })?;
-        let bytes = zstd::bulk::compress(&raw, ZSTD_LEVEL)
+        let bytes = zstd::bulk::compress(&raw, zstd_level)
             .map_err(|e| Error::io(dir.join(MODEL_FILE), e))?;
         self.metadata.model_file = FileInfo {
             name: MODEL_FILE.into(),
             bytes: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
+            zstd_level,
         };
         // Plain data with string keys: serialisation cannot fail.
         let meta =
@@ -261,6 +267,7 @@ mod tests {
                     family: "decision tree".into(),
                     params: spec.params(),
                     parent: None,
+                    transform: None,
                     description: t.model.describe(),
                 },
                 training_data: TrainingData {
@@ -276,6 +283,7 @@ mod tests {
                     name: String::new(),
                     bytes: 0,
                     sha256: String::new(),
+                    zstd_level: 0,
                 },
             },
             schema: data.schema(),
@@ -289,7 +297,7 @@ mod tests {
     fn save_then_load_is_the_identity() {
         let dir = tempfile::tempdir().unwrap();
         let (mut a, data) = artifact();
-        a.save(&dir.path().join("model")).unwrap();
+        a.save(&dir.path().join("model"), 3).unwrap();
         let b = Artifact::load(&dir.path().join("model")).unwrap();
         assert_eq!(a.metadata, b.metadata);
         assert_eq!((&a.pipeline, &a.model), (&b.pipeline, &b.model));
@@ -307,7 +315,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model");
         let (mut a, _) = artifact();
-        a.save(&path).unwrap();
+        a.save(&path, 19).unwrap();
         let bin = path.join(MODEL_FILE);
         let bytes = std::fs::read(&bin).unwrap();
         std::fs::write(&bin, &bytes[..bytes.len() / 2]).unwrap();
@@ -320,11 +328,24 @@ mod tests {
         let text = std::fs::read_to_string(&meta).unwrap();
         std::fs::write(
             &meta,
-            text.replace("\"format_version\": 1", "\"format_version\": 99"),
+            text.replace(
+                &format!("\"format_version\": {FORMAT_VERSION}"),
+                "\"format_version\": 99",
+            ),
         )
         .unwrap();
         let e = Artifact::load(&path).unwrap_err().to_string();
         assert!(e.contains("package format 99, newer"), "{e}");
+        std::fs::write(
+            &meta,
+            text.replace(
+                &format!("\"format_version\": {FORMAT_VERSION}"),
+                "\"format_version\": 1",
+            ),
+        )
+        .unwrap();
+        let e = Artifact::load(&path).unwrap_err().to_string();
+        assert!(e.contains("package format 1, older"), "{e}");
         let e = Artifact::load(dir.path()).unwrap_err().to_string();
         assert!(e.contains("not an optbench model folder"), "{e}");
     }

@@ -112,10 +112,11 @@ fn print_summary(r: &RunResults) {
         .unwrap_or(2)
         .max(9);
     println!(
-        "\n  {:<w$}  {:>8}  {:>8}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
+        "\n  {:<w$}  {:>8}  {:>8}  {:>7}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
         "candidate",
         "accuracy",
-        "macro-F1",
+        "Δ parent",
+        "agrees",
         "p50",
         "p99",
         "p99 bound",
@@ -131,10 +132,15 @@ fn print_summary(r: &RunResults) {
             " "
         };
         println!(
-            "{mark} {:<w$}  {:>8.4}  {:>8.4}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
+            "{mark} {:<w$}  {:>8.4}  {:>8}  {:>7}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
             c.id,
             c.accuracy,
-            c.f1_macro,
+            c.accuracy_delta
+                .map(|d| format!("{:+.2}pt", d * 100.0))
+                .unwrap_or_default(),
+            c.agreement_with_parent
+                .map(|a| format!("{:.1}%", a * 100.0))
+                .unwrap_or_default(),
             c.latency_ns.p50.to_string(),
             c.latency_ns.p99.to_string(),
             c.latency_ns.p99_upper.to_string(),

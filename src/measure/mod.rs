@@ -71,8 +71,9 @@ pub struct MeasureSettings {
     pub batch_ms: u64,
     /// Loads timed per candidate (the median is reported).
     pub load_repeats: usize,
-    /// zstd level for the compressed size.
-    pub zstd_level: i32,
+    /// zstd levels tried on every model; the artifact uses the one
+    /// [`Compression::choose`] picks.
+    pub zstd_levels: Vec<i32>,
 }
 
 impl Default for MeasureSettings {
@@ -84,7 +85,7 @@ impl Default for MeasureSettings {
             rounds: 10,
             batch_ms: 200,
             load_repeats: 5,
-            zstd_level: 19,
+            zstd_levels: vec![1, 3, 9, 19],
         }
     }
 }
@@ -106,11 +107,11 @@ impl MeasureSettings {
         if self.load_repeats == 0 {
             return Err("load_repeats must be at least 1".into());
         }
-        if !(1..=22).contains(&self.zstd_level) {
-            return Err(format!(
-                "zstd_level = {}: expected 1 to 22",
-                self.zstd_level
-            ));
+        if self.zstd_levels.is_empty() {
+            return Err("zstd_levels: name at least one level, e.g. [3, 19]".into());
+        }
+        if let Some(l) = self.zstd_levels.iter().find(|l| !(1..=22).contains(*l)) {
+            return Err(format!("zstd_levels: {l} — expected 1 to 22"));
         }
         Ok(())
     }
@@ -124,11 +125,39 @@ pub struct Subject<'a> {
     pub model: &'a Model,
 }
 
-/// Sizes of the encoded model.
+/// Sizes of the encoded model: raw, and compressed at the chosen level.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sizes {
     pub raw: u64,
     pub compressed: u64,
+}
+
+/// One zstd level tried on a model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Compression {
+    pub level: i32,
+    pub bytes: u64,
+    /// Time to compress (once, at packaging).
+    pub compress_ns: Nanos,
+    /// Median time to decompress, decode and check the model.
+    pub load_ns: Nanos,
+}
+
+impl Compression {
+    /// The level an artifact should use: the smallest file among the levels
+    /// whose load time is within 10 % of the fastest load (decompression
+    /// speed barely depends on the level, so this is usually the highest;
+    /// the rule guards against a level that makes loading slower). Ties go
+    /// to the lower level, which compresses faster.
+    pub fn choose(tried: &[Compression]) -> Option<Compression> {
+        let fastest = tried.iter().map(|c| c.load_ns.0).min()?;
+        let limit = fastest + fastest / 10;
+        tried
+            .iter()
+            .filter(|c| c.load_ns.0 <= limit)
+            .min_by_key(|c| (c.bytes, c.level))
+            .copied()
+    }
 }
 
 /// Quality on the test set, and the cost of storing and loading a model.
@@ -138,6 +167,9 @@ pub struct Offline {
     pub f1_macro: f64,
     pub size_bytes: Sizes,
     pub load: Nanos,
+    /// Every level tried, and the one chosen.
+    pub compression: Vec<Compression>,
+    pub zstd_level: i32,
     /// End-to-end rows per second on whole-test-set batches, one thread.
     pub throughput_rows_per_s: f64,
 }
@@ -156,27 +188,41 @@ pub fn measure_offline(
     let f1 = f1_macro(&test.y, &pred, test.n_classes());
 
     let raw = subject.model.to_bytes();
-    let compressed = zstd::bulk::compress(&raw, settings.zstd_level)
-        .map_err(|e| Error::Measure(format!("zstd: {e}")))?;
-    let mut loads = Vec::with_capacity(settings.load_repeats);
-    for _ in 0..settings.load_repeats {
+    let mut tried = Vec::with_capacity(settings.zstd_levels.len());
+    for &level in &settings.zstd_levels {
         let t = Instant::now();
-        let bytes = zstd::bulk::decompress(&compressed, raw.len())
-            .map_err(|e| Error::Measure(format!("zstd: {e}")))?;
-        let m = Model::from_bytes(&bytes).map_err(Error::Measure)?;
-        std::hint::black_box(&m);
-        loads.push(t.elapsed().as_nanos() as u64);
+        let compressed =
+            zstd::bulk::compress(&raw, level).map_err(|e| Error::Measure(format!("zstd: {e}")))?;
+        let compress_ns = Nanos(t.elapsed().as_nanos() as u64);
+        let mut loads = Vec::with_capacity(settings.load_repeats);
+        for _ in 0..settings.load_repeats {
+            let t = Instant::now();
+            let bytes = zstd::bulk::decompress(&compressed, raw.len())
+                .map_err(|e| Error::Measure(format!("zstd: {e}")))?;
+            let m = Model::from_bytes(&bytes).map_err(Error::Measure)?;
+            std::hint::black_box(&m);
+            loads.push(t.elapsed().as_nanos() as u64);
+        }
+        loads.sort_unstable();
+        tried.push(Compression {
+            level,
+            bytes: compressed.len() as u64,
+            compress_ns,
+            load_ns: Nanos(loads[loads.len() / 2]),
+        });
     }
-    loads.sort_unstable();
+    let chosen = Compression::choose(&tried).expect("validated: at least one level");
 
     Ok(Offline {
         accuracy: acc,
         f1_macro: f1,
         size_bytes: Sizes {
             raw: raw.len() as u64,
-            compressed: compressed.len() as u64,
+            compressed: chosen.bytes,
         },
-        load: Nanos(loads[loads.len() / 2]),
+        load: chosen.load_ns,
+        compression: tried,
+        zstd_level: chosen.level,
         throughput_rows_per_s: batch_throughput(subject, test, settings.batch_ms),
     })
 }
@@ -215,6 +261,26 @@ mod tests {
         assert_eq!(Nanos(12_345).to_string(), "12.345 µs");
         assert_eq!(Nanos(4_560_000).to_string(), "4.560 ms");
         assert_eq!(Nanos::from_ms(0.2), Nanos(200_000));
+    }
+
+    #[test]
+    fn compression_takes_the_smallest_file_that_loads_about_as_fast() {
+        let c = |level, bytes, load| Compression {
+            level,
+            bytes,
+            compress_ns: Nanos(1),
+            load_ns: Nanos(load),
+        };
+        let tried = [
+            c(1, 900, 100),
+            c(3, 800, 105),
+            c(19, 700, 109),
+            c(22, 650, 150),
+        ];
+        assert_eq!(Compression::choose(&tried).unwrap().level, 19);
+        let tie = [c(3, 700, 100), c(19, 700, 100)];
+        assert_eq!(Compression::choose(&tie).unwrap().level, 3);
+        assert!(Compression::choose(&[]).is_none());
     }
 
     #[test]

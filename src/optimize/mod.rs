@@ -91,6 +91,38 @@ pub enum Transform {
     },
 }
 
+impl std::fmt::Display for Transform {
+    /// A short phrase for tables: "int8 leaves, binned thresholds", …
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transform::PruneDepth { max_depth } => write!(f, "pruned to depth {max_depth}"),
+            Transform::Truncate { rounds } => write!(f, "first {rounds} rounds"),
+            Transform::BinTrees {
+                leaves: LeafPrecision::F32,
+            } => f.write_str("binned thresholds (lossless)"),
+            Transform::BinTrees {
+                leaves: LeafPrecision::Int8,
+            } => f.write_str("binned thresholds, int8 leaves"),
+            Transform::Int8Linear => f.write_str("int8 weights"),
+            Transform::Distill {
+                targets,
+                extra_rows,
+                ..
+            } => {
+                let t = match targets {
+                    Targets::Soft => "teacher probabilities",
+                    Targets::Hard => "labels (control)",
+                };
+                if *extra_rows > 0 {
+                    write!(f, "distilled from {t} + {extra_rows} teacher-labelled rows")
+                } else {
+                    write!(f, "distilled from {t}")
+                }
+            }
+        }
+    }
+}
+
 /// Quantized forms to derive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -77,6 +77,68 @@ fn ns(out: &mut String, n: Nanos) {
     num(out, n.0 as f64, &n.to_string());
 }
 
+/// "What each optimization buys": every variant beside its parent, with the
+/// ratios a reader wants (latency, size) and the costs (accuracy,
+/// agreement).
+fn lineage(o: &mut String, r: &RunResults) {
+    let variants: Vec<&CandidateResult> =
+        r.candidates.iter().filter(|c| c.parent.is_some()).collect();
+    if variants.is_empty() {
+        return;
+    }
+    o.push_str(
+        "<h2>What each optimization buys</h2><p class=\"note\">Each variant against the model it came from \
+         (ratios: parent ÷ variant, so above 1× is better). Agreement is the share of test rows with the same predicted class.</p>\
+         <div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>parent</th><th>variant</th><th>transform</th>\
+         <th>Δ accuracy</th><th>agreement</th><th>model p50</th><th>speed-up</th><th>size</th><th>smaller</th></tr></thead><tbody>\n",
+    );
+    for v in variants {
+        let Some(p) = r
+            .candidates
+            .iter()
+            .find(|c| Some(&c.id) == v.parent.as_ref())
+        else {
+            continue;
+        };
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        let speed = ratio(
+            p.model_latency_ns.p50.0 as f64,
+            v.model_latency_ns.p50.0 as f64,
+        );
+        let smaller = ratio(p.size_bytes.raw as f64, v.size_bytes.raw as f64);
+        let _ = write!(
+            o,
+            "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td>",
+            escape(&p.id),
+            escape(&v.id),
+            v.transform
+                .as_ref()
+                .map(|t| escape(&t.to_string()))
+                .unwrap_or_default()
+        );
+        let d = v.accuracy_delta.unwrap_or(0.0);
+        num(o, d, &format!("{:+.2} pt", d * 100.0));
+        let a = v.agreement_with_parent.unwrap_or(1.0);
+        num(o, a, &format!("{:.2} %", a * 100.0));
+        let _ = write!(
+            o,
+            "<td data-v=\"{}\">{} → {}</td>",
+            v.model_latency_ns.p50.0, p.model_latency_ns.p50, v.model_latency_ns.p50
+        );
+        num(o, speed, &format!("{speed:.2}×"));
+        let _ = write!(
+            o,
+            "<td data-v=\"{}\">{} → {}</td>",
+            v.size_bytes.raw,
+            bytes(p.size_bytes.raw),
+            bytes(v.size_bytes.raw)
+        );
+        num(o, smaller, &format!("{smaller:.2}×"));
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</tbody></table></div>\n");
+}
+
 fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
     let mut class = Vec::new();
     if chosen {
@@ -94,7 +156,24 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
         escape(&c.family),
         escape(&params_text(&c.params))
     );
+    let _ = write!(
+        out,
+        "<td>{}</td><td>{}</td>",
+        c.parent.as_deref().map(escape).unwrap_or_default(),
+        c.transform
+            .as_ref()
+            .map(|t| escape(&t.to_string()))
+            .unwrap_or_default()
+    );
     num(out, c.accuracy, &format!("{:.4}", c.accuracy));
+    match c.accuracy_delta {
+        Some(d) => num(out, d, &format!("{:+.2} pt", d * 100.0)),
+        None => out.push_str("<td data-v=\"0\"></td>"),
+    }
+    match c.agreement_with_parent {
+        Some(a) => num(out, a, &format!("{:.2} %", a * 100.0)),
+        None => out.push_str("<td data-v=\"1\"></td>"),
+    }
     num(out, c.f1_macro, &format!("{:.4}", c.f1_macro));
     ns(out, c.latency_ns.p50);
     ns(out, c.latency_ns.p95);
@@ -228,7 +307,8 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          <em>end-to-end</em> = validate → preprocess → predict on a raw row, <em>model</em> = predict on a preprocessed row. \
          The budget is checked against the p99 upper bound. Grey rows do not fit the budget.</p>\
          <div class=\"scroll\"><table class=\"sortable\"><thead><tr>\
-         <th>id</th><th>family</th><th>params</th><th>accuracy</th><th>macro-F1</th>\
+         <th>id</th><th>family</th><th>params</th><th>parent</th><th>transform</th><th>accuracy</th>\
+         <th>Δ accuracy</th><th>agrees with parent</th><th>macro-F1</th>\
          <th>p50</th><th>p95</th><th>p99</th><th>p99 bound</th><th>p99.9</th><th>max</th>\
          <th>model p50</th><th>model p99</th><th>throughput</th><th>size</th><th>zstd</th><th>load</th><th>fit</th>\
          <th>Pareto</th><th>fits</th><th>model</th></tr></thead><tbody>\n",
@@ -237,6 +317,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         row(&mut o, c, r.chosen.as_deref() == Some(c.id.as_str()));
     }
     o.push_str("</tbody></table></div>\n");
+    lineage(&mut o, r);
 
     let m = &r.measure;
     let _ = writeln!(
@@ -245,15 +326,20 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          is warmed up (≥ {} calls and ≥ {} ms), then every call is timed on its own, {} calls per path and candidate, in {} \
          interleaved rounds so that a noisy neighbour hurts all candidates alike. Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. Timer overhead (two clock reads) is {} at p50 and {} at p99; it is \
-         included in the figures, not subtracted. Sizes are of the encoded model (postcard), compressed with zstd level {}; load is \
-         the median of {} decompress + decode + check runs.</p>",
+         included in the figures, not subtracted. Sizes are of the encoded model (postcard); each model is compressed with zstd at levels {} \
+         and keeps the smallest file among the levels that load within 10% of the fastest (the <em>zstd</em> column; all levels are in \
+         <code>results.json</code>); load is the median of {} decompress + decode + check runs.</p>",
         m.warmup_calls,
         m.warmup_ms,
         m.timed_calls,
         m.rounds,
         r.timer_overhead_ns.p50,
         r.timer_overhead_ns.p99,
-        m.zstd_level,
+        m.zstd_levels
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         m.load_repeats
     );
 

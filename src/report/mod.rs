@@ -11,7 +11,8 @@ pub use html::render_html;
 pub use svg::render_pareto_svg;
 
 use crate::error::{Error, Result};
-use crate::measure::{LatencyStats, MeasureSettings, Nanos, Sizes, TimerOverhead};
+use crate::measure::{Compression, LatencyStats, MeasureSettings, Nanos, Sizes, TimerOverhead};
+use crate::optimize::Transform;
 use crate::select::Budget;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -126,6 +127,12 @@ pub struct CandidateResult {
     pub params: serde_json::Value,
     /// The candidate this one was derived from (`null` for trained models).
     pub parent: Option<String>,
+    /// How it was derived, with the transform's parameters.
+    pub transform: Option<Transform>,
+    /// Accuracy minus the parent's (`null` for trained models).
+    pub accuracy_delta: Option<f64>,
+    /// Share of test rows where this and the parent predict the same class.
+    pub agreement_with_parent: Option<f64>,
     /// Size of the model, e.g. "100 trees, 50,580 nodes, max depth 24".
     pub model: String,
     pub fit_seconds: f64,
@@ -140,6 +147,10 @@ pub struct CandidateResult {
     pub throughput_rows_per_s: f64,
     pub size_bytes: Sizes,
     pub load_ns: Nanos,
+    /// Every zstd level tried (size, compress and load time)…
+    pub compression: Vec<Compression>,
+    /// …and the one the artifact uses.
+    pub zstd_level: i32,
     pub pareto_optimal: bool,
     pub within_budget: bool,
 }
@@ -162,7 +173,10 @@ pub fn render_csv(r: &RunResults) -> String {
         "id",
         "family",
         "parent",
+        "transform",
         "accuracy",
+        "accuracy_delta",
+        "agreement_with_parent",
         "f1_macro",
         "p50_ns",
         "p95_ns",
@@ -189,7 +203,17 @@ pub fn render_csv(r: &RunResults) -> String {
             c.id.clone(),
             c.family.clone(),
             c.parent.clone().unwrap_or_default(),
+            c.transform
+                .as_ref()
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
             format!("{:.6}", c.accuracy),
+            c.accuracy_delta
+                .map(|d| format!("{d:.6}"))
+                .unwrap_or_default(),
+            c.agreement_with_parent
+                .map(|a| format!("{a:.6}"))
+                .unwrap_or_default(),
             format!("{:.6}", c.f1_macro),
             l.p50.0.to_string(),
             l.p95.0.to_string(),
@@ -255,6 +279,9 @@ pub(crate) mod sample {
             family: "decision tree".into(),
             params: serde_json::json!({"max_depth": 3}),
             parent: None,
+            transform: None,
+            accuracy_delta: None,
+            agreement_with_parent: None,
             model: "1 trees, 15 nodes, max depth 3".into(),
             fit_seconds: 0.01,
             accuracy: acc,
@@ -268,6 +295,13 @@ pub(crate) mod sample {
                 compressed: 400,
             },
             load_ns: Nanos(2000),
+            compression: vec![Compression {
+                level: 19,
+                bytes: 400,
+                compress_ns: Nanos(9000),
+                load_ns: Nanos(2000),
+            }],
+            zstd_level: 19,
             pareto_optimal: pareto,
             within_budget: true,
         }
@@ -350,8 +384,8 @@ mod tests {
         let text = render_csv(&sample::results());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 4);
-        assert!(lines[0].starts_with("id,family,parent,accuracy"));
-        assert!(lines[2].starts_with("forest-<10>,decision tree,,0.900000"));
+        assert!(lines[0].starts_with("id,family,parent,transform,accuracy,accuracy_delta"));
+        assert!(lines[2].starts_with("forest-<10>,decision tree,,,0.900000,,,"));
         assert!(lines[2].ends_with(",true,true,true"));
         assert!(lines[3].ends_with(",false,true,false"));
     }
