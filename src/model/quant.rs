@@ -19,15 +19,17 @@ use super::tree::{Output, TreeEnsemble};
 use super::Link;
 use serde::{Deserialize, Serialize};
 
-/// An internal node: `bins[feature] <= bin` goes left. A child is
-/// `index << 1` for an internal node of the same tree or `leaf << 1 | 1`.
+/// An internal node: `bins[feature] <= bin` goes left. A child is the
+/// index of an internal node of the same tree (≥ 0) or `!leaf` (< 0): the
+/// sign tells a leaf, and an internal child is used as an index as it is,
+/// with no decoding on the traversal's critical path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(C)]
 pub struct QNode {
     pub feature: u16,
     pub bin: u16,
-    pub left: u16,
-    pub right: u16,
+    pub left: i16,
+    pub right: i16,
 }
 
 /// Where a tree's nodes and leaves start, and its root reference (a leaf
@@ -36,7 +38,7 @@ pub struct QNode {
 pub struct QTree {
     pub node_base: u32,
     pub leaf_base: u32,
-    pub root: u16,
+    pub root: i16,
 }
 
 /// How leaf values are stored.
@@ -77,7 +79,26 @@ pub struct QuantTrees {
     pub leaves: Leaves,
 }
 
-const MAX_LOCAL: usize = (u16::MAX >> 1) as usize;
+const MAX_LOCAL: usize = i16::MAX as usize;
+
+/// Child reference to internal node `i` of the same tree.
+fn internal(i: usize) -> i16 {
+    i as i16
+}
+
+/// Child reference to the tree's leaf `i`.
+fn leaf(i: usize) -> i16 {
+    !(i as i16)
+}
+
+/// `Ok(internal index)` or `Err(leaf index)`.
+fn decode(c: i16) -> Result<usize, usize> {
+    if c >= 0 {
+        Ok(c as usize)
+    } else {
+        Err((!c) as usize)
+    }
+}
 
 impl QuantTrees {
     /// The binned form of `ens`, with leaves stored at `precision`.
@@ -138,21 +159,26 @@ impl QuantTrees {
                 }
             }
             // Local numbers: internal nodes and leaves each in that order.
-            let mut local = vec![0u16; end - start];
+            let mut local = vec![0i16; end - start];
             let (mut n_int, mut n_leaf) = (0usize, 0usize);
             for &i in &order {
-                let (count, flag) = if ens.nodes[i].is_leaf() {
+                let is_leaf = ens.nodes[i].is_leaf();
+                let count = if is_leaf {
                     leaf_order.push(ens.nodes[i].left);
-                    (&mut n_leaf, 1)
+                    &mut n_leaf
                 } else {
-                    (&mut n_int, 0)
+                    &mut n_int
                 };
                 if *count >= MAX_LOCAL {
                     return Err(format!(
                         "tree {t} has more than {MAX_LOCAL} internal nodes or leaves"
                     ));
                 }
-                local[i - start] = ((*count as u16) << 1) | flag;
+                local[i - start] = if is_leaf {
+                    leaf(*count)
+                } else {
+                    internal(*count)
+                };
                 *count += 1;
             }
             for &i in &order {
@@ -250,15 +276,15 @@ impl QuantTrees {
     fn leaf_of(&self, tree: &QTree, bins: &[u16]) -> usize {
         let nodes = &self.nodes[tree.node_base as usize..];
         let mut c = tree.root;
-        while c & 1 == 0 {
-            let n = &nodes[usize::from(c >> 1)];
+        while c >= 0 {
+            let n = &nodes[c as usize];
             c = if bins[usize::from(n.feature)] <= n.bin {
                 n.left
             } else {
                 n.right
             };
         }
-        tree.leaf_base as usize + usize::from(c >> 1)
+        tree.leaf_base as usize + (!c) as usize
     }
 
     /// Raw scores into `acc`, as [`TreeEnsemble`] computes them.
@@ -391,13 +417,9 @@ impl QuantTrees {
                     "quantized tree {t}: node or leaf range out of bounds"
                 ));
             }
-            let child_ok = |c: u16, parent: Option<usize>| {
-                let i = usize::from(c >> 1);
-                if c & 1 == 1 {
-                    lb + i < leaf_end
-                } else {
-                    nb + i < node_end && parent.is_none_or(|p| i > p)
-                }
+            let child_ok = |c: i16, parent: Option<usize>| match decode(c) {
+                Err(i) => lb + i < leaf_end,
+                Ok(i) => nb + i < node_end && parent.is_none_or(|p| i > p),
             };
             if !child_ok(tree.root, None) {
                 return Err(format!("quantized tree {t}: bad root"));
@@ -449,9 +471,9 @@ impl From<QuantTrees> for Stored {
             let mut size = 0u32;
             while let Some(c) = stack.pop() {
                 size += 1;
-                bits.push(c & 1 == 1);
-                if c & 1 == 0 {
-                    let n = &nodes[usize::from(c >> 1)];
+                bits.push(c < 0);
+                if let Ok(i) = decode(c) {
+                    let n = &nodes[i];
                     features.push(n.feature);
                     bins.push(n.bin);
                     stack.push(n.right);
@@ -502,12 +524,15 @@ impl TryFrom<Stored> for QuantTrees {
             let mut root = None;
             let (mut local_int, mut local_leaf) = (0usize, 0usize);
             while pos < end {
-                let leaf = is_leaf(pos).ok_or_else(|| bad("leaf flags are too short"))?;
+                let at_leaf = is_leaf(pos).ok_or_else(|| bad("leaf flags are too short"))?;
                 pos += 1;
-                let c = if leaf {
+                if local_leaf >= MAX_LOCAL || local_int >= MAX_LOCAL {
+                    return Err(bad("a tree has too many nodes"));
+                }
+                let c = if at_leaf {
                     local_leaf += 1;
                     n_leaves += 1;
-                    ((local_leaf - 1) << 1) | 1
+                    leaf(local_leaf - 1)
                 } else {
                     let f = *s
                         .features
@@ -525,12 +550,8 @@ impl TryFrom<Stored> for QuantTrees {
                         left: 0,
                         right: 0,
                     });
-                    (local_int - 1) << 1
+                    internal(local_int - 1)
                 };
-                if c > usize::from(u16::MAX) {
-                    return Err(bad("a tree has too many nodes"));
-                }
-                let c = c as u16;
                 match pending.pop() {
                     None if root.is_none() => root = Some(c),
                     None => return Err(bad("a tree has nodes after its last leaf")),
@@ -544,7 +565,7 @@ impl TryFrom<Stored> for QuantTrees {
                         }
                     }
                 }
-                if !leaf {
+                if !at_leaf {
                     pending.push((local_int - 1, false));
                 }
             }
