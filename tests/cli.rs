@@ -60,8 +60,9 @@ fn tiny_run_writes_every_report_and_a_model_that_reproduces_its_accuracy() {
     let cands = r["candidates"].as_array().unwrap();
     // 5 trained; bins + int8 of the 4 tree models; int8 logistic
     // regression; first 5 rounds of the 2 ensembles; depth 2 of the 4 trees
-    // deeper than 2; a distilled student and its control.
-    assert_eq!(cands.len(), 5 + 8 + 1 + 2 + 4 + 2);
+    // deeper than 2; cost-complexity pruning of the 2 decision trees; a
+    // distilled student and its control.
+    assert_eq!(cands.len(), 5 + 8 + 1 + 2 + 4 + 2 + 2);
     let by_id = |id: &str| cands.iter().find(|c| c["id"] == id).unwrap();
     for c in cands {
         let l = &c["latency_ns"];

@@ -13,11 +13,11 @@
 
 mod prune;
 
-pub use prune::{prune_depth, truncate};
+pub use prune::{prune_cost_complexity, prune_depth, truncate};
 
 use crate::error::{Error, Result};
-use crate::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
-use crate::train::{fit_soft, one_hot, CandidateSpec, Family, TrainData, Trained};
+use crate::model::{LeafPrecision, Model, Output, QuantLinear, QuantTrees};
+use crate::train::{fit_soft, one_hot, train, CandidateSpec, Family, TrainData, Trained};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
@@ -37,6 +37,9 @@ pub struct Candidate {
     /// Training time, or the time the transform took.
     pub fit_seconds: f64,
     pub lineage: Option<Lineage>,
+    /// What trained it (trained candidates only): cost-complexity pruning
+    /// retrains the same spec on part of the rows to choose its alpha.
+    pub spec: Option<CandidateSpec>,
 }
 
 impl From<Trained> for Candidate {
@@ -48,6 +51,7 @@ impl From<Trained> for Candidate {
             model: t.model,
             fit_seconds: t.fit_seconds,
             lineage: None,
+            spec: Some(t.spec),
         }
     }
 }
@@ -76,6 +80,14 @@ pub enum Transform {
     /// Every tree cut at `max_depth`; a cut node becomes a leaf holding the
     /// value of the training rows that reach it.
     PruneDepth { max_depth: u16 },
+    /// Minimal cost-complexity pruning at `alpha`, chosen as the alpha of the
+    /// same tree's pruning path that is most accurate on a validation split
+    /// (`validation_fraction` of the training rows, the tree retrained on
+    /// the rest); ties go to the larger alpha (the smaller tree).
+    CostComplexity {
+        alpha: f64,
+        validation_fraction: f64,
+    },
     /// The first `rounds` trees (boosting: rounds of one tree per output).
     Truncate { rounds: usize },
     /// Thresholds → per-feature bin numbers, leaves at `leaves` precision.
@@ -96,6 +108,9 @@ impl std::fmt::Display for Transform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Transform::PruneDepth { max_depth } => write!(f, "pruned to depth {max_depth}"),
+            Transform::CostComplexity { alpha, .. } => {
+                write!(f, "cost-complexity pruned (α = {alpha:.2e})")
+            }
             Transform::Truncate { rounds } => write!(f, "first {rounds} rounds"),
             Transform::BinTrees {
                 leaves: LeafPrecision::F32,
@@ -164,6 +179,10 @@ pub struct OptimizePlan {
     pub prune_depths: Vec<u16>,
     /// Round counts applied to every ensemble with more rounds.
     pub truncate: Vec<usize>,
+    /// Minimal cost-complexity pruning of every decision tree, alpha chosen
+    /// on a validation split of this share of the training rows (`null`:
+    /// off).
+    pub cost_complexity: Option<f64>,
     pub distill: Vec<DistillSpec>,
 }
 
@@ -173,6 +192,13 @@ impl OptimizePlan {
             return Err(format!(
                 "prune_depths: {d} — a depth cap must be at least 1"
             ));
+        }
+        if let Some(v) = self.cost_complexity {
+            if !(v > 0.0 && v < 1.0) {
+                return Err(format!(
+                    "cost_complexity = {v}: expected the validation share, between 0 and 1 (e.g. 0.2)"
+                ));
+            }
         }
         if self.truncate.contains(&0) {
             return Err("truncate: 0 — keep at least 1 round".into());
@@ -232,6 +258,24 @@ pub fn derive(
                     )?);
                 }
             }
+            if let (Some(share), Some(spec), Output::Average, 1) =
+                (plan.cost_complexity, &parent.spec, &t.output, t.n_trees())
+            {
+                let start = Instant::now();
+                let alpha = choose_alpha(spec, data, share, seed)?;
+                out.push(Candidate {
+                    fit_seconds: start.elapsed().as_secs_f64(),
+                    ..variant(
+                        parent,
+                        "ccp".into(),
+                        Transform::CostComplexity {
+                            alpha,
+                            validation_fraction: share,
+                        },
+                        || Ok(Model::Trees(prune_cost_complexity(t, alpha, data))),
+                    )?
+                });
+            }
             let rounds = t.n_trees() / t.output.n_trees_per_round(t.n_classes);
             for &k in &plan.truncate {
                 if k < rounds {
@@ -257,6 +301,73 @@ pub fn derive(
     Ok(out)
 }
 
+/// The cost-complexity alpha for a tree trained by `spec`: retrain it on
+/// `1 − share` of the rows (stratified, seeded), walk its pruning path, and
+/// keep the alpha most accurate on the held-out `share` (ties: the larger
+/// alpha, i.e. the smaller tree).
+fn choose_alpha(spec: &CandidateSpec, data: &TrainData<'_>, share: f64, seed: u64) -> Result<f64> {
+    let (fit_rows, val_rows) = stratified_indices(data.y, data.n_classes, share, seed);
+    let take = |rows: &[usize]| -> (Vec<f32>, Vec<u32>) {
+        let mut x = Vec::with_capacity(rows.len() * data.n_features);
+        for &r in rows {
+            x.extend_from_slice(data.row(r));
+        }
+        (x, rows.iter().map(|&r| data.y[r]).collect())
+    };
+    let (xf, yf) = take(&fit_rows);
+    let (xv, yv) = take(&val_rows);
+    let fit = TrainData {
+        x: &xf,
+        n_features: data.n_features,
+        y: &yf,
+        n_classes: data.n_classes,
+    };
+    let sub = train(spec, &fit, seed)?;
+    let Model::Trees(tree) = &sub.model else {
+        return Err(Error::train(
+            &sub.id,
+            "cost-complexity pruning needs a tree",
+        ));
+    };
+    let mut best = (f64::NEG_INFINITY, 0.0);
+    for alpha in prune::alpha_path(tree, &fit) {
+        let pruned = Model::Trees(prune_cost_complexity(tree, alpha, &fit));
+        let mut pred = Vec::new();
+        pruned.predict_batch(&xv, &mut pred);
+        let acc = crate::measure::accuracy(&yv, &pred);
+        if acc >= best.0 {
+            best = (acc, alpha);
+        }
+    }
+    Ok(best.1)
+}
+
+/// Row indices split per class: `share` of each class (at least one row
+/// when the class has two or more) held out, seeded.
+fn stratified_indices(
+    y: &[u32],
+    n_classes: usize,
+    share: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xcc9_a1fa);
+    let (mut fit, mut val) = (Vec::new(), Vec::new());
+    for c in 0..n_classes as u32 {
+        let mut rows: Vec<usize> = (0..y.len()).filter(|&i| y[i] == c).collect();
+        rand::seq::SliceRandom::shuffle(rows.as_mut_slice(), &mut rng);
+        let n_val = if rows.len() >= 2 {
+            ((rows.len() as f64 * share).round() as usize).clamp(1, rows.len() - 1)
+        } else {
+            0
+        };
+        val.extend_from_slice(&rows[..n_val]);
+        fit.extend_from_slice(&rows[n_val..]);
+    }
+    fit.sort_unstable();
+    val.sort_unstable();
+    (fit, val)
+}
+
 fn variant(
     parent: &Candidate,
     suffix: String,
@@ -275,6 +386,7 @@ fn variant(
             parent: parent.id.clone(),
             transform,
         }),
+        spec: None,
     })
 }
 
@@ -391,6 +503,7 @@ fn distill(
                 noise: spec.noise,
             },
         }),
+        spec: None,
     })
 }
 

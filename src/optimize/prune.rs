@@ -46,11 +46,16 @@ fn tree_output(t: &TreeEnsemble, i: usize) -> u32 {
 /// depth ≥ the tree's changes nothing.
 pub fn prune_depth(t: &TreeEnsemble, max_depth: u16, data: &TrainData<'_>) -> TreeEnsemble {
     let cap = usize::from(max_depth);
-    let w = t.leaf_width();
-    let n_nodes = t.nodes.len();
-    // Rows reaching each node, per class (averaging) or in total (boosting).
+    let depth = t.node_depths();
+    let cut: Vec<bool> = depth.iter().map(|&d| d >= cap).collect();
+    let counts = node_counts(t, data);
+    rebuild(t, &cut, &node_values(t, &counts))
+}
+
+/// Training rows reaching each node, per class (`n_nodes × n_classes`).
+fn node_counts(t: &TreeEnsemble, data: &TrainData<'_>) -> Vec<u64> {
     let k = t.n_classes;
-    let mut counts = vec![0u64; n_nodes * k];
+    let mut counts = vec![0u64; t.nodes.len() * k];
     for r in 0..data.n_rows() {
         let row = data.row(r);
         let class = data.y[r] as usize;
@@ -70,6 +75,15 @@ pub fn prune_depth(t: &TreeEnsemble, max_depth: u16, data: &TrainData<'_>) -> Tr
             }
         }
     }
+    counts
+}
+
+/// The value every node would hold as a leaf (`n_nodes × leaf_width`); see
+/// [`prune_depth`] for the rule.
+fn node_values(t: &TreeEnsemble, counts: &[u64]) -> Vec<f32> {
+    let w = t.leaf_width();
+    let k = t.n_classes;
+    let n_nodes = t.nodes.len();
     // A forest of one-hot leaves votes; a single tree's pure leaves are
     // still a class distribution.
     let votes = matches!(t.output, Output::Average)
@@ -122,35 +136,135 @@ pub fn prune_depth(t: &TreeEnsemble, max_depth: u16, data: &TrainData<'_>) -> Tr
             }
         }
     }
-    let depth = t.node_depths();
+    value
+}
+
+/// `t` with every node marked in `cut` (and not already a leaf) turned into
+/// a leaf holding its `value`; nodes below a cut are dropped.
+fn rebuild(t: &TreeEnsemble, cut: &[bool], value: &[f32]) -> TreeEnsemble {
+    let w = t.leaf_width();
     let mut out = empty_like(t);
     for (ti, &root) in t.roots.iter().enumerate() {
-        // Copy the tree in pre-order, turning nodes at the cap into leaves.
+        // Copy the tree in pre-order, turning cut nodes into leaves.
         let mut single = empty_like(t);
-        copy_capped(t, root as usize, cap, &depth, &value, w, &mut single);
+        copy_cut(t, root as usize, cut, value, w, &mut single);
         single.roots.push(0);
         out.append_tree(&single, 0, tree_output(t, ti));
     }
     out
 }
 
-fn copy_capped(
+fn copy_cut(
     t: &TreeEnsemble,
     i: usize,
-    cap: usize,
-    depth: &[usize],
+    cut: &[bool],
     value: &[f32],
     w: usize,
     out: &mut TreeEnsemble,
 ) -> u32 {
     let n = t.nodes[i];
-    // `depth` counts from each tree's root.
-    if n.is_leaf() || depth[i] >= cap {
+    if n.is_leaf() || cut[i] {
         return out.push_leaf(&value[i * w..(i + 1) * w]);
     }
     let me = out.push_split(n.feature, n.threshold);
-    let l = copy_capped(t, n.left as usize, cap, depth, value, w, out);
-    let r = copy_capped(t, n.right as usize, cap, depth, value, w, out);
+    let l = copy_cut(t, n.left as usize, cut, value, w, out);
+    let r = copy_cut(t, n.right as usize, cut, value, w, out);
     out.set_children(me, l, r);
     me
+}
+
+/// The weakest-link sequence of minimal cost-complexity pruning (Breiman et
+/// al., as scikit-learn's `ccp_alpha`) of a single tree: each step cuts the
+/// internal node whose subtree buys the least impurity per extra leaf,
+/// `g(t) = (R(t) − R(T_t)) / (|leaves(T_t)| − 1)` with `R(t) = (n_t / N) ×
+/// gini(t)` over the training rows reaching `t`. Returns `(α, node)` pairs
+/// in cutting order, with α the effective alpha (non-decreasing): the tree
+/// pruned at α cuts every node listed with an α at or below it.
+///
+/// Quadratic in the node count (each step re-scores the tree) — fine for
+/// the thousands of nodes a tree grown on tabular data has.
+pub(crate) fn weakest_links(t: &TreeEnsemble, counts: &[u64]) -> Vec<(f64, usize)> {
+    let n = t.nodes.len();
+    let k = t.n_classes;
+    let total: u64 = counts[..k].iter().sum();
+    let risk: Vec<f64> = (0..n)
+        .map(|i| {
+            let c = &counts[i * k..(i + 1) * k];
+            let m: u64 = c.iter().sum();
+            if m == 0 || total == 0 {
+                return 0.0;
+            }
+            let gini = 1.0
+                - c.iter()
+                    .map(|&x| (x as f64 / m as f64).powi(2))
+                    .sum::<f64>();
+            m as f64 / total as f64 * gini
+        })
+        .collect();
+    let mut cut = vec![false; n];
+    let mut out = Vec::new();
+    let mut alpha = 0.0f64;
+    let mut subtree_risk = vec![0.0f64; n];
+    let mut leaves = vec![0usize; n];
+    let mut reachable = vec![false; n];
+    loop {
+        for i in (0..n).rev() {
+            let node = &t.nodes[i];
+            if node.is_leaf() || cut[i] {
+                subtree_risk[i] = risk[i];
+                leaves[i] = 1;
+            } else {
+                let (l, r) = (node.left as usize, node.right as usize);
+                subtree_risk[i] = subtree_risk[l] + subtree_risk[r];
+                leaves[i] = leaves[l] + leaves[r];
+            }
+        }
+        reachable.fill(false);
+        reachable[t.roots[0] as usize] = true;
+        let mut best: Option<(f64, usize)> = None;
+        for i in 0..n {
+            let node = &t.nodes[i];
+            if !reachable[i] || node.is_leaf() || cut[i] {
+                continue;
+            }
+            reachable[node.left as usize] = true;
+            reachable[node.right as usize] = true;
+            let g = (risk[i] - subtree_risk[i]) / (leaves[i] - 1) as f64;
+            if best.is_none_or(|(b, _)| g < b) {
+                best = Some((g, i));
+            }
+        }
+        let Some((g, i)) = best else { break };
+        alpha = alpha.max(g);
+        cut[i] = true;
+        out.push((alpha, i));
+    }
+    out
+}
+
+/// A single tree pruned at cost-complexity `alpha` (see [`weakest_links`]),
+/// cut nodes holding the class distribution of the training rows that
+/// reach them.
+pub fn prune_cost_complexity(t: &TreeEnsemble, alpha: f64, data: &TrainData<'_>) -> TreeEnsemble {
+    let counts = node_counts(t, data);
+    let mut cut = vec![false; t.nodes.len()];
+    for (a, i) in weakest_links(t, &counts) {
+        if a <= alpha {
+            cut[i] = true;
+        }
+    }
+    rebuild(t, &cut, &node_values(t, &counts))
+}
+
+/// The effective alphas of a tree's pruning path (0 first: the unpruned
+/// tree), deduplicated.
+pub(crate) fn alpha_path(t: &TreeEnsemble, data: &TrainData<'_>) -> Vec<f64> {
+    let counts = node_counts(t, data);
+    let mut alphas = vec![0.0];
+    for (a, _) in weakest_links(t, &counts) {
+        if a > *alphas.last().expect("non-empty") {
+            alphas.push(a);
+        }
+    }
+    alphas
 }

@@ -247,6 +247,7 @@ fn derive_follows_the_plan_and_is_deterministic() {
         quantize: vec![QuantizeKind::Bins, QuantizeKind::Int8],
         prune_depths: vec![3, 50],
         truncate: vec![10, 1000],
+        cost_complexity: None,
         distill: vec![DistillSpec {
             teacher: "boost-30-d5".into(),
             student: boost(5, 2),
@@ -281,4 +282,100 @@ fn derive_follows_the_plan_and_is_deterministic() {
         .unwrap_err()
         .to_string()
         .contains("teacher `nope` is not one of the candidates"));
+}
+
+/// scikit-learn's tree and pruning path, from `scripts/ccp_reference.py`.
+#[derive(serde::Deserialize)]
+struct CcpReference {
+    n_features: usize,
+    n_classes: usize,
+    x: Vec<Vec<f64>>,
+    y: Vec<u32>,
+    children_left: Vec<i64>,
+    children_right: Vec<i64>,
+    feature: Vec<i64>,
+    threshold: Vec<f64>,
+    ccp_alphas: Vec<f64>,
+}
+
+/// scikit-learn's tree in the IR (pre-order), thresholds moved to the
+/// largest f32 at or below them as the smartcore converter does.
+fn sklearn_tree(r: &CcpReference) -> TreeEnsemble {
+    fn add(r: &CcpReference, i: usize, t: &mut TreeEnsemble) -> u32 {
+        if r.children_left[i] < 0 {
+            return t.push_leaf(&vec![0.0; r.n_classes]);
+        }
+        let me = t.push_split(
+            r.feature[i] as u32,
+            crate::train::f32_at_or_below(r.threshold[i]),
+        );
+        let l = add(r, r.children_left[i] as usize, t);
+        let rr = add(r, r.children_right[i] as usize, t);
+        t.set_children(me, l, rr);
+        me
+    }
+    let mut t = TreeEnsemble::new(r.n_features, r.n_classes);
+    let root = add(r, 0, &mut t);
+    t.roots.push(root);
+    t.check().unwrap();
+    t
+}
+
+#[test]
+fn cost_complexity_path_matches_scikit_learn() {
+    for name in ["ccp_wine", "ccp_breast_cancer"] {
+        let path = format!("{}/tests/fixtures/{name}.json", env!("CARGO_MANIFEST_DIR"));
+        let r: CcpReference =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let t = sklearn_tree(&r);
+        let x: Vec<f32> = r.x.iter().flatten().map(|&v| v as f32).collect();
+        let data = TrainData {
+            x: &x,
+            n_features: r.n_features,
+            y: &r.y,
+            n_classes: r.n_classes,
+        };
+        let ours = prune::alpha_path(&t, &data);
+        assert_eq!(
+            ours.len(),
+            r.ccp_alphas.len(),
+            "{name}: {ours:?} vs {:?}",
+            r.ccp_alphas
+        );
+        for (a, b) in ours.iter().zip(&r.ccp_alphas) {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs().max(1e-12),
+                "{name}: {a} vs {b}"
+            );
+        }
+        // Pruned at the largest alpha, the tree is its root alone.
+        let root_only = prune_cost_complexity(&t, *ours.last().unwrap(), &data);
+        assert_eq!(root_only.nodes.len(), 1);
+        // Pruned at 0 nothing goes: same structure.
+        assert_eq!(
+            prune_cost_complexity(&t, 0.0, &data).nodes.len(),
+            t.nodes.len()
+        );
+    }
+}
+
+#[test]
+fn cost_complexity_variant_is_no_larger_and_names_its_alpha() {
+    let p = Problem::new(1500, 2, 31);
+    let parent = trained(tree(None), &p);
+    let plan = OptimizePlan {
+        cost_complexity: Some(0.25),
+        ..OptimizePlan::default()
+    };
+    let v = derive(&plan, std::slice::from_ref(&parent), &p.train(), 4).unwrap();
+    assert_eq!(v.len(), 1);
+    let Some(Transform::CostComplexity { alpha, .. }) =
+        v[0].lineage.as_ref().map(|l| l.transform.clone())
+    else {
+        panic!("{:?}", v[0].lineage)
+    };
+    assert!(alpha >= 0.0);
+    let (a, b) = (trees(&parent).nodes.len(), trees(&v[0]).nodes.len());
+    assert!(b <= a, "{b} nodes after pruning, {a} before");
+    assert_eq!(v[0].id, "tree-full/ccp");
 }

@@ -139,6 +139,95 @@ fn lineage(o: &mut String, r: &RunResults) {
     o.push_str("</tbody></table></div>\n");
 }
 
+/// Each distilled student against its control twin (same student, same
+/// rows, labels instead of the teacher's probabilities), in words.
+fn distillation(o: &mut String, r: &RunResults) {
+    use crate::optimize::{Targets, Transform};
+    let soft: Vec<&CandidateResult> = r
+        .candidates
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.transform,
+                Some(Transform::Distill {
+                    targets: Targets::Soft,
+                    ..
+                })
+            )
+        })
+        .collect();
+    if soft.is_empty() {
+        return;
+    }
+    o.push_str("<h2>Did distillation pay?</h2><ul>");
+    for s in soft {
+        let twin_id = s.id.replace("/distilled", "/labels");
+        let Some(h) = r.candidates.iter().find(|c| c.id == twin_id) else {
+            continue;
+        };
+        let gain = (s.accuracy - h.accuracy) * 100.0;
+        let verdict = if gain > 0.0 {
+            format!("yes: {gain:+.2} points over the same student trained on labels")
+        } else if gain == 0.0 {
+            "no gain: the same accuracy as the student trained on labels".to_string()
+        } else {
+            format!("no: {gain:+.2} points against the same student trained on labels")
+        };
+        let teacher = r
+            .candidates
+            .iter()
+            .find(|c| Some(&c.id) == s.parent.as_ref())
+            .map_or(String::new(), |t| format!(" (teacher {:.4})", t.accuracy));
+        let _ = write!(
+            o,
+            "<li><code>{}</code> {:.4} vs <code>{}</code> {:.4}{} — {}.</li>",
+            escape(&s.id),
+            s.accuracy,
+            escape(&h.id),
+            h.accuracy,
+            teacher,
+            escape(&verdict)
+        );
+    }
+    o.push_str("</ul>\n");
+}
+
+/// Size and load time per zstd level, for the trained models (their
+/// variants compress alike).
+fn compression(o: &mut String, r: &RunResults) {
+    let levels: Vec<i32> = r.measure.zstd_levels.clone();
+    if levels.len() < 2 {
+        return;
+    }
+    o.push_str(
+        "<h2>Compression</h2><p class=\"note\">Compressed size and load time (decompress + decode + check) per zstd level; \
+         the level each artifact uses is marked.</p><div class=\"scroll\"><table><thead><tr><th>model</th><th>raw</th>",
+    );
+    for l in &levels {
+        let _ = write!(o, "<th>level {l}</th>");
+    }
+    o.push_str("</tr></thead><tbody>\n");
+    for c in r.candidates.iter().filter(|c| c.parent.is_none()) {
+        let _ = write!(
+            o,
+            "<tr><td><code>{}</code></td><td>{}</td>",
+            escape(&c.id),
+            bytes(c.size_bytes.raw)
+        );
+        for l in &levels {
+            match c.compression.iter().find(|x| x.level == *l) {
+                Some(x) => {
+                    let mark = if x.level == c.zstd_level { " ✓" } else { "" };
+                    let _ = write!(o, "<td>{} · {}{mark}</td>", bytes(x.bytes), x.load_ns);
+                }
+                None => o.push_str("<td></td>"),
+            }
+        }
+        o.push_str("</tr>\n");
+    }
+    o.push_str("</tbody></table></div>\n");
+}
+
 fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
     let mut class = Vec::new();
     if chosen {
@@ -318,6 +407,8 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
     }
     o.push_str("</tbody></table></div>\n");
     lineage(&mut o, r);
+    distillation(&mut o, r);
+    compression(&mut o, r);
 
     let m = &r.measure;
     let _ = writeln!(

@@ -16,6 +16,8 @@ mod soft_logistic;
 mod trees;
 
 pub use boost::{one_hot, BoostParams};
+#[cfg(test)]
+pub(crate) use trees::f32_at_or_below;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
