@@ -77,6 +77,97 @@ pub struct QuantTrees {
     pub trees: Vec<QTree>,
     pub nodes: Vec<QNode>,
     pub leaves: Leaves,
+    /// The same trees as complete binary trees, when they are shallow
+    /// enough (built from the above, never stored).
+    pub implicit: Option<Implicit>,
+}
+
+/// Shallow trees padded to complete binary trees of one depth `D`, in heap
+/// order (node `i`'s children are `2i + 1` and `2i + 2`), so a prediction
+/// walks exactly `D` levels per tree with no branch on the data and no child
+/// pointers: `i = 2i + 1 + (bins[f] > bin)`. The walks of successive trees
+/// do not depend on one another, so the CPU overlaps them. A leaf above
+/// depth `D` is padded with always-left nodes (`bin = u16::MAX`) and owns
+/// every leaf slot below it.
+///
+/// Used when every tree is at most [`MAX_IMPLICIT_DEPTH`] deep and padding
+/// at most quadruples the node count (boosted trees; not deep forests).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Implicit {
+    pub depth: u32,
+    /// `(feature, bin)` per heap node, `2^D − 1` per tree.
+    pub nodes: Vec<[u16; 2]>,
+    /// Global leaf number per leaf slot, `2^D` per tree.
+    pub leaf_ref: Vec<u32>,
+}
+
+pub const MAX_IMPLICIT_DEPTH: u32 = 8;
+
+impl Implicit {
+    fn build(q: &QuantTrees) -> Option<Implicit> {
+        let mut depth = 0u32;
+        for tree in &q.trees {
+            let nodes = &q.nodes[tree.node_base as usize..];
+            // Depth of each internal node: children come after parents.
+            let mut stack = vec![(tree.root, 0u32)];
+            while let Some((c, d)) = stack.pop() {
+                depth = depth.max(d);
+                if let Ok(i) = decode(c) {
+                    stack.push((nodes[i].left, d + 1));
+                    stack.push((nodes[i].right, d + 1));
+                }
+            }
+        }
+        let internal = (1usize << depth) - 1;
+        if depth == 0
+            || depth > MAX_IMPLICIT_DEPTH
+            || internal * q.trees.len() > 4 * q.nodes.len().max(1)
+        {
+            return None;
+        }
+        let slots = 1usize << depth;
+        let mut im = Implicit {
+            depth,
+            nodes: vec![[0, u16::MAX]; internal * q.trees.len()],
+            leaf_ref: vec![0; slots * q.trees.len()],
+        };
+        for (t, tree) in q.trees.iter().enumerate() {
+            let nodes = &q.nodes[tree.node_base as usize..];
+            let heap = &mut im.nodes[t * internal..(t + 1) * internal];
+            let refs = &mut im.leaf_ref[t * slots..(t + 1) * slots];
+            // (child, heap position, level)
+            let mut stack = vec![(tree.root, 0usize, 0u32)];
+            while let Some((c, pos, level)) = stack.pop() {
+                match decode(c) {
+                    Ok(i) => {
+                        heap[pos] = [nodes[i].feature, nodes[i].bin];
+                        stack.push((nodes[i].left, 2 * pos + 1, level + 1));
+                        stack.push((nodes[i].right, 2 * pos + 2, level + 1));
+                    }
+                    Err(l) => {
+                        // Leaf slots under heap position `pos`.
+                        let below = depth - level;
+                        let first = ((pos + 1) << below) - 1 - internal;
+                        refs[first..first + (1 << below)].fill(tree.leaf_base + l as u32);
+                    }
+                }
+            }
+        }
+        Some(im)
+    }
+
+    /// Global leaf number tree `t` sends a binned row to.
+    #[inline(always)]
+    fn leaf_of(&self, t: usize, bins: &[u16]) -> usize {
+        let internal = (1usize << self.depth) - 1;
+        let heap = &self.nodes[t * internal..(t + 1) * internal];
+        let mut i = 0usize;
+        for _ in 0..self.depth {
+            let [f, b] = heap[i];
+            i = 2 * i + 1 + usize::from(bins[usize::from(f)] > b);
+        }
+        self.leaf_ref[t * (internal + 1) + (i - internal)] as usize
+    }
 }
 
 const MAX_LOCAL: usize = i16::MAX as usize;
@@ -232,13 +323,21 @@ impl QuantTrees {
             trees,
             nodes,
             leaves,
+            implicit: None,
         };
         q.check()?;
-        Ok(q)
+        Ok(q.with_layout())
     }
 
     pub fn n_trees(&self) -> usize {
         self.trees.len()
+    }
+
+    /// Adds the complete-tree layout when the trees are shallow (checked
+    /// models only: it trusts the node references).
+    fn with_layout(mut self) -> QuantTrees {
+        self.implicit = Implicit::build(&self);
+        self
     }
 
     fn n_leaves_stored(&self) -> usize {
@@ -291,6 +390,17 @@ impl QuantTrees {
     #[inline]
     fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
         self.bin_row(row, bins);
+        let bins = &*bins;
+        match &self.implicit {
+            Some(im) => self.accumulate_with(acc, |t, _| im.leaf_of(t, bins)),
+            None => self.accumulate_with(acc, |_, tree| self.leaf_of(tree, bins)),
+        }
+    }
+
+    /// The accumulation of [`QuantTrees::accumulate`] for either layout:
+    /// `leaf_of(t, tree)` gives the global leaf number tree `t` reaches.
+    #[inline(always)]
+    fn accumulate_with(&self, acc: &mut [f32], leaf_of: impl Fn(usize, &QTree) -> usize) {
         let (values_f32, values_i8, scale) = match &self.leaves {
             Leaves::F32(v) => (v.as_slice(), &[][..], 1.0),
             Leaves::Int8 { values, scale } => (&[][..], values.as_slice(), *scale),
@@ -306,8 +416,8 @@ impl QuantTrees {
             Output::Average => {
                 acc.fill(0.0);
                 let k = self.n_classes;
-                for tree in &self.trees {
-                    let leaf = self.leaf_of(tree, bins);
+                for (t, tree) in self.trees.iter().enumerate() {
+                    let leaf = leaf_of(t, tree);
                     for (j, a) in acc.iter_mut().enumerate() {
                         *a += value(leaf * k + j);
                     }
@@ -326,8 +436,8 @@ impl QuantTrees {
                 } else {
                     acc[..base.len()].fill(0.0);
                 }
-                for (tree, &o) in self.trees.iter().zip(tree_output) {
-                    acc[o as usize] += value(self.leaf_of(tree, bins));
+                for (t, (tree, &o)) in self.trees.iter().zip(tree_output).enumerate() {
+                    acc[o as usize] += value(leaf_of(t, tree));
                 }
                 if !values_i8.is_empty() {
                     for (a, b) in acc.iter_mut().zip(base) {
@@ -591,12 +701,13 @@ impl TryFrom<Stored> for QuantTrees {
             trees,
             nodes,
             leaves: s.leaves,
+            implicit: None,
         };
         if q.n_leaves_stored() != n_leaves {
             return Err(bad("leaf values do not match the leaves"));
         }
         q.check()?;
-        Ok(q)
+        Ok(q.with_layout())
     }
 }
 
@@ -699,6 +810,17 @@ mod tests {
             let q = Model::QuantTrees(QuantTrees::from_ensemble(&f, precision).unwrap());
             let back = Model::from_bytes(&q.to_bytes()).unwrap();
             assert_eq!(back, q);
+            let Model::QuantTrees(inner) = &q else {
+                unreachable!()
+            };
+            assert!(
+                inner.implicit.is_some(),
+                "a depth-2 ensemble is walked as complete trees"
+            );
+            let pointers = Model::QuantTrees(QuantTrees {
+                implicit: None,
+                ..inner.clone()
+            });
             let float = Model::Trees(f.clone());
             let (mut a, mut b) = (q.scratch(), float.scratch());
             for row in [

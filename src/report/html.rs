@@ -418,7 +418,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          interleaved rounds so that a noisy neighbour hurts all candidates alike. Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. Timer overhead (two clock reads) is {} at p50 and {} at p99; it is \
          included in the figures, not subtracted. Sizes are of the encoded model (postcard); each model is compressed with zstd at levels {} \
-         and keeps the smallest file among the levels that load within 10% of the fastest (the <em>zstd</em> column; all levels are in \
+         and keeps the smallest file among the levels that load within 1.5× the fastest (the <em>zstd</em> column; all levels are in \
          <code>results.json</code>); load is the median of {} decompress + decode + check runs.</p>",
         m.warmup_calls,
         m.warmup_ms,
