@@ -38,6 +38,7 @@
 pub mod artifact;
 pub mod config;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod fsutil;
 pub mod measure;
