@@ -38,7 +38,7 @@ pub(super) fn recommend(
     let major: Vec<String> = features
         .iter()
         .filter(|f| f.severity == Severity::Major)
-        .map(|f| format!("`{}` (PSI {:.2})", f.name, f.psi.unwrap_or(0.0)))
+        .map(evidence)
         .collect();
     if let Some(a) = acc {
         if a.drop_points > cfg.retrain_accuracy_drop_points {
@@ -74,7 +74,7 @@ pub(super) fn recommend(
     let moderate: Vec<String> = features
         .iter()
         .filter(|f| f.severity == Severity::Moderate)
-        .map(|f| format!("`{}` (PSI {:.2})", f.name, f.psi.unwrap_or(0.0)))
+        .map(evidence)
         .collect();
     let pred = match prediction {
         Some(p) if p.drifted => {
@@ -98,4 +98,15 @@ pub(super) fn recommend(
         action: Action::KeepMonitoring,
         reason,
     }
+}
+
+/// "`x7` (PSI 0.09, JS 0.10, p adj. 1.2e-40)": the figures that flagged a feature.
+fn evidence(f: &FeatureDrift) -> String {
+    format!(
+        "`{}` (PSI {:.2}, JS {:.2}, p adj. {})",
+        f.name,
+        f.psi.unwrap_or(0.0),
+        f.js.unwrap_or(0.0),
+        super::render::p_text(f.p_adjusted().unwrap_or(1.0))
+    )
 }

@@ -9,10 +9,11 @@ use std::fmt::Write;
 const REFERENCE: RGBColor = RGBColor(31, 119, 180);
 const CURRENT: RGBColor = RGBColor(214, 39, 40);
 
-/// p-values read best in scientific notation once small.
-fn p_text(p: f64) -> String {
+/// p-values read best in scientific notation once small; one that
+/// underflowed double precision is shown as a bound, not as 0.
+pub(crate) fn p_text(p: f64) -> String {
     if p == 0.0 {
-        "0".into()
+        "<1e-300".into()
     } else if p < 1e-3 {
         format!("{p:.1e}")
     } else {
