@@ -403,3 +403,55 @@ fn with_a_model_predictions_and_accuracy_are_compared_and_the_schema_checked() {
         "column `label` is not in the model's schema",
     );
 }
+
+#[test]
+fn the_lessons_exercise_variance_and_shape_changes_are_found() {
+    // The lesson's scenario 3 in small: 10 features; a production set with
+    // 1.5x the spread in x2..x4 and x5 bimodal with the same mean and variance.
+    let tmp = tempfile::tempdir().unwrap();
+    let (r, c) = (tmp.path().join("r.csv"), tmp.path().join("c.csv"));
+    write_csv(&r, 10_000, 10, &[], 11);
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    let normal = Normal::new(0.0, 1.0).unwrap();
+    let mut s = (0..10)
+        .map(|j| format!("n{j}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + "\n";
+    for _ in 0..5_000 {
+        let row: Vec<String> = (0..10)
+            .map(|j| {
+                let z: f64 = normal.sample(&mut rng);
+                let v = match j {
+                    2..=4 => 1.5 * z,
+                    5 => {
+                        let sign = if rng.random::<bool>() { 0.9 } else { -0.9 };
+                        sign + (1.0f64 - 0.81).sqrt() * z
+                    }
+                    _ => z,
+                };
+                format!("{v:.6}")
+            })
+            .collect();
+        let _ = writeln!(s, "{}", row.join(","));
+    }
+    std::fs::write(&c, s).unwrap();
+    let report = optbench::drift::detect(
+        &optbench::drift::DriftInputs {
+            reference: &r,
+            current: &c,
+            target: None,
+            model: None,
+        },
+        &optbench::drift::DriftConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(report.drifted_features, ["n2", "n3", "n4", "n5"]);
+    let n5 = report.features.iter().find(|f| f.name == "n5").unwrap();
+    // Same mean and variance, new shape: the Wasserstein distance stays small
+    // while KS and PSI see it.
+    assert!(
+        n5.psi.unwrap() > 0.25 && n5.wasserstein_scaled.unwrap() < 0.3,
+        "{n5:?}"
+    );
+}
