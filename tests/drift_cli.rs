@@ -91,6 +91,16 @@ fn fifty_noise_features_from_one_distribution_raise_no_alarm() {
     }
     let html = std::fs::read_to_string(out.join("drift.html")).unwrap();
     assert!(html.contains("Benjamini–Hochberg") && !html.contains("<script src"));
+    // Deterministic: a second run writes the same bytes.
+    let out2 = tmp.path().join("out2");
+    drift(&r, &c, &out2).assert().code(0);
+    for f in ["drift.json", "drift.html"] {
+        assert_eq!(
+            std::fs::read(out.join(f)).unwrap(),
+            std::fs::read(out2.join(f)).unwrap(),
+            "{f} differs between runs"
+        );
+    }
 }
 
 #[test]
