@@ -185,6 +185,14 @@ fn a_new_category_is_counted_in_its_own_bucket() {
     assert_eq!(unseen["reference"], 0);
     assert!(unseen["current"].as_u64().unwrap() > 400);
     assert_eq!(j["drifted_features"], serde_json::json!(["colour"]));
+    let html = std::fs::read_to_string(out.join("drift.html")).unwrap();
+    assert!(html.contains("<figcaption>new categories: purple</figcaption>"));
+    for bar in ["blue", "green", "red", "(unseen)"] {
+        assert!(
+            html.contains(&format!(">\n{bar}\n</text>")),
+            "no label {bar}"
+        );
+    }
 }
 
 #[test]
@@ -284,7 +292,7 @@ fn bad_input_names_the_file_column_or_flag_exits_2_and_writes_nothing() {
     fails(
         &mut drift(&r, &text, &out),
         &out,
-        "text.csv, line 3, column `n1`: expected a number",
+        "text.csv, line 3, column `n1`: expected a number (or an empty cell / NA for a missing value), as the column is numeric in the reference; found `five`",
     );
 
     fails(
@@ -404,6 +412,20 @@ fn with_a_model_predictions_and_accuracy_are_compared_and_the_schema_checked() {
         .arg(&model)
         .assert()
         .stdout(contains("the reference looks like its training data"));
+
+    // A text cell where the model's schema wants a number.
+    let text = tmp.path().join("text.csv");
+    let body = std::fs::read_to_string(&c).unwrap();
+    let mut lines: Vec<String> = body.lines().map(str::to_owned).collect();
+    let first = lines[2].find(',').unwrap();
+    lines[2] = format!("oops{}", &lines[2][first..]);
+    std::fs::write(&text, lines.join("\n") + "\n").unwrap();
+    let out3 = tmp.path().join("out3");
+    fails(
+        drift(&r, &text, &out3).args(["--target", "label", "--model"]).arg(&model),
+        &out3,
+        "text.csv, line 3, column `f0`: expected a number (or an empty cell / NA for a missing value), as the column is numeric in the model's schema; found `oops`",
+    );
 
     // Without --target the label column is not in the model's schema.
     let out2 = tmp.path().join("out2");

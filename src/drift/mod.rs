@@ -361,11 +361,11 @@ pub struct DriftInputs<'a> {
 pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport> {
     cfg.check()?;
     let artifact = inputs.model.map(Artifact::load).transpose()?;
-    let mut known: HashMap<String, Kind> = HashMap::new();
+    let mut known = table::Known::new();
     if let Some(a) = &artifact {
         for f in &a.schema.features {
             // The serving schema holds numeric features only (today).
-            known.insert(f.name.clone(), Kind::Numeric);
+            known.insert(f.name.clone(), (Kind::Numeric, "the model's schema"));
         }
     }
     let (reference, current) = rayon::join(
@@ -384,7 +384,9 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
     });
     if mismatch {
         for c in &reference.columns {
-            known.entry(c.name.clone()).or_insert(c.values.kind());
+            known
+                .entry(c.name.clone())
+                .or_insert((c.values.kind(), "the reference"));
         }
         current = table::read_table(inputs.current, inputs.target, &known)?;
     }

@@ -4,6 +4,7 @@
 use super::{Action, DriftReport, FeatureDrift, FeatureKind, Histogram, Severity, Verdict};
 use crate::report::html::escape;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::fmt::Write;
 
 const REFERENCE: RGBColor = RGBColor(31, 119, 180);
@@ -273,7 +274,23 @@ pub fn html(r: &DriftReport) -> String {
             } else {
                 continue;
             };
-            let _ = write!(o, "<figure>{svg}</figure>");
+            let caption = if f.unseen_categories.is_empty() {
+                String::new()
+            } else {
+                let mut names = f.unseen_categories.clone();
+                let more = names.len().saturating_sub(10);
+                names.truncate(10);
+                format!(
+                    "<figcaption>new categories: {}{}</figcaption>",
+                    escape(&names.join(", ")),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                )
+            };
+            let _ = write!(o, "<figure>{svg}{caption}</figure>");
         }
         o.push_str("</div>");
     }
@@ -405,19 +422,27 @@ fn bars_svg(name: &str, labels: &[String], reference: &[f64], current: &[f64]) -
             .y_label_area_size(44)
             .build_cartesian_2d(0.0..k as f64, 0.0..top.max(1e-9))
             .map_err(err)?;
-        let names: Vec<String> = idx.iter().map(|&i| labels[i].clone()).collect();
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .x_labels(0)
             .light_line_style(RGBColor(240, 240, 240))
             .label_style(("sans-serif", 11))
-            .x_labels(k)
-            .x_label_formatter(&|v| {
-                let i = v.floor() as usize;
-                names.get(i).cloned().unwrap_or_default()
-            })
             .draw()
             .map_err(err)?;
+        // plotters puts axis labels at round numbers; name each group of bars
+        // under its own centre instead.
+        let style =
+            TextStyle::from(("sans-serif", 11).into_font()).pos(Pos::new(HPos::Center, VPos::Top));
+        for (pos, &i) in idx.iter().enumerate() {
+            let (px, py) = chart.backend_coord(&(pos as f64 + 0.5, 0.0));
+            let mut name = labels[i].clone();
+            if name.chars().count() > 12 {
+                name = name.chars().take(11).collect::<String>() + "…";
+            }
+            root.draw(&Text::new(name, (px, py + 4), style.clone()))
+                .map_err(err)?;
+        }
         for (pos, &i) in idx.iter().enumerate() {
             let x = pos as f64;
             chart

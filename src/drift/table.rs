@@ -14,12 +14,16 @@ use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-/// What a column must be, when the caller already knows.
+/// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Numeric,
     Categorical,
 }
+
+/// A column's kind fixed in advance, and what fixed it (for the message
+/// when a cell disagrees), e.g. `"the model's schema"`.
+pub type Known = HashMap<String, (Kind, &'static str)>;
 
 /// Name used for the bucket of missing cells in a categorical column.
 pub const MISSING_CATEGORY: &str = "(missing)";
@@ -67,11 +71,7 @@ impl Table {
 /// Reads `path`. `target` (when given and present) is set aside as labels;
 /// `known` fixes the kind of some columns: a cell that is not a number in a
 /// column known to be numeric is an error naming its line and column.
-pub fn read_table(
-    path: &Path,
-    target: Option<&str>,
-    known: &HashMap<String, Kind>,
-) -> Result<Table> {
+pub fn read_table(path: &Path, target: Option<&str>, known: &Known) -> Result<Table> {
     let mut categorical: BTreeSet<usize> = BTreeSet::new();
     loop {
         match read_pass(path, target, known, &categorical)? {
@@ -96,7 +96,7 @@ enum Acc {
 fn read_pass(
     path: &Path,
     target: Option<&str>,
-    known: &HashMap<String, Kind>,
+    known: &Known,
     categorical: &BTreeSet<usize>,
 ) -> Result<Pass> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
@@ -137,7 +137,9 @@ fn read_pass(
         .map(|(i, h)| {
             if Some(i) == target_col {
                 Acc::Target(Vec::new())
-            } else if categorical.contains(&i) || known.get(h) == Some(&Kind::Categorical) {
+            } else if categorical.contains(&i)
+                || known.get(h).is_some_and(|k| k.0 == Kind::Categorical)
+            {
                 Acc::Categorical(HashMap::new())
             } else {
                 Acc::Numeric(Vec::new())
@@ -172,18 +174,20 @@ fn read_pass(
             match a {
                 Acc::Numeric(v) => match parse_cell(raw) {
                     Some(x) => v.push(x),
-                    None if known.get(&header[i]) == Some(&Kind::Numeric) => {
-                        return Err(Error::Cell {
-                            path: path.into(),
-                            line,
-                            column: header[i].clone(),
-                            message: format!(
-                                "expected a number (or an empty cell / NA for a missing value) as in the reference and the model's schema, found `{}`",
-                                String::from_utf8_lossy(raw)
-                            ),
-                        })
-                    }
-                    None => flipped.push(i),
+                    None => match known.get(&header[i]) {
+                        Some(&(Kind::Numeric, because)) => {
+                            return Err(Error::Cell {
+                                path: path.into(),
+                                line,
+                                column: header[i].clone(),
+                                message: format!(
+                                    "expected a number (or an empty cell / NA for a missing value), as the column is numeric in {because}; found `{}`",
+                                    String::from_utf8_lossy(raw)
+                                ),
+                            })
+                        }
+                        _ => flipped.push(i),
+                    },
                 },
                 Acc::Categorical(counts) => {
                     let s = std::str::from_utf8(raw).map_err(|_| Error::Cell {
@@ -282,7 +286,7 @@ mod tests {
     #[test]
     fn text_in_a_column_known_numeric_names_line_and_column() {
         let f = file("a,b\n1,2\n3,oops\n");
-        let known = HashMap::from([("b".to_string(), Kind::Numeric)]);
+        let known = HashMap::from([("b".to_string(), (Kind::Numeric, "the reference"))]);
         let e = read_table(f.path(), None, &known).unwrap_err().to_string();
         assert!(
             e.contains("line 3, column `b`") && e.contains("`oops`"),
