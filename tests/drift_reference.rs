@@ -171,6 +171,30 @@ fn psi_matches_the_direct_formula_on_numpy_quantile_edges() {
         assert_eq!(cc, counts(&c["current"]), "{}", c["name"]);
         let want = c["psi"].as_f64().unwrap();
         let got = stats::psi(&rc, &cc);
+        // And by the textbook formula, written out here independently:
+        // bin = number of edges below the value; proportions floored at 1e-4.
+        let naive = {
+            let share = |s: &[f64]| {
+                let mut h = vec![0.0; want_edges.len() + 1];
+                for &v in s {
+                    h[want_edges.iter().filter(|&&e| e < v).count()] += 1.0 / s.len() as f64;
+                }
+                h
+            };
+            let (r, q) = (share(&a), share(&b));
+            r.iter()
+                .zip(&q)
+                .map(|(&r, &q)| {
+                    let (r, q) = (r.max(1e-4), q.max(1e-4));
+                    (q - r) * (q / r).ln()
+                })
+                .sum::<f64>()
+        };
+        assert!(
+            (got - naive).abs() <= 1e-9 * naive.abs().max(1e-3),
+            "{}: {got} vs {naive}",
+            c["name"]
+        );
         assert!(
             (got - want).abs() <= 1e-12 * want.abs().max(1e-3),
             "{}: {got} vs {want}",
