@@ -19,8 +19,9 @@
 //! `data` ← `pipeline` ← `train`; `model` stands alone; `measure` uses data,
 //! pipeline and model; `select` uses measurement figures only; `report`
 //! renders results; `artifact` uses data, pipeline and model; `drift` uses
-//! data, artifact and the report's HTML helpers; `run` ties them together; the binary (`cli`) only parses, draws progress and maps errors
-//! to exit codes.
+//! data, artifact and the report's HTML helpers; `run` ties them together;
+//! the binary (`cli`) only parses, draws progress and maps errors to exit
+//! codes.
 //!
 //! From config to artifact to prediction:
 //!
