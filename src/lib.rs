@@ -19,9 +19,10 @@
 //! `data` ← `pipeline` ← `train`; `model` stands alone; `optimize` uses
 //! model and train; `measure` uses data,
 //! pipeline and model; `select` uses measurement figures only; `report`
-//! renders results; `artifact` uses data, pipeline and model; `run` ties them
-//! together; the binary (`cli`) only parses, draws progress and maps errors
-//! to exit codes.
+//! renders results; `artifact` uses data, pipeline and model; `drift` uses
+//! data, artifact and the report's HTML helpers; `run` ties them together;
+//! the binary (`cli`) only parses, draws progress and maps errors to exit
+//! codes.
 //!
 //! From config to artifact to prediction:
 //!
@@ -39,6 +40,7 @@
 pub mod artifact;
 pub mod config;
 pub mod data;
+pub mod drift;
 pub mod error;
 pub mod fsutil;
 pub mod measure;

@@ -2,7 +2,10 @@
 //!
 //! Exit codes: 0 success; 1 an error (bad input, I/O); 2 a usage error
 //! (clap); 3 `run` finished but no candidate fits the budget.
+//! `drift` has its own, for cron and CI: 0 no drift (or too few rows to
+//! judge), 1 drift found, 2 any error (usage errors included).
 
+mod drift;
 mod progress;
 mod run;
 
@@ -29,12 +32,16 @@ enum Command {
     /// Train candidates, measure them, pick the best within the budget, write
     /// the report and package the chosen model.
     Run(run::RunArgs),
+    /// Compare current data with a reference: which features drifted, how
+    /// much, and whether to retrain (exit 0 no drift, 1 drift, 2 error).
+    Drift(drift::DriftArgs),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => run::execute(args),
+        Command::Drift(args) => drift::execute(args),
     }
 }
 

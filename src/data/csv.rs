@@ -215,7 +215,7 @@ fn read_raw(path: &Path, target: &str, expect: Option<&[String]>) -> Result<Raw>
     })
 }
 
-fn is_missing(cell: &str) -> bool {
+pub(crate) fn is_missing(cell: &str) -> bool {
     MISSING.iter().any(|m| cell.eq_ignore_ascii_case(m))
 }
 
@@ -232,7 +232,7 @@ fn parse_number(cell: &str) -> std::result::Result<f64, String> {
     }
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> Error {
+pub(crate) fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             pos,

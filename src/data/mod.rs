@@ -9,6 +9,7 @@
 mod csv;
 mod synthetic;
 
+pub(crate) use self::csv::{csv_error, is_missing};
 pub use self::csv::{read_csv, read_csv_with_classes, CsvTable};
 pub use synthetic::SyntheticSpec;
 

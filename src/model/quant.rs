@@ -822,7 +822,7 @@ mod tests {
                 ..inner.clone()
             });
             let float = Model::Trees(f.clone());
-            let (mut a, mut b) = (q.scratch(), float.scratch());
+            let (mut a, mut b, mut c) = (q.scratch(), float.scratch(), pointers.scratch());
             for row in [
                 [0.5, 2.0],
                 [0.5, 2.1],
@@ -830,11 +830,9 @@ mod tests {
                 [f32::NAN, 0.0],
                 [0.0, f32::NAN],
             ] {
-                assert_eq!(
-                    q.predict(&row, &mut a),
-                    float.predict(&row, &mut b),
-                    "{row:?}"
-                );
+                let expected = float.predict(&row, &mut b);
+                assert_eq!(q.predict(&row, &mut a), expected, "{row:?}");
+                assert_eq!(pointers.predict(&row, &mut c), expected, "{row:?}");
             }
         }
     }

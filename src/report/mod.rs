@@ -4,7 +4,7 @@
 //!
 //! Uses measurement and selection results only.
 
-mod html;
+pub(crate) mod html;
 mod svg;
 
 pub use html::render_html;

@@ -1,0 +1,159 @@
+//! `optbench drift`: exit 0 no drift (or too little data to judge), 1 drift
+//! found, 2 error — so cron and CI can act on it.
+
+use optbench::drift::render;
+use optbench::drift::stats::Correction;
+use optbench::drift::{detect, write_report, DriftConfig, DriftInputs, Verdict};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+pub const EXIT_DRIFT: u8 = 1;
+pub const EXIT_DRIFT_ERROR: u8 = 2;
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CorrectionArg {
+    /// Benjamini–Hochberg (false discovery rate).
+    Bh,
+    /// Bonferroni (family-wise error rate; stricter).
+    Bonferroni,
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  optbench drift --reference train.csv --current last_week.csv
+  optbench drift --reference train.csv --current last_week.csv --target label --model reports/latest/model
+  optbench drift --reference a.csv --current b.csv --json --correction bonferroni --alpha 0.05
+
+A feature is flagged when its corrected p-value (KS for numeric, chi-square for
+categorical columns) is below --alpha AND PSI >= --psi-moderate or JS >= --js-threshold.
+
+Exit codes: 0 no drift (or too few rows to judge: see the warning); 1 drift found; 2 error.")]
+pub struct DriftArgs {
+    /// The data the model was trained on (or a trusted past window).
+    #[arg(long, value_name = "CSV")]
+    reference: PathBuf,
+    /// The data to check.
+    #[arg(long, value_name = "CSV")]
+    current: PathBuf,
+    /// A model package (from `optbench run`): validates the columns against its
+    /// schema and adds prediction drift (and accuracy when --target labels are in both files).
+    #[arg(long, value_name = "DIR")]
+    model: Option<PathBuf>,
+    /// Output folder for drift.json and drift.html.
+    #[arg(long, value_name = "DIR", default_value = "reports/drift")]
+    out: PathBuf,
+    /// Print drift.json to stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Label column: left out of the feature comparison.
+    #[arg(long, value_name = "COLUMN")]
+    target: Option<String>,
+    /// Quantile bins of the reference for PSI and JS.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 10,
+        allow_negative_numbers = true
+    )]
+    bins: i64,
+    /// Multiple-testing correction of the per-feature p-values.
+    #[arg(long, value_enum, default_value = "bh")]
+    correction: CorrectionArg,
+    /// Significance level for the corrected p-values.
+    #[arg(
+        long,
+        value_name = "P",
+        default_value_t = 0.01,
+        allow_negative_numbers = true
+    )]
+    alpha: f64,
+    /// PSI from which a shift is moderate (and large enough to flag).
+    #[arg(
+        long,
+        value_name = "PSI",
+        default_value_t = 0.1,
+        allow_negative_numbers = true
+    )]
+    psi_moderate: f64,
+    /// PSI from which a shift is major (retrain within a week).
+    #[arg(
+        long,
+        value_name = "PSI",
+        default_value_t = 0.25,
+        allow_negative_numbers = true
+    )]
+    psi_major: f64,
+    /// Jensen–Shannon distance (natural log) large enough to flag.
+    #[arg(
+        long,
+        value_name = "JS",
+        default_value_t = 0.1,
+        allow_negative_numbers = true
+    )]
+    js_threshold: f64,
+}
+
+fn fail(e: &optbench::Error) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(EXIT_DRIFT_ERROR)
+}
+
+pub fn execute(args: DriftArgs) -> ExitCode {
+    let bins = match usize::try_from(args.bins) {
+        Ok(b) => b,
+        Err(_) => {
+            return fail(&optbench::Error::Flag {
+                flag: "--bins".into(),
+                message: format!(
+                    "expected a whole number from 2 to 1000, found {}",
+                    args.bins
+                ),
+            })
+        }
+    };
+    let cfg = DriftConfig {
+        bins,
+        alpha: args.alpha,
+        correction: match args.correction {
+            CorrectionArg::Bh => Correction::BenjaminiHochberg,
+            CorrectionArg::Bonferroni => Correction::Bonferroni,
+        },
+        psi_moderate: args.psi_moderate,
+        psi_major: args.psi_major,
+        js_threshold: args.js_threshold,
+        ..DriftConfig::default()
+    };
+    let inputs = DriftInputs {
+        reference: &args.reference,
+        current: &args.current,
+        target: args.target.as_deref(),
+        model: args.model.as_deref(),
+    };
+    let report = match detect(&inputs, &cfg) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    if let Err(e) = write_report(&report, &args.out) {
+        return fail(&e);
+    }
+    if args.json {
+        // Plain data with string keys: serialisation cannot fail.
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serialises")
+        );
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    } else {
+        print!("{}", render::table(&report));
+        println!(
+            "\nreport: {}",
+            args.out.join(optbench::drift::HTML_FILE).display()
+        );
+    }
+    match report.verdict {
+        Verdict::Drift => ExitCode::from(EXIT_DRIFT),
+        Verdict::NoDrift | Verdict::InsufficientData => ExitCode::SUCCESS,
+    }
+}

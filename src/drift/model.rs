@@ -1,0 +1,177 @@
+//! With `--model`: the files checked against the package's schema, every row
+//! served through validate → preprocess → predict, and the predictions and
+//! accuracy compared.
+
+use super::table::{Table, Values};
+use super::{numeric_figures, sorted_present, stats, DriftConfig, KsOut, PredictionDrift};
+use crate::artifact::Artifact;
+use crate::error::{Error, Result};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::path::Path;
+
+pub(super) fn check_schema(a: &Artifact, t: &Table, model: &Path) -> Result<()> {
+    for f in &a.schema.features {
+        if t.column(&f.name).is_none() {
+            return Err(Error::data(
+                &t.path,
+                format!(
+                    "missing column `{}`, which the model {} needs",
+                    f.name,
+                    model.display()
+                ),
+            ));
+        }
+    }
+    for c in &t.columns {
+        if !a.schema.features.iter().any(|f| f.name == c.name) {
+            return Err(Error::data(
+                &t.path,
+                format!(
+                    "column `{}` is not in the model's schema ({}); pass --target {} if it is the label",
+                    c.name,
+                    model.display(),
+                    c.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Row-major raw rows in schema order (NaN = missing), for the model.
+fn schema_rows(a: &Artifact, t: &Table) -> Vec<f64> {
+    let cols: Vec<&[f64]> = a
+        .schema
+        .features
+        .iter()
+        .map(|f| match t.column(&f.name).map(|c| &c.values) {
+            Some(Values::Numeric(v)) => v.as_slice(),
+            // check_schema and the numeric-only reading rule guarantee this.
+            _ => unreachable!("schema columns are numeric and present"),
+        })
+        .collect();
+    let d = cols.len();
+    let mut x = vec![0.0; t.rows * d];
+    x.par_chunks_mut(d.max(1)).enumerate().for_each(|(i, row)| {
+        for (v, c) in row.iter_mut().zip(&cols) {
+            *v = c[i];
+        }
+    });
+    x
+}
+
+pub(super) struct Predictions {
+    pub classes: Vec<u32>,
+    pub score: Vec<f64>,
+}
+
+pub(super) fn predict_all(a: &Artifact, t: &Table) -> Result<Predictions> {
+    let d = a.schema.features.len();
+    let x = schema_rows(a, t);
+    let k = a.model.n_classes();
+    let out: Result<Vec<(u32, f64)>> = x
+        .par_chunks(d.max(1))
+        .enumerate()
+        .map(|(i, row)| {
+            let p = a.predict_proba_row(i + 1, row).map_err(|e| match e {
+                Error::Input {
+                    column, message, ..
+                } => Error::Cell {
+                    path: t.path.clone(),
+                    line: 0,
+                    column,
+                    message: format!("data row {}: {message}", i + 1),
+                },
+                e => e,
+            })?;
+            let (best, &pmax) = p
+                .iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
+                .unwrap_or((0, &0.0));
+            let score = if k == 2 {
+                f64::from(p[1])
+            } else {
+                f64::from(pmax)
+            };
+            Ok((best as u32, score))
+        })
+        .collect();
+    let (classes, score) = out?.into_iter().unzip();
+    Ok(Predictions { classes, score })
+}
+
+pub(super) fn accuracy(classes: &[String], labels: &[String], predicted: &[u32]) -> (f64, usize) {
+    let index: HashMap<&str, u32> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i as u32))
+        .collect();
+    let mut correct = 0usize;
+    let mut unknown = 0usize;
+    for (l, &p) in labels.iter().zip(predicted) {
+        match index.get(l.as_str()) {
+            Some(&c) if c == p => correct += 1,
+            Some(_) => {}
+            None => unknown += 1,
+        }
+    }
+    (correct as f64 / labels.len().max(1) as f64, unknown)
+}
+
+pub(super) fn prediction_drift(
+    a: &Artifact,
+    pr: Predictions,
+    pc: Predictions,
+    cfg: &DriftConfig,
+) -> PredictionDrift {
+    let k = a.model.n_classes();
+    let count = |c: &[u32]| {
+        let mut v = vec![0u64; k];
+        for &i in c {
+            v[i as usize] += 1;
+        }
+        v
+    };
+    let (cr, cc) = (count(&pr.classes), count(&pc.classes));
+    // Drop classes neither side predicts (the chi-square needs non-empty columns).
+    let (kr, kc): (Vec<u64>, Vec<u64>) = cr
+        .iter()
+        .zip(&cc)
+        .filter(|(r, c)| **r + **c > 0)
+        .map(|(r, c)| (*r, *c))
+        .unzip();
+    let chi = stats::chi2_homogeneity(&kr, &kc);
+    let class_psi = stats::psi(&kr, &kc);
+    let (sr, _) = sorted_present(pr.score);
+    let (sc, _) = sorted_present(pc.score);
+    let n = numeric_figures(&sr, &sc, cfg.bins);
+    let score_flag =
+        n.ks.p_value < cfg.alpha && (n.psi >= cfg.psi_moderate || n.js >= cfg.js_threshold);
+    let class_flag = chi.p_value < cfg.alpha && class_psi >= cfg.psi_moderate;
+    PredictionDrift {
+        model_id: a.metadata.model.id.clone(),
+        classes: a.metadata.classes.clone(),
+        predicted_reference: cr,
+        predicted_current: cc,
+        class_psi,
+        class_js: stats::js_distance(&kr, &kc),
+        class_chi2: chi,
+        score: if k == 2 {
+            format!("probability of class `{}`", a.metadata.classes[1])
+        } else {
+            "probability of the predicted class".into()
+        },
+        score_ks: KsOut {
+            statistic: n.ks.statistic,
+            p_value: n.ks.p_value,
+            p_adjusted: n.ks.p_value,
+            method: n.ks.method,
+        },
+        score_psi: n.psi,
+        score_js: n.js,
+        score_histogram: n.histogram,
+        drifted: score_flag || class_flag,
+    }
+}
