@@ -170,6 +170,59 @@ impl Implicit {
     }
 }
 
+/// A layout's traversal: calls `visit(tree, global leaf number)` for every
+/// tree, in tree order.
+trait Walk {
+    fn walk(&self, q: &QuantTrees, bins: &[u16], visit: impl FnMut(usize, usize));
+}
+
+/// The pointer layout (any depth): one tree after another.
+struct Pointers;
+
+impl Walk for Pointers {
+    #[inline(always)]
+    fn walk(&self, q: &QuantTrees, bins: &[u16], mut visit: impl FnMut(usize, usize)) {
+        for (t, tree) in q.trees.iter().enumerate() {
+            visit(t, q.leaf_of(tree, bins));
+        }
+    }
+}
+
+/// Trees walked in lock-step, this many at a time: their walks are
+/// independent chains of loads, so the CPU works on all of them at once
+/// instead of waiting on one tree's loads.
+const LANES: usize = 8;
+
+impl Walk for Implicit {
+    #[inline(always)]
+    fn walk(&self, q: &QuantTrees, bins: &[u16], mut visit: impl FnMut(usize, usize)) {
+        let internal = (1usize << self.depth) - 1;
+        let n = q.trees.len();
+        let full = n - n % LANES;
+        for t0 in (0..full).step_by(LANES) {
+            let heaps: [&[[u16; 2]]; LANES] =
+                std::array::from_fn(|k| &self.nodes[(t0 + k) * internal..(t0 + k + 1) * internal]);
+            let mut pos = [0usize; LANES];
+            for _ in 0..self.depth {
+                for k in 0..LANES {
+                    let [f, b] = heaps[k][pos[k]];
+                    pos[k] = 2 * pos[k] + 1 + usize::from(bins[usize::from(f)] > b);
+                }
+            }
+            for (k, &p) in pos.iter().enumerate() {
+                let t = t0 + k;
+                visit(
+                    t,
+                    self.leaf_ref[t * (internal + 1) + (p - internal)] as usize,
+                );
+            }
+        }
+        for t in full..n {
+            visit(t, self.leaf_of(t, bins));
+        }
+    }
+}
+
 const MAX_LOCAL: usize = i16::MAX as usize;
 
 /// Child reference to internal node `i` of the same tree.
@@ -371,7 +424,7 @@ impl QuantTrees {
     }
 
     /// The leaf number (global) that tree `t` sends a binned row to.
-    #[inline]
+    #[inline(always)]
     fn leaf_of(&self, tree: &QTree, bins: &[u16]) -> usize {
         let nodes = &self.nodes[tree.node_base as usize..];
         let mut c = tree.root;
@@ -391,38 +444,42 @@ impl QuantTrees {
     fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
         self.bin_row(row, bins);
         let bins = &*bins;
-        match &self.implicit {
-            Some(im) => self.accumulate_with(acc, |t, _| im.leaf_of(t, bins)),
-            None => self.accumulate_with(acc, |_, tree| self.leaf_of(tree, bins)),
+        // Four monomorphic loops: layout × leaf precision.
+        match (&self.implicit, &self.leaves) {
+            (Some(im), Leaves::F32(v)) => self.accumulate_with(acc, 1.0, im, bins, |i| v[i]),
+            (Some(im), Leaves::Int8 { values, scale }) => {
+                self.accumulate_with(acc, *scale, im, bins, |i| f32::from(values[i]))
+            }
+            (None, Leaves::F32(v)) => self.accumulate_with(acc, 1.0, &Pointers, bins, |i| v[i]),
+            (None, Leaves::Int8 { values, scale }) => {
+                self.accumulate_with(acc, *scale, &Pointers, bins, |i| f32::from(values[i]))
+            }
         }
     }
 
-    /// The accumulation of [`QuantTrees::accumulate`] for either layout:
-    /// `leaf_of(t, tree)` gives the global leaf number tree `t` reaches.
+    /// The accumulation of [`QuantTrees::accumulate`] for either layout and
+    /// leaf precision: `value(i)` is leaf value `i` before `scale` (1 for
+    /// f32 leaves, whose sums then follow the float model's order exactly).
     #[inline(always)]
-    fn accumulate_with(&self, acc: &mut [f32], leaf_of: impl Fn(usize, &QTree) -> usize) {
-        let (values_f32, values_i8, scale) = match &self.leaves {
-            Leaves::F32(v) => (v.as_slice(), &[][..], 1.0),
-            Leaves::Int8 { values, scale } => (&[][..], values.as_slice(), *scale),
-        };
-        let value = |i: usize| -> f32 {
-            if values_i8.is_empty() {
-                values_f32[i]
-            } else {
-                f32::from(values_i8[i])
-            }
-        };
+    fn accumulate_with(
+        &self,
+        acc: &mut [f32],
+        scale: f32,
+        walk: &impl Walk,
+        bins: &[u16],
+        value: impl Fn(usize) -> f32,
+    ) {
+        let quantized = scale != 1.0;
         match &self.output {
             Output::Average => {
                 acc.fill(0.0);
                 let k = self.n_classes;
-                for (t, tree) in self.trees.iter().enumerate() {
-                    let leaf = leaf_of(t, tree);
+                walk.walk(self, bins, |_, leaf| {
                     for (j, a) in acc.iter_mut().enumerate() {
                         *a += value(leaf * k + j);
                     }
-                }
-                if scale != 1.0 {
+                });
+                if quantized {
                     acc.iter_mut().for_each(|a| *a *= scale);
                 }
             }
@@ -431,15 +488,22 @@ impl QuantTrees {
             } => {
                 // f32 leaves: the float model's order (base first), so the
                 // sums are bit-identical; int8: integer sums, then scale.
-                if values_i8.is_empty() {
-                    acc[..base.len()].copy_from_slice(base);
-                } else {
+                if quantized {
                     acc[..base.len()].fill(0.0);
+                } else {
+                    acc[..base.len()].copy_from_slice(base);
                 }
-                for (t, (tree, &o)) in self.trees.iter().zip(tree_output).enumerate() {
-                    acc[o as usize] += value(leaf_of(t, tree));
+                if base.len() == 1 {
+                    // One output: sum in a register (see TreeEnsemble).
+                    let mut sum = acc[0];
+                    walk.walk(self, bins, |_, leaf| sum += value(leaf));
+                    acc[0] = sum;
+                } else {
+                    walk.walk(self, bins, |t, leaf| {
+                        acc[tree_output[t] as usize] += value(leaf);
+                    });
                 }
-                if !values_i8.is_empty() {
+                if quantized {
                     for (a, b) in acc.iter_mut().zip(base) {
                         *a = *a * scale + b;
                     }

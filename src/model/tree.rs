@@ -214,9 +214,19 @@ impl TreeEnsemble {
             Output::Boosted {
                 base, tree_output, ..
             } => {
-                acc[..base.len()].copy_from_slice(base);
-                for (&root, &o) in self.roots.iter().zip(tree_output) {
-                    acc[o as usize] += self.leaf_values[leaf_of(root) as usize];
+                if let [b] = base[..] {
+                    // One output: sum in a register, not through memory
+                    // (a store-to-load chain per tree otherwise).
+                    let mut sum = b;
+                    for &root in &self.roots {
+                        sum += self.leaf_values[leaf_of(root) as usize];
+                    }
+                    acc[0] = sum;
+                } else {
+                    acc[..base.len()].copy_from_slice(base);
+                    for (&root, &o) in self.roots.iter().zip(tree_output) {
+                        acc[o as usize] += self.leaf_values[leaf_of(root) as usize];
+                    }
                 }
             }
         }
