@@ -243,7 +243,13 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
         "<td data-v=\"{0}\"><code>{0}</code>{mark}</td><td>{1}</td><td class=\"params\">{2}</td>",
         escape(&c.id),
         escape(&c.family),
-        escape(&params_text(&c.params))
+        // A variant trains nothing: its parameters are its parent's, so only
+        // a distilled student (trained anew) shows its own.
+        match &c.transform {
+            None | Some(crate::optimize::Transform::Distill { .. }) =>
+                escape(&params_text(&c.params)),
+            Some(_) => "as parent".to_string(),
+        }
     );
     let _ = write!(
         out,
