@@ -224,6 +224,8 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             f1_macro: o.f1_macro,
             latency_ns: l.end_to_end,
             model_latency_ns: l.model_only,
+            round_spread: crate::measure::round_spread(&l.round_p50s),
+            noisy: crate::measure::round_spread(&l.round_p50s) > plan.measure.noise_tolerance,
             round_p50_ns: l.round_p50s,
             throughput_rows_per_s: o.throughput_rows_per_s,
             size_bytes: o.size_bytes,

@@ -150,5 +150,18 @@ fn print_summary(r: &RunResults) {
             if c.within_budget { "yes" } else { "no" },
         );
     }
+    let noisy: Vec<&str> = r
+        .candidates
+        .iter()
+        .filter(|c| c.noisy)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !noisy.is_empty() {
+        println!(
+            "\nnoisy (rounds disagree by more than {:.0} %): {}",
+            r.measure.noise_tolerance * 100.0,
+            noisy.join(", ")
+        );
+    }
     println!("\n{}", r.reason);
 }

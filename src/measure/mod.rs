@@ -71,6 +71,9 @@ pub struct MeasureSettings {
     pub batch_ms: u64,
     /// Loads timed per candidate (the median is reported).
     pub load_repeats: usize,
+    /// A candidate whose per-round p50s spread (max − min) by more than
+    /// this share of their median is flagged "noisy".
+    pub noise_tolerance: f64,
     /// zstd levels tried on every model; the artifact uses the one
     /// [`Compression::choose`] picks.
     pub zstd_levels: Vec<i32>,
@@ -85,6 +88,7 @@ impl Default for MeasureSettings {
             rounds: 10,
             batch_ms: 200,
             load_repeats: 5,
+            noise_tolerance: 0.5,
             zstd_levels: vec![1, 3, 9, 19],
         }
     }
@@ -107,6 +111,12 @@ impl MeasureSettings {
         if self.load_repeats == 0 {
             return Err("load_repeats must be at least 1".into());
         }
+        if !(self.noise_tolerance.is_finite() && self.noise_tolerance > 0.0) {
+            return Err(format!(
+                "noise_tolerance = {}: expected a share > 0, e.g. 0.5",
+                self.noise_tolerance
+            ));
+        }
         if self.zstd_levels.is_empty() {
             return Err("zstd_levels: name at least one level, e.g. [3, 19]".into());
         }
@@ -115,6 +125,18 @@ impl MeasureSettings {
         }
         Ok(())
     }
+}
+
+/// Spread of per-round medians relative to their median: `(max − min) /
+/// median`, 0 with fewer than two rounds.
+pub fn round_spread(round_p50s: &[Nanos]) -> f64 {
+    if round_p50s.len() < 2 {
+        return 0.0;
+    }
+    let mut v: Vec<u64> = round_p50s.iter().map(|n| n.0).collect();
+    v.sort_unstable();
+    let median = v[v.len() / 2].max(1) as f64;
+    (v[v.len() - 1] - v[0]) as f64 / median
 }
 
 /// The serving path of one candidate: validate → preprocess → predict.
@@ -144,21 +166,13 @@ pub struct Compression {
 }
 
 impl Compression {
-    /// The level an artifact should use: the smallest file among the levels
-    /// whose load time is within 1.5× the fastest load. Decompression speed
-    /// barely depends on the level, so this is usually the highest level;
-    /// the margin is wide because a load of a few hundred microseconds moves
-    /// by tens of percent between repeats on a shared machine, and the rule
-    /// should only reject a level that really loads slower. Ties go to the
-    /// lower level, which compresses faster.
+    /// The level an artifact should use: the smallest file (ties: the lower
+    /// level, which compresses faster). Load times are recorded beside each
+    /// level but do not enter the rule: zstd decompresses at nearly the same
+    /// speed at every level, and a rule on measured times would make the
+    /// package's bytes depend on a noisy neighbour (same seed, same bytes).
     pub fn choose(tried: &[Compression]) -> Option<Compression> {
-        let fastest = tried.iter().map(|c| c.load_ns.0).min()?;
-        let limit = fastest + fastest / 2;
-        tried
-            .iter()
-            .filter(|c| c.load_ns.0 <= limit)
-            .min_by_key(|c| (c.bytes, c.level))
-            .copied()
+        tried.iter().min_by_key(|c| (c.bytes, c.level)).copied()
     }
 }
 
@@ -266,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn compression_takes_the_smallest_file_that_loads_about_as_fast() {
+    fn compression_takes_the_smallest_file_whatever_the_timings() {
         let c = |level, bytes, load| Compression {
             level,
             bytes,
@@ -279,10 +293,17 @@ mod tests {
             c(19, 700, 140),
             c(22, 650, 160),
         ];
-        assert_eq!(Compression::choose(&tried).unwrap().level, 19);
+        assert_eq!(Compression::choose(&tried).unwrap().level, 22);
         let tie = [c(3, 700, 100), c(19, 700, 100)];
         assert_eq!(Compression::choose(&tie).unwrap().level, 3);
         assert!(Compression::choose(&[]).is_none());
+    }
+
+    #[test]
+    fn round_spread_is_range_over_median() {
+        assert_eq!(round_spread(&[Nanos(100)]), 0.0);
+        let s = round_spread(&[Nanos(100), Nanos(120), Nanos(90), Nanos(150)]);
+        assert!((s - 60.0 / 120.0).abs() < 1e-12, "{s}");
     }
 
     #[test]

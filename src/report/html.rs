@@ -287,15 +287,24 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
     );
     ns(out, c.load_ns);
     num(out, c.fit_seconds, &format!("{:.2} s", c.fit_seconds));
-    let _ = writeln!(
+    let _ = write!(
         out,
-        "<td data-v=\"{0}\">{1}</td><td data-v=\"{2}\">{3}</td><td>{4}</td></tr>",
+        "<td data-v=\"{0}\">{1}</td><td data-v=\"{2}\">{3}</td>",
         c.pareto_optimal as u8,
         if c.pareto_optimal { "yes" } else { "" },
         c.within_budget as u8,
         if c.within_budget { "yes" } else { "no" },
-        escape(&c.model)
     );
+    num(
+        out,
+        c.round_spread,
+        &format!(
+            "{:.0} %{}",
+            c.round_spread * 100.0,
+            if c.noisy { " <b>noisy</b>" } else { "" }
+        ),
+    );
+    let _ = writeln!(out, "<td>{}</td></tr>", escape(&c.model));
 }
 
 const STYLE: &str = r#"
@@ -400,13 +409,15 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
     o.push_str(
         "<h2>Candidates</h2><p class=\"note\">Click a column to sort. Latencies are per row, one thread: \
          <em>end-to-end</em> = validate → preprocess → predict on a raw row, <em>model</em> = predict on a preprocessed row. \
-         The budget is checked against the p99 upper bound. Grey rows do not fit the budget.</p>\
+         The budget is checked against the p99 upper bound. Grey rows do not fit the budget. \
+         <em>Round spread</em> is (max − min) ÷ median of the per-round end-to-end p50s; above the noise tolerance a candidate is <b>noisy</b>: \
+         its latency moved while it was measured, so re-run on a quieter machine before trusting small differences.</p>\
          <div class=\"scroll\"><table class=\"sortable\"><thead><tr>\
          <th>id</th><th>family</th><th>params</th><th>parent</th><th>transform</th><th>accuracy</th>\
          <th>Δ accuracy</th><th>agrees with parent</th><th>macro-F1</th>\
          <th>p50</th><th>p95</th><th>p99</th><th>p99 bound</th><th>p99.9</th><th>max</th>\
          <th>model p50</th><th>model p99</th><th>throughput</th><th>size</th><th>zstd</th><th>load</th><th>fit</th>\
-         <th>Pareto</th><th>fits</th><th>model</th></tr></thead><tbody>\n",
+         <th>Pareto</th><th>fits</th><th>round spread</th><th>model</th></tr></thead><tbody>\n",
     );
     for c in &r.candidates {
         row(&mut o, c, r.chosen.as_deref() == Some(c.id.as_str()));
@@ -424,7 +435,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          interleaved rounds so that a noisy neighbour hurts all candidates alike. Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. Timer overhead (two clock reads) is {} at p50 and {} at p99; it is \
          included in the figures, not subtracted. Sizes are of the encoded model (postcard); each model is compressed with zstd at levels {} \
-         and keeps the smallest file among the levels that load within 1.5× the fastest (the <em>zstd</em> column; all levels are in \
+         and keeps the smallest file (the <em>zstd</em> column; every level's size and load time is in \
          <code>results.json</code>); load is the median of {} decompress + decode + check runs.</p>",
         m.warmup_calls,
         m.warmup_ms,

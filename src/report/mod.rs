@@ -144,6 +144,11 @@ pub struct CandidateResult {
     pub model_latency_ns: LatencyStats,
     /// Median per round of the end-to-end p50 (spread = noise).
     pub round_p50_ns: Vec<Nanos>,
+    /// `(max − min) / median` of `round_p50_ns`…
+    pub round_spread: f64,
+    /// …above `measure.noise_tolerance`: the rounds disagree, so the
+    /// latency figures deserve less trust (re-run on a quieter machine).
+    pub noisy: bool,
     pub throughput_rows_per_s: f64,
     pub size_bytes: Sizes,
     pub load_ns: Nanos,
@@ -194,6 +199,8 @@ pub fn render_csv(r: &RunResults) -> String {
         "pareto_optimal",
         "within_budget",
         "chosen",
+        "round_spread",
+        "noisy",
     ];
     // Writing to a Vec cannot fail.
     w.write_record(header).expect("csv to memory");
@@ -231,6 +238,8 @@ pub fn render_csv(r: &RunResults) -> String {
             c.pareto_optimal.to_string(),
             c.within_budget.to_string(),
             (r.chosen.as_deref() == Some(c.id.as_str())).to_string(),
+            format!("{:.4}", c.round_spread),
+            c.noisy.to_string(),
         ])
         .expect("csv to memory");
     }
@@ -289,6 +298,8 @@ pub(crate) mod sample {
             latency_ns: lat(p50),
             model_latency_ns: lat(p50 / 2),
             round_p50_ns: vec![Nanos(p50); 3],
+            round_spread: 0.0,
+            noisy: false,
             throughput_rows_per_s: 1e6,
             size_bytes: Sizes {
                 raw: 1000,
@@ -386,7 +397,7 @@ mod tests {
         assert_eq!(lines.len(), 4);
         assert!(lines[0].starts_with("id,family,parent,transform,accuracy,accuracy_delta"));
         assert!(lines[2].starts_with("forest-<10>,decision tree,,,0.900000,,,"));
-        assert!(lines[2].ends_with(",true,true,true"));
-        assert!(lines[3].ends_with(",false,true,false"));
+        assert!(lines[2].ends_with(",true,true,true,0.0000,false"));
+        assert!(lines[3].ends_with(",false,true,false,0.0000,false"));
     }
 }
