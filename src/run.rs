@@ -12,7 +12,7 @@ use crate::measure::{measure_latency, measure_offline, MonotonicClock, Subject};
 use crate::optimize::{self, agreement, Candidate};
 use crate::pipeline::FittedPipeline;
 use crate::progress::Progress;
-use crate::report::{self, CandidateResult, DatasetInfo, Machine, RunResults};
+use crate::report::{self, CandidateResult, DatasetInfo, Duplicate, Machine, RunResults};
 use crate::select::{select, Point};
 use crate::train::{train, TrainData};
 use rayon::prelude::*;
@@ -137,15 +137,36 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
 
     progress.stage("optimizing", 0);
     let variants = optimize::derive(&plan.optimize, &trained, &data, plan.seed)?;
-    for v in &variants {
+    // A variant can come out identical to another candidate (the first 50
+    // trees of forest-100 and of forest-500 are the same trees): measuring
+    // it twice would only add noise to the frontier.
+    let mut seen: BTreeMap<String, String> = trained
+        .iter()
+        .map(|c| (crate::fsutil::sha256_hex(&c.model.to_bytes()), c.id.clone()))
+        .collect();
+    let mut duplicates = Vec::new();
+    for v in variants {
+        let digest = crate::fsutil::sha256_hex(&v.model.to_bytes());
+        if let Some(first) = seen.get(&digest) {
+            progress.note(&format!(
+                "{} is the same model as {first}: not measured twice",
+                v.id
+            ));
+            duplicates.push(Duplicate {
+                id: v.id,
+                same_as: first.clone(),
+            });
+            continue;
+        }
         progress.note(&format!(
             "derived {} in {:.2} s ({})",
             v.id,
             v.fit_seconds,
             v.model.describe()
         ));
+        seen.insert(digest, v.id.clone());
+        trained.push(v);
     }
-    trained.extend(variants);
     progress.finish_stage();
     // Test-set predictions, for each variant's agreement with its parent.
     let predictions: Vec<Vec<u32>> = trained
@@ -225,7 +246,10 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             latency_ns: l.end_to_end,
             model_latency_ns: l.model_only,
             round_spread: crate::measure::round_spread(&l.round_p50s),
-            noisy: crate::measure::round_spread(&l.round_p50s) > plan.measure.noise_tolerance,
+            // Rounds that differ by less than two timer reads cannot be
+            // told apart: cheap models are not called noisy for that.
+            noisy: crate::measure::round_spread(&l.round_p50s) > plan.measure.noise_tolerance
+                && crate::measure::round_range(&l.round_p50s).0 > 2 * overhead.p50.0,
             round_p50_ns: l.round_p50s,
             throughput_rows_per_s: o.throughput_rows_per_s,
             size_bytes: o.size_bytes,
@@ -267,6 +291,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         chosen: selection.chosen.map(|i| trained[i].id.clone()),
         closest: selection.closest.map(|i| trained[i].id.clone()),
         reason: selection.reason.clone(),
+        duplicates,
         candidates,
     };
 

@@ -72,7 +72,8 @@ pub struct MeasureSettings {
     /// Loads timed per candidate (the median is reported).
     pub load_repeats: usize,
     /// A candidate whose per-round p50s spread (max − min) by more than
-    /// this share of their median is flagged "noisy".
+    /// this share of their median — and by more than two timer reads — is
+    /// flagged "noisy".
     pub noise_tolerance: f64,
     /// zstd levels tried on every model; the artifact uses the one
     /// [`Compression::choose`] picks.
@@ -137,6 +138,13 @@ pub fn round_spread(round_p50s: &[Nanos]) -> f64 {
     v.sort_unstable();
     let median = v[v.len() / 2].max(1) as f64;
     (v[v.len() - 1] - v[0]) as f64 / median
+}
+
+/// Largest minus smallest of the per-round medians.
+pub fn round_range(round_p50s: &[Nanos]) -> Nanos {
+    let max = round_p50s.iter().max().copied().unwrap_or_default();
+    let min = round_p50s.iter().min().copied().unwrap_or_default();
+    Nanos(max.0 - min.0)
 }
 
 /// The serving path of one candidate: validate → preprocess → predict.

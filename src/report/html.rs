@@ -423,6 +423,24 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         row(&mut o, c, r.chosen.as_deref() == Some(c.id.as_str()));
     }
     o.push_str("</tbody></table></div>\n");
+    if !r.duplicates.is_empty() {
+        let list: Vec<String> = r
+            .duplicates
+            .iter()
+            .map(|d| {
+                format!(
+                    "<code>{}</code> (= <code>{}</code>)",
+                    escape(&d.id),
+                    escape(&d.same_as)
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "<p class=\"note\">Not measured twice, being the same model as another candidate: {}.</p>",
+            list.join(", ")
+        );
+    }
     lineage(&mut o, r);
     distillation(&mut o, r);
     compression(&mut o, r);
@@ -510,6 +528,7 @@ mod tests {
         assert!(html.contains("Ship <code>forest-&lt;10&gt;</code>"));
         assert!(html.contains("<code>forest-&lt;10&gt;</code> is the most accurate &amp; fits."));
         assert!(html.contains("class=\"sortable\""));
+        assert!(html.contains("<code>forest-&lt;10&gt;/first5</code> (= <code>forest-5</code>)"));
         assert_eq!(html.matches("<tr class=").count(), 3);
         let mut none = r.clone();
         none.chosen = None;

@@ -29,6 +29,10 @@ pub struct RunResults {
     pub machine: Machine,
     pub timer_overhead_ns: TimerOverhead,
     pub candidates: Vec<CandidateResult>,
+    /// Variants whose model came out identical (same bytes) to an earlier
+    /// candidate's, so were not measured twice.
+    #[serde(default)]
+    pub duplicates: Vec<Duplicate>,
     /// Id of the chosen candidate; `null` when nothing fits the budget.
     pub chosen: Option<String>,
     /// When nothing fits: the candidate closest to fitting.
@@ -120,6 +124,13 @@ impl Machine {
 }
 
 /// One candidate's figures: a row of `results.csv`.
+/// A derived variant left out because an earlier candidate is the same model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Duplicate {
+    pub id: String,
+    pub same_as: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CandidateResult {
     pub id: String,
@@ -353,6 +364,10 @@ pub(crate) mod sample {
             chosen: Some("forest-<10>".into()),
             closest: None,
             reason: "`forest-<10>` is the most accurate & fits.".into(),
+            duplicates: vec![Duplicate {
+                id: "forest-<10>/first5".into(),
+                same_as: "forest-5".into(),
+            }],
         }
     }
 }
