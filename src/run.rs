@@ -8,7 +8,7 @@ use crate::artifact::{
 use crate::config::{DataPlan, Plan};
 use crate::data::{read_csv, read_csv_with_classes, stratified_split, DataSource, Dataset, Split};
 use crate::error::{Error, Result};
-use crate::measure::{measure_latency, measure_offline, MonotonicClock, Subject};
+use crate::measure::{measure_latency, measure_offline, MonotonicClock, Nanos, Subject};
 use crate::optimize::{self, agreement, Candidate};
 use crate::pipeline::FittedPipeline;
 use crate::progress::Progress;
@@ -216,6 +216,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             accuracy: o.accuracy,
             p99: l.end_to_end.p99,
             p99_upper: l.end_to_end.p99_upper,
+            resolution: crate::select::resolution(l.end_to_end.p99, Nanos(2 * overhead.p50.0)),
         })
         .collect();
     let selection = select(&points, &plan.budget);

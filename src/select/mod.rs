@@ -20,6 +20,21 @@ pub struct Point {
     pub p99: Nanos,
     /// Its 95% upper confidence bound.
     pub p99_upper: Nanos,
+    /// Latency differences up to this are not told apart on the frontier
+    /// (see [`resolution`]).
+    pub resolution: Nanos,
+}
+
+/// Share of a p99 that consecutive runs on a shared machine can move by
+/// without anything having changed (measured here: rank correlation of
+/// latencies between two runs ≈ 0.99, but single p99s move 10–25 %).
+pub const LATENCY_RESOLUTION: f64 = 0.25;
+
+/// The smallest latency difference the frontier treats as real for a point
+/// with this p99: [`LATENCY_RESOLUTION`] of it, and never less than `floor`
+/// (two timer reads: below that no measurement separates two models).
+pub fn resolution(p99: Nanos, floor: Nanos) -> Nanos {
+    Nanos(((p99.0 as f64 * LATENCY_RESOLUTION) as u64).max(floor.0))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -42,16 +57,22 @@ pub struct Selection {
     pub reason: String,
 }
 
-/// Indices on the frontier: no other point is at least as fast (p99) and at
-/// least as accurate, and strictly better in one of the two.
+/// Indices on the frontier, under measurement noise: a point is dominated
+/// when another is more accurate and not clearly slower, or as accurate and
+/// clearly faster — "clearly" meaning by more than the larger of the two
+/// points' [`Point::resolution`]. Equally accurate points whose latencies
+/// are within noise of each other all stay on the frontier, so two runs of
+/// the same models agree on it; with zero resolution this is the textbook
+/// Pareto front.
 pub fn pareto_front(points: &[Point]) -> Vec<bool> {
+    let clearly_faster =
+        |x: &Point, y: &Point| x.p99.0 + x.resolution.0.max(y.resolution.0) < y.p99.0;
     points
         .iter()
         .map(|a| {
             !points.iter().any(|b| {
-                b.p99 <= a.p99
-                    && b.accuracy >= a.accuracy
-                    && (b.p99 < a.p99 || b.accuracy > a.accuracy)
+                (b.accuracy > a.accuracy && !clearly_faster(a, b))
+                    || (b.accuracy == a.accuracy && clearly_faster(b, a))
             })
         })
         .collect()
@@ -168,6 +189,7 @@ mod tests {
             accuracy,
             p99: Nanos(p99),
             p99_upper: Nanos(upper),
+            resolution: Nanos(0),
         }
     }
 
@@ -184,6 +206,34 @@ mod tests {
     #[test]
     fn frontier_excludes_dominated_points() {
         assert_eq!(pareto_front(&points()), [false, true, true, true, false]);
+    }
+
+    #[test]
+    fn latencies_within_resolution_are_not_told_apart() {
+        let r = |mut x: Point, res: u64| {
+            x.resolution = Nanos(res);
+            x
+        };
+        // Two equally accurate models 5% apart: both stay with a 10%
+        // resolution, the slower goes without one.
+        let pts = [p("a", 0.9, 1_000, 1_100), p("b", 0.9, 1_050, 1_150)];
+        assert_eq!(pareto_front(&pts), [true, false]);
+        let noisy: Vec<Point> = pts.iter().cloned().map(|x| r(x, 100)).collect();
+        assert_eq!(pareto_front(&noisy), [true, true]);
+        // More accurate and within noise: dominates the less accurate one;
+        // clearly slower: does not.
+        let pts = [
+            r(p("fast", 0.8, 1_000, 1_100), 100),
+            r(p("acc", 0.9, 1_080, 1_200), 100),
+        ];
+        assert_eq!(pareto_front(&pts), [false, true]);
+        let pts = [
+            r(p("fast", 0.8, 1_000, 1_100), 100),
+            r(p("acc", 0.9, 1_200, 1_300), 100),
+        ];
+        assert_eq!(pareto_front(&pts), [true, true]);
+        assert_eq!(resolution(Nanos(1_000), Nanos(60)), Nanos(250));
+        assert_eq!(resolution(Nanos(100), Nanos(60)), Nanos(60));
     }
 
     #[test]
