@@ -177,31 +177,24 @@ impl CandidateSpec {
                 }
                 id
             }
-            CandidateSpec::GradientBoosting {
-                n_trees,
-                learning_rate,
-                max_depth,
-                min_samples_leaf,
-                subsample,
-                l2_regularization,
-                max_bins,
-            } => {
-                let mut id = format!("boost-{n_trees}");
-                if *max_depth != default_boost_depth() {
-                    id += &format!("-d{max_depth}");
+            CandidateSpec::GradientBoosting { .. } => {
+                let p = self.boost_params().expect("a boosting spec");
+                let mut id = format!("boost-{}", p.n_trees);
+                if p.max_depth != default_boost_depth() {
+                    id += &format!("-d{}", p.max_depth);
                 }
-                if *learning_rate != default_learning_rate() {
-                    id += &format!("-lr{learning_rate}");
+                if p.learning_rate != default_learning_rate() {
+                    id += &format!("-lr{}", p.learning_rate);
                 }
-                id += &leaf(*min_samples_leaf);
-                if *subsample != default_subsample() {
-                    id += &format!("-ss{subsample}");
+                id += &leaf(p.min_samples_leaf);
+                if p.subsample != default_subsample() {
+                    id += &format!("-ss{}", p.subsample);
                 }
-                if *l2_regularization != 0.0 {
-                    id += &format!("-l2{l2_regularization}");
+                if p.l2_regularization != 0.0 {
+                    id += &format!("-l2{}", p.l2_regularization);
                 }
-                if *max_bins != default_max_bins() {
-                    id += &format!("-b{max_bins}");
+                if p.max_bins != default_max_bins() {
+                    id += &format!("-b{}", p.max_bins);
                 }
                 id
             }
@@ -271,41 +264,37 @@ impl CandidateSpec {
                     return Err("min_samples_leaf must be at least 1".into());
                 }
             }
-            CandidateSpec::GradientBoosting {
-                n_trees,
-                learning_rate,
-                max_depth,
-                min_samples_leaf,
-                subsample,
-                l2_regularization,
-                max_bins,
-            } => {
-                if *n_trees == 0 {
+            CandidateSpec::GradientBoosting { .. } => {
+                let p = self.boost_params().expect("a boosting spec");
+                if p.n_trees == 0 {
                     return Err("n_trees must be at least 1".into());
                 }
-                if !(learning_rate.is_finite() && *learning_rate > 0.0) {
+                if !(p.learning_rate.is_finite() && p.learning_rate > 0.0) {
                     return Err(format!(
-                        "learning_rate = {learning_rate}: expected a number > 0"
+                        "learning_rate = {}: expected a number > 0",
+                        p.learning_rate
                     ));
                 }
-                if *max_depth == 0 || *max_depth > 30 {
-                    return Err(format!("max_depth = {max_depth}: expected 1 to 30"));
+                if p.max_depth == 0 || p.max_depth > 30 {
+                    return Err(format!("max_depth = {}: expected 1 to 30", p.max_depth));
                 }
-                if *min_samples_leaf == 0 {
+                if p.min_samples_leaf == 0 {
                     return Err("min_samples_leaf must be at least 1".into());
                 }
-                if !(*subsample > 0.0 && *subsample <= 1.0) {
+                if !(p.subsample > 0.0 && p.subsample <= 1.0) {
                     return Err(format!(
-                        "subsample = {subsample}: expected 0 < subsample ≤ 1"
+                        "subsample = {}: expected 0 < subsample ≤ 1",
+                        p.subsample
                     ));
                 }
-                if !(l2_regularization.is_finite() && *l2_regularization >= 0.0) {
+                if !(p.l2_regularization.is_finite() && p.l2_regularization >= 0.0) {
                     return Err(format!(
-                        "l2_regularization = {l2_regularization}: expected a number ≥ 0"
+                        "l2_regularization = {}: expected a number ≥ 0",
+                        p.l2_regularization
                     ));
                 }
-                if !(2..=256).contains(max_bins) {
-                    return Err(format!("max_bins = {max_bins}: expected 2 to 256"));
+                if !(2..=256).contains(&p.max_bins) {
+                    return Err(format!("max_bins = {}: expected 2 to 256", p.max_bins));
                 }
             }
         }
