@@ -162,6 +162,13 @@ fn distillation(o: &mut String, r: &RunResults) {
     o.push_str("<h2>Did distillation pay?</h2><ul>");
     for s in soft {
         let twin_id = s.id.replace("/distilled", "/labels");
+        // The twin may have come out identical to another candidate (a
+        // student on labels with no extra rows is the plain student).
+        let twin_id = r
+            .duplicates
+            .iter()
+            .find(|d| d.id == twin_id)
+            .map_or(twin_id.clone(), |d| d.same_as.clone());
         let Some(h) = r.candidates.iter().find(|c| c.id == twin_id) else {
             continue;
         };
@@ -532,6 +539,29 @@ mod tests {
         assert!(html.contains("class=\"sortable\""));
         assert!(html.contains("<code>forest-&lt;10&gt;/first5</code> (= <code>forest-5</code>)"));
         assert_eq!(html.matches("<tr class=").count(), 3);
+        // A distilled student is judged against its label twin, also when the
+        // twin was the same model as another candidate.
+        let mut d = r.clone();
+        d.candidates[0].id = "lr<forest-<10>/distilled".into();
+        d.candidates[0].parent = Some(d.candidates[1].id.clone());
+        d.candidates[0].transform = Some(crate::optimize::Transform::Distill {
+            targets: crate::optimize::Targets::Soft,
+            extra_rows: 0,
+            noise: 0.1,
+        });
+        d.duplicates = vec![super::super::Duplicate {
+            id: "lr<forest-<10>/labels".into(),
+            same_as: d.candidates[2].id.clone(),
+        }];
+        let html = render_html(&d, "");
+        assert!(
+            html.contains("Did distillation pay?"),
+            "no distillation section"
+        );
+        assert!(
+            html.contains(&format!(" vs <code>{}</code>", escape(&d.candidates[2].id))),
+            "the twin is named"
+        );
         let mut none = r.clone();
         none.chosen = None;
         assert!(render_html(&none, "").contains("No candidate fits the budget"));
