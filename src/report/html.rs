@@ -460,8 +460,8 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          interleaved rounds so that a noisy neighbour hurts all candidates alike. Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. On the frontier, latencies closer than 25% of a p99 (and never \
          less than two timer reads) are not told apart: a point is dominated by one that is more accurate and not clearly slower, or \
-         as accurate and clearly faster, so two runs of the same models draw the same frontier. Timer overhead (two clock reads) is {} at p50 and {} at p99; it is \
-         included in the figures, not subtracted. Sizes are of the encoded model (postcard); each model is compressed with zstd at levels {} \
+         as accurate and clearly faster, so two runs of the same models draw the same frontier. Timer overhead (two clock reads) is {} at p50 and {} at p99; its \
+         p50 is subtracted from every timed call. Sizes are of the encoded model (postcard); each model is compressed with zstd at levels {} \
          and keeps the smallest file (the <em>zstd</em> column; every level's size and load time is in \
          <code>results.json</code>); load is the median of {} decompress + decode + check runs.</p>",
         m.warmup_calls,

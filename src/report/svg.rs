@@ -38,8 +38,10 @@ fn color_of(c: &super::CandidateResult) -> RGBColor {
     }
 }
 
+/// Microseconds for the log axis; a latency of 0 (a call cheaper than the
+/// subtracted timer overhead) is drawn at 1 ns.
 fn us(ns: u64) -> f64 {
-    ns as f64 / 1e3
+    ns.max(1) as f64 / 1e3
 }
 
 fn fmt_us(v: f64) -> String {
@@ -283,6 +285,19 @@ mod tests {
         assert!(svg.contains("chosen"));
         assert_eq!(fmt_us(0.25), "250 ns");
         assert_eq!(fmt_us(50_000.0), "50 ms");
+    }
+
+    #[test]
+    fn a_zero_latency_is_drawn_not_lost() {
+        let mut r = super::super::sample::results();
+        r.candidates[0].latency_ns.p99 = crate::measure::Nanos(0);
+        let svg = render_pareto_svg(&r);
+        assert!(
+            !svg.contains("NaN") && !svg.contains("inf"),
+            "bad coordinates"
+        );
+        let id = r.candidates[0].id.replace('<', "&lt;").replace('>', "&gt;");
+        assert!(svg.contains(&id));
     }
 
     #[test]
