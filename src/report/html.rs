@@ -331,7 +331,7 @@ table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002;font-s
 th,td{padding:5px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
 th{background:#f0f0f0;cursor:pointer;user-select:none;position:sticky;top:0}
 th:hover{background:#e4e4e4}
-td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}
+td:nth-child(-n+3),th:nth-child(-n+3),table.cands td:nth-child(-n+5),table.cands th:nth-child(-n+5){text-align:left}
 td.params{white-space:normal;overflow-wrap:anywhere;min-width:160px;max-width:240px;color:#555;font-family:ui-monospace,monospace;font-size:12px}
 tr.chosen{background:#eaf7ea;font-weight:600}tr.over td{color:#999}
 .scroll{overflow-x:auto}
@@ -341,8 +341,9 @@ dt{color:#666}dd{margin:0;font-family:ui-monospace,monospace;font-size:13px;word
 "#;
 
 const SCRIPT: &str = r#"
-document.querySelectorAll('table.sortable th').forEach((th, i) => {
+document.querySelectorAll('table.sortable th').forEach(th => {
   th.addEventListener('click', () => {
+    const i = th.cellIndex;
     const body = th.closest('table').tBodies[0];
     const asc = th.dataset.dir !== 'asc';
     th.closest('tr').querySelectorAll('th').forEach(h => delete h.dataset.dir);
@@ -419,7 +420,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          The budget is checked against the p99 upper bound. Grey rows do not fit the budget. \
          <em>Round spread</em> is (max − min) ÷ median of the per-round end-to-end p50s; above the noise tolerance a candidate is <b>noisy</b>: \
          its latency moved while it was measured, so re-run on a quieter machine before trusting small differences.</p>\
-         <div class=\"scroll\"><table class=\"sortable\"><thead><tr>\
+         <div class=\"scroll\"><table class=\"sortable cands\"><thead><tr>\
          <th>id</th><th>family</th><th>params</th><th>parent</th><th>transform</th><th>accuracy</th>\
          <th>Δ accuracy</th><th>agrees with parent</th><th>macro-F1</th>\
          <th>p50</th><th>p95</th><th>p99</th><th>p99 bound</th><th>p99.9</th><th>max</th>\
@@ -536,7 +537,7 @@ mod tests {
         );
         assert!(html.contains("Ship <code>forest-&lt;10&gt;</code>"));
         assert!(html.contains("<code>forest-&lt;10&gt;</code> is the most accurate &amp; fits."));
-        assert!(html.contains("class=\"sortable\""));
+        assert!(html.contains("class=\"sortable cands\""));
         assert!(html.contains("<code>forest-&lt;10&gt;/first5</code> (= <code>forest-5</code>)"));
         assert_eq!(html.matches("<tr class=").count(), 3);
         // A distilled student is judged against its label twin, also when the
