@@ -221,6 +221,20 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         .collect();
     let selection = select(&points, &plan.budget);
 
+    let spread: Vec<f64> = latency
+        .iter()
+        .map(|l| crate::measure::round_spread(&l.round_p50s))
+        .collect();
+    // Rounds that differ by less than two timer reads cannot be told apart:
+    // cheap models are not called noisy for that.
+    let noisy: Vec<bool> = latency
+        .iter()
+        .zip(&spread)
+        .map(|(l, &s)| {
+            s > plan.measure.noise_tolerance
+                && crate::measure::round_range(&l.round_p50s).0 > 2 * overhead.p50.0
+        })
+        .collect();
     let candidates: Vec<CandidateResult> = trained
         .iter()
         .zip(offline)
@@ -246,11 +260,8 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             f1_macro: o.f1_macro,
             latency_ns: l.end_to_end,
             model_latency_ns: l.model_only,
-            round_spread: crate::measure::round_spread(&l.round_p50s),
-            // Rounds that differ by less than two timer reads cannot be
-            // told apart: cheap models are not called noisy for that.
-            noisy: crate::measure::round_spread(&l.round_p50s) > plan.measure.noise_tolerance
-                && crate::measure::round_range(&l.round_p50s).0 > 2 * overhead.p50.0,
+            round_spread: spread[i],
+            noisy: noisy[i],
             round_p50_ns: l.round_p50s,
             throughput_rows_per_s: o.throughput_rows_per_s,
             size_bytes: o.size_bytes,
@@ -373,12 +384,7 @@ fn package(
             classes: train_set.classes.clone(),
             metrics,
             crate_versions: crate_versions(),
-            model_file: FileInfo {
-                name: String::new(),
-                bytes: 0,
-                sha256: String::new(),
-                zstd_level: 0,
-            },
+            model_file: FileInfo::default(),
         },
         schema: train_set.schema(),
         pipeline: pipeline.clone(),

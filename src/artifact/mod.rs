@@ -65,7 +65,9 @@ pub struct TrainingData {
     pub source: serde_json::Value,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The model file of a package; [`Artifact::save`] fills it in (the
+/// default is the placeholder before saving).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FileInfo {
     pub name: String,
     pub bytes: u64,
@@ -279,12 +281,7 @@ mod tests {
                 classes: data.classes.clone(),
                 metrics: BTreeMap::new(),
                 crate_versions: crate_versions(),
-                model_file: FileInfo {
-                    name: String::new(),
-                    bytes: 0,
-                    sha256: String::new(),
-                    zstd_level: 0,
-                },
+                model_file: FileInfo::default(),
             },
             schema: data.schema(),
             pipeline,
