@@ -2,7 +2,7 @@
 //! plus command-line overrides, checked once into a [`Plan`] that later code
 //! trusts.
 
-use crate::data::SyntheticSpec;
+use crate::data::{ColumnTypes, SyntheticSpec};
 use crate::error::{Error, Result};
 use crate::measure::{MeasureSettings, Nanos};
 use crate::optimize::OptimizePlan;
@@ -24,6 +24,10 @@ pub struct RunConfig {
     pub seed: u64,
     #[serde(default)]
     pub data: DataConfig,
+    /// Column types that override inference: `city = "categorical"`,
+    /// `zip = "categorical"`, `id = "ignore"`, `score = "numeric"`.
+    #[serde(default)]
+    pub columns: ColumnTypes,
     #[serde(default)]
     pub pipeline: PipelineConfig,
     #[serde(default)]
@@ -97,6 +101,7 @@ pub enum DataPlan {
 pub struct Plan {
     pub seed: u64,
     pub data: DataPlan,
+    pub columns: ColumnTypes,
     pub pipeline: PipelineConfig,
     pub candidates: Vec<CandidateSpec>,
     pub optimize: OptimizePlan,
@@ -226,6 +231,15 @@ impl Plan {
             }
         };
 
+        if !cfg.columns.is_empty() && matches!(data, DataPlan::Synthetic { .. }) {
+            return Err(Error::config(
+                label,
+                "[columns] types CSV columns, but the data are synthetic (all numeric)",
+            ));
+        }
+        cfg.pipeline
+            .validate()
+            .map_err(|m| Error::config(label, m))?;
         if cfg.candidates.is_empty() {
             return Err(Error::config(
                 label,
@@ -279,6 +293,7 @@ impl Plan {
         Ok(Plan {
             seed,
             data,
+            columns: cfg.columns,
             pipeline: cfg.pipeline,
             candidates: cfg.candidates,
             optimize: cfg.optimize,

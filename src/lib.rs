@@ -27,12 +27,14 @@
 //! From config to artifact to prediction:
 //!
 //! ```no_run
-//! use optbench::{artifact::Artifact, config::{Overrides, Plan}, progress::Silent};
+//! use optbench::{artifact::Artifact, config::{Overrides, Plan}, data::Value, progress::Silent};
 //! let plan = Plan::load(None, &Overrides { budget_ms: Some(50.0), ..Default::default() })?;
 //! let outcome = optbench::run::run(&plan, &Silent)?;
 //! println!("{}", outcome.results.reason);
 //! let artifact = Artifact::load(&plan.out.join("model"))?;
-//! let class = artifact.predict_row(1, &[0.0; 20])?;
+//! let mut predictor = artifact.predictor(); // buffers made once: no allocation per row
+//! let row = [Value::Number(0.0); 20]; // one value per input column, `Value::Text` for a category
+//! let class = predictor.predict(&row).map_err(|e| e.to_error(&artifact.schema, 1))?;
 //! println!("predicted {}", artifact.metadata.classes[class as usize]);
 //! # Ok::<(), optbench::Error>(())
 //! ```

@@ -6,7 +6,7 @@ use crate::artifact::{
     crate_versions, Artifact, FileInfo, Metadata, ModelInfo, TrainingData, FORMAT_VERSION,
 };
 use crate::config::{DataPlan, Plan};
-use crate::data::{read_csv, read_csv_with_classes, stratified_split, DataSource, Dataset, Split};
+use crate::data::{profile, read_csv, read_csv_with_schema, stratified_split, DataSource, Split};
 use crate::error::{Error, Result};
 use crate::measure::{measure_latency, measure_offline, MonotonicClock, Nanos, Subject};
 use crate::optimize::{self, agreement, Candidate};
@@ -40,6 +40,8 @@ pub fn load_split(plan: &Plan) -> Result<Split> {
                 train,
                 test,
                 source: DataSource::Synthetic(spec.clone()),
+                target: "y".into(),
+                ignored: Vec::new(),
             })
         }
         DataPlan::Csv {
@@ -47,7 +49,7 @@ pub fn load_split(plan: &Plan) -> Result<Split> {
             target,
             test_fraction,
         } => {
-            let table = read_csv(path, target)?;
+            let table = read_csv(path, target, &plan.columns)?;
             let (train, test) = stratified_split(&table.data, *test_fraction, plan.seed);
             if train.n_rows() < 2 || test.n_rows() == 0 {
                 return Err(Error::data(
@@ -65,6 +67,8 @@ pub fn load_split(plan: &Plan) -> Result<Split> {
                     path: path.clone(),
                     test_fraction: *test_fraction,
                 },
+                target: target.clone(),
+                ignored: table.ignored,
             })
         }
         DataPlan::TrainTest {
@@ -72,8 +76,8 @@ pub fn load_split(plan: &Plan) -> Result<Split> {
             test,
             target,
         } => {
-            let tr = read_csv(train, target)?;
-            let te = read_csv_with_classes(test, target, &tr.data.feature_names, &tr.data.classes)?;
+            let tr = read_csv(train, target, &plan.columns)?;
+            let te = read_csv_with_schema(test, target, &tr.data, &tr.ignored)?;
             Ok(Split {
                 train: tr.data,
                 test: te.data,
@@ -81,6 +85,8 @@ pub fn load_split(plan: &Plan) -> Result<Split> {
                     train: train.clone(),
                     test: test.clone(),
                 },
+                target: target.clone(),
+                ignored: tr.ignored,
             })
         }
     }
@@ -96,6 +102,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         train: train_set,
         test: test_set,
         source,
+        ..
     } = &split;
     progress.note(&format!(
         "data: {} training rows, {} test rows, {} features, {} classes",
@@ -197,7 +204,11 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     progress.finish_stage();
 
     let clock = MonotonicClock::default();
-    let (overhead, latency) = measure_latency(
+    let crate::measure::LatencyRun {
+        overhead,
+        stages,
+        subjects: latency,
+    } = measure_latency(
         &subjects,
         test_set,
         &x_test,
@@ -293,6 +304,8 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             rows_test: test_set.n_rows(),
             features: train_set.n_features(),
             feature_names: train_set.feature_names.clone(),
+            feature_kinds: train_set.kinds.clone(),
+            model_inputs: pipeline.n_outputs(),
             classes: train_set.classes.clone(),
             sha256: train_set.sha256(),
         },
@@ -300,6 +313,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         measure: plan.measure.clone(),
         machine: Machine::detect(),
         timer_overhead_ns: overhead,
+        stage_latency_ns: stages,
         chosen: selection.chosen.map(|i| trained[i].id.clone()),
         closest: selection.closest.map(|i| trained[i].id.clone()),
         reason: selection.reason.clone(),
@@ -315,7 +329,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             let mut artifact = package(
                 &trained[i],
                 &results.candidates[i],
-                train_set,
+                &split,
                 &pipeline,
                 source_json,
             );
@@ -340,10 +354,11 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
 fn package(
     t: &Candidate,
     r: &CandidateResult,
-    train_set: &Dataset,
+    split: &Split,
     pipeline: &FittedPipeline,
     source: serde_json::Value,
 ) -> Artifact {
+    let train_set = &split.train;
     let metrics = BTreeMap::from([
         ("accuracy".to_string(), r.accuracy),
         ("f1_macro".to_string(), r.f1_macro),
@@ -380,7 +395,11 @@ fn package(
                 rows: train_set.n_rows(),
                 source,
             },
+            target: split.target.clone(),
             features: train_set.schema(),
+            ignored_columns: split.ignored.clone(),
+            pipeline_outputs: pipeline.output_names(),
+            training_profile: profile(train_set),
             classes: train_set.classes.clone(),
             metrics,
             crate_versions: crate_versions(),

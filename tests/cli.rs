@@ -116,8 +116,13 @@ fn tiny_run_writes_every_report_and_a_model_that_reproduces_its_accuracy() {
     );
     let plan = Plan::load(Some(&tiny()), &Overrides::default()).unwrap();
     let split = optbench::run::load_split(&plan).unwrap();
+    let mut predictor = artifact.predictor();
+    let mut raw = Vec::new();
     let correct = (0..split.test.n_rows())
-        .filter(|&i| artifact.predict_row(i, split.test.row(i)).unwrap() == split.test.y[i])
+        .filter(|&i| {
+            split.test.raw_row(i, &mut raw);
+            predictor.predict(&raw).unwrap() == split.test.y[i]
+        })
         .count();
     assert_eq!(correct as f64 / split.test.n_rows() as f64, chosen_acc);
 }
@@ -237,7 +242,7 @@ fn nothing_within_budget_exits_3_names_the_closest_and_packages_nothing() {
 #[test]
 fn bad_csv_cell_is_named_and_leaves_no_output() {
     let tmp = tempfile::tempdir().unwrap();
-    let csv = write(tmp.path(), "bad.csv", "a,b,label\n1,2,x\n3,oops,y\n");
+    let csv = write(tmp.path(), "bad.csv", "a,b,label\n1,2,x\n3,oops,y\n4,5,x\n");
     let out = tmp.path().join("out");
     optbench()
         .args(["run", "--data"])
@@ -246,7 +251,9 @@ fn bad_csv_cell_is_named_and_leaves_no_output() {
         .arg(&out)
         .assert()
         .code(1)
-        .stderr(contains("bad.csv, line 3, column `b`: expected a number"));
+        .stderr(contains(
+            "bad.csv, line 3, column `b`: expected a finite number",
+        ));
     assert!(!out.exists(), "no partial output after a failed run");
 }
 
@@ -256,7 +263,7 @@ fn input_errors_have_clear_messages_and_exit_codes() {
     let good = write(tmp.path(), "good.csv", "a,b,label\n1,2,x\n3,4,y\n");
     let ragged = write(tmp.path(), "ragged.csv", "a,b,label\n1,2,x\n3,4\n");
     let empty = write(tmp.path(), "empty.csv", "");
-    let inf = write(tmp.path(), "inf.csv", "a,label\ninf,x\n");
+    let inf = write(tmp.path(), "inf.csv", "a,label\n1,y\ninf,x\n2,x\n");
     let cases: Vec<(Vec<String>, i32, &str)> = vec![
         (
             vec![
@@ -301,7 +308,7 @@ fn input_errors_have_clear_messages_and_exit_codes() {
                 "label".into(),
             ],
             1,
-            "expected a finite number, found `inf`",
+            "line 3, column `a`: expected a finite number (or an empty cell / NA for a missing value), found `inf`",
         ),
         (
             vec![

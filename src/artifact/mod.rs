@@ -12,10 +12,14 @@
 //! The folder is written atomically (filled under a temporary name, then
 //! renamed), and a damaged, altered or newer-format package is refused.
 
-use crate::data::InputSchema;
+mod score;
+
+pub use score::{score_csv, ColumnNotes, RowOutcome, ScoreOptions, ScoreSummary};
+
+use crate::data::{FeatureProfile, InputSchema, Invalid, Value};
 use crate::error::{Error, Result};
 use crate::fsutil::{replace_dir_atomic, sha256_hex, write_atomic};
-use crate::model::Model;
+use crate::model::{Model, Scratch};
 use crate::pipeline::FittedPipeline;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,8 +29,9 @@ include!(concat!(env!("OUT_DIR"), "/versions.rs"));
 
 /// Version of the package layout; a loader reads only its own version.
 /// 2: tree ensembles carry their output rule (averaged or boosted), and
-/// quantized models exist.
-pub const FORMAT_VERSION: u32 = 2;
+/// quantized models exist. 3: categorical columns (one-hot steps in the
+/// pipeline), the target's name, ignored columns and the training profile.
+pub const FORMAT_VERSION: u32 = 3;
 pub const MODEL_FILE: &str = "model.bin";
 pub const METADATA_FILE: &str = "metadata.json";
 
@@ -37,8 +42,21 @@ pub struct Metadata {
     pub created_utc: String,
     pub model: ModelInfo,
     pub training_data: TrainingData,
-    /// Input columns, in order, with their kinds.
+    /// The label column of the training data (a file to score may carry it;
+    /// `predict` then also reports accuracy).
+    pub target: String,
+    /// Input columns, in order, with their kinds: the input schema.
     pub features: InputSchema,
+    /// Columns the training data had but the config told optbench to ignore
+    /// (ids, timestamps): read past when serving, never an "unknown column".
+    pub ignored_columns: Vec<String>,
+    /// The model's input after the pipeline: numeric columns by name,
+    /// one-hot outputs as `column=category`.
+    pub pipeline_outputs: Vec<String>,
+    /// Per feature: training range and quantiles (numeric), categories seen
+    /// and their counts (categorical), missing cells. For serving-time range
+    /// checks and for monitoring.
+    pub training_profile: Vec<FeatureProfile>,
     pub classes: Vec<String>,
     /// Test-set figures measured by the run that chose this model.
     pub metrics: BTreeMap<String, f64>,
@@ -184,11 +202,28 @@ impl Artifact {
             .model
             .check()
             .map_err(|m| bad(format!("inconsistent model: {m}")))?;
+        payload
+            .pipeline
+            .check()
+            .map_err(|m| bad(format!("inconsistent pipeline: {m}")))?;
         let n_in = payload.schema.features.len();
+        let names_agree = payload
+            .pipeline
+            .steps
+            .iter()
+            .zip(&payload.schema.features)
+            .all(|(s, f)| s.name() == f.name)
+            && metadata
+                .training_profile
+                .iter()
+                .map(FeatureProfile::name)
+                .eq(payload.schema.features.iter().map(|f| f.name.as_str()));
         if payload.pipeline.n_inputs() != n_in
             || payload.pipeline.n_outputs() != payload.model.n_features()
             || payload.model.n_classes() != metadata.classes.len()
             || metadata.features != payload.schema
+            || metadata.pipeline_outputs != payload.pipeline.output_names()
+            || !names_agree
         {
             return Err(bad(
                 "schema, pipeline, model and metadata do not fit together".into(),
@@ -202,28 +237,57 @@ impl Artifact {
         })
     }
 
-    /// Serves one raw row: validate → preprocess → predict. `row_number` is
-    /// used in error messages.
-    pub fn predict_row(&self, row_number: usize, raw: &[f64]) -> Result<u32> {
-        let features = self.features(row_number, raw)?;
-        Ok(self.model.predict(&features, &mut self.model.scratch()))
+    /// A serving handle with its own buffers: after this, predicting a row
+    /// allocates nothing.
+    pub fn predictor(&self) -> Predictor<'_> {
+        Predictor {
+            artifact: self,
+            features: vec![0.0; self.pipeline.n_outputs()],
+            scratch: self.model.scratch(),
+        }
     }
+}
 
-    /// Class probabilities for one raw row.
-    pub fn predict_proba_row(&self, row_number: usize, raw: &[f64]) -> Result<Vec<f32>> {
-        let features = self.features(row_number, raw)?;
-        let mut proba = vec![0.0f32; self.model.n_classes()];
-        self.model
-            .predict_proba(&features, &mut self.model.scratch(), &mut proba);
-        Ok(proba)
-    }
+/// Serves raw rows through an artifact: validate → preprocess → predict,
+/// the path `run` measured.
+pub struct Predictor<'a> {
+    artifact: &'a Artifact,
+    features: Vec<f32>,
+    scratch: Scratch,
+}
 
+impl Predictor<'_> {
     /// Validate → preprocess: the model's input for one raw row.
-    fn features(&self, row_number: usize, raw: &[f64]) -> Result<Vec<f32>> {
-        self.schema.validate_row(row_number, raw)?;
-        let mut features = vec![0.0f32; self.pipeline.n_outputs()];
-        self.pipeline.transform_row(raw, &mut features);
-        Ok(features)
+    #[inline]
+    fn prepare(&mut self, raw: &[Value<'_>]) -> std::result::Result<(), Invalid> {
+        self.artifact.schema.validate_row(raw)?;
+        self.artifact
+            .pipeline
+            .transform_row(raw, &mut self.features);
+        Ok(())
+    }
+
+    /// The predicted class (an index into the package's `classes`).
+    pub fn predict(&mut self, raw: &[Value<'_>]) -> std::result::Result<u32, Invalid> {
+        self.prepare(raw)?;
+        Ok(self
+            .artifact
+            .model
+            .predict(&self.features, &mut self.scratch))
+    }
+
+    /// The predicted class and the class probabilities (into `proba`, one
+    /// per class): exactly what `predict` and the model's `predict_proba`
+    /// give, so a served probability is the one measured in `run`.
+    pub fn predict_proba(
+        &mut self,
+        raw: &[Value<'_>],
+        proba: &mut [f32],
+    ) -> std::result::Result<u32, Invalid> {
+        self.prepare(raw)?;
+        let model = &self.artifact.model;
+        model.predict_proba(&self.features, &mut self.scratch, proba);
+        Ok(model.predict(&self.features, &mut self.scratch))
     }
 }
 
@@ -277,7 +341,11 @@ mod tests {
                     rows: data.n_rows(),
                     source: serde_json::Value::Null,
                 },
+                target: "y".into(),
                 features: data.schema(),
+                ignored_columns: Vec::new(),
+                pipeline_outputs: pipeline.output_names(),
+                training_profile: crate::data::profile(&data),
                 classes: data.classes.clone(),
                 metrics: BTreeMap::new(),
                 crate_versions: crate_versions(),
@@ -298,11 +366,17 @@ mod tests {
         let b = Artifact::load(&dir.path().join("model")).unwrap();
         assert_eq!(a.metadata, b.metadata);
         assert_eq!((&a.pipeline, &a.model), (&b.pipeline, &b.model));
+        let (mut pa, mut pb) = (a.predictor(), b.predictor());
+        let (mut qa, mut qb) = ([0f32; 2], [0f32; 2]);
+        let mut raw = Vec::new();
         for i in 0..data.n_rows() {
+            data.raw_row(i, &mut raw);
             assert_eq!(
-                a.predict_proba_row(i, data.row(i)).unwrap(),
-                b.predict_proba_row(i, data.row(i)).unwrap()
+                pa.predict_proba(&raw, &mut qa).unwrap(),
+                pb.predict_proba(&raw, &mut qb).unwrap()
             );
+            assert_eq!(qa, qb);
+            assert_eq!(pa.predict(&raw).unwrap(), pb.predict(&raw).unwrap());
         }
         assert!(b.metadata.crate_versions.contains_key("smartcore"));
     }

@@ -1,15 +1,29 @@
-//! CSV input: a header line, numeric feature columns and one target column
-//! (string or integer labels). Missing cells (empty, `NA`, `N/A`, `NaN`,
-//! `null`) become `NaN` for the pipeline's imputer; anything else that is not
-//! a finite number is an error naming the file, line and column.
+//! CSV input: a header line, feature columns and one target column (string
+//! or integer labels). A column whose every present cell is a finite number
+//! is numeric, any other is categorical, unless [`ColumnTypes`] says
+//! otherwise. Missing cells (empty, `NA`, `N/A`, `NaN`, `null`, `None`)
+//! become `NaN` for the pipeline's imputer; anything a column cannot hold is
+//! an error naming the file, line and column.
 
+use super::schema::{is_missing, FeatureKind};
 use super::Dataset;
 use crate::error::{Error, Result};
-use std::collections::BTreeSet;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-/// Tokens read as a missing value (compared case-insensitively).
-const MISSING: [&str; 6] = ["", "na", "n/a", "nan", "null", "none"];
+/// A column's type as a config file names it (`[columns] city = "categorical"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    Numeric,
+    Categorical,
+    /// Not a feature (an id, a timestamp…): read past, never served.
+    Ignore,
+}
+
+/// Column types given by the user; the rest are inferred.
+pub type ColumnTypes = BTreeMap<String, ColumnType>;
 
 /// A CSV file read into a [`Dataset`], with the line number of each row for
 /// later messages.
@@ -17,14 +31,55 @@ const MISSING: [&str; 6] = ["", "na", "n/a", "nan", "null", "none"];
 pub struct CsvTable {
     pub data: Dataset,
     pub lines: Vec<u64>,
+    /// Columns read past because `types` said `ignore`.
+    pub ignored: Vec<String>,
 }
 
-/// Reads `path`, taking `target` as the label column and every other column as
-/// a numeric feature. Classes are the distinct labels, ordered numerically if
-/// they all are integers, else lexicographically.
-pub fn read_csv(path: &Path, target: &str) -> Result<CsvTable> {
-    let raw = read_raw(path, target, None)?;
-    let distinct: BTreeSet<&str> = raw.labels.iter().map(String::as_str).collect();
+/// Reads `path`, taking `target` as the label column and every other column
+/// (except those `types` ignores) as a feature. Classes are the distinct
+/// labels, ordered numerically if they all are integers, else
+/// lexicographically.
+pub fn read_csv(path: &Path, target: &str, types: &ColumnTypes) -> Result<CsvTable> {
+    let (header, target_col, records) = read_records(path, target)?;
+    for name in types.keys() {
+        if !header.contains(name) {
+            return Err(Error::data(
+                path,
+                format!(
+                    "the config types a column `{name}` ([columns]) that the file does not have; columns are: {}",
+                    header.join(", ")
+                ),
+            ));
+        }
+        if name == target {
+            return Err(Error::data(
+                path,
+                format!("`{name}` is the target; [columns] types only features"),
+            ));
+        }
+    }
+    let mut features = Vec::new();
+    let mut ignored = Vec::new();
+    for (i, h) in header.iter().enumerate() {
+        if i == target_col {
+            continue;
+        }
+        let kind = match types.get(h) {
+            Some(ColumnType::Ignore) => {
+                ignored.push(h.clone());
+                continue;
+            }
+            Some(ColumnType::Numeric) => FeatureKind::Numeric,
+            Some(ColumnType::Categorical) => FeatureKind::Categorical,
+            None => infer_kind(path, h, i, &records)?,
+        };
+        features.push((h.clone(), i, kind, Vec::new()));
+    }
+    if features.is_empty() {
+        return Err(Error::data(path, "no feature columns besides the target"));
+    }
+    let labels: Vec<&str> = records.iter().map(|(_, r)| &r[target_col]).collect();
+    let distinct: BTreeSet<&str> = labels.iter().copied().collect();
     let mut classes: Vec<String> = distinct.into_iter().map(str::to_owned).collect();
     if classes.iter().all(|c| c.parse::<i64>().is_ok()) {
         classes.sort_by_key(|c| c.parse::<i64>().unwrap_or(0));
@@ -38,59 +93,65 @@ pub fn read_csv(path: &Path, target: &str) -> Result<CsvTable> {
             ),
         ));
     }
-    finish(path, target, raw, classes)
+    let mut table = build(path, target, target_col, &records, &mut features, &classes)?;
+    table.ignored = ignored;
+    Ok(table)
 }
 
-/// Reads a second file (a test set) against an existing training table: the
-/// same feature columns (in any order; they are reordered to `features`) and
-/// only labels among `classes`.
-pub fn read_csv_with_classes(
+/// Reads a second file (a test set) against the training table `reference`:
+/// the same feature columns (in any order; they are reordered), read as the
+/// training data typed them, columns it ignored skipped, and only labels
+/// among its classes. Categories the training data never had are kept (the
+/// pipeline ignores them).
+pub fn read_csv_with_schema(
     path: &Path,
     target: &str,
-    features: &[String],
-    classes: &[String],
+    reference: &Dataset,
+    ignored: &[String],
 ) -> Result<CsvTable> {
-    let raw = read_raw(path, target, Some(features))?;
-    finish(path, target, raw, classes.to_vec())
-}
-
-struct Raw {
-    feature_names: Vec<String>,
-    x: Vec<f64>,
-    labels: Vec<String>,
-    label_lines: Vec<u64>,
-}
-
-fn finish(path: &Path, target: &str, raw: Raw, classes: Vec<String>) -> Result<CsvTable> {
-    let mut y = Vec::with_capacity(raw.labels.len());
-    for (label, &line) in raw.labels.iter().zip(&raw.label_lines) {
-        match classes.iter().position(|c| c == label) {
-            Some(i) => y.push(i as u32),
-            None => {
-                return Err(Error::Cell {
-                    path: path.into(),
-                    line,
-                    column: target.into(),
-                    message: format!(
-                        "label `{label}` was not seen in the training data (classes: {})",
-                        classes.join(", ")
-                    ),
-                })
+    let (header, target_col, records) = read_records(path, target)?;
+    let mut features = Vec::with_capacity(reference.n_features());
+    for (j, n) in reference.feature_names.iter().enumerate() {
+        match header.iter().position(|h| h == n) {
+            Some(i) if i != target_col => features.push((
+                n.clone(),
+                i,
+                reference.kinds[j],
+                reference.levels[j].clone(),
+            )),
+            _ => {
+                return Err(Error::data(
+                    path,
+                    format!("missing column `{n}`, which the training data has"),
+                ))
             }
         }
     }
-    Ok(CsvTable {
-        data: Dataset {
-            feature_names: raw.feature_names,
-            x: raw.x,
-            y,
-            classes,
-        },
-        lines: raw.label_lines,
-    })
+    if let Some(extra) = header.iter().enumerate().find(|&(i, h)| {
+        i != target_col && !reference.feature_names.contains(h) && !ignored.contains(h)
+    }) {
+        return Err(Error::data(
+            path,
+            format!("column `{}` is not in the training data", extra.1),
+        ));
+    }
+    let mut table = build(
+        path,
+        target,
+        target_col,
+        &records,
+        &mut features,
+        &reference.classes,
+    )?;
+    table.ignored = ignored.to_vec();
+    Ok(table)
 }
 
-fn read_raw(path: &Path, target: &str, expect: Option<&[String]>) -> Result<Raw> {
+type Records = Vec<(u64, csv::StringRecord)>;
+
+/// The header, the target's column and every non-blank record with its line
+/// number.
+fn read_records(path: &Path, target: &str) -> Result<(Vec<String>, usize, Records)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -123,56 +184,8 @@ fn read_raw(path: &Path, target: &str, expect: Option<&[String]>) -> Result<Raw>
             ));
         }
     }
-    let Some(target_col) = header.iter().position(|h| h == target) else {
-        return Err(Error::data(
-            path,
-            format!(
-                "no target column `{target}`; columns are: {}",
-                header.join(", ")
-            ),
-        ));
-    };
-    // `order[j]` is the file column that holds feature j.
-    let (feature_names, order): (Vec<String>, Vec<usize>) = match expect {
-        None => header
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != target_col)
-            .map(|(i, h)| (h.clone(), i))
-            .unzip(),
-        Some(names) => {
-            let mut order = Vec::with_capacity(names.len());
-            for n in names {
-                match header.iter().position(|h| h == n) {
-                    Some(i) if i != target_col => order.push(i),
-                    _ => {
-                        return Err(Error::data(
-                            path,
-                            format!("missing column `{n}`, which the training data has"),
-                        ))
-                    }
-                }
-            }
-            if let Some(extra) = header
-                .iter()
-                .enumerate()
-                .find(|&(i, h)| i != target_col && !names.contains(h))
-            {
-                return Err(Error::data(
-                    path,
-                    format!("column `{}` is not in the training data", extra.1),
-                ));
-            }
-            (names.to_vec(), order)
-        }
-    };
-    if feature_names.is_empty() {
-        return Err(Error::data(path, "no feature columns besides the target"));
-    }
-
-    let mut x = Vec::new();
-    let mut labels = Vec::new();
-    let mut label_lines = Vec::new();
+    let target_col = target_column(path, &header, target)?;
+    let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
         match rdr.read_record(&mut record) {
@@ -180,19 +193,122 @@ fn read_raw(path: &Path, target: &str, expect: Option<&[String]>) -> Result<Raw>
             Ok(true) => {}
             Err(e) => return Err(csv_error(path, e)),
         }
-        let line = record.position().map_or(0, |p| p.line());
         if record.iter().all(str::is_empty) {
             continue; // a blank line, e.g. at the end of the file
         }
-        for (&col, name) in order.iter().zip(&feature_names) {
-            x.push(parse_number(&record[col]).map_err(|message| Error::Cell {
-                path: path.into(),
-                line,
-                column: name.clone(),
-                message,
-            })?);
+        let line = record.position().map_or(0, |p| p.line());
+        records.push((line, record.clone()));
+    }
+    if records.is_empty() {
+        return Err(Error::data(path, "no data rows after the header"));
+    }
+    Ok((header, target_col, records))
+}
+
+fn target_column(path: &Path, header: &[String], target: &str) -> Result<usize> {
+    header.iter().position(|h| h == target).ok_or_else(|| {
+        Error::data(
+            path,
+            format!(
+                "no target column `{target}`; columns are: {}",
+                header.join(", ")
+            ),
+        )
+    })
+}
+
+/// A column is numeric when every present cell is a finite number and
+/// categorical when most are not. A column that is mostly numbers with a few
+/// exceptions is far more often a typo than a category: that is an error
+/// naming the first exception, and `[columns]` settles it either way.
+fn infer_kind(path: &Path, name: &str, col: usize, records: &Records) -> Result<FeatureKind> {
+    let mut numbers = 0usize;
+    let mut texts = 0usize;
+    let mut first_text = None;
+    for (line, r) in records {
+        let cell = &r[col];
+        if is_missing(cell) {
+            continue;
         }
-        let label = &record[target_col];
+        if matches!(cell.parse::<f64>(), Ok(v) if v.is_finite()) {
+            numbers += 1;
+        } else {
+            texts += 1;
+            first_text.get_or_insert((*line, cell.to_owned()));
+        }
+    }
+    match first_text {
+        None => Ok(FeatureKind::Numeric),
+        Some(_) if numbers <= texts => Ok(FeatureKind::Categorical),
+        Some((line, cell)) => Err(Error::Cell {
+            path: path.into(),
+            line,
+            column: name.into(),
+            message: format!(
+                "expected a finite number (or an empty cell / NA for a missing value), found `{cell}`: \
+                 {numbers} of the column's {} present cells are numbers; fix the cell, or declare the \
+                 column in the config (`[columns] {name} = \"categorical\"`)",
+                numbers + texts
+            ),
+        }),
+    }
+}
+
+type FeatureColumn = (String, usize, FeatureKind, Vec<String>);
+
+fn build(
+    path: &Path,
+    target: &str,
+    target_col: usize,
+    records: &Records,
+    features: &mut [FeatureColumn],
+    classes: &[String],
+) -> Result<CsvTable> {
+    let class_index: HashMap<&str, u32> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i as u32))
+        .collect();
+    let mut codes: Vec<HashMap<String, u32>> = features
+        .iter()
+        .map(|(_, _, _, levels)| {
+            levels
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.clone(), i as u32))
+                .collect()
+        })
+        .collect();
+    let mut x = Vec::with_capacity(records.len() * features.len());
+    let mut y = Vec::with_capacity(records.len());
+    let mut lines = Vec::with_capacity(records.len());
+    for (line, r) in records {
+        let line = *line;
+        for ((name, col, kind, levels), codes) in features.iter_mut().zip(&mut codes) {
+            let cell = &r[*col];
+            if is_missing(cell) {
+                x.push(f64::NAN);
+                continue;
+            }
+            match kind {
+                FeatureKind::Numeric => {
+                    x.push(parse_number(cell).map_err(|message| Error::Cell {
+                        path: path.into(),
+                        line,
+                        column: name.clone(),
+                        message,
+                    })?)
+                }
+                FeatureKind::Categorical => {
+                    let code = *codes.entry(cell.to_owned()).or_insert_with(|| {
+                        levels.push(cell.to_owned());
+                        (levels.len() - 1) as u32
+                    });
+                    x.push(f64::from(code));
+                }
+            }
+        }
+        let label = &r[target_col];
         if is_missing(label) {
             return Err(Error::Cell {
                 path: path.into(),
@@ -201,28 +317,40 @@ fn read_raw(path: &Path, target: &str, expect: Option<&[String]>) -> Result<Raw>
                 message: "the target is missing; every training and test row needs a label".into(),
             });
         }
-        labels.push(label.to_owned());
-        label_lines.push(line);
+        match class_index.get(label) {
+            Some(&c) => y.push(c),
+            None => {
+                return Err(Error::Cell {
+                    path: path.into(),
+                    line,
+                    column: target.into(),
+                    message: format!(
+                        "label `{label}` was not seen in the training data (classes: {})",
+                        classes.join(", ")
+                    ),
+                })
+            }
+        }
+        lines.push(line);
     }
-    if labels.is_empty() {
-        return Err(Error::data(path, "no data rows after the header"));
-    }
-    Ok(Raw {
-        feature_names,
-        x,
-        labels,
-        label_lines,
+    Ok(CsvTable {
+        data: Dataset {
+            feature_names: features.iter().map(|f| f.0.clone()).collect(),
+            kinds: features.iter().map(|f| f.2).collect(),
+            levels: features
+                .iter_mut()
+                .map(|f| std::mem::take(&mut f.3))
+                .collect(),
+            x,
+            y,
+            classes: classes.to_vec(),
+        },
+        lines,
+        ignored: Vec::new(),
     })
 }
 
-pub(crate) fn is_missing(cell: &str) -> bool {
-    MISSING.iter().any(|m| cell.eq_ignore_ascii_case(m))
-}
-
 fn parse_number(cell: &str) -> std::result::Result<f64, String> {
-    if is_missing(cell) {
-        return Ok(f64::NAN);
-    }
     match cell.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
         Ok(_) => Err(format!("expected a finite number, found `{cell}`")),
@@ -274,7 +402,7 @@ mod tests {
     #[test]
     fn reads_numbers_missing_cells_and_orders_integer_classes_numerically() {
         let f = file("a,y,b\n1.5,10,NA\n,2,3\n-1e3,10,4\n");
-        let t = read_csv(f.path(), "y").unwrap();
+        let t = read_csv(f.path(), "y", &ColumnTypes::new()).unwrap();
         assert_eq!(t.data.feature_names, ["a", "b"]);
         assert_eq!(t.data.classes, ["2", "10"]);
         assert_eq!(t.data.y, [1, 0, 1]);
@@ -284,21 +412,75 @@ mod tests {
     }
 
     #[test]
-    fn bad_cell_names_line_and_column() {
-        let f = file("a,b,y\n1,2,x\n1,oops,y\n");
-        let e = read_csv(f.path(), "y").unwrap_err().to_string();
+    fn a_mostly_numeric_column_with_a_stray_word_is_an_error_naming_it() {
+        let f = file("a,b,y\n1,2,x\n1,oops,y\n1,3,y\n");
+        let e = read_csv(f.path(), "y", &ColumnTypes::new())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("line 3, column `b`: expected a finite number"),
+            "{e}"
+        );
+        assert!(
+            e.contains("found `oops`") && e.contains("b = \"categorical\""),
+            "{e}"
+        );
+        // Declared categorical, it reads; declared numeric, the cell is refused.
+        let types = ColumnTypes::from([("b".to_string(), ColumnType::Categorical)]);
+        let t = read_csv(f.path(), "y", &types).unwrap();
+        assert_eq!(
+            t.data.kinds,
+            [FeatureKind::Numeric, FeatureKind::Categorical]
+        );
+        assert_eq!(t.data.levels[1], ["2", "oops", "3"]);
+        let types = ColumnTypes::from([("b".to_string(), ColumnType::Numeric)]);
+        let e = read_csv(f.path(), "y", &types).unwrap_err().to_string();
         assert!(e.ends_with("line 3, column `b`: expected a number (or an empty cell / NA for a missing value), found `oops`"), "{e}");
+    }
+
+    #[test]
+    fn text_columns_are_categorical_and_ignored_columns_are_skipped() {
+        let f = file("id,city,t,y\n7,Paris,1.5,a\n8,,2,b\n9,Oslo,NA,a\n10,Paris,3,b\n");
+        let types = ColumnTypes::from([("id".to_string(), ColumnType::Ignore)]);
+        let t = read_csv(f.path(), "y", &types).unwrap();
+        assert_eq!(t.data.feature_names, ["city", "t"]);
+        assert_eq!(t.ignored, ["id"]);
+        assert_eq!(
+            t.data.kinds,
+            [FeatureKind::Categorical, FeatureKind::Numeric]
+        );
+        assert_eq!(t.data.levels[0], ["Paris", "Oslo"]);
+        assert_eq!(t.data.x[0], 0.0);
+        assert!(t.data.x[2].is_nan() && t.data.x[5].is_nan());
+        assert_eq!(t.data.x[4], 1.0);
+        // The test file: reordered, typed as training, new categories kept.
+        let g = file("y,t,city,id\nb,4,Rome,1\na,NA,Oslo,2\n");
+        let u = read_csv_with_schema(g.path(), "y", &t.data, &t.ignored).unwrap();
+        assert_eq!(u.data.levels[0], ["Paris", "Oslo", "Rome"]);
+        assert_eq!(u.data.x[0], 2.0);
+        assert_eq!(u.data.x[2], 1.0);
+        assert_eq!(u.data.y, [1, 0]);
+        let h = file("y,t,city\nb,x4,Rome\n");
+        let e = read_csv_with_schema(h.path(), "y", &t.data, &t.ignored).unwrap_err();
+        assert!(e.to_string().contains("line 2, column `t`"), "{e}");
+        let bad = ColumnTypes::from([("zip".to_string(), ColumnType::Categorical)]);
+        let e = read_csv(f.path(), "y", &bad).unwrap_err().to_string();
+        assert!(e.contains("column `zip`"), "{e}");
     }
 
     #[test]
     fn ragged_line_and_missing_target_are_reported() {
         let f = file("a,b,y\n1,2,x\n1,2\n");
-        let e = read_csv(f.path(), "y").unwrap_err().to_string();
+        let e = read_csv(f.path(), "y", &ColumnTypes::new())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("line 3") && e.contains("expected 3 fields"),
             "{e}"
         );
-        let e = read_csv(f.path(), "label").unwrap_err().to_string();
+        let e = read_csv(f.path(), "label", &ColumnTypes::new())
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("no target column `label`; columns are: a, b, y"),
             "{e}"
@@ -307,18 +489,20 @@ mod tests {
 
     #[test]
     fn test_file_is_reordered_and_checked_against_training_classes() {
+        let train = file("a,b,y\n1,2,x\n3,4,z\n");
+        let t = read_csv(train.path(), "y", &ColumnTypes::new()).unwrap();
         let f = file("b,y,a\n2,x,1\n");
-        let t = read_csv_with_classes(
-            f.path(),
-            "y",
-            &["a".into(), "b".into()],
-            &["x".into(), "z".into()],
-        )
-        .unwrap();
-        assert_eq!(t.data.x, [1.0, 2.0]);
+        let u = read_csv_with_schema(f.path(), "y", &t.data, &[]).unwrap();
+        assert_eq!(u.data.x, [1.0, 2.0]);
         let g = file("b,y,a\n2,w,1\n");
-        let e = read_csv_with_classes(g.path(), "y", &["a".into(), "b".into()], &["x".into()])
-            .unwrap_err();
+        let e = read_csv_with_schema(g.path(), "y", &t.data, &[]).unwrap_err();
         assert!(e.to_string().contains("label `w` was not seen"), "{e}");
+        let h = file("b,y,a,c\n2,x,1,5\n");
+        let e = read_csv_with_schema(h.path(), "y", &t.data, &[]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("column `c` is not in the training data"),
+            "{e}"
+        );
     }
 }

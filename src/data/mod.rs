@@ -7,26 +7,37 @@
 //! a serving row must look like).
 
 mod csv;
+mod profile;
+mod schema;
 mod synthetic;
 
-pub(crate) use self::csv::{csv_error, is_missing};
-pub use self::csv::{read_csv, read_csv_with_classes, CsvTable};
+pub(crate) use self::csv::csv_error;
+pub use self::csv::{read_csv, read_csv_with_schema, ColumnTypes, CsvTable};
+pub use profile::{profile, CategoryCount, FeatureProfile, Quantile, PROFILE_QUANTILES};
+pub use schema::{
+    is_missing, FeatureKind, FeatureSpec, InputSchema, Invalid, Value, MISSING_TOKENS,
+};
 pub use synthetic::SyntheticSpec;
 
-use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// A table of numeric features with a class target.
+/// A table of numeric and categorical features with a class target.
 ///
-/// Values are kept as `f64` exactly as read; a missing cell is `NaN`.
-/// `y[i]` indexes `classes`.
+/// Numeric values are kept as `f64` exactly as read; a categorical cell holds
+/// the index of its text in `levels[j]` (as an `f64`, so one matrix holds
+/// every column); a missing cell is `NaN` in both. `y[i]` indexes `classes`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     pub feature_names: Vec<String>,
+    pub kinds: Vec<FeatureKind>,
+    /// For a categorical column, the distinct texts its cells index (in the
+    /// order first met, or any order: the pipeline goes by the text); empty
+    /// for a numeric column.
+    pub levels: Vec<Vec<String>>,
     /// Row-major, `n_rows × n_features`.
     pub x: Vec<f64>,
     pub y: Vec<u32>,
@@ -34,6 +45,55 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A table whose features are all numeric.
+    pub fn numeric(
+        feature_names: Vec<String>,
+        x: Vec<f64>,
+        y: Vec<u32>,
+        classes: Vec<String>,
+    ) -> Dataset {
+        let d = feature_names.len();
+        Dataset {
+            feature_names,
+            kinds: vec![FeatureKind::Numeric; d],
+            levels: vec![Vec::new(); d],
+            x,
+            y,
+            classes,
+        }
+    }
+
+    /// The raw cells of row `i` as a serving request would carry them.
+    pub fn raw_row<'a>(&'a self, i: usize, out: &mut Vec<Value<'a>>) {
+        out.clear();
+        for (j, &v) in self.row(i).iter().enumerate() {
+            out.push(self.value(j, v));
+        }
+    }
+
+    /// Every row's raw cells, row-major (the latency harness preloads these).
+    pub fn raw_rows(&self) -> Vec<Value<'_>> {
+        let mut out = Vec::with_capacity(self.x.len());
+        for i in 0..self.n_rows() {
+            for (j, &v) in self.row(i).iter().enumerate() {
+                out.push(self.value(j, v));
+            }
+        }
+        out
+    }
+
+    #[inline]
+    fn value(&self, j: usize, v: f64) -> Value<'_> {
+        if v.is_nan() {
+            Value::Missing
+        } else {
+            match self.kinds[j] {
+                FeatureKind::Numeric => Value::Number(v),
+                FeatureKind::Categorical => Value::Text(&self.levels[j][v as usize]),
+            }
+        }
+    }
+
     pub fn n_rows(&self) -> usize {
         self.y.len()
     }
@@ -59,6 +119,8 @@ impl Dataset {
         }
         Dataset {
             feature_names: self.feature_names.clone(),
+            kinds: self.kinds.clone(),
+            levels: self.levels.clone(),
             x,
             y: indices.iter().map(|&i| self.y[i]).collect(),
             classes: self.classes.clone(),
@@ -74,10 +136,11 @@ impl Dataset {
         counts
     }
 
-    /// SHA-256 over a canonical encoding of the table: feature names, class
-    /// names, then every row's values (IEEE-754 bits, little endian) and label.
-    /// The same rows give the same hash whatever file or generator they came
-    /// from, and any changed cell changes it.
+    /// SHA-256 over a canonical encoding of the table: feature names and
+    /// kinds, class names, then every row's values (IEEE-754 bits, little
+    /// endian, or a category's text) and label. The same rows give the same
+    /// hash whatever file or generator they came from (and whatever order the
+    /// categories were met in), and any changed cell changes it.
     pub fn sha256(&self) -> String {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
@@ -86,22 +149,24 @@ impl Dataset {
             h.update(s.as_bytes());
         };
         h.update((self.n_features() as u64).to_le_bytes());
-        for n in &self.feature_names {
+        for (n, k) in self.feature_names.iter().zip(&self.kinds) {
             put_str(&mut h, n);
+            put_str(&mut h, &k.to_string());
         }
         h.update((self.n_classes() as u64).to_le_bytes());
         for c in &self.classes {
             put_str(&mut h, c);
         }
         for i in 0..self.n_rows() {
-            for v in self.row(i) {
+            for (j, v) in self.row(i).iter().enumerate() {
                 // All NaNs hash alike: a missing cell is a missing cell.
-                let bits = if v.is_nan() {
-                    f64::NAN.to_bits()
+                if v.is_nan() {
+                    h.update(f64::NAN.to_bits().to_le_bytes());
+                } else if self.kinds[j] == FeatureKind::Categorical {
+                    put_str(&mut h, &self.levels[j][*v as usize]);
                 } else {
-                    v.to_bits()
-                };
-                h.update(bits.to_le_bytes());
+                    h.update(v.to_bits().to_le_bytes());
+                }
             }
             h.update(self.y[i].to_le_bytes());
         }
@@ -114,60 +179,13 @@ impl Dataset {
             features: self
                 .feature_names
                 .iter()
-                .map(|n| FeatureSpec {
+                .zip(&self.kinds)
+                .map(|(n, &kind)| FeatureSpec {
                     name: n.clone(),
-                    kind: FeatureKind::Numeric,
+                    kind,
                 })
                 .collect(),
         }
-    }
-}
-
-/// What kind of values a feature column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FeatureKind {
-    Numeric,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FeatureSpec {
-    pub name: String,
-    pub kind: FeatureKind,
-}
-
-/// What a row must look like to be served: one value per feature, in order.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct InputSchema {
-    pub features: Vec<FeatureSpec>,
-}
-
-impl InputSchema {
-    /// Checks one raw row. `NaN` means missing and is allowed (the pipeline
-    /// imputes it); infinities are not. Never allocates on success: this runs
-    /// on every served request.
-    pub fn validate_row(&self, row_number: usize, row: &[f64]) -> Result<()> {
-        if row.len() != self.features.len() {
-            return Err(Error::Input {
-                row: row_number,
-                column: "*".into(),
-                message: format!(
-                    "expected {} values, found {}",
-                    self.features.len(),
-                    row.len()
-                ),
-            });
-        }
-        for (v, f) in row.iter().zip(&self.features) {
-            if v.is_infinite() {
-                return Err(Error::Input {
-                    row: row_number,
-                    column: f.name.clone(),
-                    message: format!("expected a finite number, found {v}"),
-                });
-            }
-        }
-        Ok(())
     }
 }
 
@@ -186,6 +204,10 @@ pub struct Split {
     pub train: Dataset,
     pub test: Dataset,
     pub source: DataSource,
+    /// The label column's name (`y` for synthetic data).
+    pub target: String,
+    /// Columns read past because the config said `ignore`.
+    pub ignored: Vec<String>,
 }
 
 /// Seeded stratified split: each class is shuffled and `test_fraction` of it
@@ -220,12 +242,12 @@ mod tests {
     use super::*;
 
     fn toy(n: usize) -> Dataset {
-        Dataset {
-            feature_names: vec!["a".into(), "b".into()],
-            x: (0..n * 2).map(|v| v as f64).collect(),
-            y: (0..n).map(|i| (i % 3 == 0) as u32).collect(),
-            classes: vec!["no".into(), "yes".into()],
-        }
+        Dataset::numeric(
+            vec!["a".into(), "b".into()],
+            (0..n * 2).map(|v| v as f64).collect(),
+            (0..n).map(|i| (i % 3 == 0) as u32).collect(),
+            vec!["no".into(), "yes".into()],
+        )
     }
 
     #[test]
@@ -254,14 +276,20 @@ mod tests {
     }
 
     #[test]
-    fn validation_names_the_column() {
-        let s = toy(1).schema();
-        s.validate_row(1, &[1.0, f64::NAN]).unwrap();
-        let e = s.validate_row(3, &[1.0, f64::INFINITY]).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "row 3, column `b`: expected a finite number, found inf"
-        );
-        assert!(s.validate_row(1, &[1.0]).is_err());
+    fn categorical_cells_hash_by_text_and_serve_as_text() {
+        let mut d = toy(3);
+        d.kinds[1] = FeatureKind::Categorical;
+        d.levels[1] = vec!["x".into(), "y".into(), "z".into()];
+        d.x = vec![1.0, 0.0, 2.0, 2.0, 3.0, f64::NAN];
+        let mut e = d.clone();
+        // The same texts under other codes: the same table.
+        e.levels[1] = vec!["z".into(), "x".into(), "y".into()];
+        e.x = vec![1.0, 1.0, 2.0, 0.0, 3.0, f64::NAN];
+        assert_eq!(d.sha256(), e.sha256());
+        let mut row = Vec::new();
+        e.raw_row(1, &mut row);
+        assert_eq!(row, [Value::Number(2.0), Value::Text("z")]);
+        assert_eq!(d.raw_rows()[4..], [Value::Number(3.0), Value::Missing]);
+        assert_eq!(d.schema().features[1].kind, FeatureKind::Categorical);
     }
 }

@@ -182,12 +182,12 @@ impl SyntheticSpec {
                 xs.push(x[r * d + c]);
             }
         }
-        Ok(Dataset {
-            feature_names: (0..d).map(|j| format!("f{j}")).collect(),
-            x: xs,
-            y: rows.iter().map(|&r| y[r]).collect(),
-            classes: (0..self.n_classes).map(|c| c.to_string()).collect(),
-        })
+        Ok(Dataset::numeric(
+            (0..d).map(|j| format!("f{j}")).collect(),
+            xs,
+            rows.iter().map(|&r| y[r]).collect(),
+            (0..self.n_classes).map(|c| c.to_string()).collect(),
+        ))
     }
 }
 

@@ -364,8 +364,11 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
     let mut known = table::Known::new();
     if let Some(a) = &artifact {
         for f in &a.schema.features {
-            // The serving schema holds numeric features only (today).
-            known.insert(f.name.clone(), (Kind::Numeric, "the model's schema"));
+            let kind = match f.kind {
+                crate::data::FeatureKind::Numeric => Kind::Numeric,
+                crate::data::FeatureKind::Categorical => Kind::Categorical,
+            };
+            known.insert(f.name.clone(), (kind, "the model's schema"));
         }
     }
     let (reference, current) = rayon::join(

@@ -2,11 +2,10 @@
 //! served through validate → preprocess → predict, and the predictions and
 //! accuracy compared.
 
-use super::table::{Table, Values};
+use super::table::Table;
 use super::{numeric_figures, sorted_present, stats, DriftConfig, KsOut, PredictionDrift};
-use crate::artifact::Artifact;
+use crate::artifact::{score_csv, Artifact, RowOutcome, ScoreOptions};
 use crate::error::{Error, Result};
-use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -39,67 +38,32 @@ pub(super) fn check_schema(a: &Artifact, t: &Table, model: &Path) -> Result<()> 
     Ok(())
 }
 
-/// Row-major raw rows in schema order (NaN = missing), for the model.
-fn schema_rows(a: &Artifact, t: &Table) -> Vec<f64> {
-    let cols: Vec<&[f64]> = a
-        .schema
-        .features
-        .iter()
-        .map(|f| match t.column(&f.name).map(|c| &c.values) {
-            Some(Values::Numeric(v)) => v.as_slice(),
-            // check_schema and the numeric-only reading rule guarantee this.
-            _ => unreachable!("schema columns are numeric and present"),
-        })
-        .collect();
-    let d = cols.len();
-    let mut x = vec![0.0; t.rows * d];
-    x.par_chunks_mut(d.max(1)).enumerate().for_each(|(i, row)| {
-        for (v, c) in row.iter_mut().zip(&cols) {
-            *v = c[i];
-        }
-    });
-    x
-}
-
 pub(super) struct Predictions {
     pub classes: Vec<u32>,
     pub score: Vec<f64>,
 }
 
+/// Every row of the table's file served through the package, as `optbench
+/// predict` serves it: the predicted class and a score (the positive class's
+/// probability for two classes, else the winning probability).
 pub(super) fn predict_all(a: &Artifact, t: &Table) -> Result<Predictions> {
-    let d = a.schema.features.len();
-    let x = schema_rows(a, t);
     let k = a.model.n_classes();
-    let out: Result<Vec<(u32, f64)>> = x
-        .par_chunks(d.max(1))
-        .enumerate()
-        .map(|(i, row)| {
-            let p = a.predict_proba_row(i + 1, row).map_err(|e| match e {
-                Error::Input {
-                    column, message, ..
-                } => Error::Cell {
-                    path: t.path.clone(),
-                    line: 0,
-                    column,
-                    message: format!("data row {}: {message}", i + 1),
-                },
-                e => e,
-            })?;
-            let (best, &pmax) = p
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1).then(b.0.cmp(&a.0)))
-                .unwrap_or((0, &0.0));
-            let score = if k == 2 {
-                f64::from(p[1])
+    let mut p = Predictions {
+        classes: Vec::with_capacity(t.rows),
+        score: Vec::with_capacity(t.rows),
+    };
+    score_csv(a, &t.path, ScoreOptions::default(), false, |o| {
+        if let RowOutcome::Scored { class, proba, .. } = o {
+            p.classes.push(class);
+            p.score.push(if k == 2 {
+                f64::from(proba[1])
             } else {
-                f64::from(pmax)
-            };
-            Ok((best as u32, score))
-        })
-        .collect();
-    let (classes, score) = out?.into_iter().unzip();
-    Ok(Predictions { classes, score })
+                f64::from(proba[class as usize])
+            });
+        }
+        Ok(())
+    })?;
+    Ok(p)
 }
 
 pub(super) fn accuracy(classes: &[String], labels: &[String], predicted: &[u32]) -> (f64, usize) {

@@ -17,7 +17,7 @@
 //! fake clock; no test asserts a real time.
 
 use super::{MeasureSettings, Nanos, Subject};
-use crate::data::Dataset;
+use crate::data::{Dataset, Value};
 use crate::error::{Error, Result};
 use crate::model::Scratch;
 use crate::progress::Progress;
@@ -145,9 +145,30 @@ pub struct SubjectLatency {
     pub round_p50s: Vec<Nanos>,
 }
 
+/// The serving path's first two stages, timed on their own (they do not
+/// depend on the model, so once per run): validating the raw row, and the
+/// pipeline turning it into the model's input. With the model-only figures
+/// they make the per-stage breakdown of an end-to-end request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageLatency {
+    pub validate: LatencyStats,
+    pub preprocess: LatencyStats,
+}
+
+/// Everything the harness measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencyRun {
+    pub overhead: TimerOverhead,
+    pub stages: StageLatency,
+    /// In the order of the subjects.
+    pub subjects: Vec<SubjectLatency>,
+}
+
 /// Measures every subject. `test` holds the raw held-out rows (the
-/// end-to-end input) and `features` the same rows after the pipeline (the
-/// model-only input).
+/// end-to-end input, served as [`Value`]s like a request carries them) and
+/// `features` the same rows after the pipeline (the model-only input). The
+/// stage breakdown uses the first subject's schema and pipeline (a run's
+/// candidates share one).
 pub fn measure_latency<C: Clock>(
     subjects: &[Subject<'_>],
     test: &Dataset,
@@ -156,7 +177,7 @@ pub fn measure_latency<C: Clock>(
     seed: u64,
     clock: &C,
     progress: &dyn Progress,
-) -> Result<(TimerOverhead, Vec<SubjectLatency>)> {
+) -> Result<LatencyRun> {
     settings.validate().map_err(Error::Measure)?;
     let n_rows = test.n_rows();
     if n_rows == 0 || subjects.is_empty() {
@@ -181,6 +202,9 @@ pub fn measure_latency<C: Clock>(
     let mut buf = vec![0.0f32; width];
     let mut scratches: Vec<Scratch> = subjects.iter().map(|s| s.model.scratch()).collect();
     let d = subjects[0].pipeline.n_outputs();
+    let raw_rows = test.raw_rows();
+    let w = test.n_features();
+    let raw = |i: usize| &raw_rows[i * w..(i + 1) * w];
 
     progress.stage("warming up", subjects.len() as u64);
     for (s, scratch) in subjects.iter().zip(&mut scratches) {
@@ -192,7 +216,7 @@ pub fn measure_latency<C: Clock>(
         {
             let i = order[cursor];
             cursor = (cursor + 1) % n_rows;
-            black_box(end_to_end(s, test.row(i), i, &mut buf, scratch));
+            black_box(end_to_end(s, raw(i), &mut buf, scratch));
             calls += 1;
         }
         progress.advance(1);
@@ -205,6 +229,9 @@ pub fn measure_latency<C: Clock>(
     let mut e2e_samples: Vec<Vec<u64>> =
         vec![Vec::with_capacity(settings.timed_calls); subjects.len()];
     let mut round_p50s: Vec<Vec<Nanos>> = vec![Vec::with_capacity(settings.rounds); subjects.len()];
+    let mut validate_samples = Vec::with_capacity(settings.timed_calls);
+    let mut preprocess_samples = Vec::with_capacity(settings.timed_calls);
+    let first_subject = subjects[0];
     let mut turn: Vec<usize> = (0..subjects.len()).collect();
     progress.stage("timing", (settings.rounds * subjects.len()) as u64);
     for round in 0..settings.rounds {
@@ -230,9 +257,9 @@ pub fn measure_latency<C: Clock>(
             let from = samples.len();
             for c in 0..calls {
                 let i = order[(first + c) % n_rows];
-                let raw = test.row(i);
+                let row = raw(i);
                 let t0 = clock.now();
-                black_box(end_to_end(s, black_box(raw), i, &mut buf, scratch));
+                black_box(end_to_end(s, black_box(row), &mut buf, scratch));
                 let t1 = clock.now();
                 samples.push(t1.saturating_sub(t0).saturating_sub(net));
             }
@@ -241,9 +268,27 @@ pub fn measure_latency<C: Clock>(
             round_p50s[si].push(Nanos(this_round[this_round.len() / 2]));
             progress.advance(1);
         }
+        // The stages on their own, on the same rows.
+        let s = first_subject;
+        let out = &mut buf[..d];
+        for c in 0..calls {
+            let row = raw(order[(first + c) % n_rows]);
+            let t0 = clock.now();
+            black_box(s.schema.validate_row(black_box(row)).is_ok());
+            let t1 = clock.now();
+            s.pipeline.transform_row(black_box(row), out);
+            black_box(&*out);
+            let t2 = clock.now();
+            validate_samples.push(t1.saturating_sub(t0).saturating_sub(net));
+            preprocess_samples.push(t2.saturating_sub(t1).saturating_sub(net));
+        }
     }
     progress.finish_stage();
 
+    let stages = StageLatency {
+        validate: LatencyStats::from_samples(&mut validate_samples)?,
+        preprocess: LatencyStats::from_samples(&mut preprocess_samples)?,
+    };
     let mut out = Vec::with_capacity(subjects.len());
     for si in 0..subjects.len() {
         out.push(SubjectLatency {
@@ -252,21 +297,19 @@ pub fn measure_latency<C: Clock>(
             round_p50s: std::mem::take(&mut round_p50s[si]),
         });
     }
-    Ok((overhead, out))
+    Ok(LatencyRun {
+        overhead,
+        stages,
+        subjects: out,
+    })
 }
 
 /// One served request: validate the raw row, run the pipeline into `buf`,
 /// predict. An invalid row is answered with `u32::MAX` (what a server would
 /// turn into an error response), so its cost is still counted.
 #[inline(always)]
-fn end_to_end(
-    s: &Subject<'_>,
-    raw: &[f64],
-    row_number: usize,
-    buf: &mut [f32],
-    scratch: &mut Scratch,
-) -> u32 {
-    if s.schema.validate_row(row_number, raw).is_err() {
+fn end_to_end(s: &Subject<'_>, raw: &[Value<'_>], buf: &mut [f32], scratch: &mut Scratch) -> u32 {
+    if s.schema.validate_row(raw).is_err() {
         return u32::MAX;
     }
     let out = &mut buf[..s.pipeline.n_outputs()];
@@ -343,12 +386,12 @@ mod tests {
 
     #[test]
     fn harness_times_every_call_in_interleaved_rounds_with_a_fake_clock() {
-        let test = Dataset {
-            feature_names: vec!["a".into()],
-            x: (0..50).map(f64::from).collect(),
-            y: vec![0; 50],
-            classes: vec!["0".into(), "1".into()],
-        };
+        let test = Dataset::numeric(
+            vec!["a".into()],
+            (0..50).map(f64::from).collect(),
+            vec![0; 50],
+            vec!["0".into(), "1".into()],
+        );
         let pipeline = FittedPipeline::fit(&test, &PipelineConfig::default()).unwrap();
         let features = pipeline.transform(&test);
         let model = Model::Linear(LinearModel {
@@ -375,11 +418,14 @@ mod tests {
             t: Cell::new(0),
             step: 40,
         };
-        let (overhead, lat) =
+        let run =
             measure_latency(&[s, s], &test, &features, &settings, 1, &clock, &Silent).unwrap();
-        assert_eq!(overhead.p50, Nanos(40));
-        assert_eq!(lat.len(), 2);
-        for l in &lat {
+        assert_eq!(run.overhead.p50, Nanos(40));
+        assert_eq!(run.subjects.len(), 2);
+        // Each stage is timed once per call, also net of the timer.
+        assert_eq!(run.stages.validate.calls, 700);
+        assert_eq!(run.stages.preprocess.p99, Nanos(0));
+        for l in &run.subjects {
             // Each timed call spans exactly one clock step, which is all
             // timer overhead: net of it, the fake calls cost nothing.
             assert_eq!(l.model_only.calls, 700);

@@ -10,7 +10,8 @@ mod latency;
 mod quality;
 
 pub use latency::{
-    measure_latency, Clock, LatencyStats, MonotonicClock, TimerOverhead, MIN_CALLS_FOR_P99,
+    measure_latency, Clock, LatencyRun, LatencyStats, MonotonicClock, StageLatency, TimerOverhead,
+    MIN_CALLS_FOR_P99,
 };
 pub use quality::{accuracy, f1_macro};
 
@@ -255,6 +256,8 @@ pub fn measure_offline(
 /// `batch_ms` (and at least twice).
 fn batch_throughput(subject: Subject<'_>, test: &Dataset, batch_ms: u64) -> f64 {
     let d = subject.pipeline.n_outputs();
+    let raw_rows = test.raw_rows();
+    let w = test.n_features();
     let mut features = vec![0.0f32; test.n_rows() * d];
     let mut pred = Vec::with_capacity(test.n_rows());
     let start = Instant::now();
@@ -262,8 +265,8 @@ fn batch_throughput(subject: Subject<'_>, test: &Dataset, batch_ms: u64) -> f64 
     let mut passes = 0;
     while passes < 2 || start.elapsed().as_millis() < u128::from(batch_ms) {
         for (i, out) in features.chunks_exact_mut(d.max(1)).enumerate() {
-            let raw = test.row(i);
-            if subject.schema.validate_row(i, raw).is_ok() {
+            let raw = &raw_rows[i * w..(i + 1) * w];
+            if subject.schema.validate_row(raw).is_ok() {
                 subject.pipeline.transform_row(raw, out);
             }
         }

@@ -1,134 +1,447 @@
 //! Fitted preprocessing: raw row → feature vector, one code path for training,
 //! measuring and serving (so they can never diverge).
 //!
-//! Uses `data`. Key types: [`PipelineConfig`] (what to fit) and
-//! [`FittedPipeline`] (the fitted statistics, saved inside the artifact).
-//! Today every column is numeric: missing values are imputed, then the
-//! column is standardised. Categorical columns arrive with one-hot encoding.
+//! Uses `data`. Key types: [`PipelineConfig`] (what to fit, per column type)
+//! and [`FittedPipeline`] (the fitted statistics, saved inside the artifact).
+//! Every input column becomes one step, in schema order:
+//!
+//! - numeric: impute (median / mean / most frequent / constant), then
+//!   standardise → one output;
+//! - categorical: impute (most frequent / constant), then one-hot over the
+//!   categories seen in training (sorted by text), plus one `other` output
+//!   when rare categories were folded (`min_frequency`, `max_categories`).
+//!   A category never seen in training sets no output (it is ignored, as
+//!   scikit-learn's `handle_unknown="ignore"` does).
+//!
+//! [`FittedPipeline::transform_row`] is the serving path and allocates
+//! nothing; [`FittedPipeline::transform`] does a whole table the same way
+//! (tested bit for bit against the row path).
 
-use crate::data::Dataset;
+use crate::data::{Dataset, FeatureKind, Value};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// How a missing numeric value is filled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
-pub enum ImputeStrategy {
+pub enum NumericImpute {
     #[default]
     Median,
     Mean,
+    MostFrequent,
+    /// `numeric_fill`.
+    Constant,
 }
 
-/// What the pipeline fits.
+/// How a missing categorical value is filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CategoricalImpute {
+    #[default]
+    MostFrequent,
+    /// `categorical_fill`: missing becomes a category of its own.
+    Constant,
+}
+
+/// What the pipeline fits (`[pipeline]` in a config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct PipelineConfig {
-    pub impute: ImputeStrategy,
+    #[serde(alias = "impute")]
+    pub numeric_impute: NumericImpute,
+    /// The fill of `numeric_impute = "constant"`.
+    pub numeric_fill: f64,
     /// Standardise numeric columns to zero mean and unit variance.
     pub scale: bool,
+    pub categorical_impute: CategoricalImpute,
+    /// The fill of `categorical_impute = "constant"`.
+    pub categorical_fill: String,
+    /// Categories seen in fewer training rows fold into one `other` output.
+    pub min_frequency: u64,
+    /// At most this many categories per column keep an output of their own
+    /// (the most frequent); the rest fold into `other`.
+    pub max_categories: Option<usize>,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            impute: ImputeStrategy::Median,
+            numeric_impute: NumericImpute::Median,
+            numeric_fill: 0.0,
             scale: true,
+            categorical_impute: CategoricalImpute::MostFrequent,
+            categorical_fill: "missing".into(),
+            min_frequency: 1,
+            max_categories: None,
         }
     }
 }
 
-/// Per-column fitted statistics: `out = (fill_if_missing(x) - center) * inv_scale`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct NumericColumn {
-    pub fill: f64,
-    pub center: f64,
-    pub inv_scale: f64,
+impl PipelineConfig {
+    /// Checks values serde cannot, naming the key.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if !self.numeric_fill.is_finite() {
+            return Err("pipeline.numeric_fill must be a finite number".into());
+        }
+        if self.min_frequency == 0 {
+            return Err("pipeline.min_frequency must be at least 1".into());
+        }
+        if self.max_categories == Some(0) {
+            return Err("pipeline.max_categories must be at least 1".into());
+        }
+        if self.categorical_fill.is_empty() || crate::data::is_missing(&self.categorical_fill) {
+            return Err(format!(
+                "pipeline.categorical_fill `{}` reads as a missing value; choose a word",
+                self.categorical_fill
+            ));
+        }
+        Ok(())
+    }
 }
+
+/// One input column's fitted transformation. (Externally tagged: postcard,
+/// the package encoding, cannot read internally tagged enums.)
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// `out = (fill_if_missing(x) - center) * inv_scale`.
+    Numeric {
+        name: String,
+        fill: f64,
+        center: f64,
+        inv_scale: f64,
+    },
+    /// One output per entry of `categories` (sorted), then one for `other`
+    /// when `folded` is not empty.
+    OneHot {
+        name: String,
+        fill: String,
+        categories: Vec<String>,
+        /// Training categories too rare for an output of their own (sorted).
+        folded: Vec<String>,
+    },
+}
+
+impl Step {
+    pub fn name(&self) -> &str {
+        match self {
+            Step::Numeric { name, .. } | Step::OneHot { name, .. } => name,
+        }
+    }
+
+    /// Outputs this step writes.
+    pub fn width(&self) -> usize {
+        match self {
+            Step::Numeric { .. } => 1,
+            Step::OneHot {
+                categories, folded, ..
+            } => categories.len() + usize::from(!folded.is_empty()),
+        }
+    }
+
+    /// Which output of a one-hot block a category sets: its own, `other`
+    /// for a folded one, none for one never seen.
+    #[inline]
+    fn slot(categories: &[String], folded: &[String], s: &str) -> Option<usize> {
+        match categories.binary_search_by(|c| c.as_str().cmp(s)) {
+            Ok(k) => Some(k),
+            Err(_) => folded
+                .binary_search_by(|c| c.as_str().cmp(s))
+                .ok()
+                .map(|_| categories.len()),
+        }
+    }
+}
+
+/// The name written for a one-hot block's `other` output.
+pub const OTHER: &str = "<other>";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FittedPipeline {
     pub config: PipelineConfig,
-    pub columns: Vec<NumericColumn>,
+    pub steps: Vec<Step>,
 }
 
 impl FittedPipeline {
     /// Fits the pipeline on the training table.
     pub fn fit(train: &Dataset, config: &PipelineConfig) -> Result<FittedPipeline> {
-        let d = train.n_features();
-        let mut columns = Vec::with_capacity(d);
+        let no_values = |j: usize| Error::Data {
+            path: "training data".into(),
+            message: format!(
+                "column `{}` has no values at all; nothing to impute from",
+                train.feature_names[j]
+            ),
+        };
+        let mut steps = Vec::with_capacity(train.n_features());
         let mut values = Vec::with_capacity(train.n_rows());
-        for j in 0..d {
+        for j in 0..train.n_features() {
+            let name = train.feature_names[j].clone();
             values.clear();
             values.extend(
                 (0..train.n_rows())
                     .map(|i| train.row(i)[j])
                     .filter(|v| !v.is_nan()),
             );
-            if values.is_empty() {
-                return Err(Error::Data {
-                    path: "training data".into(),
-                    message: format!(
-                        "column `{}` has no values at all; nothing to impute from",
-                        train.feature_names[j]
-                    ),
-                });
-            }
-            let n = values.len() as f64;
-            let mean = values.iter().sum::<f64>() / n;
-            let fill = match config.impute {
-                ImputeStrategy::Mean => mean,
-                ImputeStrategy::Median => median(&mut values),
-            };
-            // Statistics after imputation, as scikit-learn's Pipeline computes them.
             let missing = (train.n_rows() - values.len()) as f64;
-            let total = n + missing;
-            let mean_all = (mean * n + fill * missing) / total;
-            let var = (values.iter().map(|v| (v - mean_all).powi(2)).sum::<f64>()
-                + missing * (fill - mean_all).powi(2))
-                / total;
-            let (center, inv_scale) = if config.scale {
-                let sd = var.sqrt();
-                // A constant column is centred but not scaled (scikit-learn's rule).
-                (mean_all, if sd > 0.0 { 1.0 / sd } else { 1.0 })
-            } else {
-                (0.0, 1.0)
-            };
-            columns.push(NumericColumn {
-                fill,
-                center,
-                inv_scale,
-            });
+            match train.kinds[j] {
+                FeatureKind::Numeric => {
+                    if values.is_empty() && config.numeric_impute != NumericImpute::Constant {
+                        return Err(no_values(j));
+                    }
+                    let n = values.len() as f64;
+                    let mean = if values.is_empty() {
+                        0.0
+                    } else {
+                        values.iter().sum::<f64>() / n
+                    };
+                    let fill = match config.numeric_impute {
+                        NumericImpute::Mean => mean,
+                        NumericImpute::Median => median(&mut values),
+                        NumericImpute::MostFrequent => most_frequent(&mut values),
+                        NumericImpute::Constant => config.numeric_fill,
+                    };
+                    // Statistics after imputation, as scikit-learn's Pipeline
+                    // computes them.
+                    let total = n + missing;
+                    let mean_all = (mean * n + fill * missing) / total;
+                    let var = (values.iter().map(|v| (v - mean_all).powi(2)).sum::<f64>()
+                        + missing * (fill - mean_all).powi(2))
+                        / total;
+                    let (center, inv_scale) = if config.scale {
+                        let sd = var.sqrt();
+                        // A constant column is centred but not scaled
+                        // (scikit-learn's rule).
+                        (mean_all, if sd > 0.0 { 1.0 / sd } else { 1.0 })
+                    } else {
+                        (0.0, 1.0)
+                    };
+                    steps.push(Step::Numeric {
+                        name,
+                        fill,
+                        center,
+                        inv_scale,
+                    });
+                }
+                FeatureKind::Categorical => {
+                    let levels = &train.levels[j];
+                    let mut counts: Vec<(String, u64)> =
+                        levels.iter().map(|l| (l.clone(), 0)).collect();
+                    for &c in &values {
+                        counts[c as usize].1 += 1;
+                    }
+                    // The same text under two codes would be one category.
+                    counts.sort_by(|a, b| a.0.cmp(&b.0));
+                    counts.dedup_by(|b, a| {
+                        let same = a.0 == b.0;
+                        if same {
+                            a.1 += b.1;
+                        }
+                        same
+                    });
+                    counts.retain(|c| c.1 > 0);
+                    let fill = match config.categorical_impute {
+                        CategoricalImpute::MostFrequent => counts
+                            .iter()
+                            // Most rows; ties to the first text in order.
+                            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+                            .map(|c| c.0.clone())
+                            .ok_or_else(|| no_values(j))?,
+                        CategoricalImpute::Constant => config.categorical_fill.clone(),
+                    };
+                    if missing > 0.0 {
+                        match counts.binary_search_by(|c| c.0.cmp(&fill)) {
+                            Ok(k) => counts[k].1 += missing as u64,
+                            Err(k) => counts.insert(k, (fill.clone(), missing as u64)),
+                        }
+                    }
+                    // Frequent first (ties by text), then the caps.
+                    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                    let keep = counts
+                        .iter()
+                        .take_while(|c| c.1 >= config.min_frequency)
+                        .count()
+                        .min(config.max_categories.unwrap_or(usize::MAX));
+                    let mut categories: Vec<String> =
+                        counts[..keep].iter().map(|c| c.0.clone()).collect();
+                    let mut folded: Vec<String> =
+                        counts[keep..].iter().map(|c| c.0.clone()).collect();
+                    categories.sort();
+                    folded.sort();
+                    steps.push(Step::OneHot {
+                        name,
+                        fill,
+                        categories,
+                        folded,
+                    });
+                }
+            }
         }
         Ok(FittedPipeline {
             config: config.clone(),
-            columns,
+            steps,
         })
     }
 
     pub fn n_inputs(&self) -> usize {
-        self.columns.len()
+        self.steps.len()
     }
 
     pub fn n_outputs(&self) -> usize {
-        self.columns.len()
+        self.steps.iter().map(Step::width).sum()
     }
 
-    /// Transforms one raw row into `out` (length [`Self::n_outputs`]).
-    /// No allocation: this is on the serving path.
+    /// The name of every output: a numeric column's own name, `city=Paris`
+    /// for a one-hot output, `city=<other>` for folded categories.
+    pub fn output_names(&self) -> Vec<String> {
+        let mut names = Vec::with_capacity(self.n_outputs());
+        for s in &self.steps {
+            match s {
+                Step::Numeric { name, .. } => names.push(name.clone()),
+                Step::OneHot {
+                    name,
+                    categories,
+                    folded,
+                    ..
+                } => {
+                    names.extend(categories.iter().map(|c| format!("{name}={c}")));
+                    if !folded.is_empty() {
+                        names.push(format!("{name}={OTHER}"));
+                    }
+                }
+            }
+        }
+        names
+    }
+
+    /// Checks what a decoder cannot: finite statistics, sorted distinct
+    /// categories. Run on every loaded package.
+    pub fn check(&self) -> std::result::Result<(), String> {
+        for s in &self.steps {
+            match s {
+                Step::Numeric {
+                    name,
+                    fill,
+                    center,
+                    inv_scale,
+                } => {
+                    if !(fill.is_finite() && center.is_finite() && inv_scale.is_finite()) {
+                        return Err(format!("column `{name}` has a non-finite statistic"));
+                    }
+                }
+                Step::OneHot {
+                    name,
+                    categories,
+                    folded,
+                    ..
+                } => {
+                    let sorted = |v: &[String]| v.windows(2).all(|w| w[0] < w[1]);
+                    if !sorted(categories) || !sorted(folded) {
+                        return Err(format!("column `{name}`: categories are not sorted"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Transforms one raw row (validated against the schema) into `out`
+    /// (length [`Self::n_outputs`]). No allocation: this is on the serving
+    /// path.
     #[inline]
-    pub fn transform_row(&self, raw: &[f64], out: &mut [f32]) {
-        for ((o, &v), c) in out.iter_mut().zip(raw).zip(&self.columns) {
-            let v = if v.is_nan() { c.fill } else { v };
-            *o = ((v - c.center) * c.inv_scale) as f32;
+    pub fn transform_row(&self, raw: &[Value<'_>], out: &mut [f32]) {
+        let mut at = 0;
+        for (step, v) in self.steps.iter().zip(raw) {
+            match step {
+                Step::Numeric {
+                    fill,
+                    center,
+                    inv_scale,
+                    ..
+                } => {
+                    let x = match *v {
+                        Value::Number(x) if !x.is_nan() => x,
+                        _ => *fill,
+                    };
+                    out[at] = ((x - center) * inv_scale) as f32;
+                    at += 1;
+                }
+                Step::OneHot {
+                    fill,
+                    categories,
+                    folded,
+                    ..
+                } => {
+                    let width = step.width();
+                    let block = &mut out[at..at + width];
+                    block.fill(0.0);
+                    let text = match *v {
+                        Value::Text(s) => Some(s),
+                        Value::Missing => Some(fill.as_str()),
+                        Value::Number(_) => None, // refused by validation
+                    };
+                    if let Some(k) = text.and_then(|s| Step::slot(categories, folded, s)) {
+                        block[k] = 1.0;
+                    }
+                    at += width;
+                }
+            }
         }
     }
 
-    /// Transforms a whole table into a row-major `n_rows × n_outputs` matrix.
+    /// Transforms a whole table into a row-major `n_rows × n_outputs`
+    /// matrix: the same arithmetic as [`Self::transform_row`], with each
+    /// categorical level looked up once instead of once per row.
     pub fn transform(&self, data: &Dataset) -> Vec<f32> {
         let d = self.n_outputs();
+        // For each step and each level code of `data`, the one-hot slot.
+        let slots: Vec<(Vec<Option<usize>>, Option<usize>)> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(j, s)| match s {
+                Step::Numeric { .. } => (Vec::new(), None),
+                Step::OneHot {
+                    fill,
+                    categories,
+                    folded,
+                    ..
+                } => (
+                    data.levels[j]
+                        .iter()
+                        .map(|l| Step::slot(categories, folded, l))
+                        .collect(),
+                    Step::slot(categories, folded, fill),
+                ),
+            })
+            .collect();
         let mut out = vec![0.0f32; data.n_rows() * d];
         for (i, o) in out.chunks_exact_mut(d.max(1)).enumerate() {
-            self.transform_row(data.row(i), o);
+            let mut at = 0;
+            for ((step, &v), (codes, fill_slot)) in self.steps.iter().zip(data.row(i)).zip(&slots) {
+                match step {
+                    Step::Numeric {
+                        fill,
+                        center,
+                        inv_scale,
+                        ..
+                    } => {
+                        let x = if v.is_nan() { *fill } else { v };
+                        o[at] = ((x - center) * inv_scale) as f32;
+                        at += 1;
+                    }
+                    Step::OneHot { .. } => {
+                        let slot = if v.is_nan() {
+                            *fill_slot
+                        } else {
+                            codes[v as usize]
+                        };
+                        if let Some(k) = slot {
+                            o[at + k] = 1.0;
+                        }
+                        at += step.width();
+                    }
+                }
+            }
         }
         out
     }
@@ -144,17 +457,47 @@ fn median(values: &mut [f64]) -> f64 {
     }
 }
 
+/// The most frequent value; ties go to the smallest (scikit-learn's
+/// `SimpleImputer(strategy="most_frequent")` rule).
+fn most_frequent(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mut best = (values[0], 0usize);
+    let mut i = 0;
+    while i < values.len() {
+        let run = values[i..].iter().take_while(|&&v| v == values[i]).count();
+        if run > best.1 {
+            best = (values[i], run);
+        }
+        i += run;
+    }
+    best.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::{FeatureKind, Value};
 
     fn table() -> Dataset {
-        Dataset {
-            feature_names: vec!["a".into(), "b".into()],
-            x: vec![1.0, 5.0, 2.0, 5.0, f64::NAN, 5.0, 4.0, 5.0],
-            y: vec![0, 1, 0, 1],
-            classes: vec!["0".into(), "1".into()],
-        }
+        Dataset::numeric(
+            vec!["a".into(), "b".into()],
+            vec![1.0, 5.0, 2.0, 5.0, f64::NAN, 5.0, 4.0, 5.0],
+            vec![0, 1, 0, 1],
+            vec!["0".into(), "1".into()],
+        )
+    }
+
+    fn row(values: &[f64]) -> Vec<Value<'static>> {
+        values
+            .iter()
+            .map(|&v| {
+                if v.is_nan() {
+                    Value::Missing
+                } else {
+                    Value::Number(v)
+                }
+            })
+            .collect()
     }
 
     #[test]
@@ -162,26 +505,55 @@ mod tests {
         let p = FittedPipeline::fit(&table(), &PipelineConfig::default()).unwrap();
         // Column a after imputation: 1, 2, 2, 4 → mean 2.25, population sd.
         let sd = ((1.25f64.powi(2) + 0.25f64.powi(2) * 2.0 + 1.75f64.powi(2)) / 4.0).sqrt();
-        assert_eq!(p.columns[0].fill, 2.0);
-        assert!((p.columns[0].center - 2.25).abs() < 1e-12);
-        assert!((p.columns[0].inv_scale - 1.0 / sd).abs() < 1e-12);
+        let Step::Numeric {
+            fill,
+            center,
+            inv_scale,
+            ..
+        } = p.steps[0]
+        else {
+            panic!()
+        };
+        assert_eq!(fill, 2.0);
+        assert!((center - 2.25).abs() < 1e-12);
+        assert!((inv_scale - 1.0 / sd).abs() < 1e-12);
         // Constant column: centred, not scaled.
-        assert_eq!((p.columns[1].center, p.columns[1].inv_scale), (5.0, 1.0));
+        assert!(matches!(
+            p.steps[1],
+            Step::Numeric {
+                center: 5.0,
+                inv_scale: 1.0,
+                ..
+            }
+        ));
         let mut out = [0f32; 2];
-        p.transform_row(&[f64::NAN, 6.0], &mut out);
+        p.transform_row(&row(&[f64::NAN, 6.0]), &mut out);
         assert_eq!(out, [((2.0 - 2.25) / sd) as f32, 1.0]);
     }
 
     #[test]
-    fn mean_imputation_and_no_scaling() {
-        let cfg = PipelineConfig {
-            impute: ImputeStrategy::Mean,
+    fn other_numeric_imputers_and_no_scaling() {
+        let mut cfg = PipelineConfig {
+            numeric_impute: NumericImpute::Mean,
             scale: false,
+            ..Default::default()
         };
         let p = FittedPipeline::fit(&table(), &cfg).unwrap();
         let mut out = [0f32; 2];
-        p.transform_row(&[f64::NAN, 6.0], &mut out);
+        p.transform_row(&row(&[f64::NAN, 6.0]), &mut out);
         assert_eq!(out, [7.0 / 3.0, 6.0]);
+        cfg.numeric_impute = NumericImpute::Constant;
+        cfg.numeric_fill = -1.0;
+        let p = FittedPipeline::fit(&table(), &cfg).unwrap();
+        p.transform_row(&row(&[f64::NAN, 6.0]), &mut out);
+        assert_eq!(out, [-1.0, 6.0]);
+        let mut t = table();
+        t.x[2] = 4.0; // column a: 1, 4, NaN, 4
+        cfg.numeric_impute = NumericImpute::MostFrequent;
+        let p = FittedPipeline::fit(&t, &cfg).unwrap();
+        p.transform_row(&row(&[f64::NAN, 6.0]), &mut out);
+        assert_eq!(out, [4.0, 6.0]);
+        assert_eq!(most_frequent(&mut [3.0, 1.0, 3.0, 1.0, 2.0]), 1.0);
     }
 
     #[test]
@@ -192,5 +564,90 @@ mod tests {
         }
         let e = FittedPipeline::fit(&t, &PipelineConfig::default()).unwrap_err();
         assert!(e.to_string().contains("column `b` has no values"), "{e}");
+    }
+
+    /// Column `c`: red ×3, blue ×2, green ×1, one missing.
+    fn mixed() -> Dataset {
+        let mut d = Dataset::numeric(
+            vec!["x".into(), "c".into()],
+            vec![
+                1.0,
+                0.0,
+                2.0,
+                1.0,
+                3.0,
+                0.0,
+                4.0,
+                2.0,
+                5.0,
+                1.0,
+                6.0,
+                f64::NAN,
+                7.0,
+                0.0,
+            ],
+            vec![0, 1, 0, 1, 0, 1, 0],
+            vec!["n".into(), "y".into()],
+        );
+        d.kinds[1] = FeatureKind::Categorical;
+        d.levels[1] = vec!["red".into(), "blue".into(), "green".into()];
+        d
+    }
+
+    #[test]
+    fn one_hot_sorted_unknown_ignored_missing_imputed() {
+        let p = FittedPipeline::fit(&mixed(), &PipelineConfig::default()).unwrap();
+        assert_eq!(p.output_names(), ["x", "c=blue", "c=green", "c=red"]);
+        let mut out = [9f32; 4];
+        let onehot = |p: &FittedPipeline, v: Value<'_>, out: &mut [f32]| {
+            p.transform_row(&[Value::Number(4.0), v], out);
+            out[1..].to_vec()
+        };
+        assert_eq!(onehot(&p, Value::Text("green"), &mut out), [0.0, 1.0, 0.0]);
+        // Unknown: no output set. Missing: the most frequent (red).
+        assert_eq!(onehot(&p, Value::Text("purple"), &mut out), [0.0; 3]);
+        assert_eq!(onehot(&p, Value::Missing, &mut out), [0.0, 0.0, 1.0]);
+        // The table path agrees bit for bit with the row path.
+        let d = mixed();
+        let all = p.transform(&d);
+        let mut raw = Vec::new();
+        for i in 0..d.n_rows() {
+            d.raw_row(i, &mut raw);
+            p.transform_row(&raw, &mut out);
+            assert_eq!(all[i * 4..(i + 1) * 4], out, "row {i}");
+        }
+    }
+
+    #[test]
+    fn rare_categories_fold_into_other_and_missing_can_be_a_category() {
+        let cfg = PipelineConfig {
+            min_frequency: 2,
+            categorical_impute: CategoricalImpute::Constant,
+            ..Default::default()
+        };
+        let p = FittedPipeline::fit(&mixed(), &cfg).unwrap();
+        // green (1 row) and the 1-row "missing" category fold into other.
+        assert_eq!(p.output_names(), ["x", "c=blue", "c=red", "c=<other>"]);
+        let mut out = [0f32; 4];
+        p.transform_row(&[Value::Number(1.0), Value::Text("green")], &mut out);
+        assert_eq!(out[1..], [0.0, 0.0, 1.0]);
+        p.transform_row(&[Value::Number(1.0), Value::Missing], &mut out);
+        assert_eq!(out[1..], [0.0, 0.0, 1.0]);
+        p.transform_row(&[Value::Number(1.0), Value::Text("new")], &mut out);
+        assert_eq!(out[1..], [0.0, 0.0, 0.0]);
+        let cap = PipelineConfig {
+            max_categories: Some(1),
+            ..Default::default()
+        };
+        let p = FittedPipeline::fit(&mixed(), &cap).unwrap();
+        // Missing imputed to red: red 4, blue 2, green 1; one kept.
+        assert_eq!(p.output_names(), ["x", "c=red", "c=<other>"]);
+        p.check().unwrap();
+        assert!(PipelineConfig {
+            min_frequency: 0,
+            ..Default::default()
+        }
+        .validate()
+        .is_err());
     }
 }

@@ -359,6 +359,55 @@ document.querySelectorAll('table.sortable th').forEach(th => {
 "#;
 
 /// Renders `report.html` with `svg` (the frontier plot) inline.
+/// The end-to-end request of one candidate, stage by stage: validation and
+/// preprocessing (timed on their own, the same for every candidate), the
+/// model (its model-only figures), and the whole request as measured. The
+/// parts are medians and p99s of separate measurements, so they need not add
+/// up exactly; the table says how far they are from the measured whole.
+fn stage_breakdown(o: &mut String, r: &RunResults, c: &CandidateResult) {
+    let st = &r.stage_latency_ns;
+    let parts = [
+        ("validate (schema check of the raw row)", &st.validate),
+        ("preprocess (impute, scale, one-hot)", &st.preprocess),
+        (
+            "model (predict on the preprocessed row)",
+            &c.model_latency_ns,
+        ),
+    ];
+    let _ = writeln!(
+        o,
+        "<h2>Where the time goes: <code>{}</code></h2><p class=\"note\">The latency budget broken down by stage, measured \
+         (not guessed): each stage is timed on its own over the same rows; <em>end-to-end</em> is the whole request timed in one \
+         piece. The budget is {} on the p99 upper bound.</p><table><thead><tr><th>stage</th><th>p50</th><th>p99</th>\
+         <th>share of end-to-end p50</th></tr></thead><tbody>",
+        escape(&c.id),
+        crate::select::format_ms(Nanos::from_ms(r.budget.p99_ms)),
+    );
+    let whole = c.latency_ns.p50.0.max(1) as f64;
+    let mut sum = (0u64, 0u64);
+    for (name, l) in parts {
+        sum = (sum.0 + l.p50.0, sum.1 + l.p99.0);
+        let _ = writeln!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.0}%</td></tr>",
+            escape(name),
+            l.p50,
+            l.p99,
+            100.0 * l.p50.0 as f64 / whole
+        );
+    }
+    let _ = writeln!(
+        o,
+        "<tr><td>sum of the stages</td><td>{}</td><td>{}</td><td>{:.0}%</td></tr>\
+         <tr><th>end-to-end, measured</th><th>{}</th><th>{}</th><th>100%</th></tr></tbody></table>",
+        Nanos(sum.0),
+        Nanos(sum.1),
+        100.0 * sum.0 as f64 / whole,
+        c.latency_ns.p50,
+        c.latency_ns.p99,
+    );
+}
+
 pub fn render_html(r: &RunResults, svg: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -407,6 +456,10 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
                 reason_html(&r.reason)
             );
         }
+    }
+
+    if let Some(c) = r.chosen().or_else(|| r.closest()) {
+        stage_breakdown(&mut o, r, c);
     }
 
     let _ = writeln!(

@@ -10,8 +10,11 @@ mod svg;
 pub use html::render_html;
 pub use svg::render_pareto_svg;
 
+use crate::data::FeatureKind;
 use crate::error::{Error, Result};
-use crate::measure::{Compression, LatencyStats, MeasureSettings, Nanos, Sizes, TimerOverhead};
+use crate::measure::{
+    Compression, LatencyStats, MeasureSettings, Nanos, Sizes, StageLatency, TimerOverhead,
+};
 use crate::optimize::Transform;
 use crate::select::Budget;
 use serde::{Deserialize, Serialize};
@@ -28,6 +31,10 @@ pub struct RunResults {
     pub measure: MeasureSettings,
     pub machine: Machine,
     pub timer_overhead_ns: TimerOverhead,
+    /// Validation and preprocessing timed on their own (the same for every
+    /// candidate): with a candidate's model-only figures, the breakdown of
+    /// its end-to-end latency.
+    pub stage_latency_ns: StageLatency,
     pub candidates: Vec<CandidateResult>,
     /// Variants whose model came out identical (same bytes) to an earlier
     /// candidate's, so were not measured twice.
@@ -50,6 +57,9 @@ pub struct DatasetInfo {
     pub rows_test: usize,
     pub features: usize,
     pub feature_names: Vec<String>,
+    pub feature_kinds: Vec<FeatureKind>,
+    /// Width of the model's input after the pipeline (one-hot widens it).
+    pub model_inputs: usize,
     pub classes: Vec<String>,
     /// SHA-256 of the training rows (canonical encoding; see `Dataset::sha256`).
     pub sha256: String,
@@ -174,6 +184,12 @@ pub struct CandidateResult {
 impl RunResults {
     pub fn chosen(&self) -> Option<&CandidateResult> {
         let id = self.chosen.as_ref()?;
+        self.candidates.iter().find(|c| &c.id == id)
+    }
+
+    /// When nothing fits: the candidate closest to fitting.
+    pub fn closest(&self) -> Option<&CandidateResult> {
+        let id = self.closest.as_ref()?;
         self.candidates.iter().find(|c| &c.id == id)
     }
 }
@@ -342,6 +358,8 @@ pub(crate) mod sample {
                 rows_test: 20,
                 features: 2,
                 feature_names: vec!["a".into(), "b".into()],
+                feature_kinds: vec![FeatureKind::Numeric, FeatureKind::Categorical],
+                model_inputs: 4,
                 classes: vec!["0".into(), "1".into()],
                 sha256: "ab".repeat(32),
             },
@@ -355,6 +373,10 @@ pub(crate) mod sample {
             timer_overhead_ns: TimerOverhead {
                 p50: Nanos(20),
                 p99: Nanos(40),
+            },
+            stage_latency_ns: StageLatency {
+                validate: lat(12),
+                preprocess: lat(35),
             },
             candidates: vec![
                 cand("tree-d3", 0.85, 100, true),

@@ -1,0 +1,319 @@
+//! Scoring a CSV file through a package, one row at a time: the file's
+//! columns are matched to the input schema by name, every row is validated,
+//! preprocessed and predicted exactly as `run` measured it, and checked
+//! against the training profile (values far outside the training range,
+//! categories never seen). Memory does not grow with the file: a row is read,
+//! scored, handed to the caller and forgotten.
+
+use super::{Artifact, Predictor};
+use crate::data::{csv_error, is_missing, FeatureProfile, Value};
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::collections::HashSet;
+use std::path::Path;
+
+/// How strictly rows are judged.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScoreOptions {
+    /// Refuse extra columns, values outside the training range and unseen
+    /// categories (otherwise they are counted and reported).
+    pub strict: bool,
+    /// A value is out of range when it lies further than this share of the
+    /// training range beyond the training minimum or maximum.
+    pub range_margin: f64,
+}
+
+impl Default for ScoreOptions {
+    fn default() -> Self {
+        ScoreOptions {
+            strict: false,
+            range_margin: 0.1,
+        }
+    }
+}
+
+/// What happened to one row.
+#[derive(Debug)]
+pub enum RowOutcome<'a> {
+    Scored {
+        /// 1-based data row (the header is row 0).
+        row: u64,
+        class: u32,
+        /// One per class.
+        proba: &'a [f32],
+    },
+    Rejected {
+        row: u64,
+        line: u64,
+        column: String,
+        reason: String,
+        record: &'a csv::StringRecord,
+    },
+}
+
+/// Per input column: what scoring noticed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ColumnNotes {
+    pub name: String,
+    pub missing: u64,
+    /// Numeric: values beyond the training range plus the margin.
+    pub out_of_range: u64,
+    /// Categorical: values the training data never had (ignored by the
+    /// one-hot encoder), with up to five examples.
+    pub unseen_categories: u64,
+    pub unseen_examples: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ScoreSummary {
+    pub rows: u64,
+    pub scored: u64,
+    pub rejected: u64,
+    /// Columns of the file the model does not use (not counting the target
+    /// and the columns training ignored).
+    pub extra_columns: Vec<String>,
+    pub columns: Vec<ColumnNotes>,
+    /// When the file carries the target column: correct predictions among
+    /// the scored rows whose label the model knows.
+    pub labelled: u64,
+    pub correct: u64,
+    /// Labels the model never saw in training.
+    pub unknown_labels: u64,
+}
+
+impl ScoreSummary {
+    pub fn accuracy(&self) -> Option<f64> {
+        (self.labelled > 0).then(|| self.correct as f64 / self.labelled as f64)
+    }
+}
+
+/// Per schema column: its position in the file and its training bounds.
+struct Check {
+    file_col: usize,
+    /// Numeric: the accepted interval (training range widened by the margin).
+    bounds: Option<(f64, f64)>,
+    /// Categorical: every category training saw.
+    seen: HashSet<String>,
+}
+
+/// Scores every row of `input`, handing each outcome to `sink`. A row that
+/// fails validation (or, with `strict`, a range or category check) ends the
+/// scoring with an error naming its line and column, unless `skip_invalid`,
+/// in which case it goes to the sink as `Rejected`.
+pub fn score_csv(
+    artifact: &Artifact,
+    input: &Path,
+    options: ScoreOptions,
+    skip_invalid: bool,
+    mut sink: impl FnMut(RowOutcome<'_>) -> Result<()>,
+) -> Result<ScoreSummary> {
+    let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| csv_error(input, e))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(Error::data(
+            input,
+            "the file is empty: expected a header line",
+        ));
+    }
+    let meta = &artifact.metadata;
+    let schema = &artifact.schema;
+    let mut summary = ScoreSummary::default();
+    let mut checks = Vec::with_capacity(schema.len());
+    for (f, prof) in schema.features.iter().zip(&meta.training_profile) {
+        let cols: Vec<usize> = (0..header.len()).filter(|&i| header[i] == f.name).collect();
+        let file_col = match cols[..] {
+            [i] => i,
+            [] => {
+                return Err(Error::data(
+                    input,
+                    format!(
+                    "missing column `{}` ({}), which the model needs; the model's columns are: {}",
+                    f.name,
+                    f.kind,
+                    schema
+                        .features
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                ))
+            }
+            _ => {
+                return Err(Error::data(
+                    input,
+                    format!("column `{}` appears twice in the header", f.name),
+                ))
+            }
+        };
+        let bounds = prof.range().map(|(lo, hi)| {
+            let m = options.range_margin * (hi - lo);
+            (lo - m, hi + m)
+        });
+        let seen = match prof {
+            FeatureProfile::Categorical { categories, .. } => {
+                categories.iter().map(|c| c.value.clone()).collect()
+            }
+            FeatureProfile::Numeric { .. } => HashSet::new(),
+        };
+        checks.push(Check {
+            file_col,
+            bounds,
+            seen,
+        });
+        summary.columns.push(ColumnNotes {
+            name: f.name.clone(),
+            ..Default::default()
+        });
+    }
+    let target_col = header.iter().position(|h| *h == meta.target);
+    summary.extra_columns = header
+        .iter()
+        .filter(|h| {
+            **h != meta.target && schema.position(h).is_none() && !meta.ignored_columns.contains(h)
+        })
+        .cloned()
+        .collect();
+    if options.strict && !summary.extra_columns.is_empty() {
+        return Err(Error::data(
+            input,
+            format!(
+                "column(s) {} are not in the model's schema (--strict refuses unknown columns)",
+                summary
+                    .extra_columns
+                    .iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+
+    let mut predictor: Predictor<'_> = artifact.predictor();
+    let mut proba = vec![0.0f32; artifact.model.n_classes()];
+    let mut record = csv::StringRecord::new();
+    loop {
+        match rdr.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(input, e)),
+        }
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        summary.rows += 1;
+        let row = summary.rows;
+        let line = record.position().map_or(0, |p| p.line());
+        // Borrows the record, so one small vector per row.
+        let values: Vec<Value<'_>> = checks
+            .iter()
+            .enumerate()
+            .map(|(j, c)| schema.parse_field(j, &record[c.file_col]))
+            .collect();
+        // Validation first (what serving refuses), then the profile checks
+        // (what serving only reports, unless strict).
+        let mut problem: Option<(usize, String)> = None;
+        if let Err(e) = schema.validate_row(&values) {
+            let j = e.column().unwrap_or(0);
+            let field = e.column().map(|j| &record[checks[j].file_col]);
+            let (_, msg) = e.message(schema, field);
+            problem = Some((j, msg));
+        } else {
+            for (j, (v, c)) in values.iter().zip(&checks).enumerate() {
+                let notes = &mut summary.columns[j];
+                match *v {
+                    Value::Missing => notes.missing += 1,
+                    Value::Number(x) => {
+                        if let Some((lo, hi)) = c.bounds {
+                            if x < lo || x > hi {
+                                notes.out_of_range += 1;
+                                if options.strict && problem.is_none() {
+                                    problem = Some((j, format!(
+                                        "{x} is far outside the training range (accepted: {lo} to {hi}; --strict)"
+                                    )));
+                                }
+                            }
+                        }
+                    }
+                    Value::Text(s) => {
+                        if !c.seen.contains(s) {
+                            notes.unseen_categories += 1;
+                            if notes.unseen_examples.len() < 5
+                                && !notes.unseen_examples.iter().any(|e| e == s)
+                            {
+                                notes.unseen_examples.push(s.to_owned());
+                            }
+                            if options.strict && problem.is_none() {
+                                problem = Some((
+                                    j,
+                                    format!("category `{s}` was never seen in training (--strict)"),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if let Some((j, reason)) = problem {
+            let column = schema.features[j].name.clone();
+            if !skip_invalid {
+                return Err(Error::Cell {
+                    path: input.into(),
+                    line,
+                    column,
+                    message: format!("data row {row}: {reason}"),
+                });
+            }
+            summary.rejected += 1;
+            sink(RowOutcome::Rejected {
+                row,
+                line,
+                column,
+                reason,
+                record: &record,
+            })?;
+            continue;
+        }
+        // Validated above, so this cannot refuse; if it did, say so.
+        let class = predictor.predict_proba(&values, &mut proba).map_err(|e| {
+            let (column, message) = e.message(schema, None);
+            Error::Cell {
+                path: input.into(),
+                line,
+                column,
+                message,
+            }
+        })?;
+        summary.scored += 1;
+        if let Some(t) = target_col {
+            let label = &record[t];
+            if !is_missing(label) {
+                match meta.classes.iter().position(|c| c == label) {
+                    Some(k) => {
+                        summary.labelled += 1;
+                        summary.correct += u64::from(k as u32 == class);
+                    }
+                    None => summary.unknown_labels += 1,
+                }
+            }
+        }
+        sink(RowOutcome::Scored {
+            row,
+            class,
+            proba: &proba,
+        })?;
+    }
+    if summary.rows == 0 {
+        return Err(Error::data(input, "no data rows after the header"));
+    }
+    Ok(summary)
+}
