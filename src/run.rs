@@ -410,3 +410,71 @@ fn package(
         model: t.model.clone(),
     }
 }
+
+/// What `optbench bench` measured on a saved package.
+#[derive(Debug, Clone)]
+pub struct BenchOutcome {
+    pub rows: usize,
+    /// Accuracy on the rows, when the file has the target column, beside
+    /// the accuracy the package recorded.
+    pub accuracy: Option<f64>,
+    pub recorded_accuracy: Option<f64>,
+    pub latency: crate::measure::LatencyRun,
+    /// Load (read, check SHA-256, decompress, decode, check) of the whole
+    /// package, median of `load_repeats`.
+    pub load: Nanos,
+}
+
+/// `optbench bench`: the latency measurement of `run`, on a saved package,
+/// with the rows of `input` (read as the package's schema types them).
+pub fn bench_artifact(
+    dir: &std::path::Path,
+    input: &std::path::Path,
+    settings: &crate::measure::MeasureSettings,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<BenchOutcome> {
+    settings.validate().map_err(Error::Measure)?;
+    let mut loads = Vec::with_capacity(settings.load_repeats);
+    let mut artifact = Artifact::load(dir)?;
+    for _ in 0..settings.load_repeats {
+        let t = std::time::Instant::now();
+        artifact = Artifact::load(dir)?;
+        loads.push(t.elapsed().as_nanos() as u64);
+    }
+    loads.sort_unstable();
+    let table = crate::data::read_rows_with_schema(
+        input,
+        &artifact.metadata.target,
+        &artifact.reference_table(),
+        &artifact.metadata.ignored_columns,
+    )?;
+    let rows = &table.data;
+    let x = artifact.pipeline.transform(rows);
+    let accuracy = table.labelled.then(|| {
+        let mut pred = Vec::with_capacity(rows.n_rows());
+        artifact.model.predict_batch(&x, &mut pred);
+        crate::measure::accuracy(&rows.y, &pred)
+    });
+    let subject = Subject {
+        schema: &artifact.schema,
+        pipeline: &artifact.pipeline,
+        model: &artifact.model,
+    };
+    let latency = measure_latency(
+        &[subject],
+        rows,
+        &x,
+        settings,
+        seed,
+        &MonotonicClock::default(),
+        progress,
+    )?;
+    Ok(BenchOutcome {
+        rows: rows.n_rows(),
+        accuracy,
+        recorded_accuracy: artifact.metadata.metrics.get("accuracy").copied(),
+        latency,
+        load: Nanos(loads.get(loads.len() / 2).copied().unwrap_or(0)),
+    })
+}

@@ -12,9 +12,13 @@
 //! The folder is written atomically (filled under a temporary name, then
 //! renamed), and a damaged, altered or newer-format package is refused.
 
+mod describe;
 mod score;
 
-pub use score::{score_csv, ColumnNotes, RowOutcome, ScoreOptions, ScoreSummary};
+pub use describe::describe;
+pub use score::{
+    predict_csv, score_csv, ColumnNotes, PredictFiles, RowOutcome, ScoreOptions, ScoreSummary,
+};
 
 use crate::data::{FeatureProfile, InputSchema, Invalid, Value};
 use crate::error::{Error, Result};
@@ -235,6 +239,34 @@ impl Artifact {
             pipeline: payload.pipeline,
             model: payload.model,
         })
+    }
+
+    /// An empty table typed like the training data (its categories are the
+    /// ones training saw), for reading rows to serve or time.
+    pub fn reference_table(&self) -> crate::data::Dataset {
+        let m = &self.metadata;
+        crate::data::Dataset {
+            feature_names: self
+                .schema
+                .features
+                .iter()
+                .map(|f| f.name.clone())
+                .collect(),
+            kinds: self.schema.features.iter().map(|f| f.kind).collect(),
+            levels: m
+                .training_profile
+                .iter()
+                .map(|p| match p {
+                    FeatureProfile::Categorical { categories, .. } => {
+                        categories.iter().map(|c| c.value.clone()).collect()
+                    }
+                    FeatureProfile::Numeric { .. } => Vec::new(),
+                })
+                .collect(),
+            x: Vec::new(),
+            y: Vec::new(),
+            classes: m.classes.clone(),
+        }
     }
 
     /// A serving handle with its own buffers: after this, predicting a row

@@ -317,3 +317,139 @@ pub fn score_csv(
     }
     Ok(summary)
 }
+
+/// Where `predict` writes.
+#[derive(Debug, Clone, Copy)]
+pub struct PredictFiles<'a> {
+    pub input: &'a Path,
+    /// `None`: standard output.
+    pub output: Option<&'a Path>,
+    /// Rows refused by validation go here (with `skip_invalid`); without
+    /// it, the first such row ends the command.
+    pub rejected: Option<&'a Path>,
+    /// Also write one probability column per class.
+    pub proba: bool,
+}
+
+/// `optbench predict`: scores `files.input` into a CSV of `row,prediction`
+/// (and `proba_<class>` columns), rejected rows into their own CSV (`row`,
+/// `line`, `column`, `reason`, then the row's original fields). Files appear
+/// only complete: on an error nothing is left behind. Probabilities are
+/// written in the shortest form that reads back to the same `f32`.
+pub fn predict_csv(
+    artifact: &Artifact,
+    files: PredictFiles<'_>,
+    options: ScoreOptions,
+) -> Result<ScoreSummary> {
+    use std::io::Write;
+    let mut file = files
+        .output
+        .map(crate::fsutil::AtomicFile::create)
+        .transpose()?;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let out: &mut dyn Write = match &mut file {
+        Some(f) => f,
+        None => &mut stdout,
+    };
+    let out_name = files
+        .output
+        .map_or_else(|| Path::new("<stdout>").to_path_buf(), Path::to_path_buf);
+    let io_out = |e: std::io::Error| Error::io(&out_name, e);
+    let classes = &artifact.metadata.classes;
+    let mut header = String::from("row,prediction");
+    if files.proba {
+        for c in classes {
+            header.push_str(",proba_");
+            header.push_str(&csv_field(c));
+        }
+    }
+    writeln!(out, "{header}").map_err(io_out)?;
+    let mut rejected = match files.rejected {
+        Some(p) => Some(crate::fsutil::AtomicFile::create(p)?),
+        None => None,
+    };
+    let mut rejected_header_written = false;
+    let input_header: Vec<String> = {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .from_path(files.input)
+            .map_err(|e| csv_error(files.input, e))?;
+        rdr.headers()
+            .map_err(|e| csv_error(files.input, e))?
+            .iter()
+            .map(csv_field)
+            .collect()
+    };
+    let mut line = String::new();
+    let summary = score_csv(
+        artifact,
+        files.input,
+        options,
+        rejected.is_some(),
+        |outcome| {
+            line.clear();
+            match outcome {
+                RowOutcome::Scored { row, class, proba } => {
+                    use std::fmt::Write as _;
+                    let _ = write!(line, "{row},{}", csv_field(&classes[class as usize]));
+                    if files.proba {
+                        for p in proba {
+                            let _ = write!(line, ",{p}");
+                        }
+                    }
+                    writeln!(out, "{line}").map_err(io_out)
+                }
+                RowOutcome::Rejected {
+                    row,
+                    line: at,
+                    column,
+                    reason,
+                    record,
+                } => {
+                    let Some(rej) = rejected.as_mut() else {
+                        return Ok(());
+                    };
+                    let rej_path = rej.path().to_path_buf();
+                    let io_rej = |e: std::io::Error| Error::io(&rej_path, e);
+                    if !rejected_header_written {
+                        writeln!(rej, "row,line,column,reason,{}", input_header.join(","))
+                            .map_err(io_rej)?;
+                        rejected_header_written = true;
+                    }
+                    let fields: Vec<String> = record.iter().map(csv_field).collect();
+                    writeln!(
+                        rej,
+                        "{row},{at},{},{},{}",
+                        csv_field(&column),
+                        csv_field(&reason),
+                        fields.join(",")
+                    )
+                    .map_err(io_rej)
+                }
+            }
+        },
+    )?;
+    out.flush().map_err(io_out)?;
+    if let Some(f) = file {
+        f.commit()?;
+    }
+    if let Some(mut rej) = rejected {
+        if !rejected_header_written {
+            let path = rej.path().to_path_buf();
+            writeln!(rej, "row,line,column,reason,{}", input_header.join(","))
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        rej.commit()?;
+    }
+    Ok(summary)
+}
+
+/// A CSV field, quoted when it must be.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) || s != s.trim() {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}

@@ -8,6 +8,7 @@
 mod drift;
 mod progress;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -35,6 +36,12 @@ enum Command {
     /// Compare current data with a reference: which features drifted, how
     /// much, and whether to retrain (exit 0 no drift, 1 drift, 2 error).
     Drift(drift::DriftArgs),
+    /// Score a CSV file with a saved model package (validated against its schema).
+    Predict(serve::PredictArgs),
+    /// Describe a saved model package (verifying it first).
+    Inspect(serve::InspectArgs),
+    /// Time a saved model package on rows of a CSV file, as `run` measures.
+    Bench(serve::BenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +49,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Drift(args) => drift::execute(args),
+        Command::Predict(args) => serve::predict(args),
+        Command::Inspect(args) => serve::inspect(args),
+        Command::Bench(args) => serve::bench(args),
     }
 }
 

@@ -33,6 +33,9 @@ pub struct CsvTable {
     pub lines: Vec<u64>,
     /// Columns read past because `types` said `ignore`.
     pub ignored: Vec<String>,
+    /// Whether the file had the target column (always, for training and
+    /// test files).
+    pub labelled: bool,
 }
 
 /// Reads `path`, taking `target` as the label column and every other column
@@ -40,7 +43,8 @@ pub struct CsvTable {
 /// labels, ordered numerically if they all are integers, else
 /// lexicographically.
 pub fn read_csv(path: &Path, target: &str, types: &ColumnTypes) -> Result<CsvTable> {
-    let (header, target_col, records) = read_records(path, target)?;
+    let (header, target_col, records) = read_records(path, target, true)?;
+    let target_col = target_col.unwrap_or(usize::MAX);
     for name in types.keys() {
         if !header.contains(name) {
             return Err(Error::data(
@@ -93,7 +97,14 @@ pub fn read_csv(path: &Path, target: &str, types: &ColumnTypes) -> Result<CsvTab
             ),
         ));
     }
-    let mut table = build(path, target, target_col, &records, &mut features, &classes)?;
+    let mut table = build(
+        path,
+        target,
+        Some(target_col),
+        &records,
+        &mut features,
+        &classes,
+    )?;
     table.ignored = ignored;
     Ok(table)
 }
@@ -109,7 +120,32 @@ pub fn read_csv_with_schema(
     reference: &Dataset,
     ignored: &[String],
 ) -> Result<CsvTable> {
-    let (header, target_col, records) = read_records(path, target)?;
+    read_with_schema(path, target, reference, ignored, true)
+}
+
+/// Rows to serve or time, typed by `reference` (whose `levels` name the
+/// categories it knows): like [`read_csv_with_schema`], but a file without
+/// the target column reads too (every label is then class 0, and
+/// `CsvTable::labelled` is false).
+pub fn read_rows_with_schema(
+    path: &Path,
+    target: &str,
+    reference: &Dataset,
+    ignored: &[String],
+) -> Result<CsvTable> {
+    read_with_schema(path, target, reference, ignored, false)
+}
+
+fn read_with_schema(
+    path: &Path,
+    target: &str,
+    reference: &Dataset,
+    ignored: &[String],
+    labels_required: bool,
+) -> Result<CsvTable> {
+    let (header, target_col, records) = read_records(path, target, labels_required)?;
+    let labelled = target_col.is_some();
+    let target_col = target_col.unwrap_or(usize::MAX);
     let mut features = Vec::with_capacity(reference.n_features());
     for (j, n) in reference.feature_names.iter().enumerate() {
         match header.iter().position(|h| h == n) {
@@ -138,12 +174,13 @@ pub fn read_csv_with_schema(
     let mut table = build(
         path,
         target,
-        target_col,
+        labelled.then_some(target_col),
         &records,
         &mut features,
         &reference.classes,
     )?;
     table.ignored = ignored.to_vec();
+    table.labelled = labelled;
     Ok(table)
 }
 
@@ -151,7 +188,11 @@ type Records = Vec<(u64, csv::StringRecord)>;
 
 /// The header, the target's column and every non-blank record with its line
 /// number.
-fn read_records(path: &Path, target: &str) -> Result<(Vec<String>, usize, Records)> {
+fn read_records(
+    path: &Path,
+    target: &str,
+    target_required: bool,
+) -> Result<(Vec<String>, Option<usize>, Records)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -184,7 +225,11 @@ fn read_records(path: &Path, target: &str) -> Result<(Vec<String>, usize, Record
             ));
         }
     }
-    let target_col = target_column(path, &header, target)?;
+    let target_col = match target_column(path, &header, target) {
+        Ok(c) => Some(c),
+        Err(e) if target_required => return Err(e),
+        Err(_) => None,
+    };
     let mut records = Vec::new();
     let mut record = csv::StringRecord::new();
     loop {
@@ -259,7 +304,7 @@ type FeatureColumn = (String, usize, FeatureKind, Vec<String>);
 fn build(
     path: &Path,
     target: &str,
-    target_col: usize,
+    target_col: Option<usize>,
     records: &Records,
     features: &mut [FeatureColumn],
     classes: &[String],
@@ -308,6 +353,11 @@ fn build(
                 }
             }
         }
+        let Some(target_col) = target_col else {
+            y.push(0);
+            lines.push(line);
+            continue;
+        };
         let label = &r[target_col];
         if is_missing(label) {
             return Err(Error::Cell {
@@ -347,6 +397,7 @@ fn build(
         },
         lines,
         ignored: Vec::new(),
+        labelled: true,
     })
 }
 

@@ -12,7 +12,9 @@ mod schema;
 mod synthetic;
 
 pub(crate) use self::csv::csv_error;
-pub use self::csv::{read_csv, read_csv_with_schema, ColumnTypes, CsvTable};
+pub use self::csv::{
+    read_csv, read_csv_with_schema, read_rows_with_schema, ColumnType, ColumnTypes, CsvTable,
+};
 pub use profile::{profile, CategoryCount, FeatureProfile, Quantile, PROFILE_QUANTILES};
 pub use schema::{
     is_missing, FeatureKind, FeatureSpec, InputSchema, Invalid, Value, MISSING_TOKENS,
