@@ -324,6 +324,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     progress.stage("writing report", 0);
     report::write_all(&plan.out, &results)?;
     let model_dir = plan.out.join("model");
+    let predictions_path = plan.out.join("test_predictions.csv");
     let packaged = match selection.chosen {
         Some(i) => {
             let mut artifact = package(
@@ -334,12 +335,33 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
                 source_json,
             );
             artifact.save(&model_dir, results.candidates[i].zstd_level)?;
+            // The chosen model's test predictions, from this process's
+            // in-memory model: what a reloaded package must reproduce.
+            let model = &trained[i].model;
+            let k = model.n_classes();
+            let mut proba = vec![0.0f32; test_set.n_rows() * k];
+            let mut scratch = model.scratch();
+            for (r, p) in proba.chunks_exact_mut(k).enumerate() {
+                let d = pipeline.n_outputs();
+                model.predict_proba(&x_test[r * d..(r + 1) * d], &mut scratch, p);
+            }
+            let csv = report::render_predictions_csv(
+                &test_set.classes,
+                &test_set.y,
+                &predictions[i],
+                &proba,
+            );
+            crate::fsutil::write_atomic(&predictions_path, csv.as_bytes())?;
             Some(model_dir)
         }
         None => {
             // A package left by an earlier run would contradict results.json.
             if model_dir.join(crate::artifact::METADATA_FILE).exists() {
                 std::fs::remove_dir_all(&model_dir).map_err(|e| Error::io(&model_dir, e))?;
+            }
+            if predictions_path.exists() {
+                std::fs::remove_file(&predictions_path)
+                    .map_err(|e| Error::io(&predictions_path, e))?;
             }
             None
         }

@@ -342,33 +342,6 @@ pub fn predict_csv(
     options: ScoreOptions,
 ) -> Result<ScoreSummary> {
     use std::io::Write;
-    let mut file = files
-        .output
-        .map(crate::fsutil::AtomicFile::create)
-        .transpose()?;
-    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-    let out: &mut dyn Write = match &mut file {
-        Some(f) => f,
-        None => &mut stdout,
-    };
-    let out_name = files
-        .output
-        .map_or_else(|| Path::new("<stdout>").to_path_buf(), Path::to_path_buf);
-    let io_out = |e: std::io::Error| Error::io(&out_name, e);
-    let classes = &artifact.metadata.classes;
-    let mut header = String::from("row,prediction");
-    if files.proba {
-        for c in classes {
-            header.push_str(",proba_");
-            header.push_str(&csv_field(c));
-        }
-    }
-    writeln!(out, "{header}").map_err(io_out)?;
-    let mut rejected = match files.rejected {
-        Some(p) => Some(crate::fsutil::AtomicFile::create(p)?),
-        None => None,
-    };
-    let mut rejected_header_written = false;
     let input_header: Vec<String> = {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(true)
@@ -378,78 +351,84 @@ pub fn predict_csv(
         rdr.headers()
             .map_err(|e| csv_error(files.input, e))?
             .iter()
-            .map(csv_field)
+            .map(str::to_owned)
             .collect()
     };
-    let mut line = String::new();
+    let mut file = files
+        .output
+        .map(crate::fsutil::AtomicFile::create)
+        .transpose()?;
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let sink: &mut dyn Write = match &mut file {
+        Some(f) => f,
+        None => &mut stdout,
+    };
+    let out_name = files
+        .output
+        .map_or_else(|| Path::new("<stdout>").to_path_buf(), Path::to_path_buf);
+    let io_out = |e: csv::Error| Error::io(&out_name, e.into());
+    let mut out = csv::Writer::from_writer(sink);
+    let classes = &artifact.metadata.classes;
+    let mut header = vec!["row".to_string(), "prediction".to_string()];
+    if files.proba {
+        header.extend(classes.iter().map(|c| format!("proba_{c}")));
+    }
+    out.write_record(&header).map_err(io_out)?;
+
+    let mut rejected_file = files
+        .rejected
+        .map(crate::fsutil::AtomicFile::create)
+        .transpose()?;
+    let rej_name = files.rejected.map(Path::to_path_buf).unwrap_or_default();
+    let io_rej = |e: csv::Error| Error::io(&rej_name, e.into());
+    let mut rejected = rejected_file.as_mut().map(csv::Writer::from_writer);
+    if let Some(r) = rejected.as_mut() {
+        let mut h = vec!["row", "line", "column", "reason"];
+        h.extend(input_header.iter().map(String::as_str));
+        r.write_record(&h).map_err(io_rej)?;
+    }
+    let mut fields: Vec<String> = Vec::with_capacity(header.len());
     let summary = score_csv(
         artifact,
         files.input,
         options,
         rejected.is_some(),
-        |outcome| {
-            line.clear();
-            match outcome {
-                RowOutcome::Scored { row, class, proba } => {
-                    use std::fmt::Write as _;
-                    let _ = write!(line, "{row},{}", csv_field(&classes[class as usize]));
-                    if files.proba {
-                        for p in proba {
-                            let _ = write!(line, ",{p}");
-                        }
-                    }
-                    writeln!(out, "{line}").map_err(io_out)
+        |outcome| match outcome {
+            RowOutcome::Scored { row, class, proba } => {
+                fields.clear();
+                fields.push(row.to_string());
+                fields.push(classes[class as usize].clone());
+                if files.proba {
+                    fields.extend(proba.iter().map(f32::to_string));
                 }
-                RowOutcome::Rejected {
-                    row,
-                    line: at,
-                    column,
-                    reason,
-                    record,
-                } => {
-                    let Some(rej) = rejected.as_mut() else {
-                        return Ok(());
-                    };
-                    let rej_path = rej.path().to_path_buf();
-                    let io_rej = |e: std::io::Error| Error::io(&rej_path, e);
-                    if !rejected_header_written {
-                        writeln!(rej, "row,line,column,reason,{}", input_header.join(","))
-                            .map_err(io_rej)?;
-                        rejected_header_written = true;
-                    }
-                    let fields: Vec<String> = record.iter().map(csv_field).collect();
-                    writeln!(
-                        rej,
-                        "{row},{at},{},{},{}",
-                        csv_field(&column),
-                        csv_field(&reason),
-                        fields.join(",")
-                    )
-                    .map_err(io_rej)
-                }
+                out.write_record(&fields).map_err(io_out)
+            }
+            RowOutcome::Rejected {
+                row,
+                line,
+                column,
+                reason,
+                record,
+            } => {
+                let Some(r) = rejected.as_mut() else {
+                    return Ok(());
+                };
+                let mut f = vec![row.to_string(), line.to_string(), column, reason];
+                f.extend(record.iter().map(str::to_owned));
+                r.write_record(&f).map_err(io_rej)
             }
         },
     )?;
-    out.flush().map_err(io_out)?;
+    out.flush().map_err(|e| io_out(e.into()))?;
+    drop(out);
+    if let Some(flushed) = rejected.map(|mut r| r.flush()) {
+        flushed.map_err(|e| io_rej(e.into()))?;
+    }
     if let Some(f) = file {
         f.commit()?;
     }
-    if let Some(mut rej) = rejected {
-        if !rejected_header_written {
-            let path = rej.path().to_path_buf();
-            writeln!(rej, "row,line,column,reason,{}", input_header.join(","))
-                .map_err(|e| Error::io(&path, e))?;
-        }
-        rej.commit()?;
+    if let Some(f) = rejected_file {
+        f.commit()?;
     }
     Ok(summary)
-}
-
-/// A CSV field, quoted when it must be.
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) || s != s.trim() {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
 }

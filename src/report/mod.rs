@@ -285,6 +285,35 @@ pub fn write_all(dir: &Path, r: &RunResults) -> Result<()> {
     Ok(())
 }
 
+/// `test_predictions.csv`: the chosen model's predictions on the test set,
+/// computed in the training process (`row` is the 1-based test row,
+/// `actual` its label). Probabilities are written in the shortest form that
+/// reads back to the same `f32`, as `optbench predict` writes them, so the
+/// two files can be compared bit for bit.
+pub fn render_predictions_csv(
+    classes: &[String],
+    actual: &[u32],
+    predicted: &[u32],
+    proba: &[f32],
+) -> String {
+    let k = classes.len();
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["row".to_string(), "actual".into(), "prediction".into()];
+    header.extend(classes.iter().map(|c| format!("proba_{c}")));
+    // Writing to a Vec cannot fail.
+    w.write_record(&header).expect("csv to memory");
+    for (i, (&a, &p)) in actual.iter().zip(predicted).enumerate() {
+        let mut f = vec![
+            (i + 1).to_string(),
+            classes[a as usize].clone(),
+            classes[p as usize].clone(),
+        ];
+        f.extend(proba[i * k..(i + 1) * k].iter().map(f32::to_string));
+        w.write_record(&f).expect("csv to memory");
+    }
+    String::from_utf8(w.into_inner().expect("csv to memory")).expect("UTF-8 fields")
+}
+
 /// Reads a `results.json` back (to re-render a report without measuring).
 pub fn read_json(path: &Path) -> Result<RunResults> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
