@@ -2,7 +2,7 @@
 
 use super::{fail, EXIT_ERROR};
 use optbench::artifact::{describe, predict_csv, Artifact, PredictFiles, ScoreOptions};
-use optbench::measure::MeasureSettings;
+use optbench::measure::{MeasureSettings, MIN_CALLS_FOR_P99};
 use optbench::progress::{Progress, Silent};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -217,6 +217,15 @@ pub struct BenchArgs {
 pub fn bench(args: BenchArgs) -> ExitCode {
     if cfg!(debug_assertions) && !args.quiet {
         eprintln!("warning: this is a debug build; latency figures are not representative (use cargo run --release)");
+    }
+    if args.calls < MIN_CALLS_FOR_P99 {
+        return fail(&optbench::Error::Flag {
+            flag: "--calls".into(),
+            message: format!(
+                "{}: at least {MIN_CALLS_FOR_P99} timed calls are needed for a p99 with a 95% upper bound",
+                args.calls
+            ),
+        });
     }
     let settings = MeasureSettings {
         timed_calls: args.calls,
