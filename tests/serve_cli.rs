@@ -156,6 +156,7 @@ fn penguins_run_predict_inspect_and_bench_end_to_end() {
         .success()
         .stdout(contains("end-to-end"))
         .stdout(contains("preprocess"))
+        .stdout(contains("cold start in 5 fresh processes"))
         .stdout(contains(format!("accuracy {acc:.4}")));
 }
 

@@ -42,6 +42,12 @@ enum Command {
     Inspect(serve::InspectArgs),
     /// Time a saved model package on rows of a CSV file, as `run` measures.
     Bench(serve::BenchArgs),
+    /// (Internal) one cold start: load a package and predict one row, print the times as JSON.
+    #[command(hide = true)]
+    ColdStartProbe {
+        model: std::path::PathBuf,
+        input: std::path::PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -52,6 +58,15 @@ pub fn main() -> ExitCode {
         Command::Predict(args) => serve::predict(args),
         Command::Inspect(args) => serve::inspect(args),
         Command::Bench(args) => serve::bench(args),
+        Command::ColdStartProbe { model, input } => {
+            match optbench::run::cold_start_probe(&model, &input) {
+                Ok(c) => {
+                    println!("{}", serde_json::json!(c));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::{fail, EXIT_ERROR};
 use optbench::artifact::{describe, predict_csv, Artifact, PredictFiles, ScoreOptions};
-use optbench::measure::{MeasureSettings, MIN_CALLS_FOR_P99};
+use optbench::measure::{MeasureSettings, Nanos, MIN_CALLS_FOR_P99};
 use optbench::progress::{Progress, Silent};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -209,6 +209,9 @@ pub struct BenchArgs {
     /// Seed for the order of the rows.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Also measure the cold start (load + first prediction) in N fresh processes.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    cold_start: usize,
     /// Print only the figures.
     #[arg(long, short)]
     quiet: bool,
@@ -275,6 +278,27 @@ pub fn bench(args: BenchArgs) -> ExitCode {
         "timer overhead {} (subtracted); package load {}",
         l.overhead.p50, b.load
     );
+    if args.cold_start > 0 {
+        let runs = match std::env::current_exe()
+            .map_err(|e| optbench::Error::Measure(format!("cannot find this program: {e}")))
+            .and_then(|exe| {
+                optbench::run::cold_starts(&exe, &args.model, &args.data, args.cold_start)
+            }) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
+        let stat = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            (Nanos(v[v.len() / 2]), Nanos(v[v.len() - 1]))
+        };
+        let (load50, loadmax) = stat(runs.iter().map(|r| r.0.load.0).collect());
+        let (first50, firstmax) = stat(runs.iter().map(|r| r.0.first_prediction.0).collect());
+        let (wall50, wallmax) = stat(runs.iter().map(|r| r.1 .0).collect());
+        println!(
+            "cold start in {} fresh processes (median / max): load {load50} / {loadmax}, first prediction {first50} / {firstmax}, whole process {wall50} / {wallmax}",
+            runs.len()
+        );
+    }
     if let Some(acc) = b.accuracy {
         println!(
             "accuracy {:.4}{}",
