@@ -1,5 +1,6 @@
-//! Records, for artifact metadata, the versions of the crates that shape a
-//! model (read from Cargo.lock) and of the compiler.
+//! Records, for artifact metadata and results.json, the versions of the
+//! crates that shape a model (read from Cargo.lock), of the compiler, and
+//! the git commit the binary was built from.
 
 use std::io::Write;
 
@@ -39,6 +40,14 @@ fn main() {
         .ok()
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .unwrap_or_else(|| "unknown".into());
+    // The commit, when built from a git checkout with git installed.
+    let commit = std::process::Command::new("git")
+        .args(["-C", &dir, "rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown".to_string(), |s| s.trim().to_string());
     let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
     let mut f = std::fs::File::create(format!("{out}/versions.rs")).expect("write versions.rs");
     writeln!(
@@ -58,6 +67,18 @@ fn main() {
         rustc_version.trim()
     )
     .unwrap();
+    writeln!(
+        f,
+        "/// The git commit this binary was built from (`unknown` outside a checkout)."
+    )
+    .unwrap();
+    writeln!(f, "pub const GIT_COMMIT: &str = {commit:?};").unwrap();
     println!("cargo:rerun-if-changed=Cargo.lock");
+    // A new commit moves HEAD or the branch it names (loose or packed).
+    for git in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
+        if std::path::Path::new(&dir).join(git).exists() {
+            println!("cargo:rerun-if-changed={git}");
+        }
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

@@ -40,6 +40,10 @@
 //! ```
 
 pub mod artifact;
+/// Versions and commit recorded at build time (see `build.rs`).
+pub mod build_info {
+    include!(concat!(env!("OUT_DIR"), "/versions.rs"));
+}
 pub mod config;
 pub mod data;
 pub mod drift;

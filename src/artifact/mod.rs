@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-include!(concat!(env!("OUT_DIR"), "/versions.rs"));
+use crate::build_info::{CRATE_VERSIONS, RUSTC_VERSION};
 
 /// Version of the package layout; a loader reads only its own version.
 /// 2: tree ensembles carry their output rule (averaged or boosted), and

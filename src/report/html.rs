@@ -566,6 +566,11 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         &format!("{} / {}", r.machine.os, r.machine.arch),
     );
     item("build", &r.machine.build);
+    item("compiler", &r.machine.rustc);
+    item(
+        "optbench",
+        &format!("{} (commit {})", r.optbench_version, r.machine.git_commit),
+    );
     o.push_str("</dl>\n");
     let _ = writeln!(
         o,

@@ -101,6 +101,12 @@ pub struct Machine {
     /// representative.
     pub build: String,
     pub threads_used: usize,
+    /// The compiler that built optbench.
+    #[serde(default)]
+    pub rustc: String,
+    /// The git commit optbench was built from (`unknown` outside a checkout).
+    #[serde(default)]
+    pub git_commit: String,
 }
 
 impl Machine {
@@ -129,6 +135,8 @@ impl Machine {
             }
             .into(),
             threads_used: 1,
+            rustc: crate::build_info::RUSTC_VERSION.into(),
+            git_commit: crate::build_info::GIT_COMMIT.into(),
         }
     }
 }
