@@ -6,7 +6,9 @@ use crate::artifact::{
     crate_versions, Artifact, FileInfo, Metadata, ModelInfo, TrainingData, FORMAT_VERSION,
 };
 use crate::config::{DataPlan, Plan};
-use crate::data::{profile, read_csv, read_csv_with_schema, stratified_split, DataSource, Split};
+use crate::data::{
+    profile, read_csv, read_csv_with_schema, stratified_split, DataSource, Dataset, Split,
+};
 use crate::error::{Error, Result};
 use crate::measure::{measure_latency, measure_offline, MonotonicClock, Nanos, Subject};
 use crate::optimize::{self, agreement, Candidate};
@@ -101,7 +103,6 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     let Split {
         train: train_set,
         test: test_set,
-        source,
         ..
     } = &split;
     progress.note(&format!(
@@ -125,7 +126,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     // Candidates train in parallel (each trainer is single-threaded); every
     // one has its own seed, so the result does not depend on scheduling.
     progress.stage("training", plan.candidates.len() as u64);
-    let mut trained: Vec<Candidate> = plan
+    let trained: Vec<Candidate> = plan
         .candidates
         .par_iter()
         .map(|spec| {
@@ -142,8 +143,22 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         .collect::<Result<_>>()?;
     progress.finish_stage();
 
+    let (candidates, duplicates) = derive_variants(plan, trained, &data, progress)?;
+    evaluate(
+        plan, &split, &pipeline, &x_test, candidates, duplicates, progress,
+    )
+}
+
+/// The plan's optimized variants of `trained`, appended to it; a variant
+/// identical to another candidate is listed as a duplicate instead.
+fn derive_variants(
+    plan: &Plan,
+    mut trained: Vec<Candidate>,
+    data: &TrainData<'_>,
+    progress: &dyn Progress,
+) -> Result<(Vec<Candidate>, Vec<Duplicate>)> {
     progress.stage("optimizing", 0);
-    let variants = optimize::derive(&plan.optimize, &trained, &data, plan.seed)?;
+    let variants = optimize::derive(&plan.optimize, &trained, data, plan.seed)?;
     // A variant can come out identical to another candidate (the first 50
     // trees of forest-100 and of forest-500 are the same trees): measuring
     // it twice would only add noise to the frontier.
@@ -175,12 +190,32 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         trained.push(v);
     }
     progress.finish_stage();
+    Ok((trained, duplicates))
+}
+
+/// Measures every candidate, selects, writes the report, and packages the
+/// chosen one with `pipeline`: everything after the candidates exist.
+fn evaluate(
+    plan: &Plan,
+    split: &Split,
+    pipeline: &FittedPipeline,
+    x_test: &[f32],
+    trained: Vec<Candidate>,
+    duplicates: Vec<Duplicate>,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    let Split {
+        train: train_set,
+        test: test_set,
+        source,
+        ..
+    } = split;
     // Test-set predictions, for each variant's agreement with its parent.
     let predictions: Vec<Vec<u32>> = trained
         .par_iter()
         .map(|c| {
             let mut p = Vec::new();
-            c.model.predict_batch(&x_test, &mut p);
+            c.model.predict_batch(x_test, &mut p);
             p
         })
         .collect();
@@ -190,7 +225,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
         .iter()
         .map(|t| Subject {
             schema: &schema,
-            pipeline: &pipeline,
+            pipeline,
             model: &t.model,
         })
         .collect();
@@ -198,7 +233,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     progress.stage("accuracy, size, throughput", subjects.len() as u64);
     let mut offline = Vec::with_capacity(subjects.len());
     for s in &subjects {
-        offline.push(measure_offline(*s, test_set, &x_test, &plan.measure)?);
+        offline.push(measure_offline(*s, test_set, x_test, &plan.measure)?);
         progress.advance(1);
     }
     progress.finish_stage();
@@ -211,7 +246,7 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
     } = measure_latency(
         &subjects,
         test_set,
-        &x_test,
+        x_test,
         &plan.measure,
         plan.seed,
         &clock,
@@ -330,8 +365,8 @@ pub fn run(plan: &Plan, progress: &dyn Progress) -> Result<Outcome> {
             let mut artifact = package(
                 &trained[i],
                 &results.candidates[i],
-                &split,
-                &pipeline,
+                split,
+                pipeline,
                 source_json,
             );
             artifact.save(&model_dir, results.candidates[i].zstd_level)?;
@@ -603,4 +638,141 @@ pub fn cold_starts(
         out.push((c, wall));
     }
     Ok(out)
+}
+
+/// A model trained outside optbench (an ONNX file), to be measured,
+/// optimized and packaged like a trained candidate.
+#[derive(Debug, Clone)]
+pub struct External {
+    pub id: String,
+    pub model: crate::model::Model,
+    /// Its class labels, in the order of its class indices.
+    pub classes: Vec<String>,
+    /// What to record about where it came from (file, SHA-256…).
+    pub params: serde_json::Value,
+    /// The model's file.
+    pub path: PathBuf,
+}
+
+/// `optbench import`: the rows to measure an external model on (its feature
+/// columns are every column but the target, in file order, numeric), and
+/// optionally the rows it was trained on (needed by the optimizations that
+/// look at training rows: depth pruning, distillation).
+#[derive(Debug, Clone)]
+pub struct ImportData {
+    pub test: PathBuf,
+    pub train: Option<PathBuf>,
+    pub target: String,
+}
+
+/// Measures, optimizes (as `plan.optimize` says; `plan.candidates` is not
+/// used), selects among and packages an external model and its variants,
+/// exactly as `run` does with trained ones. The package's pipeline passes
+/// the columns through as they are (the model's own preprocessing, if any,
+/// is not part of what optbench imports).
+pub fn run_imported(
+    plan: &Plan,
+    external: External,
+    data: &ImportData,
+    progress: &dyn Progress,
+) -> Result<Outcome> {
+    progress.stage("loading data", 0);
+    let header = crate::data::read_header(&data.test)?;
+    if !header.contains(&data.target) {
+        return Err(Error::data(
+            &data.test,
+            format!(
+                "no target column `{}`; columns are: {}",
+                data.target,
+                header.join(", ")
+            ),
+        ));
+    }
+    let names: Vec<String> = header
+        .iter()
+        .filter(|h| **h != data.target && !plan.columns.contains_key(*h))
+        .cloned()
+        .collect();
+    let ignored: Vec<String> = header
+        .iter()
+        .filter(|h| plan.columns.get(*h) == Some(&crate::data::ColumnType::Ignore))
+        .cloned()
+        .collect();
+    if names.len() != external.model.n_features() {
+        return Err(Error::data(
+            &data.test,
+            format!(
+                "the model {} takes {} features, but the file has {} feature columns ({}); \
+                 the columns other than the target must be the model's inputs, in order",
+                external.path.display(),
+                external.model.n_features(),
+                names.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    let reference = Dataset::numeric(
+        names.clone(),
+        Vec::new(),
+        Vec::new(),
+        external.classes.clone(),
+    );
+    let test = read_csv_with_schema(&data.test, &data.target, &reference, &ignored)?.data;
+    let train = match &data.train {
+        Some(p) => read_csv_with_schema(p, &data.target, &reference, &ignored)?.data,
+        None => reference.clone(),
+    };
+    progress.finish_stage();
+    progress.note(&format!(
+        "imported {} ({}): {} test rows{}",
+        external.id,
+        external.model.describe(),
+        test.n_rows(),
+        data.train.as_ref().map_or_else(String::new, |_| format!(
+            ", {} training rows",
+            train.n_rows()
+        ))
+    ));
+
+    let pipeline = FittedPipeline::passthrough(&names);
+    let x_train = pipeline.transform(&train);
+    let x_test = pipeline.transform(&test);
+    let mut plan = plan.clone();
+    if data.train.is_none()
+        && (!plan.optimize.prune_depths.is_empty() || !plan.optimize.distill.is_empty())
+    {
+        progress.note("depth pruning and distillation need the training rows (--train): skipped");
+        plan.optimize.prune_depths.clear();
+        plan.optimize.distill.clear();
+    }
+    let candidate = Candidate {
+        id: external.id,
+        family: crate::train::Family::Imported,
+        params: external.params,
+        model: external.model,
+        fit_seconds: 0.0,
+        lineage: None,
+        spec: None,
+    };
+    let td = TrainData {
+        x: &x_train,
+        n_features: pipeline.n_outputs(),
+        y: &train.y,
+        n_classes: test.n_classes(),
+    };
+    let (candidates, duplicates) = derive_variants(&plan, vec![candidate], &td, progress)?;
+    let split = Split {
+        train,
+        test,
+        source: DataSource::Imported {
+            model: external.path,
+            test: data.test.clone(),
+            train: data.train.clone(),
+        },
+        target: data.target.clone(),
+        ignored,
+    };
+    evaluate(
+        &plan, &split, &pipeline, &x_test, candidates, duplicates, progress,
+    )
 }

@@ -184,6 +184,27 @@ fn read_with_schema(
     Ok(table)
 }
 
+/// The header line of a CSV file.
+pub fn read_header(path: &Path) -> Result<Vec<String>> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    if header.iter().all(String::is_empty) {
+        return Err(Error::data(
+            path,
+            "the file is empty: expected a header line",
+        ));
+    }
+    Ok(header)
+}
+
 type Records = Vec<(u64, csv::StringRecord)>;
 
 /// The header, the target's column and every non-blank record with its line

@@ -13,7 +13,8 @@ mod synthetic;
 
 pub(crate) use self::csv::csv_error;
 pub use self::csv::{
-    read_csv, read_csv_with_schema, read_rows_with_schema, ColumnType, ColumnTypes, CsvTable,
+    read_csv, read_csv_with_schema, read_header, read_rows_with_schema, ColumnType, ColumnTypes,
+    CsvTable,
 };
 pub use profile::{profile, CategoryCount, FeatureProfile, Quantile, PROFILE_QUANTILES};
 pub use schema::{
@@ -196,8 +197,21 @@ impl Dataset {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum DataSource {
     Synthetic(SyntheticSpec),
-    Csv { path: PathBuf, test_fraction: f64 },
-    TrainTest { train: PathBuf, test: PathBuf },
+    Csv {
+        path: PathBuf,
+        test_fraction: f64,
+    },
+    TrainTest {
+        train: PathBuf,
+        test: PathBuf,
+    },
+    /// `optbench import`: the model's own file, the rows it is measured on,
+    /// and (optionally) the rows it was trained on.
+    Imported {
+        model: PathBuf,
+        test: PathBuf,
+        train: Option<PathBuf>,
+    },
 }
 
 /// A train/test split and its provenance.

@@ -282,6 +282,26 @@ impl FittedPipeline {
         })
     }
 
+    /// The pipeline that hands numeric columns to the model as they are
+    /// (missing stays `NaN`): for models trained elsewhere on raw columns.
+    pub fn passthrough(names: &[String]) -> FittedPipeline {
+        FittedPipeline {
+            config: PipelineConfig {
+                scale: false,
+                ..PipelineConfig::default()
+            },
+            steps: names
+                .iter()
+                .map(|n| Step::Numeric {
+                    name: n.clone(),
+                    fill: f64::NAN,
+                    center: 0.0,
+                    inv_scale: 1.0,
+                })
+                .collect(),
+        }
+    }
+
     pub fn n_inputs(&self) -> usize {
         self.steps.len()
     }
@@ -324,7 +344,12 @@ impl FittedPipeline {
                     center,
                     inv_scale,
                 } => {
-                    if !(fill.is_finite() && center.is_finite() && inv_scale.is_finite()) {
+                    // A NaN fill passes missing values through (imported models
+                    // see their input as it is).
+                    if !((fill.is_finite() || fill.is_nan())
+                        && center.is_finite()
+                        && inv_scale.is_finite())
+                    {
                         return Err(format!("column `{name}` has a non-finite statistic"));
                     }
                 }

@@ -32,6 +32,8 @@ pub enum Family {
     DecisionTree,
     RandomForest,
     GradientBoosting,
+    /// A model from outside optbench (`optbench import`).
+    Imported,
 }
 
 impl fmt::Display for Family {
@@ -40,6 +42,7 @@ impl fmt::Display for Family {
             Family::LogisticRegression => "logistic regression",
             Family::DecisionTree => "decision tree",
             Family::RandomForest => "random forest",
+            Family::Imported => "imported",
             Family::GradientBoosting => "gradient boosting",
         })
     }
