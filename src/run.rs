@@ -745,6 +745,15 @@ pub fn run_imported(
         plan.optimize.prune_depths.clear();
         plan.optimize.distill.clear();
     }
+    // Distillation from a trained candidate of the config has no teacher here.
+    let before = plan.optimize.distill.len();
+    plan.optimize.distill.retain(|d| d.teacher == external.id);
+    if plan.optimize.distill.len() < before {
+        progress.note(&format!(
+            "distillation entries whose teacher is not `{}` skipped",
+            external.id
+        ));
+    }
     let candidate = Candidate {
         id: external.id,
         family: crate::train::Family::Imported,

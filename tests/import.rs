@@ -1,0 +1,103 @@
+//! A model trained outside optbench goes through what trained candidates
+//! go through: measured, optimized, selected and packaged on a passthrough
+//! pipeline (here the outside model is one of optbench's own, trained on the
+//! raw columns, standing in for an imported file).
+
+use optbench::artifact::Artifact;
+use optbench::config::{Overrides, Plan};
+use optbench::data::{read_csv, ColumnTypes};
+use optbench::pipeline::FittedPipeline;
+use optbench::progress::Silent;
+use optbench::run::{run_imported, External, ImportData};
+use optbench::train::{train, CandidateSpec, TrainData};
+use std::path::Path;
+
+#[test]
+fn an_external_model_is_measured_optimized_and_packaged() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/fixtures/wine");
+    let tr = read_csv(&dir.join("train.csv"), "label", &ColumnTypes::new())
+        .unwrap()
+        .data;
+    let pass = FittedPipeline::passthrough(&tr.feature_names);
+    let x = pass.transform(&tr);
+    let model = train(
+        &CandidateSpec::RandomForest {
+            n_trees: 20,
+            max_depth: None,
+            min_samples_leaf: 1,
+            max_features: None,
+        },
+        &TrainData {
+            x: &x,
+            n_features: tr.n_features(),
+            y: &tr.y,
+            n_classes: tr.n_classes(),
+        },
+        3,
+    )
+    .unwrap()
+    .model;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = Plan::load(
+        Some(&root.join("configs/tiny.toml")),
+        &Overrides {
+            out: Some(tmp.path().join("out")),
+            budget_ms: Some(50.0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let outcome = run_imported(
+        &plan,
+        External {
+            id: "outside".into(),
+            model: model.clone(),
+            classes: tr.classes.clone(),
+            params: serde_json::json!({"file": "none"}),
+            path: "outside.onnx".into(),
+        },
+        &ImportData {
+            test: dir.join("test.csv"),
+            train: Some(dir.join("train.csv")),
+            target: "label".into(),
+        },
+        &Silent,
+    )
+    .unwrap();
+    let r = &outcome.results;
+    let ids: Vec<&str> = r.candidates.iter().map(|c| c.id.as_str()).collect();
+    // The plan's transforms apply to it: quantized, truncated, pruned.
+    for id in [
+        "outside",
+        "outside/bins",
+        "outside/int8",
+        "outside/first5",
+        "outside/depth2",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let outside = &r.candidates[0];
+    assert_eq!(outside.family, "imported");
+    let bins = r
+        .candidates
+        .iter()
+        .find(|c| c.id == "outside/bins")
+        .unwrap();
+    assert_eq!(bins.agreement_with_parent, Some(1.0), "bins are lossless");
+
+    // Its accuracy is the model's own on the test rows, features as they are.
+    let te = optbench::data::read_csv_with_schema(&dir.join("test.csv"), "label", &tr, &[])
+        .unwrap()
+        .data;
+    let mut pred = Vec::new();
+    model.predict_batch(&pass.transform(&te), &mut pred);
+    assert_eq!(outside.accuracy, optbench::measure::accuracy(&te.y, &pred));
+
+    // The package serves the raw columns.
+    let a = Artifact::load(&outcome.model_dir.unwrap()).unwrap();
+    assert_eq!(a.metadata.features.features.len(), 13);
+    assert_eq!(a.metadata.training_data.rows, tr.n_rows());
+    assert!(a.metadata.training_data.source["kind"] == "imported");
+}
