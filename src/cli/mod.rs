@@ -6,6 +6,7 @@
 //! judge), 1 drift found, 2 any error (usage errors included).
 
 mod drift;
+mod export;
 mod progress;
 mod run;
 
@@ -35,6 +36,8 @@ enum Command {
     /// Compare current data with a reference: which features drifted, how
     /// much, and whether to retrain (exit 0 no drift, 1 drift, 2 error).
     Drift(drift::DriftArgs),
+    /// Write a packaged model in a standard format (ONNX).
+    Export(export::ExportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Drift(args) => drift::execute(args),
+        Command::Export(args) => export::execute(args),
     }
 }
 
