@@ -49,6 +49,10 @@ pub enum Error {
     /// A measurement request that cannot give a trustworthy figure.
     #[error("measurement: {0}")]
     Measure(String),
+    /// An ONNX model that cannot be written or read; `what` names the file,
+    /// node or attribute.
+    #[error("ONNX {what}: {message}")]
+    Onnx { what: String, message: String },
 }
 
 impl Error {
@@ -76,6 +80,13 @@ impl Error {
     pub(crate) fn flag(flag: impl Into<String>, message: impl Into<String>) -> Self {
         Error::Flag {
             flag: flag.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn onnx(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Onnx {
+            what: what.into(),
             message: message.into(),
         }
     }

@@ -20,7 +20,8 @@
 //! model and train; `measure` uses data,
 //! pipeline and model; `select` uses measurement figures only; `report`
 //! renders results; `artifact` uses data, pipeline and model; `drift` uses
-//! data, artifact and the report's HTML helpers; `run` ties them together;
+//! data, artifact and the report's HTML helpers; `export` (ONNX out and in)
+//! uses model; `run` ties them together;
 //! the binary (`cli`) only parses, draws progress and maps errors to exit
 //! codes.
 //!
@@ -48,6 +49,7 @@ pub mod config;
 pub mod data;
 pub mod drift;
 pub mod error;
+pub mod export;
 pub mod fsutil;
 pub mod measure;
 pub mod model;

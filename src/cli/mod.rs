@@ -6,6 +6,8 @@
 //! judge), 1 drift found, 2 any error (usage errors included).
 
 mod drift;
+mod export;
+mod import;
 mod progress;
 mod run;
 mod serve;
@@ -48,6 +50,10 @@ enum Command {
         model: std::path::PathBuf,
         input: std::path::PathBuf,
     },
+    /// Write a packaged model in a standard format (ONNX).
+    Export(export::ExportArgs),
+    /// Measure, optimize and package a model trained elsewhere (ONNX), like optbench's own.
+    Import(import::ImportArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -67,6 +73,8 @@ pub fn main() -> ExitCode {
                 Err(e) => fail(&e),
             }
         }
+        Command::Export(args) => export::execute(args),
+        Command::Import(args) => import::execute(args),
     }
 }
 

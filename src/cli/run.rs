@@ -77,14 +77,23 @@ pub fn execute(args: RunArgs) -> ExitCode {
             return fail(&e);
         }
     };
+    report_outcome(&outcome, &plan.out, args.quiet)
+}
+
+/// Prints what a run (or an import) found and gives its exit code.
+pub(super) fn report_outcome(
+    outcome: &optbench::run::Outcome,
+    out: &std::path::Path,
+    quiet: bool,
+) -> ExitCode {
     let r = &outcome.results;
-    if args.quiet {
+    if quiet {
         if let Some(c) = &r.chosen {
             println!("{c}");
         }
     } else {
         print_summary(r);
-        println!("\nreport: {}", plan.out.join("report.html").display());
+        println!("\nreport: {}", out.join("report.html").display());
         if let Some(dir) = &outcome.model_dir {
             println!("model:  {}", dir.display());
         }
@@ -92,7 +101,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
     if r.chosen.is_some() {
         ExitCode::SUCCESS
     } else {
-        if args.quiet {
+        if quiet {
             eprintln!("{}", r.reason);
         }
         ExitCode::from(EXIT_NOTHING_FITS)

@@ -1,0 +1,305 @@
+//! The Rust half of the ONNX proof (`scripts/onnx_check.py` is the other):
+//!
+//! ```text
+//! onnx_cases export DIR        every family × {binary, 3-class} × {float, quantized}:
+//!                              DIR/<case>.onnx + DIR/<case>.json (rows, optbench's labels
+//!                              and probabilities) for onnxruntime to compare against
+//! onnx_cases check-import DIR  imports every DIR/<case>.onnx (written by skl2onnx) and
+//!                              compares optbench's predictions with onnxruntime's in
+//!                              DIR/<case>.json; exit 1 on any disagreement
+//! onnx_cases bench DIR         optbench's single-row latency on the imported models,
+//!                              the same rows and rounds as the script's onnxruntime timing
+//! ```
+//!
+//! Data: `tests/fixtures/breast_cancer` (2 classes) and `tests/fixtures/wine`
+//! (3 classes), read as plain numeric CSV (label column `label`); no
+//! preprocessing (trees do not need it, and the export is the model alone).
+
+use optbench::export::{model_to_onnx, read_onnx, write_onnx};
+use optbench::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
+use optbench::train::{train, CandidateSpec, TrainData};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+/// Probabilities must agree within this; classes must be equal unless the
+/// two highest probabilities are this close (an exact tie up to rounding).
+const PROBA_TOL: f32 = 1e-5;
+
+#[derive(Serialize, Deserialize)]
+struct Case {
+    name: String,
+    n_features: usize,
+    n_classes: usize,
+    /// Feature rows; `null` is NaN (JSON has no NaN).
+    rows: Vec<Vec<Option<f32>>>,
+    label: Vec<u32>,
+    probabilities: Vec<Vec<f32>>,
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["export", dir] => export(Path::new(dir)),
+        ["check-import", dir] => check_import(Path::new(dir)),
+        ["bench", dir] => bench(Path::new(dir)),
+        _ => Err("usage: onnx_cases export|check-import|bench DIR".into()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Res<T> = Result<T, String>;
+
+/// Features (row-major) and class indices of a fixture CSV.
+fn read_csv(path: &Path) -> Res<(Vec<f32>, Vec<u32>, usize)> {
+    let mut r = csv::Reader::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = r.headers().map_err(|e| e.to_string())?.clone();
+    let target = headers
+        .iter()
+        .position(|h| h == "label")
+        .ok_or("no `label` column")?;
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for rec in r.records() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        for (i, v) in rec.iter().enumerate() {
+            let v: f32 = v
+                .parse()
+                .map_err(|_| format!("{}: bad number {v}", path.display()))?;
+            if i == target {
+                y.push(v as u32);
+            } else {
+                x.push(v);
+            }
+        }
+    }
+    Ok((x, y, headers.len() - 1))
+}
+
+fn specs() -> Vec<(&'static str, CandidateSpec)> {
+    vec![
+        (
+            "logistic_regression",
+            CandidateSpec::LogisticRegression {
+                alpha: 1.0,
+                max_iterations: 200,
+            },
+        ),
+        (
+            "decision_tree",
+            CandidateSpec::DecisionTree {
+                max_depth: Some(8),
+                min_samples_leaf: 1,
+            },
+        ),
+        (
+            "random_forest",
+            CandidateSpec::RandomForest {
+                n_trees: 25,
+                max_depth: None,
+                min_samples_leaf: 1,
+                max_features: None,
+            },
+        ),
+        (
+            "gradient_boosting",
+            CandidateSpec::GradientBoosting {
+                n_trees: 50,
+                learning_rate: 0.1,
+                max_depth: 3,
+                min_samples_leaf: 1,
+                subsample: 1.0,
+                l2_regularization: 0.0,
+                max_bins: 255,
+            },
+        ),
+    ]
+}
+
+fn export(dir: &Path) -> Res<()> {
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (data, k) in [("breast_cancer", 2), ("wine", 3)] {
+        let (x, y, d) = read_csv(&fixtures.join(data).join("train.csv"))?;
+        let (xt, _, _) = read_csv(&fixtures.join(data).join("test.csv"))?;
+        let rows: Vec<Vec<f32>> = xt.chunks_exact(d).map(<[f32]>::to_vec).collect();
+        // Missing values: the IR and the file must both send NaN right.
+        let with_nan: Vec<Vec<f32>> = rows
+            .iter()
+            .take(d)
+            .enumerate()
+            .map(|(j, r)| {
+                let mut r = r.clone();
+                r[j] = f32::NAN;
+                r[(j + 1) % d] = f32::NAN;
+                r
+            })
+            .collect();
+        let train_data = TrainData {
+            x: &x,
+            n_features: d,
+            y: &y,
+            n_classes: k,
+        };
+        for (family, spec) in specs() {
+            let model = train(&spec, &train_data, 7)
+                .map_err(|e| e.to_string())?
+                .model;
+            let mut variants = vec![(family.to_string(), model.clone())];
+            match &model {
+                Model::Linear(m) => variants.push((
+                    format!("{family}_int8"),
+                    Model::QuantLinear(QuantLinear::from_linear(m)),
+                )),
+                Model::Trees(t) => {
+                    for (tag, p) in [("bins", LeafPrecision::F32), ("int8", LeafPrecision::Int8)] {
+                        let q = QuantTrees::from_ensemble(t, p)?;
+                        variants.push((format!("{family}_{tag}"), Model::QuantTrees(q)));
+                    }
+                }
+                _ => {}
+            }
+            for (name, m) in variants {
+                let name = format!("{data}_{name}");
+                let mut case_rows = rows.clone();
+                // A linear model turns NaN into NaN; only trees route it.
+                if !matches!(m, Model::Linear(_) | Model::QuantLinear(_)) {
+                    case_rows.extend(with_nan.iter().cloned());
+                }
+                let onnx = model_to_onnx(&m).map_err(|e| e.to_string())?;
+                write_onnx(&dir.join(format!("{name}.onnx")), &onnx).map_err(|e| e.to_string())?;
+                let mut s = m.scratch();
+                let mut p = vec![0.0; k];
+                let mut case = Case {
+                    name: name.clone(),
+                    n_features: d,
+                    n_classes: k,
+                    rows: Vec::new(),
+                    label: Vec::new(),
+                    probabilities: Vec::new(),
+                };
+                for r in &case_rows {
+                    case.label.push(m.predict(r, &mut s));
+                    m.predict_proba(r, &mut s, &mut p);
+                    case.probabilities.push(p.clone());
+                    case.rows
+                        .push(r.iter().map(|v| (!v.is_nan()).then_some(*v)).collect());
+                }
+                let json = serde_json::to_vec(&case).map_err(|e| e.to_string())?;
+                optbench::fsutil::write_atomic(&dir.join(format!("{name}.json")), &json)
+                    .map_err(|e| e.to_string())?;
+                println!("{name}: {} rows, {}", case.rows.len(), m.describe());
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cases(dir: &Path) -> Res<Vec<(PathBuf, Case)>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    entries.sort();
+    for json in entries {
+        let text = std::fs::read(&json).map_err(|e| e.to_string())?;
+        let case: Case =
+            serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", json.display()))?;
+        out.push((json.with_extension("onnx"), case));
+    }
+    if out.is_empty() {
+        return Err(format!("no cases in {}", dir.display()));
+    }
+    Ok(out)
+}
+
+fn row(r: &[Option<f32>]) -> Vec<f32> {
+    r.iter().map(|v| v.unwrap_or(f32::NAN)).collect()
+}
+
+fn check_import(dir: &Path) -> Res<()> {
+    let mut failed = 0;
+    let cases = cases(dir)?;
+    let n_cases = cases.len();
+    for (onnx, case) in cases {
+        let imported = read_onnx(&onnx).map_err(|e| e.to_string())?;
+        let m = &imported.model;
+        let mut s = m.scratch();
+        let mut p = vec![0.0; m.n_classes()];
+        let (mut same, mut ties, mut max_diff) = (0usize, 0usize, 0f32);
+        for ((r, &label), expected) in case.rows.iter().zip(&case.label).zip(&case.probabilities) {
+            let r = row(r);
+            m.predict_proba(&r, &mut s, &mut p);
+            for (a, b) in p.iter().zip(expected) {
+                max_diff = max_diff.max((a - b).abs());
+            }
+            if m.predict(&r, &mut s) == label {
+                same += 1;
+            } else {
+                let mut sorted = expected.clone();
+                sorted.sort_by(|a, b| b.total_cmp(a));
+                if sorted[0] - sorted[1] <= PROBA_TOL {
+                    ties += 1;
+                }
+            }
+        }
+        let n = case.rows.len();
+        let ok = same + ties == n && max_diff <= PROBA_TOL;
+        failed += usize::from(!ok);
+        println!(
+            "{} {:<40} classes {same}/{n} equal ({ties} exact ties), max |Δp| {max_diff:.2e}  [{}]",
+            if ok { "ok  " } else { "FAIL" },
+            case.name,
+            m.describe()
+        );
+    }
+    println!("{} passed, {failed} failed", n_cases - failed);
+    if failed > 0 {
+        return Err(format!(
+            "{failed} imported models disagree with onnxruntime"
+        ));
+    }
+    Ok(())
+}
+
+/// Single-row latency: every row once per round, `ROUNDS` rounds after one
+/// warm-up round; the median per-call time. The same protocol as the
+/// script's onnxruntime timing.
+fn bench(dir: &Path) -> Res<()> {
+    const ROUNDS: usize = 20;
+    for (onnx, case) in cases(dir)? {
+        let m = read_onnx(&onnx).map_err(|e| e.to_string())?.model;
+        let rows: Vec<Vec<f32>> = case.rows.iter().map(|r| row(r)).collect();
+        let mut s = m.scratch();
+        let mut p = vec![0.0; m.n_classes()];
+        let mut times = Vec::with_capacity(rows.len() * ROUNDS);
+        for round in 0..=ROUNDS {
+            for r in &rows {
+                let t = Instant::now();
+                m.predict_proba(std::hint::black_box(r), &mut s, &mut p);
+                std::hint::black_box(&p);
+                let ns = t.elapsed().as_nanos() as f64;
+                if round > 0 {
+                    times.push(ns);
+                }
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "optbench {:<32} median {:>9.0} ns  p99 {:>9.0} ns  ({})",
+            case.name,
+            times[times.len() / 2],
+            times[times.len() * 99 / 100],
+            m.describe()
+        );
+    }
+    Ok(())
+}

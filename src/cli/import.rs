@@ -1,0 +1,100 @@
+//! `optbench import`: a model trained elsewhere (ONNX), measured, optimized,
+//! selected and packaged like optbench's own candidates.
+
+use super::fail;
+use super::progress::Bars;
+use optbench::config::{Overrides, Plan};
+use optbench::export::read_onnx;
+use optbench::progress::{Progress, Silent};
+use optbench::run::{run_imported, External, ImportData};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  optbench import forest.onnx --data test.csv --target label --budget-ms 1
+  optbench import gbm.onnx --data test.csv --train train.csv --target y --config configs/default.toml
+
+The ONNX file holds one TreeEnsembleClassifier, TreeEnsembleRegressor (binary
+boosting) or LinearClassifier on one float input (as skl2onnx writes scikit-learn
+forests, trees, gradient boosting and logistic regression, ZipMap on or off). The
+columns of --data other than the target are its inputs, in file order. The
+config's [optimize] plan applies to it (depth pruning and distillation need
+--train); its [[candidates]] are not trained.
+
+Exit codes: 0 a model was chosen; 1 error; 2 usage error; 3 nothing fits the budget.")]
+pub struct ImportArgs {
+    /// The ONNX model file.
+    #[arg(value_name = "MODEL.onnx")]
+    model: PathBuf,
+    /// Labelled rows to measure it on (its test set).
+    #[arg(long, value_name = "CSV")]
+    data: PathBuf,
+    /// The rows it was trained on (for depth pruning and distillation).
+    #[arg(long, value_name = "CSV")]
+    train: Option<PathBuf>,
+    /// The label column.
+    #[arg(long, value_name = "COLUMN")]
+    target: String,
+    /// TOML config for [optimize], [measure] and [select]; default: the built-in one.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Latency budget in milliseconds, on the end-to-end p99 upper bound.
+    #[arg(long, value_name = "MS", allow_negative_numbers = true)]
+    budget_ms: Option<f64>,
+    /// Output folder for the report and the package.
+    #[arg(long, value_name = "DIR", default_value = "reports/import")]
+    out: PathBuf,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print only errors and the chosen model's id.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn execute(args: ImportArgs) -> ExitCode {
+    let overrides = Overrides {
+        budget_ms: args.budget_ms,
+        seed: args.seed,
+        out: Some(args.out.clone()),
+        ..Default::default()
+    };
+    let plan = match Plan::load(args.config.as_deref(), &overrides) {
+        Ok(p) => p,
+        Err(e) => return fail(&e),
+    };
+    let imported = match read_onnx(&args.model) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    let bytes = std::fs::read(&args.model).unwrap_or_default();
+    let stem = args
+        .model
+        .file_stem()
+        .map_or_else(|| "model".into(), |s| s.to_string_lossy().into_owned());
+    let external = External {
+        id: format!("onnx-{stem}"),
+        params: serde_json::json!({
+            "file": args.model.display().to_string(),
+            "sha256": optbench::fsutil::sha256_hex(&bytes),
+            "input": imported.input,
+        }),
+        model: imported.model,
+        classes: imported.classes,
+        path: args.model.clone(),
+    };
+    let data = ImportData {
+        test: args.data,
+        train: args.train,
+        target: args.target,
+    };
+    let bars = Bars::new();
+    let progress: &dyn Progress = if args.quiet { &Silent } else { &bars };
+    match run_imported(&plan, external, &data, progress) {
+        Ok(outcome) => super::run::report_outcome(&outcome, &plan.out, args.quiet),
+        Err(e) => {
+            progress.finish_stage();
+            fail(&e)
+        }
+    }
+}

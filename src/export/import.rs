@@ -1,0 +1,1079 @@
+//! ONNX → IR: one classifier operator fed by the float feature input, and the
+//! chain of standard operators from its scores to the probabilities output.
+//!
+//! Read as written by skl2onnx (scikit-learn's forests, trees, gradient
+//! boosting and logistic regression, `zipmap` on or off) and by optbench's
+//! own export (see `write.rs`):
+//! - the model operator: `TreeEnsembleClassifier`, `TreeEnsembleRegressor`
+//!   or `LinearClassifier` (`ai.onnx.ml`), exactly one, whose input is the
+//!   graph's float input (through `Identity` / `Cast` at most);
+//! - between its scores and the `probabilities` output: `Identity`, `Cast`,
+//!   `Mul` / `Add` by constants, then at most one of `Softmax` or the
+//!   logistic pair `Concat(1 − Sigmoid(z), Sigmoid(z))`, then at most an L1
+//!   `Normalizer` (a no-op on probabilities, as skl2onnx adds it);
+//! - `ArgMax` and `ZipMap` may compute other outputs; they are ignored.
+//!
+//! Anything else — preprocessing operators, other model operators — is an
+//! error naming the operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
+//! as `<=` the next `f32` below the threshold (the same comparisons on
+//! `f32` inputs); other modes, and `NaN` sent to the true branch
+//! (`nodes_missing_value_tracks_true = 1`), are refused because the IR sends
+//! `NaN` right.
+//!
+//! The two-class `TreeEnsembleClassifier` whose weights name one class
+//! (skl2onnx's binary forests and boosting) is read as onnxruntime runs it:
+//! the one score `s` is class 1's; with `post_transform = NONE` and
+//! non-negative weights the probabilities are `(1 − s, s)`, with `LOGISTIC`
+//! they are `(σ(−s), σ(s))`.
+
+use super::proto::{attribute_proto::AttributeType, tensor_proto::DataType, type_proto};
+use super::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
+use crate::error::{Error, Result};
+use crate::model::{LinearModel, Link, Model, Output, TreeEnsemble};
+use prost::Message;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+/// An imported model with what the file says about its classes and input.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub model: Model,
+    /// The file's class labels, in the order of the model's class indices.
+    pub classes: Vec<String>,
+    /// Name of the float feature input.
+    pub input: String,
+}
+
+/// Reads and imports an `.onnx` file.
+pub fn read_onnx(path: &Path) -> Result<Imported> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    import_onnx(&bytes).map_err(|e| match e {
+        Error::Onnx { what, message } => {
+            Error::onnx(format!("{}, {what}", path.display()), message)
+        }
+        e => e,
+    })
+}
+
+/// Imports an ONNX model from its protobuf bytes.
+pub fn import_onnx(bytes: &[u8]) -> Result<Imported> {
+    let model = ModelProto::decode(bytes)
+        .map_err(|e| Error::onnx("file", format!("not a readable ONNX model: {e}")))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| Error::onnx("file", "the model has no graph"))?;
+    Graph::new(graph)?.import()
+}
+
+const MODEL_OPS: [&str; 3] = [
+    "TreeEnsembleClassifier",
+    "TreeEnsembleRegressor",
+    "LinearClassifier",
+];
+const ML_OPS: [&str; 2] = ["ZipMap", "Normalizer"];
+const STD_OPS: [&str; 9] = [
+    "Identity", "Cast", "ArgMax", "Mul", "Add", "Sub", "Softmax", "Sigmoid", "Concat",
+];
+
+fn is_ml(node: &NodeProto) -> bool {
+    node.domain() == "ai.onnx.ml"
+}
+
+fn is_std(node: &NodeProto) -> bool {
+    matches!(node.domain(), "" | "ai.onnx")
+}
+
+fn describe(node: &NodeProto) -> String {
+    format!("node `{}` ({})", node.name(), node.op_type())
+}
+
+struct Graph<'a> {
+    g: &'a GraphProto,
+    /// Tensor name → (producing node, output index).
+    producer: HashMap<&'a str, (&'a NodeProto, usize)>,
+    constants: HashMap<&'a str, &'a TensorProto>,
+}
+
+/// What lies between the model operator's scores and the probabilities.
+#[derive(Debug, Clone, PartialEq)]
+enum Stage {
+    Scale(Vec<f32>),
+    Shift(Vec<f32>),
+    Softmax,
+    LogisticPair,
+    Normalize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Head {
+    None,
+    Softmax,
+    LogisticPair,
+}
+
+/// The stages folded: `head(a ∘ scores + b)`, `a` and `b` of length 1 or
+/// the number of score columns.
+#[derive(Debug, Clone)]
+struct Tail {
+    a: Vec<f32>,
+    b: Vec<f32>,
+    head: Head,
+    normalize: bool,
+}
+
+impl Tail {
+    fn is_identity(&self) -> bool {
+        self.a.iter().all(|&v| v == 1.0) && self.b.iter().all(|&v| v == 0.0)
+    }
+
+    fn a(&self, j: usize) -> f32 {
+        self.a[if self.a.len() == 1 { 0 } else { j }]
+    }
+
+    fn b(&self, j: usize) -> f32 {
+        self.b[if self.b.len() == 1 { 0 } else { j }]
+    }
+
+    fn check_width(&self, m: usize, what: &str) -> Result<()> {
+        if [&self.a, &self.b]
+            .iter()
+            .any(|v| v.len() != 1 && v.len() != m)
+        {
+            return Err(Error::onnx(
+                what,
+                format!("a constant after the model operator does not fit its {m} score columns"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Graph<'a> {
+    fn new(g: &'a GraphProto) -> Result<Graph<'a>> {
+        let mut unsupported: Vec<String> = Vec::new();
+        for n in &g.node {
+            let op = n.op_type();
+            let ok = (is_ml(n) && (MODEL_OPS.contains(&op) || ML_OPS.contains(&op)))
+                || (is_std(n) && STD_OPS.contains(&op));
+            let name = if n.domain().is_empty() {
+                op.to_string()
+            } else {
+                format!("{op} ({})", n.domain())
+            };
+            if !ok && !unsupported.contains(&name) {
+                unsupported.push(name);
+            }
+        }
+        if !unsupported.is_empty() {
+            return Err(Error::onnx(
+                "graph",
+                format!(
+                    "unsupported operators: {}. optbench imports one TreeEnsembleClassifier, \
+                     TreeEnsembleRegressor or LinearClassifier on a float feature input, \
+                     followed by Mul/Add/Softmax/Sigmoid/Normalizer; preprocessing is not imported",
+                    unsupported.join(", ")
+                ),
+            ));
+        }
+        let mut producer = HashMap::new();
+        for n in &g.node {
+            for (i, o) in n.output.iter().enumerate() {
+                if producer.insert(o.as_str(), (n, i)).is_some() {
+                    return Err(Error::onnx(
+                        describe(n),
+                        format!("tensor `{o}` is written twice"),
+                    ));
+                }
+            }
+        }
+        let constants = g.initializer.iter().map(|t| (t.name(), t)).collect();
+        Ok(Graph {
+            g,
+            producer,
+            constants,
+        })
+    }
+
+    fn import(&self) -> Result<Imported> {
+        let cores: Vec<&NodeProto> = self
+            .g
+            .node
+            .iter()
+            .filter(|n| is_ml(n) && MODEL_OPS.contains(&n.op_type()))
+            .collect();
+        let core = match cores[..] {
+            [one] => one,
+            [] => {
+                return Err(Error::onnx(
+                    "graph",
+                    "no TreeEnsembleClassifier, TreeEnsembleRegressor or LinearClassifier",
+                ))
+            }
+            _ => {
+                return Err(Error::onnx(
+                    "graph",
+                    format!("{} model operators; optbench imports one", cores.len()),
+                ))
+            }
+        };
+        let (input, width) = self.feature_input(core)?;
+        let tail = self.tail(core)?;
+        let what = describe(core);
+        let attrs = Attrs {
+            node: core,
+            what: &what,
+        };
+        let (model, classes) = match core.op_type() {
+            "LinearClassifier" => linear(&attrs, width, &tail)?,
+            "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail)?,
+            _ => tree_regressor(&attrs, width, &tail)?,
+        };
+        model
+            .check()
+            .map_err(|m| Error::onnx(&what, format!("converts to an inconsistent model: {m}")))?;
+        Ok(Imported {
+            model,
+            classes,
+            input,
+        })
+    }
+
+    /// The graph input feeding `core` and its width when the shape says it.
+    fn feature_input(&self, core: &NodeProto) -> Result<(String, Option<usize>)> {
+        let what = describe(core);
+        let mut t = core
+            .input
+            .first()
+            .ok_or_else(|| Error::onnx(&what, "has no input"))?
+            .as_str();
+        for _ in 0..=self.g.node.len() {
+            match self.producer.get(t) {
+                None => break,
+                Some((n, _)) if matches!(n.op_type(), "Identity" | "Cast") && is_std(n) => {
+                    t = n.input.first().map_or("", String::as_str);
+                }
+                Some((n, _)) => {
+                    return Err(Error::onnx(
+                        &what,
+                        format!(
+                            "its input is computed by {}; optbench imports models fed by the feature input directly",
+                            describe(n)
+                        ),
+                    ))
+                }
+            }
+        }
+        let info = self
+            .g
+            .input
+            .iter()
+            .find(|i| i.name() == t)
+            .ok_or_else(|| Error::onnx(&what, format!("input `{t}` is not a graph input")))?;
+        let tensor = match info.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+            Some(type_proto::Value::TensorType(tt)) => tt,
+            _ => {
+                return Err(Error::onnx(
+                    format!("input `{t}`"),
+                    "is not a tensor; optbench imports one float feature tensor",
+                ))
+            }
+        };
+        if tensor.elem_type() != DataType::Float as i32
+            && tensor.elem_type() != DataType::Double as i32
+        {
+            return Err(Error::onnx(
+                format!("input `{t}`"),
+                format!(
+                    "has element type {}; optbench imports a float (or double) feature tensor",
+                    DataType::try_from(tensor.elem_type()).map_or("unknown", |d| d.as_str_name())
+                ),
+            ));
+        }
+        use super::proto::tensor_shape_proto::dimension::Value;
+        let dims = tensor.shape.as_ref().map_or(&[][..], |s| &s.dim[..]);
+        let width = match dims {
+            [_, d] => match d.value {
+                Some(Value::DimValue(v)) if v > 0 => Some(v as usize),
+                _ => None,
+            },
+            [] => None,
+            _ => {
+                return Err(Error::onnx(
+                    format!("input `{t}`"),
+                    format!("has {} dimensions; expected [N, features]", dims.len()),
+                ))
+            }
+        };
+        Ok((t.to_string(), width))
+    }
+
+    /// The graph output holding probabilities: `probabilities` or the only
+    /// float tensor output.
+    fn probabilities(&self) -> Result<&'a str> {
+        if let Some(o) = self.g.output.iter().find(|o| o.name() == "probabilities") {
+            return Ok(o.name());
+        }
+        let floats: Vec<&str> = self
+            .g
+            .output
+            .iter()
+            .filter(|o| match o.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(type_proto::Value::TensorType(t)) => t.elem_type() == DataType::Float as i32,
+                _ => false,
+            })
+            .map(|o| o.name())
+            .collect();
+        match floats[..] {
+            [one] => Ok(one),
+            _ => Err(Error::onnx(
+                "graph",
+                "no output named `probabilities` and not exactly one float output",
+            )),
+        }
+    }
+
+    /// The stages from `core`'s scores to the probabilities, folded.
+    fn tail(&self, core: &NodeProto) -> Result<Tail> {
+        let scores_at = usize::from(core.op_type() != "TreeEnsembleRegressor");
+        let mut t = self.probabilities()?;
+        let mut stages = Vec::new();
+        for _ in 0..=self.g.node.len() {
+            let (n, i) = *self.producer.get(t).ok_or_else(|| {
+                Error::onnx(
+                    format!("tensor `{t}`"),
+                    "is not computed from the model operator's scores",
+                )
+            })?;
+            let what = describe(n);
+            let bad = |m: &str| Error::onnx(&what, m.to_string());
+            let input = |k: usize| n.input.get(k).map_or("", String::as_str);
+            if std::ptr::eq(n, core) {
+                if i != scores_at {
+                    return Err(bad("the probabilities must come from the scores output"));
+                }
+                stages.reverse();
+                return fold(stages, &describe(core));
+            }
+            t = match (n.op_type(), is_std(n)) {
+                ("Identity", true) => input(0),
+                ("Cast", true) => {
+                    if attr_int(n, "to") != Some(DataType::Float as i64) {
+                        return Err(bad("only a Cast to float is supported here"));
+                    }
+                    input(0)
+                }
+                ("Mul" | "Add", true) => {
+                    let (c, x) = match (self.constant(input(0))?, self.constant(input(1))?) {
+                        (None, Some(c)) => (c, input(0)),
+                        (Some(c), None) => (c, input(1)),
+                        _ => return Err(bad("needs exactly one constant operand")),
+                    };
+                    stages.push(if n.op_type() == "Mul" {
+                        Stage::Scale(c)
+                    } else {
+                        Stage::Shift(c)
+                    });
+                    x
+                }
+                ("Softmax", true) => {
+                    if !matches!(attr_int(n, "axis"), None | Some(-1) | Some(1)) {
+                        return Err(bad("Softmax over another axis than the classes"));
+                    }
+                    stages.push(Stage::Softmax);
+                    input(0)
+                }
+                ("Normalizer", false) => {
+                    if attr_str(n, "norm").as_deref() != Some("L1") {
+                        return Err(bad("only an L1 Normalizer (after a softmax) is supported"));
+                    }
+                    stages.push(Stage::Normalize);
+                    input(0)
+                }
+                ("Concat", true) => {
+                    let z = self.logistic_pair(n).ok_or_else(|| {
+                        bad("only Concat(1 − Sigmoid(z), Sigmoid(z)) is supported here")
+                    })?;
+                    stages.push(Stage::LogisticPair);
+                    z
+                }
+                _ => {
+                    return Err(bad(
+                        "is not supported between the model operator and the probabilities",
+                    ))
+                }
+            };
+        }
+        Err(Error::onnx(
+            "graph",
+            "the probabilities' inputs form a cycle",
+        ))
+    }
+
+    /// `z` when `concat` is `Concat(Sub(1, Sigmoid(z)), Sigmoid(z))` on axis 1.
+    fn logistic_pair(&self, concat: &NodeProto) -> Option<&'a str> {
+        if !matches!(attr_int(concat, "axis"), Some(1) | Some(-1)) || concat.input.len() != 2 {
+            return None;
+        }
+        let p1 = concat.input[1].as_str();
+        let (sig, _) = self.producer.get(p1)?;
+        let (sub, _) = self.producer.get(concat.input[0].as_str())?;
+        let one = self.constant(sub.input.first()?).ok()??;
+        (sig.op_type() == "Sigmoid"
+            && sub.op_type() == "Sub"
+            && sub.input.get(1).map(String::as_str) == Some(p1)
+            && one == [1.0])
+        .then(|| sig.input.first().map(String::as_str))?
+    }
+
+    /// The values of a float constant (initializer), `None` when `name` is
+    /// computed.
+    fn constant(&self, name: &str) -> Result<Option<Vec<f32>>> {
+        let Some(t) = self.constants.get(name) else {
+            return Ok(None);
+        };
+        let what = format!("constant `{name}`");
+        if t.data_type() != DataType::Float as i32 {
+            return Err(Error::onnx(what, "is not float"));
+        }
+        if t.dims.len() > 2 || t.dims.iter().rev().skip(1).any(|&d| d != 1) {
+            return Err(Error::onnx(what, "must be a scalar or one row"));
+        }
+        let values = if let Some(raw) = &t.raw_data {
+            if raw.len() % 4 != 0 {
+                return Err(Error::onnx(what, "raw data is not whole floats"));
+            }
+            raw.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        } else {
+            t.float_data.clone()
+        };
+        if values.is_empty() {
+            return Err(Error::onnx(what, "is empty"));
+        }
+        Ok(Some(values))
+    }
+}
+
+/// Folds the stages (in forward order) into a [`Tail`].
+fn fold(stages: Vec<Stage>, what: &str) -> Result<Tail> {
+    let mut tail = Tail {
+        a: vec![1.0],
+        b: vec![0.0],
+        head: Head::None,
+        normalize: false,
+    };
+    let bad = |m: &str| Error::onnx(what, m.to_string());
+    for s in stages {
+        if tail.normalize {
+            return Err(bad("operators after the Normalizer are not supported"));
+        }
+        match s {
+            Stage::Scale(_) | Stage::Shift(_) if tail.head != Head::None => {
+                return Err(bad(
+                    "Mul or Add after the softmax or sigmoid is not supported",
+                ))
+            }
+            Stage::Scale(c) => {
+                tail.a = broadcast(&tail.a, &c, |x, y| x * y)
+                    .ok_or_else(|| bad("constant shapes do not match"))?;
+                tail.b = broadcast(&tail.b, &c, |x, y| x * y)
+                    .ok_or_else(|| bad("constant shapes do not match"))?;
+            }
+            Stage::Shift(c) => {
+                tail.b = broadcast(&tail.b, &c, |x, y| x + y)
+                    .ok_or_else(|| bad("constant shapes do not match"))?;
+            }
+            Stage::Softmax | Stage::LogisticPair if tail.head != Head::None => {
+                return Err(bad("two softmax or sigmoid steps"))
+            }
+            Stage::Softmax => tail.head = Head::Softmax,
+            Stage::LogisticPair => tail.head = Head::LogisticPair,
+            Stage::Normalize => tail.normalize = true,
+        }
+    }
+    Ok(tail)
+}
+
+fn broadcast(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32) -> Option<Vec<f32>> {
+    match (x.len(), y.len()) {
+        (1, _) => Some(y.iter().map(|&v| f(x[0], v)).collect()),
+        (_, 1) => Some(x.iter().map(|&v| f(v, y[0])).collect()),
+        (a, b) if a == b => Some(x.iter().zip(y).map(|(&u, &v)| f(u, v)).collect()),
+        _ => None,
+    }
+}
+
+fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
+    n.attribute.iter().find(|a| a.name() == name)
+}
+
+fn attr_int(n: &NodeProto, name: &str) -> Option<i64> {
+    attr(n, name).and_then(|a| a.i)
+}
+
+fn attr_str(n: &NodeProto, name: &str) -> Option<String> {
+    attr(n, name).and_then(|a| {
+        a.s.as_ref()
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+    })
+}
+
+/// Typed attribute access on the model operator, with errors that name it.
+struct Attrs<'a> {
+    node: &'a NodeProto,
+    what: &'a str,
+}
+
+impl Attrs<'_> {
+    fn err(&self, m: impl Into<String>) -> Error {
+        Error::onnx(self.what, m)
+    }
+
+    fn get(&self, name: &str, kind: AttributeType) -> Result<Option<&AttributeProto>> {
+        match attr(self.node, name) {
+            Some(a) if a.r#type.is_some_and(|t| t != kind as i32) => Err(self.err(format!(
+                "attribute `{name}` should be {}",
+                kind.as_str_name()
+            ))),
+            a => Ok(a),
+        }
+    }
+
+    fn ints(&self, name: &str) -> Result<&[i64]> {
+        Ok(self
+            .get(name, AttributeType::Ints)?
+            .map_or(&[][..], |a| &a.ints[..]))
+    }
+
+    fn floats(&self, name: &str) -> Result<&[f32]> {
+        if attr(self.node, &format!("{name}_as_tensor")).is_some() {
+            return Err(self.err(format!(
+                "`{name}_as_tensor` (double precision values) is not supported; write `{name}`"
+            )));
+        }
+        Ok(self
+            .get(name, AttributeType::Floats)?
+            .map_or(&[][..], |a| &a.floats[..]))
+    }
+
+    fn strings(&self, name: &str) -> Result<Vec<String>> {
+        Ok(self
+            .get(name, AttributeType::Strings)?
+            .map_or_else(Vec::new, |a| {
+                a.strings
+                    .iter()
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect()
+            }))
+    }
+
+    fn string(&self, name: &str, default: &str) -> Result<String> {
+        Ok(self
+            .get(name, AttributeType::String)?
+            .and_then(|a| a.s.as_ref())
+            .map_or_else(
+                || default.into(),
+                |s| String::from_utf8_lossy(s).into_owned(),
+            ))
+    }
+
+    fn int(&self, name: &str, default: i64) -> Result<i64> {
+        Ok(self
+            .get(name, AttributeType::Int)?
+            .and_then(|a| a.i)
+            .unwrap_or(default))
+    }
+
+    /// Class labels: `classlabels_int64s` / `classlabels_ints` or `_strings`.
+    fn classes(&self, ints: &str) -> Result<Vec<String>> {
+        let i = self.ints(ints)?;
+        let s = self.strings("classlabels_strings")?;
+        let classes: Vec<String> = if !i.is_empty() {
+            i.iter().map(i64::to_string).collect()
+        } else {
+            s
+        };
+        if classes.len() < 2 {
+            return Err(self.err("needs at least two class labels"));
+        }
+        Ok(classes)
+    }
+}
+
+/// Per-leaf weights: (tree, node) → [(class or target, weight)].
+type LeafWeights = HashMap<(i64, i64), Vec<(usize, f32)>>;
+
+/// The tree structure of a tree operator, and its leaf weights.
+struct Forest {
+    tree_ids: Vec<i64>,
+    tree_of: Vec<i64>,
+    node_ids: Vec<i64>,
+    features: Vec<i64>,
+    modes: Vec<String>,
+    values: Vec<f32>,
+    trues: Vec<i64>,
+    falses: Vec<i64>,
+    index: HashMap<(i64, i64), usize>,
+    weights: LeafWeights,
+}
+
+impl Forest {
+    fn read(a: &Attrs<'_>, prefix: &str, n_outputs: usize) -> Result<Forest> {
+        let tree_of = a.ints("nodes_treeids")?.to_vec();
+        let node_ids = a.ints("nodes_nodeids")?.to_vec();
+        let features = a.ints("nodes_featureids")?.to_vec();
+        let modes = a.strings("nodes_modes")?;
+        let values = a.floats("nodes_values")?.to_vec();
+        let trues = a.ints("nodes_truenodeids")?.to_vec();
+        let falses = a.ints("nodes_falsenodeids")?.to_vec();
+        let missing = a.ints("nodes_missing_value_tracks_true")?;
+        let n = tree_of.len();
+        if n == 0 {
+            return Err(a.err("has no tree nodes"));
+        }
+        if [
+            node_ids.len(),
+            features.len(),
+            modes.len(),
+            values.len(),
+            trues.len(),
+            falses.len(),
+        ]
+        .iter()
+        .any(|&l| l != n)
+            || (!missing.is_empty() && missing.len() != n)
+        {
+            return Err(a.err("the nodes_* attributes have different lengths"));
+        }
+        if let Some(i) = missing.iter().position(|&m| m != 0) {
+            return Err(a.err(format!(
+                "node {i} sends missing values to its true branch; optbench's trees send NaN to the false (right) branch"
+            )));
+        }
+        let mut index = HashMap::with_capacity(n);
+        let mut tree_ids = Vec::new();
+        let mut seen = HashSet::new();
+        for i in 0..n {
+            if index.insert((tree_of[i], node_ids[i]), i).is_some() {
+                return Err(a.err(format!(
+                    "tree {} has node {} twice",
+                    tree_of[i], node_ids[i]
+                )));
+            }
+            if seen.insert(tree_of[i]) {
+                tree_ids.push(tree_of[i]);
+            }
+        }
+        let w_trees = a.ints(&format!("{prefix}_treeids"))?;
+        let w_nodes = a.ints(&format!("{prefix}_nodeids"))?;
+        let w_ids = a.ints(&format!("{prefix}_ids"))?;
+        let w = a.floats(&format!("{prefix}_weights"))?;
+        let m = w.len();
+        if w_trees.len() != m || w_nodes.len() != m || w_ids.len() != m {
+            return Err(a.err(format!("the {prefix}_* attributes have different lengths")));
+        }
+        let mut weights: LeafWeights = HashMap::new();
+        for j in 0..m {
+            let key = (w_trees[j], w_nodes[j]);
+            match index.get(&key) {
+                Some(&i) if modes[i] == "LEAF" => {}
+                _ => {
+                    return Err(a.err(format!(
+                        "a weight names tree {} node {}, which is not a leaf",
+                        key.0, key.1
+                    )))
+                }
+            }
+            let id = usize::try_from(w_ids[j])
+                .ok()
+                .filter(|&id| id < n_outputs)
+                .ok_or_else(|| {
+                    a.err(format!("a weight names output {} of {n_outputs}", w_ids[j]))
+                })?;
+            weights.entry(key).or_default().push((id, w[j]));
+        }
+        Ok(Forest {
+            tree_ids,
+            tree_of,
+            node_ids,
+            features,
+            modes,
+            values,
+            trues,
+            falses,
+            index,
+            weights,
+        })
+    }
+
+    fn n_features(&self, width: Option<usize>) -> usize {
+        width.unwrap_or_else(|| {
+            (0..self.modes.len())
+                .filter(|&i| self.modes[i] != "LEAF")
+                .map(|i| self.features[i].max(0) as usize + 1)
+                .max()
+                .unwrap_or(1)
+        })
+    }
+
+    fn leaf_weights(&self, i: usize) -> &[(usize, f32)] {
+        self.weights
+            .get(&(self.tree_of[i], self.node_ids[i]))
+            .map_or(&[][..], |v| &v[..])
+    }
+
+    /// The class (output) every leaf of tree `tree` adds to (0 when none).
+    fn tree_output(&self, a: &Attrs<'_>, tree: i64) -> Result<u32> {
+        let mut out = None;
+        for (&(t, _), ws) in &self.weights {
+            if t != tree {
+                continue;
+            }
+            for &(id, _) in ws {
+                if out.is_some_and(|o| o != id) {
+                    return Err(a.err(format!(
+                        "tree {tree} adds to several classes; a boosted tree adds to one"
+                    )));
+                }
+                out = Some(id);
+            }
+        }
+        Ok(out.unwrap_or(0) as u32)
+    }
+
+    /// Builds `ens` tree by tree, in pre-order; `leaf(i)` gives the values
+    /// of the leaf at attribute position `i`.
+    fn build(
+        &self,
+        a: &Attrs<'_>,
+        ens: &mut TreeEnsemble,
+        mut leaf: impl FnMut(usize) -> Result<Vec<f32>>,
+    ) -> Result<()> {
+        for &tree in &self.tree_ids {
+            let mut children = HashSet::new();
+            let members: Vec<usize> = (0..self.tree_of.len())
+                .filter(|&i| self.tree_of[i] == tree)
+                .collect();
+            for &i in &members {
+                if self.modes[i] != "LEAF" {
+                    children.insert(self.trues[i]);
+                    children.insert(self.falses[i]);
+                }
+            }
+            let roots: Vec<usize> = members
+                .iter()
+                .copied()
+                .filter(|&i| !children.contains(&self.node_ids[i]))
+                .collect();
+            let [root] = roots[..] else {
+                return Err(a.err(format!("tree {tree} has {} roots", roots.len())));
+            };
+            ens.roots.push(ens.nodes.len() as u32);
+            let mut visited = HashSet::new();
+            let mut stack = vec![(root, None::<(u32, bool)>)];
+            while let Some((i, parent)) = stack.pop() {
+                if !visited.insert(i) {
+                    return Err(a.err(format!("tree {tree} is not a tree (node reached twice)")));
+                }
+                let id = match self.modes[i].as_str() {
+                    "LEAF" => {
+                        let values = leaf(i)?;
+                        ens.push_leaf(&values)
+                    }
+                    mode @ ("BRANCH_LEQ" | "BRANCH_LT") => {
+                        let f = self.features[i];
+                        if f < 0 || f as usize >= ens.n_features {
+                            return Err(a.err(format!(
+                                "tree {tree} node {} tests feature {f} of {}",
+                                self.node_ids[i], ens.n_features
+                            )));
+                        }
+                        let t = self.values[i];
+                        if t.is_nan() {
+                            return Err(a.err(format!("tree {tree} has a NaN threshold")));
+                        }
+                        // x < t is x <= (the largest f32 below t) on f32 inputs.
+                        let t = if mode == "BRANCH_LT" {
+                            t.next_down()
+                        } else {
+                            t
+                        };
+                        let id = ens.push_split(f as u32, t);
+                        for (child, right) in [(self.falses[i], true), (self.trues[i], false)] {
+                            let c = *self
+                                .index
+                                .get(&(tree, child))
+                                .ok_or_else(|| a.err(format!("tree {tree} has no node {child}")))?;
+                            stack.push((c, Some((id, right))));
+                        }
+                        id
+                    }
+                    other => {
+                        return Err(a.err(format!(
+                            "split mode {other} is not supported (BRANCH_LEQ and BRANCH_LT are)"
+                        )))
+                    }
+                };
+                if let Some((p, right)) = parent {
+                    let n = &mut ens.nodes[p as usize];
+                    if right {
+                        n.right = id;
+                    } else {
+                        n.left = id;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn tree_classifier(
+    a: &Attrs<'_>,
+    width: Option<usize>,
+    tail: &Tail,
+) -> Result<(Model, Vec<String>)> {
+    let classes = a.classes("classlabels_int64s")?;
+    let k = classes.len();
+    let forest = Forest::read(a, "class", k)?;
+    let d = forest.n_features(width);
+    let post = a.string("post_transform", "NONE")?;
+    let base = a.floats("base_values")?.to_vec();
+    let n_trees = forest.tree_ids.len();
+    let used: HashSet<usize> = forest.weights.values().flatten().map(|&(c, _)| c).collect();
+    let all_weights = || forest.weights.values().flatten().map(|&(_, w)| w);
+    let plain = tail.is_identity() && tail.head == Head::None;
+    let unsupported = || {
+        a.err(format!(
+            "post_transform {post} with {:?} after it, {} classes and weights naming {} of them is not supported",
+            tail.head,
+            k,
+            used.len()
+        ))
+    };
+    let ens = if k == 2 && used.len() == 1 {
+        // One score column, class 1's (onnxruntime's reading).
+        let s = |i: usize| forest.leaf_weights(i).iter().map(|&(_, w)| w).sum::<f32>();
+        match post.as_str() {
+            "NONE"
+                if plain && base.iter().all(|&b| b == 0.0) && all_weights().all(|w| w >= 0.0) =>
+            {
+                let mut ens = TreeEnsemble::new(d, 2);
+                let t = n_trees as f32;
+                forest.build(a, &mut ens, |i| Ok(vec![1.0 - t * s(i), t * s(i)]))?;
+                ens
+            }
+            "LOGISTIC" if plain && base.len() <= 1 => {
+                let mut ens = TreeEnsemble::boosted(
+                    d,
+                    2,
+                    Link::Logistic,
+                    vec![base.first().copied().unwrap_or(0.0)],
+                );
+                forest.build(a, &mut ens, |i| Ok(vec![s(i)]))?;
+                if let Output::Boosted { tree_output, .. } = &mut ens.output {
+                    tree_output.resize(n_trees, 0);
+                }
+                ens
+            }
+            _ => return Err(unsupported()),
+        }
+    } else {
+        tail.check_width(k, a.what)?;
+        if !base.is_empty() && base.len() != k {
+            return Err(a.err(format!("{} base values for {k} classes", base.len())));
+        }
+        let bv = |j: usize| base.get(j).copied().unwrap_or(0.0);
+        match (post.as_str(), tail.head) {
+            ("NONE", Head::None) => {
+                // Averaging: probabilities = c × Σ leaf weights.
+                let c = tail.a(0);
+                if tail.a.iter().any(|&x| x != c)
+                    || tail.b.iter().any(|&x| x != 0.0)
+                    || base.iter().any(|&x| x != 0.0)
+                {
+                    return Err(unsupported());
+                }
+                // The IR divides the sum by T; a file that does the same
+                // keeps its weights as they are.
+                let factor = if c == 1.0 / n_trees as f32 {
+                    1.0
+                } else {
+                    c * n_trees as f32
+                };
+                let mut ens = TreeEnsemble::new(d, k);
+                forest.build(a, &mut ens, |i| {
+                    let mut v = vec![0.0; k];
+                    for &(j, w) in forest.leaf_weights(i) {
+                        v[j] += w;
+                    }
+                    v.iter_mut().for_each(|x| *x *= factor);
+                    Ok(v)
+                })?;
+                ens
+            }
+            ("NONE", Head::Softmax) | ("SOFTMAX", Head::None) => {
+                if post == "SOFTMAX" && !tail.is_identity() {
+                    return Err(unsupported());
+                }
+                boosted(a, &forest, d, k, Link::Softmax, tail, &bv)?
+            }
+            _ => return Err(unsupported()),
+        }
+    };
+    Ok((Model::Trees(ens), classes))
+}
+
+/// A boosted ensemble: each tree adds to one output; scores pass through
+/// the tail's affine map before `link`.
+fn boosted(
+    a: &Attrs<'_>,
+    forest: &Forest,
+    d: usize,
+    k: usize,
+    link: Link,
+    tail: &Tail,
+    base: &dyn Fn(usize) -> f32,
+) -> Result<TreeEnsemble> {
+    let outputs = link.n_outputs(k);
+    let base_ir = (0..outputs)
+        .map(|j| base(j) * tail.a(j) + tail.b(j))
+        .collect();
+    let mut ens = TreeEnsemble::boosted(d, k, link, base_ir);
+    let mut tree_output = Vec::with_capacity(forest.tree_ids.len());
+    for &t in &forest.tree_ids {
+        tree_output.push(forest.tree_output(a, t)?);
+    }
+    let position: HashMap<i64, usize> = forest
+        .tree_ids
+        .iter()
+        .enumerate()
+        .map(|(p, &t)| (t, p))
+        .collect();
+    forest.build(a, &mut ens, |i| {
+        let out = tree_output[position[&forest.tree_of[i]]] as usize;
+        let w: f32 = forest.leaf_weights(i).iter().map(|&(_, w)| w).sum();
+        Ok(vec![w * tail.a(out)])
+    })?;
+    if let Output::Boosted {
+        tree_output: to, ..
+    } = &mut ens.output
+    {
+        *to = tree_output;
+    }
+    Ok(ens)
+}
+
+fn tree_regressor(
+    a: &Attrs<'_>,
+    width: Option<usize>,
+    tail: &Tail,
+) -> Result<(Model, Vec<String>)> {
+    let n_targets = a.int("n_targets", 1)?;
+    let post = a.string("post_transform", "NONE")?;
+    let agg = a.string("aggregate_function", "SUM")?;
+    if post != "NONE" || agg != "SUM" || n_targets < 1 {
+        return Err(a.err(format!(
+            "a regressor with post_transform {post} and aggregate {agg} is not a classifier optbench reads"
+        )));
+    }
+    let m = n_targets as usize;
+    let forest = Forest::read(a, "target", m)?;
+    let d = forest.n_features(width);
+    let base = a.floats("base_values")?.to_vec();
+    if !base.is_empty() && base.len() != m {
+        return Err(a.err(format!("{} base values for {m} targets", base.len())));
+    }
+    tail.check_width(m, a.what)?;
+    let bv = |j: usize| base.get(j).copied().unwrap_or(0.0);
+    let ens = match (tail.head, m) {
+        (Head::LogisticPair, 1) => boosted(a, &forest, d, 2, Link::Logistic, tail, &bv)?,
+        (Head::Softmax, m) if m >= 2 => boosted(a, &forest, d, m, Link::Softmax, tail, &bv)?,
+        _ => {
+            return Err(a.err(
+                "a regressor is read as a classifier only when followed by a sigmoid pair (one target) or a softmax",
+            ))
+        }
+    };
+    let classes = (0..ens.n_classes).map(|c| c.to_string()).collect();
+    Ok((Model::Trees(ens), classes))
+}
+
+fn linear(a: &Attrs<'_>, width: Option<usize>, tail: &Tail) -> Result<(Model, Vec<String>)> {
+    let classes = a.classes("classlabels_ints")?;
+    let k = classes.len();
+    let coef = a.floats("coefficients")?;
+    let intercepts = a.floats("intercepts")?;
+    let post = a.string("post_transform", "NONE")?;
+    let rows = if intercepts.is_empty() {
+        match width {
+            Some(d) if d > 0 && coef.len() % d == 0 => coef.len() / d,
+            _ => {
+                return Err(
+                    a.err("cannot tell the number of score rows: no intercepts and no input width")
+                )
+            }
+        }
+    } else {
+        intercepts.len()
+    };
+    if rows == 0 || coef.is_empty() || coef.len() % rows != 0 {
+        return Err(a.err(format!(
+            "{} coefficients do not make {rows} rows",
+            coef.len()
+        )));
+    }
+    let d = coef.len() / rows;
+    if width.is_some_and(|w| w != d) {
+        return Err(a.err(format!(
+            "{d} coefficients per row for {} input features",
+            width.unwrap_or(0)
+        )));
+    }
+    let b = |j: usize| intercepts.get(j).copied().unwrap_or(0.0);
+    tail.check_width(rows, a.what)?;
+    let m = match (post.as_str(), tail.head) {
+        ("NONE", Head::Softmax) | ("SOFTMAX", Head::None) if rows == k => {
+            if post == "SOFTMAX" && !tail.is_identity() {
+                return Err(a.err("Mul or Add after a SOFTMAX post_transform is not supported"));
+            }
+            LinearModel {
+                n_features: d,
+                n_classes: k,
+                link: Link::Softmax,
+                weights: coef
+                    .chunks_exact(d)
+                    .enumerate()
+                    .flat_map(|(j, r)| r.iter().map(move |&w| w * tail.a(j)))
+                    .collect(),
+                bias: (0..k).map(|j| b(j) * tail.a(j) + tail.b(j)).collect(),
+            }
+        }
+        // scikit-learn's binary logistic regression: rows −w and w, each
+        // through a sigmoid.
+        ("LOGISTIC", Head::None)
+            if k == 2
+                && rows == 2
+                && tail.is_identity()
+                && coef[..d].iter().zip(&coef[d..]).all(|(x, y)| *x == -*y)
+                && b(0) == -b(1) =>
+        {
+            LinearModel {
+                n_features: d,
+                n_classes: 2,
+                link: Link::Logistic,
+                weights: coef[d..].to_vec(),
+                bias: vec![b(1)],
+            }
+        }
+        _ => {
+            return Err(a.err(format!(
+                "post_transform {post} with {:?} after it, {rows} score rows and {k} classes is not supported",
+                tail.head
+            )))
+        }
+    };
+    Ok((Model::Linear(m), classes))
+}

@@ -1,0 +1,70 @@
+//! `optbench export`: a packaged model written as ONNX, read back, predicts
+//! what the package predicts; errors leave no file behind.
+
+use assert_cmd::Command;
+use optbench::artifact::Artifact;
+use optbench::export::read_onnx;
+use predicates::str::contains;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn optbench() -> Command {
+    let mut c = Command::cargo_bin("optbench").unwrap();
+    c.current_dir(root());
+    c
+}
+
+#[test]
+fn exported_package_predicts_what_the_package_predicts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    optbench()
+        .args(["run", "--quiet", "--config"])
+        .arg(root().join("configs/tiny.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let onnx = tmp.path().join("model.onnx");
+    optbench()
+        .args(["export", "--format", "onnx", "--model"])
+        .arg(out.join("model"))
+        .arg("--output")
+        .arg(&onnx)
+        .assert()
+        .success()
+        .stdout(contains("wrote"))
+        .stderr(contains("preprocessing pipeline is not in the ONNX graph"));
+    let artifact = Artifact::load(&out.join("model")).unwrap();
+    let imported = read_onnx(&onnx).unwrap();
+    let (a, b) = (&artifact.model, &imported.model);
+    assert_eq!(b.n_features(), a.n_features());
+    assert_eq!(b.n_classes(), a.n_classes());
+    let d = a.n_features();
+    // Rows spread over the feature space (the preprocessed scale is ~N(0, 1)).
+    let rows: Vec<f32> = (0..200 * d)
+        .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
+        .collect();
+    let (pa, pb) = (a.predict_proba_batch(&rows), b.predict_proba_batch(&rows));
+    for (x, y) in pa.iter().zip(&pb) {
+        assert!((x - y).abs() <= 1e-5, "{x} vs {y}");
+    }
+}
+
+#[test]
+fn a_folder_without_a_package_is_an_error_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("model.onnx");
+    optbench()
+        .args(["export", "--format", "onnx", "--model"])
+        .arg(tmp.path())
+        .arg("--output")
+        .arg(&onnx)
+        .assert()
+        .code(1)
+        .stderr(contains("not an optbench model folder"));
+    assert!(!onnx.exists());
+}
