@@ -7,6 +7,12 @@
 //! onnx_cases check-import DIR  imports every DIR/<case>.onnx (written by skl2onnx) and
 //!                              compares optbench's predictions with onnxruntime's in
 //!                              DIR/<case>.json; exit 1 on any disagreement
+//! onnx_cases export-serving DIR the whole serving path (pipeline + model) of every family,
+//!                              float and int8, on mixed-type data with missing cells and
+//!                              unseen categories (exercise 2: 2 classes; penguins: 3):
+//!                              DIR/<case>.onnx + DIR/<case>.json (raw rows per column,
+//!                              optbench's labels and probabilities through its own
+//!                              validate → preprocess → predict path)
 //! onnx_cases bench DIR         optbench's single-row latency on the imported models,
 //!                              the same rows and rounds as the script's onnxruntime timing
 //! ```
@@ -42,9 +48,10 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["export", dir] => export(Path::new(dir)),
+        ["export-serving", dir] => export_serving(Path::new(dir)),
         ["check-import", dir] => check_import(Path::new(dir)),
         ["bench", dir] => bench(Path::new(dir)),
-        _ => Err("usage: onnx_cases export|check-import|bench DIR".into()),
+        _ => Err("usage: onnx_cases export|export-serving|check-import|bench DIR".into()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -194,6 +201,153 @@ fn export(dir: &Path) -> Res<()> {
                 let json = serde_json::to_vec(&case).map_err(|e| e.to_string())?;
                 optbench::fsutil::write_atomic(&dir.join(format!("{name}.json")), &json)
                     .map_err(|e| e.to_string())?;
+                println!("{name}: {} rows, {}", case.rows.len(), m.describe());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A serving case: raw rows, one value per column (a number or `null` for a
+/// numeric column, text or `""` for a categorical one).
+#[derive(Serialize)]
+struct ServingCase {
+    name: String,
+    columns: Vec<(String, String)>,
+    rows: Vec<Vec<serde_json::Value>>,
+    label: Vec<u32>,
+    probabilities: Vec<Vec<f32>>,
+}
+
+fn export_serving(dir: &Path) -> Res<()> {
+    use optbench::data::{read_csv, read_csv_with_schema, ColumnTypes, Value};
+    use optbench::export::serving_to_onnx;
+    use optbench::pipeline::{FittedPipeline, PipelineConfig};
+    std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let e = |e: optbench::Error| e.to_string();
+    for (data, target, config) in [
+        (
+            "exercise2",
+            "churn",
+            PipelineConfig {
+                min_frequency: 20,
+                ..PipelineConfig::default()
+            },
+        ),
+        (
+            "penguins",
+            "species",
+            PipelineConfig {
+                categorical_impute: optbench::pipeline::CategoricalImpute::Constant,
+                ..PipelineConfig::default()
+            },
+        ),
+    ] {
+        let tr = read_csv(
+            &fixtures.join(data).join("train.csv"),
+            target,
+            &ColumnTypes::new(),
+        )
+        .map_err(e)?
+        .data;
+        let te = read_csv_with_schema(&fixtures.join(data).join("test.csv"), target, &tr, &[])
+            .map_err(e)?
+            .data;
+        // Serve the test rows and the first training rows (which have the
+        // missing cells penguins' test rows lack).
+        let mut served = te.clone();
+        let extra: Vec<usize> = (0..tr.n_rows().min(100)).collect();
+        let head = tr.subset(&extra);
+        for i in 0..head.n_rows() {
+            for (j, &v) in head.row(i).iter().enumerate() {
+                served.x.push(
+                    if v.is_nan() || head.kinds[j] == optbench::data::FeatureKind::Numeric {
+                        v
+                    } else {
+                        let text = &head.levels[j][v as usize];
+                        let code = served.levels[j]
+                            .iter()
+                            .position(|l| l == text)
+                            .unwrap_or_else(|| {
+                                served.levels[j].push(text.clone());
+                                served.levels[j].len() - 1
+                            });
+                        code as f64
+                    },
+                );
+            }
+            served.y.push(head.y[i]);
+        }
+        let pipeline = FittedPipeline::fit(&tr, &config).map_err(e)?;
+        let schema = tr.schema();
+        let x = pipeline.transform(&tr);
+        let k = tr.n_classes();
+        let td = TrainData {
+            x: &x,
+            n_features: pipeline.n_outputs(),
+            y: &tr.y,
+            n_classes: k,
+        };
+        for (family, spec) in specs() {
+            let model = train(&spec, &td, 7).map_err(e)?.model;
+            let mut variants = vec![(family.to_string(), model.clone())];
+            match &model {
+                Model::Linear(m) => variants.push((
+                    format!("{family}_int8"),
+                    Model::QuantLinear(QuantLinear::from_linear(m)),
+                )),
+                Model::Trees(t) => {
+                    let q = QuantTrees::from_ensemble(t, LeafPrecision::Int8)?;
+                    variants.push((format!("{family}_int8"), Model::QuantTrees(q)));
+                }
+                _ => {}
+            }
+            for (name, m) in variants {
+                let name = format!("serving_{data}_{name}");
+                let graph = serving_to_onnx(&schema, &pipeline, &m, &tr.classes).map_err(e)?;
+                write_onnx(&dir.join(format!("{name}.onnx")), &graph).map_err(e)?;
+                let mut case = ServingCase {
+                    name: name.clone(),
+                    columns: schema
+                        .features
+                        .iter()
+                        .map(|f| (f.name.clone(), f.kind.to_string()))
+                        .collect(),
+                    rows: Vec::new(),
+                    label: Vec::new(),
+                    probabilities: Vec::new(),
+                };
+                let mut feats = vec![0.0f32; pipeline.n_outputs()];
+                let mut s = m.scratch();
+                let mut p = vec![0.0f32; k];
+                let mut raw = Vec::new();
+                for i in 0..served.n_rows() {
+                    served.raw_row(i, &mut raw);
+                    schema
+                        .validate_row(&raw)
+                        .map_err(|e| format!("{name}: row {i}: {e:?}"))?;
+                    pipeline.transform_row(&raw, &mut feats);
+                    case.label.push(m.predict(&feats, &mut s));
+                    m.predict_proba(&feats, &mut s, &mut p);
+                    case.probabilities.push(p.clone());
+                    case.rows.push(
+                        raw.iter()
+                            .zip(&schema.features)
+                            .map(|(v, f)| match (v, f.kind) {
+                                (Value::Number(x), _) => serde_json::json!(x),
+                                (Value::Text(t), _) => serde_json::json!(t),
+                                (Value::Missing, optbench::data::FeatureKind::Numeric) => {
+                                    serde_json::Value::Null
+                                }
+                                (Value::Missing, _) => serde_json::json!(""),
+                            })
+                            .collect(),
+                    );
+                }
+                let json = serde_json::to_vec(&case).map_err(|e| e.to_string())?;
+                optbench::fsutil::write_atomic(&dir.join(format!("{name}.json")), &json)
+                    .map_err(e)?;
                 println!("{name}: {} rows, {}", case.rows.len(), m.describe());
             }
         }

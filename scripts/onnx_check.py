@@ -7,6 +7,11 @@
       optbench predicted (DIR/<case>.json): classes 100% equal except exact
       ties, probabilities within 1e-5. Exit 1 otherwise.
 
+  onnx_check.py check-serving DIR
+      The same for the whole serving path (DIR/serving_*.onnx, written by
+      `onnx_cases export-serving`): one input per column, numeric as double
+      [N, 1] (NaN = missing), categorical as string [N, 1] ("" = missing).
+
   onnx_check.py make-import DIR
       Trains scikit-learn models (random forest, gradient boosting, decision
       tree, logistic regression) on tests/fixtures/breast_cancer (2 classes)
@@ -96,6 +101,41 @@ def check_export(folder):
     sys.exit(1 if failed else 0)
 
 
+def check_serving(folder):
+    folder = pathlib.Path(folder)
+    failed, n = 0, 0
+    for js in sorted(folder.glob("serving_*.json")):
+        case = json.loads(js.read_text())
+        path = js.with_suffix(".onnx")
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+        feeds = {}
+        for j, (name, kind) in enumerate(case["columns"]):
+            col = [r[j] for r in case["rows"]]
+            if kind == "numeric":
+                feeds[name] = np.array(
+                    [[np.nan if v is None else v] for v in col], dtype=np.float64
+                )
+            else:
+                feeds[name] = np.array([[v] for v in col], dtype=object)
+        sess = session(path)
+        names = [o.name for o in sess.get_outputs()]
+        out = dict(zip(names, sess.run(None, feeds)))
+        ok, msg = compare(
+            case["name"],
+            np.asarray(out["label"]).astype(np.int64).ravel(),
+            np.asarray(out["probabilities"]),
+            np.array(case["label"], dtype=np.int64),
+            np.array(case["probabilities"], dtype=np.float32),
+        )
+        print(msg + "  [checker: ok]")
+        failed += not ok
+        n += 1
+    if n == 0:
+        sys.exit(f"no serving cases in {folder}")
+    print(f"{n - failed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
 def read_fixture(name, split):
     import csv
 
@@ -170,8 +210,14 @@ def bench(folder, rounds=20):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("check-export", "make-import", "bench"):
+    commands = {
+        "check-export": check_export,
+        "check-serving": check_serving,
+        "make-import": make_import,
+        "bench": bench,
+    }
+    if len(sys.argv) != 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
-    {"check-export": check_export, "make-import": make_import, "bench": bench}[sys.argv[1]](
+    commands[sys.argv[1]](
         sys.argv[2]
     )

@@ -74,6 +74,8 @@ pub struct Overrides {
     pub accuracy_tolerance_pp: Option<f64>,
     pub seed: Option<u64>,
     pub out: Option<PathBuf>,
+    /// Also write the package's serving path as ONNX (`model/model.onnx`).
+    pub export_onnx: bool,
 }
 
 /// Where the data come from, checked.
@@ -110,6 +112,8 @@ pub struct Plan {
     pub out: PathBuf,
     /// The config file, or `None` for the built-in default.
     pub config_path: Option<PathBuf>,
+    /// Write `model/model.onnx` beside the package.
+    pub export_onnx: bool,
 }
 
 impl Plan {
@@ -307,6 +311,7 @@ impl Plan {
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("reports/latest")),
             config_path,
+            export_onnx: o.export_onnx,
         })
     }
 }

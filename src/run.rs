@@ -370,6 +370,15 @@ fn evaluate(
                 source_json,
             );
             artifact.save(&model_dir, results.candidates[i].zstd_level)?;
+            if plan.export_onnx {
+                let graph = crate::export::serving_to_onnx(
+                    &artifact.schema,
+                    &artifact.pipeline,
+                    &artifact.model,
+                    &artifact.metadata.classes,
+                )?;
+                crate::export::write_onnx(&model_dir.join("model.onnx"), &graph)?;
+            }
             // The chosen model's test predictions, from this process's
             // in-memory model: what a reloaded package must reproduce.
             let model = &trained[i].model;

@@ -30,14 +30,13 @@ fn exported_package_predicts_what_the_package_predicts() {
         .success();
     let onnx = tmp.path().join("model.onnx");
     optbench()
-        .args(["export", "--format", "onnx", "--model"])
+        .args(["export", "--format", "onnx", "--model-only", "--model"])
         .arg(out.join("model"))
         .arg("--output")
         .arg(&onnx)
         .assert()
         .success()
-        .stdout(contains("wrote"))
-        .stderr(contains("preprocessing pipeline is not in the ONNX graph"));
+        .stdout(contains("the model alone"));
     let artifact = Artifact::load(&out.join("model")).unwrap();
     let imported = read_onnx(&onnx).unwrap();
     let (a, b) = (&artifact.model, &imported.model);
@@ -52,6 +51,41 @@ fn exported_package_predicts_what_the_package_predicts() {
     for (x, y) in pa.iter().zip(&pb) {
         assert!((x - y).abs() <= 1e-5, "{x} vs {y}");
     }
+}
+
+#[test]
+fn the_default_export_is_the_whole_serving_path() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    // `run --export onnx` writes it into the package too.
+    optbench()
+        .args(["run", "--quiet", "--export", "onnx", "--config"])
+        .arg(root().join("configs/tiny.toml"))
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    assert!(out.join("model/model.onnx").exists());
+    let onnx = tmp.path().join("serving.onnx");
+    optbench()
+        .args(["export", "--model"])
+        .arg(out.join("model"))
+        .arg("--output")
+        .arg(&onnx)
+        .assert()
+        .success()
+        .stdout(contains("pipeline + "));
+    assert_eq!(
+        std::fs::read(&onnx).unwrap(),
+        std::fs::read(out.join("model/model.onnx")).unwrap(),
+        "the same graph either way"
+    );
+    // optbench's importer reads classifiers, not preprocessing: it says so.
+    let e = read_onnx(&onnx).unwrap_err().to_string();
+    assert!(
+        e.contains("unsupported operators") && e.contains("IsNaN"),
+        "{e}"
+    );
 }
 
 #[test]

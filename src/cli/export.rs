@@ -2,7 +2,7 @@
 
 use super::fail;
 use optbench::artifact::Artifact;
-use optbench::export::{model_to_onnx, write_onnx};
+use optbench::export::{model_to_onnx, serving_to_onnx, write_onnx};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -16,9 +16,13 @@ enum Format {
 #[command(after_help = "Examples:
   optbench export --model reports/latest/model --format onnx --output model.onnx
 
-For now the graph holds the model only: its input `features` is the
-preprocessed feature vector (after imputation, scaling and one-hot), not the
-raw columns. `label` is the class index; the class names are in metadata.json.")]
+The graph is the whole serving path: one input per column, [N, 1] (numeric
+columns as double with NaN for missing, categorical columns as string with \"\"
+for missing), the fitted pipeline (imputation, scaling, one-hot with unknown
+categories ignored) and the model. Outputs: `label` (int64 class index; the
+class names are in metadata.json and the graph's doc string) and
+`probabilities` (float [N, classes]). --model-only writes the model alone, on
+the preprocessed feature vector `features`.")]
 pub struct ExportArgs {
     /// A model package written by `optbench run` (the folder with metadata.json).
     #[arg(long, value_name = "DIR")]
@@ -29,6 +33,9 @@ pub struct ExportArgs {
     /// File to write.
     #[arg(long, value_name = "FILE")]
     output: PathBuf,
+    /// Only the model, taking the preprocessed feature vector.
+    #[arg(long)]
+    model_only: bool,
 }
 
 pub fn execute(args: ExportArgs) -> ExitCode {
@@ -37,24 +44,39 @@ pub fn execute(args: ExportArgs) -> ExitCode {
         Err(e) => return fail(&e),
     };
     let Format::Onnx = args.format;
-    let written = model_to_onnx(&artifact.model).and_then(|m| write_onnx(&args.output, &m));
+    let graph = if args.model_only {
+        model_to_onnx(&artifact.model)
+    } else {
+        serving_to_onnx(
+            &artifact.schema,
+            &artifact.pipeline,
+            &artifact.model,
+            &artifact.metadata.classes,
+        )
+    };
+    let written = graph.and_then(|m| write_onnx(&args.output, &m));
     if let Err(e) = written {
         return fail(&e);
     }
     let classes = &artifact.metadata.classes;
-    println!(
-        "wrote {} ({}, {} features -> {} classes: {})",
-        args.output.display(),
-        artifact.model.describe(),
-        artifact.model.n_features(),
-        classes.len(),
-        classes.join(", ")
-    );
-    eprintln!(
-        "note: the preprocessing pipeline is not in the ONNX graph yet: its input `features` \
-         takes the {} preprocessed values per row (imputed, scaled, one-hot), not the {} raw columns",
-        artifact.model.n_features(),
-        artifact.schema.features.len()
-    );
+    if args.model_only {
+        println!(
+            "wrote {} (the model alone: {}; input `features`, {} preprocessed values -> {} classes: {})",
+            args.output.display(),
+            artifact.model.describe(),
+            artifact.model.n_features(),
+            classes.len(),
+            classes.join(", ")
+        );
+    } else {
+        println!(
+            "wrote {} (pipeline + {}; inputs: {} columns -> {} classes: {})",
+            args.output.display(),
+            artifact.model.describe(),
+            artifact.schema.features.len(),
+            classes.len(),
+            classes.join(", ")
+        );
+    }
     ExitCode::SUCCESS
 }

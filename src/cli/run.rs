@@ -45,6 +45,9 @@ pub struct RunArgs {
     /// Seed for the split, the trainers and the measurement order.
     #[arg(long)]
     seed: Option<u64>,
+    /// Also write the chosen model's serving path (pipeline + model) as ONNX: <out>/model/model.onnx.
+    #[arg(long, value_name = "FORMAT", value_parser = ["onnx"])]
+    export: Option<String>,
     /// Print only errors and the chosen model's id.
     #[arg(long, short)]
     quiet: bool,
@@ -60,6 +63,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
         accuracy_tolerance_pp: args.accuracy_tolerance,
         seed: args.seed,
         out: Some(args.out),
+        export_onnx: args.export.is_some(),
     };
     let plan = match Plan::load(args.config.as_deref(), &overrides) {
         Ok(p) => p,

@@ -49,6 +49,18 @@ impl GraphBuilder {
         self.graph.input.push(info);
     }
 
+    /// A graph input `name`: double, shape `[N, width]`.
+    pub fn double_input(&mut self, name: &str, width: usize) {
+        let info = value_info(name, DataType::Double, &[None, Some(width as i64)]);
+        self.graph.input.push(info);
+    }
+
+    /// A graph input `name`: string, shape `[N, width]`.
+    pub fn string_input(&mut self, name: &str, width: usize) {
+        let info = value_info(name, DataType::String, &[None, Some(width as i64)]);
+        self.graph.input.push(info);
+    }
+
     /// Declares tensor `name` a graph output: float `[N, width]`.
     pub fn float_output(&mut self, name: &str, width: usize) {
         let info = value_info(name, DataType::Float, &[None, Some(width as i64)]);
@@ -69,6 +81,32 @@ impl GraphBuilder {
             dims: dims.to_vec(),
             data_type: Some(DataType::Float as i32),
             float_data: values.to_vec(),
+            ..Default::default()
+        });
+        name
+    }
+
+    /// A double constant (an initializer); returns its name.
+    pub fn constant_f64(&mut self, stem: &str, dims: &[i64], values: &[f64]) -> String {
+        let name = self.fresh(stem);
+        self.graph.initializer.push(TensorProto {
+            name: Some(name.clone()),
+            dims: dims.to_vec(),
+            data_type: Some(DataType::Double as i32),
+            double_data: values.to_vec(),
+            ..Default::default()
+        });
+        name
+    }
+
+    /// An int64 constant (an initializer); returns its name.
+    pub fn constant_i64(&mut self, stem: &str, dims: &[i64], values: &[i64]) -> String {
+        let name = self.fresh(stem);
+        self.graph.initializer.push(TensorProto {
+            name: Some(name.clone()),
+            dims: dims.to_vec(),
+            data_type: Some(DataType::Int64 as i32),
+            int64_data: values.to_vec(),
             ..Default::default()
         });
         name

@@ -2,10 +2,11 @@
 //! classifier graphs (as skl2onnx writes them, and as optbench writes them)
 //! read back into the IR.
 //!
-//! Uses `model` (and will use `pipeline` once the preprocessing goes into
-//! the graph). Key items: [`GraphBuilder`] (a graph under construction, so
-//! preprocessing nodes can be put in front of the model's), [`append_model`],
-//! [`model_to_onnx`], [`write_onnx`], and [`import_onnx`] / [`read_onnx`].
+//! Uses `model`, `pipeline` and `data` (the input schema). Key items:
+//! [`serving_to_onnx`] (the whole serving path: per-column inputs, the
+//! fitted pipeline, the model), [`GraphBuilder`], [`append_pipeline`],
+//! [`append_model`], [`model_to_onnx`] (the model alone), [`write_onnx`],
+//! and [`import_onnx`] / [`read_onnx`].
 //!
 //! Opsets written: `ai.onnx` [`OPSET`] and `ai.onnx.ml` [`OPSET_ML`], IR
 //! version [`IR_VERSION`]. The messages are prost types generated once from
@@ -17,6 +18,7 @@
 
 mod graph;
 mod import;
+mod pipeline;
 mod write;
 
 /// The ONNX protobuf messages (generated; see the file's header).
@@ -30,6 +32,7 @@ pub use graph::{
     ML_DOMAIN, OPSET, OPSET_ML,
 };
 pub use import::{import_onnx, read_onnx, Imported};
+pub use pipeline::{append_pipeline, serving_to_onnx};
 pub use write::{append_model, model_to_onnx, ModelOutputs};
 
 use crate::error::Result;
