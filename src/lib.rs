@@ -19,9 +19,11 @@
 //! `data` ← `pipeline` ← `train`; `model` stands alone; `optimize` uses
 //! model and train; `measure` uses data,
 //! pipeline and model; `select` uses measurement figures only; `report`
-//! renders results; `artifact` uses data, pipeline and model; `drift` uses
-//! data, artifact and the report's HTML helpers; `export` (ONNX out and in)
-//! uses model; `run` ties them together;
+//! renders results; `artifact` uses data, pipeline and model (and serves
+//! CSV files through them: `predict`); `drift` uses data, artifact and the
+//! report's HTML helpers; `export` (ONNX out and in) uses data, pipeline
+//! and model; `run` ties them together (training runs, imported models,
+//! `bench` and cold starts of saved packages);
 //! the binary (`cli`) only parses, draws progress and maps errors to exit
 //! codes.
 //!
