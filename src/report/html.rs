@@ -417,11 +417,16 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
     );
     let _ = writeln!(
         o,
-        "<h1>optbench report</h1><p class=\"sub\">{} candidates · {} training rows, {} test rows, {} features, {} classes · created {} · optbench {}</p>",
+        "<h1>optbench report</h1><p class=\"sub\">{} candidates · {} training rows, {} test rows, {} features{}, {} classes · created {} · optbench {}</p>",
         r.candidates.len(),
         r.dataset.rows_train,
         r.dataset.rows_test,
         r.dataset.features,
+        if r.dataset.model_inputs == r.dataset.features {
+            String::new()
+        } else {
+            format!(" ({} model inputs after one-hot)", r.dataset.model_inputs)
+        },
         r.dataset.classes.len(),
         escape(&r.created_utc),
         escape(&r.optbench_version)
