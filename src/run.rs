@@ -559,16 +559,7 @@ pub fn cold_start_probe(dir: &std::path::Path, input: &std::path::Path) -> Resul
             path: dir.into(),
             message: format!("metadata.json is malformed: {e}"),
         })?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(input)
-        .map_err(|e| crate::data::csv_error(input, e))?;
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| crate::data::csv_error(input, e))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let (mut rdr, header) = crate::data::open_csv(input)?;
     let record = rdr
         .records()
         .next()

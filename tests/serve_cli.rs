@@ -47,6 +47,25 @@ fn assert_same_predictions(trained: &Path, served: &Path) -> usize {
     trows.len()
 }
 
+/// `optbench run` (tiny config) on the penguins fixture: the report folder
+/// and the data folder.
+fn penguins_run(tmp: &Path) -> (PathBuf, PathBuf) {
+    let out = tmp.join("peng");
+    let data = repo("tests/fixtures/penguins");
+    optbench()
+        .args(["run", "-q", "--config"])
+        .arg(repo("configs/tiny.toml"))
+        .arg("--train")
+        .arg(data.join("train.csv"))
+        .arg("--test")
+        .arg(data.join("test.csv"))
+        .args(["--target", "species", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    (out, data)
+}
+
 #[test]
 fn exercise2_package_served_in_a_fresh_process_matches_training_bit_for_bit() {
     let tmp = tempfile::tempdir().unwrap();
@@ -92,19 +111,7 @@ fn exercise2_package_served_in_a_fresh_process_matches_training_bit_for_bit() {
 #[test]
 fn penguins_run_predict_inspect_and_bench_end_to_end() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("peng");
-    let data = repo("tests/fixtures/penguins");
-    optbench()
-        .args(["run", "-q", "--config"])
-        .arg(repo("configs/tiny.toml"))
-        .arg("--train")
-        .arg(data.join("train.csv"))
-        .arg("--test")
-        .arg(data.join("test.csv"))
-        .args(["--target", "species", "--out"])
-        .arg(&out)
-        .assert()
-        .success();
+    let (out, data) = penguins_run(tmp.path());
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let chosen = results["chosen"].as_str().unwrap();
@@ -163,19 +170,7 @@ fn penguins_run_predict_inspect_and_bench_end_to_end() {
 #[test]
 fn skip_invalid_writes_valid_rows_and_reports_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = tmp.path().join("peng");
-    let data = repo("tests/fixtures/penguins");
-    optbench()
-        .args(["run", "-q", "--config"])
-        .arg(repo("configs/tiny.toml"))
-        .arg("--train")
-        .arg(data.join("train.csv"))
-        .arg("--test")
-        .arg(data.join("test.csv"))
-        .args(["--target", "species", "--out"])
-        .arg(&out)
-        .assert()
-        .success();
+    let (out, _) = penguins_run(tmp.path());
     let input = tmp.path().join("rows.csv");
     std::fs::write(
         &input,

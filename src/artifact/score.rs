@@ -107,32 +107,15 @@ pub fn score_csv(
     skip_invalid: bool,
     mut sink: impl FnMut(RowOutcome<'_>) -> Result<()>,
 ) -> Result<ScoreSummary> {
-    let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::new(file));
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_error(input, e))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    if header.iter().all(String::is_empty) {
-        return Err(Error::data(
-            input,
-            "the file is empty: expected a header line",
-        ));
-    }
+    let (mut rdr, header) = crate::data::open_csv(input)?;
     let meta = &artifact.metadata;
     let schema = &artifact.schema;
     let mut summary = ScoreSummary::default();
     let mut checks = Vec::with_capacity(schema.len());
     for (f, prof) in schema.features.iter().zip(&meta.training_profile) {
-        let cols: Vec<usize> = (0..header.len()).filter(|&i| header[i] == f.name).collect();
-        let file_col = match cols[..] {
-            [i] => i,
-            [] => {
+        let file_col = match header.iter().position(|h| *h == f.name) {
+            Some(i) => i,
+            None => {
                 return Err(Error::data(
                     input,
                     format!(
@@ -146,12 +129,6 @@ pub fn score_csv(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-                ))
-            }
-            _ => {
-                return Err(Error::data(
-                    input,
-                    format!("column `{}` appears twice in the header", f.name),
                 ))
             }
         };
@@ -342,18 +319,7 @@ pub fn predict_csv(
     options: ScoreOptions,
 ) -> Result<ScoreSummary> {
     use std::io::Write;
-    let input_header: Vec<String> = {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .trim(csv::Trim::All)
-            .from_path(files.input)
-            .map_err(|e| csv_error(files.input, e))?;
-        rdr.headers()
-            .map_err(|e| csv_error(files.input, e))?
-            .iter()
-            .map(str::to_owned)
-            .collect()
-    };
+    let input_header = crate::data::read_header(files.input)?;
     let mut file = files
         .output
         .map(crate::fsutil::AtomicFile::create)

@@ -184,36 +184,12 @@ fn read_with_schema(
     Ok(table)
 }
 
-/// The header line of a CSV file.
-pub fn read_header(path: &Path) -> Result<Vec<String>> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
-    let header: Vec<String> = rdr
-        .headers()
-        .map_err(|e| csv_error(path, e))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    if header.iter().all(String::is_empty) {
-        return Err(Error::data(
-            path,
-            "the file is empty: expected a header line",
-        ));
-    }
-    Ok(header)
-}
+/// A CSV file opened for streaming, positioned after its header.
+pub type CsvReader = csv::Reader<std::io::BufReader<std::fs::File>>;
 
-type Records = Vec<(u64, csv::StringRecord)>;
-
-/// The header, the target's column and every non-blank record with its line
-/// number.
-fn read_records(
-    path: &Path,
-    target: &str,
-    target_required: bool,
-) -> Result<(Vec<String>, Option<usize>, Records)> {
+/// Opens `path` the way every optbench reader does (cells trimmed) and
+/// checks its header: not empty, every column named, no name twice.
+pub fn open_csv(path: &Path) -> Result<(CsvReader, Vec<String>)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -225,7 +201,7 @@ fn read_records(
         .iter()
         .map(str::to_owned)
         .collect();
-    if header.is_empty() || header.iter().all(String::is_empty) {
+    if header.iter().all(String::is_empty) {
         return Err(Error::data(
             path,
             "the file is empty: expected a header line",
@@ -246,6 +222,24 @@ fn read_records(
             ));
         }
     }
+    Ok((rdr, header))
+}
+
+/// The header line of a CSV file.
+pub fn read_header(path: &Path) -> Result<Vec<String>> {
+    open_csv(path).map(|(_, header)| header)
+}
+
+type Records = Vec<(u64, csv::StringRecord)>;
+
+/// The header, the target's column and every non-blank record with its line
+/// number.
+fn read_records(
+    path: &Path,
+    target: &str,
+    target_required: bool,
+) -> Result<(Vec<String>, Option<usize>, Records)> {
+    let (mut rdr, header) = open_csv(path)?;
     let target_col = match target_column(path, &header, target) {
         Ok(c) => Some(c),
         Err(e) if target_required => return Err(e),

@@ -13,8 +13,8 @@ mod synthetic;
 
 pub(crate) use self::csv::csv_error;
 pub use self::csv::{
-    read_csv, read_csv_with_schema, read_header, read_rows_with_schema, ColumnType, ColumnTypes,
-    CsvTable,
+    open_csv, read_csv, read_csv_with_schema, read_header, read_rows_with_schema, ColumnType,
+    ColumnTypes, CsvReader, CsvTable,
 };
 pub use profile::{profile, CategoryCount, FeatureProfile, Quantile, PROFILE_QUANTILES};
 pub use schema::{
