@@ -387,7 +387,7 @@ impl FittedPipeline {
                         Value::Number(x) if !x.is_nan() => x,
                         _ => *fill,
                     };
-                    out[at] = ((x - center) * inv_scale) as f32;
+                    out[at] = standardise(x, *center, *inv_scale);
                     at += 1;
                 }
                 Step::OneHot {
@@ -451,7 +451,7 @@ impl FittedPipeline {
                         ..
                     } => {
                         let x = if v.is_nan() { *fill } else { v };
-                        o[at] = ((x - center) * inv_scale) as f32;
+                        o[at] = standardise(x, *center, *inv_scale);
                         at += 1;
                     }
                     Step::OneHot { .. } => {
@@ -470,6 +470,13 @@ impl FittedPipeline {
         }
         out
     }
+}
+
+/// The one formula both paths use (and the ONNX export writes): in `f64`,
+/// rounded once to `f32`.
+#[inline(always)]
+fn standardise(x: f64, center: f64, inv_scale: f64) -> f32 {
+    ((x - center) * inv_scale) as f32
 }
 
 fn median(values: &mut [f64]) -> f64 {
