@@ -242,6 +242,14 @@ fn bench_model(entry: &Entry, args: &Args, timer: f64) -> Result<(Vec<Row>, Agre
     let imported = optbench::export::read_onnx(&onnx_path)
         .map_err(|e| format!("{e}\n(make the models with scripts/onnx_native_bench.sh)"))?;
     let test_path = args.data_root.join(&entry.data).join("test.csv");
+    if !test_path.is_file() {
+        return Err(format!(
+            "{} not found: DATA_ROOT ({}) must hold the folders {}/ and the others named in the manifest",
+            test_path.display(),
+            args.data_root.display(),
+            entry.data
+        ));
+    }
     let test = read_csv(&test_path, "label", &ColumnTypes::new()).map_err(|e| e.to_string())?;
     let model = imported.model;
     let d = model.n_features();
