@@ -184,6 +184,21 @@ impl Contender for Theirs<'_> {
     }
 }
 
+/// onnxruntime's IoBinding path on the same tensors.
+struct TheirsBound<'a> {
+    model: &'a mut OnnxModel,
+    out: Vec<f32>,
+}
+
+impl Contender for TheirsBound<'_> {
+    #[inline]
+    fn call(&mut self, i: usize) -> Result<(), String> {
+        self.model.predict_proba_bound(i, &mut self.out)?;
+        black_box(&self.out);
+        Ok(())
+    }
+}
+
 /// Nodes visited per row, summed over trees, leaf included, averaged over
 /// the rows: the work a traversal does, so ns/visit compares tree layouts.
 fn visits_per_row(t: &TreeEnsemble, rows: &[f32]) -> f64 {
@@ -267,8 +282,12 @@ fn bench_model(entry: &Entry, args: &Args, timer: f64) -> Result<(Vec<Row>, Agre
 
     // Agreement on every test row, before any timing.
     let mut ort_model = OnnxModel::new(&onnx_path, &rows, d, k)?;
+    // A session of its own for the IoBinding path, so the two never share
+    // state (and each contender holds its own `&mut`).
+    let mut ort_bound = OnnxModel::new(&onnx_path, &rows, d, k)?;
     let ours_p = probabilities(&model, &rows, d);
     let mut theirs_p = vec![0.0; n * k];
+    let mut bound = vec![0.0; k];
     let mut label_equal = 0;
     let mut ties = 0;
     let ours_c = classes_of(&model, &rows, d);
@@ -276,6 +295,13 @@ fn bench_model(entry: &Entry, args: &Args, timer: f64) -> Result<(Vec<Row>, Agre
     for i in 0..n {
         let p = &mut theirs_p[i * k..(i + 1) * k];
         ort_model.predict_proba(i, p)?;
+        ort_bound.predict_proba_bound(i, &mut bound)?;
+        if bound != p {
+            return Err(format!(
+                "{} {}: test row {i}: onnxruntime gives {p:?} through run but {bound:?} through IoBinding",
+                entry.data, entry.name
+            ));
+        }
         let diff = max_abs_diff(&ours_p[i * k..(i + 1) * k], p);
         if diff > TOL || diff.is_nan() {
             return Err(format!(
@@ -359,11 +385,15 @@ fn bench_model(entry: &Entry, args: &Args, timer: f64) -> Result<(Vec<Row>, Agre
         model: &mut ort_model,
         out: vec![0.0; k],
     };
+    let mut theirs_bound = TheirsBound {
+        model: &mut ort_bound,
+        out: vec![0.0; k],
+    };
     let mut quant: Vec<Ours> = variants
         .iter()
         .map(|(_, q)| Ours::new(q, &rows, d))
         .collect();
-    let mut contenders: Vec<&mut dyn Contender> = vec![&mut ours, &mut theirs];
+    let mut contenders: Vec<&mut dyn Contender> = vec![&mut ours, &mut theirs, &mut theirs_bound];
     contenders.extend(quant.iter_mut().map(|q| q as &mut dyn Contender));
     let timings = harness::measure(&mut contenders, n, args.protocol, timer)?;
 
@@ -374,9 +404,10 @@ fn bench_model(entry: &Entry, args: &Args, timer: f64) -> Result<(Vec<Row>, Agre
         visits,
         ours: timings[0].clone(),
         theirs: Some(timings[1].clone()),
+        bound: Some(timings[2].clone()),
         reference: timings[1].clone(),
     }];
-    for ((label, _), t) in variants.iter().zip(&timings[2..]) {
+    for ((label, _), t) in variants.iter().zip(&timings[3..]) {
         out.push(Row {
             data: entry.data.clone(),
             name: format!("{} · {label}", entry.name),
@@ -384,6 +415,7 @@ fn bench_model(entry: &Entry, args: &Args, timer: f64) -> Result<(Vec<Row>, Agre
             visits,
             ours: t.clone(),
             theirs: None,
+            bound: None,
             reference: timings[1].clone(),
         });
     }

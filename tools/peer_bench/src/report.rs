@@ -14,6 +14,8 @@ pub struct Row {
     pub ours: Timing,
     /// onnxruntime's figures, shown on the model's first line only.
     pub theirs: Option<Timing>,
+    /// onnxruntime through IoBinding (first line only).
+    pub bound: Option<Timing>,
     /// onnxruntime's figures from the same run, for the ratios.
     pub reference: Timing,
 }
@@ -117,7 +119,34 @@ pub fn markdown(
     }
     let _ = writeln!(
         s,
-        "\nAgreement on every test row (checked before timing; |dp| above {tol:.0e} stops the run):\n"
+        "\nonnxruntime's own fastest path, IoBinding (input bound per call, outputs bound once), same run:\n"
+    );
+    let _ = writeln!(
+        s,
+        "| data | model | run p50 / p99 | IoBinding p50 / p99 | block | optbench p50 | ratio p50 optbench ÷ IoBinding |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|");
+    for r in rows {
+        if let (Some(t), Some(b)) = (&r.theirs, &r.bound) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} / {} | {} / {} | {} | {} | {:.3} |",
+                r.data,
+                r.name,
+                ns(t.p50),
+                ns(t.p99),
+                ns(b.p50),
+                ns(b.p99),
+                ns(b.block_mean),
+                ns(r.ours.p50),
+                r.ours.p50 / b.p50
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\nAgreement on every test row (checked before timing; |dp| above {tol:.0e} stops the run, \
+         and so does any difference between onnxruntime's run and IoBinding paths):\n"
     );
     let _ = writeln!(
         s,
