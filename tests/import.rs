@@ -57,6 +57,7 @@ fn an_external_model_is_measured_optimized_and_packaged() {
             classes: tr.classes.clone(),
             params: serde_json::json!({"file": "none"}),
             path: "outside.onnx".into(),
+            preprocessing: None,
         },
         &ImportData {
             test: dir.join("test.csv"),
