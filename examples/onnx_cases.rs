@@ -6,7 +6,11 @@
 //!                              and probabilities) for onnxruntime to compare against
 //! onnx_cases check-import DIR  imports every DIR/<case>.onnx (written by skl2onnx) and
 //!                              compares optbench's predictions with onnxruntime's in
-//!                              DIR/<case>.json; exit 1 on any disagreement
+//!                              DIR/<case>.json; exit 1 on any disagreement. A case with
+//!                              `"raw": true` (a scikit-learn Pipeline: Imputer → Scaler →
+//!                              model) must import with its preprocessing, and each raw
+//!                              row goes through the imported pipeline, then the model;
+//!                              its scaled features are compared with onnxruntime's too
 //! onnx_cases export-serving DIR the whole serving path (pipeline + model) of every family,
 //!                              float and int8, on mixed-type data with missing cells and
 //!                              unseen categories (exercise 2: 2 classes; penguins: 3):
@@ -21,7 +25,7 @@
 //! (3 classes), read as plain numeric CSV (label column `label`); no
 //! preprocessing (trees do not need it, and the export is the model alone).
 
-use optbench::export::{model_to_onnx, read_onnx, write_onnx};
+use optbench::export::{imported_pipeline, model_to_onnx, read_onnx, write_onnx, Imported};
 use optbench::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
 use optbench::train::{train, CandidateSpec, TrainData};
 use serde::{Deserialize, Serialize};
@@ -42,6 +46,13 @@ struct Case {
     rows: Vec<Vec<Option<f32>>>,
     label: Vec<u32>,
     probabilities: Vec<Vec<f32>>,
+    /// The rows are raw columns that the file preprocesses (Imputer /
+    /// Scaler) before its model.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    raw: bool,
+    /// onnxruntime's preprocessed features of the raw rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    features: Option<Vec<Vec<f32>>>,
 }
 
 fn main() -> ExitCode {
@@ -190,6 +201,8 @@ fn export(dir: &Path) -> Res<()> {
                     rows: Vec::new(),
                     label: Vec::new(),
                     probabilities: Vec::new(),
+                    raw: false,
+                    features: None,
                 };
                 for r in &case_rows {
                     case.label.push(m.predict(r, &mut s));
@@ -379,6 +392,33 @@ fn row(r: &[Option<f32>]) -> Vec<f32> {
     r.iter().map(|v| v.unwrap_or(f32::NAN)).collect()
 }
 
+/// The model's input for each case row: the row itself, or for a raw case
+/// the row through the imported pipeline (as `optbench import` serves it).
+fn model_rows(imported: &Imported, case: &Case) -> Res<Vec<Vec<f32>>> {
+    use optbench::data::Value;
+    let Some(steps) = imported.preprocessing.as_deref() else {
+        return Ok(case.rows.iter().map(|r| row(r)).collect());
+    };
+    let names: Vec<String> = (0..case.n_features).map(|j| format!("x{j}")).collect();
+    let pipeline = imported_pipeline(Some(steps), &names).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(case.rows.len());
+    let mut raw = Vec::with_capacity(case.n_features);
+    for (i, r) in case.rows.iter().enumerate() {
+        if r.len() != pipeline.n_inputs() {
+            return Err(format!("{}: row {i} has {} values", case.name, r.len()));
+        }
+        raw.clear();
+        raw.extend(r.iter().map(|v| match v {
+            Some(x) => Value::Number(f64::from(*x)),
+            None => Value::Missing,
+        }));
+        let mut f = vec![0.0; pipeline.n_outputs()];
+        pipeline.transform_row(&raw, &mut f);
+        out.push(f);
+    }
+    Ok(out)
+}
+
 fn check_import(dir: &Path) -> Res<()> {
     let mut failed = 0;
     let cases = cases(dir)?;
@@ -386,16 +426,17 @@ fn check_import(dir: &Path) -> Res<()> {
     for (onnx, case) in cases {
         let imported = read_onnx(&onnx).map_err(|e| e.to_string())?;
         let m = &imported.model;
+        let with_pre = imported.preprocessing.is_some();
+        let rows = model_rows(&imported, &case)?;
         let mut s = m.scratch();
         let mut p = vec![0.0; m.n_classes()];
         let (mut same, mut ties, mut max_diff) = (0usize, 0usize, 0f32);
-        for ((r, &label), expected) in case.rows.iter().zip(&case.label).zip(&case.probabilities) {
-            let r = row(r);
-            m.predict_proba(&r, &mut s, &mut p);
+        for ((r, &label), expected) in rows.iter().zip(&case.label).zip(&case.probabilities) {
+            m.predict_proba(r, &mut s, &mut p);
             for (a, b) in p.iter().zip(expected) {
                 max_diff = max_diff.max((a - b).abs());
             }
-            if m.predict(&r, &mut s) == label {
+            if m.predict(r, &mut s) == label {
                 same += 1;
             } else {
                 let mut sorted = expected.clone();
@@ -405,15 +446,49 @@ fn check_import(dir: &Path) -> Res<()> {
                 }
             }
         }
+        // optbench's preprocessing (f64, one rounding) against
+        // onnxruntime's Scaler (f32): bit-equal features, and the largest
+        // difference in f32 steps.
+        let mut feature_note = String::new();
+        let mut features_ok = true;
+        if let Some(expected) = &case.features {
+            let (mut equal, mut total, mut max_ulps) = (0usize, 0usize, 0u32);
+            for (ours, theirs) in rows.iter().zip(expected) {
+                for (a, b) in ours.iter().zip(theirs) {
+                    total += 1;
+                    if a.to_bits() == b.to_bits() {
+                        equal += 1;
+                    } else {
+                        max_ulps = max_ulps.max(ulps(*a, *b));
+                    }
+                }
+            }
+            // Two roundings in f32 against one: at most about two steps apart.
+            features_ok = expected.len() == rows.len() && max_ulps <= 2;
+            feature_note =
+                format!(", features {equal}/{total} bit-equal (others within {max_ulps} f32 step)");
+        }
         let n = case.rows.len();
-        let ok = same + ties == n && max_diff <= PROBA_TOL;
+        let ok = same + ties == n
+            && max_diff <= PROBA_TOL
+            && case.raw == with_pre
+            && rows.len() == case.label.len()
+            && features_ok;
         failed += usize::from(!ok);
         println!(
-            "{} {:<40} classes {same}/{n} equal ({ties} exact ties), max |Δp| {max_diff:.2e}  [{}]",
+            "{} {:<48} classes {same}/{n} equal ({ties} exact ties), max |Δp| {max_diff:.2e}{feature_note}  [{}{}]",
             if ok { "ok  " } else { "FAIL" },
             case.name,
+            if with_pre { "imputer/scaler → " } else { "" },
             m.describe()
         );
+        if case.raw != with_pre {
+            println!(
+                "     the case's rows are {}, but the import {} preprocessing",
+                if case.raw { "raw" } else { "features" },
+                if with_pre { "has" } else { "has no" }
+            );
+        }
     }
     println!("{} passed, {failed} failed", n_cases - failed);
     if failed > 0 {
@@ -424,14 +499,34 @@ fn check_import(dir: &Path) -> Res<()> {
     Ok(())
 }
 
+/// How many f32 steps apart two finite floats are.
+fn ulps(a: f32, b: f32) -> u32 {
+    // Maps the floats onto a line of integers ordered like the floats.
+    let key = |x: f32| {
+        let i = x.to_bits() as i32;
+        if i < 0 {
+            i32::MIN - i
+        } else {
+            i
+        }
+    };
+    if a.is_nan() || b.is_nan() {
+        return u32::MAX;
+    }
+    key(a).abs_diff(key(b))
+}
+
 /// Single-row latency: every row once per round, `ROUNDS` rounds after one
 /// warm-up round; the median per-call time. The same protocol as the
 /// script's onnxruntime timing.
 fn bench(dir: &Path) -> Res<()> {
     const ROUNDS: usize = 20;
     for (onnx, case) in cases(dir)? {
-        let m = read_onnx(&onnx).map_err(|e| e.to_string())?.model;
-        let rows: Vec<Vec<f32>> = case.rows.iter().map(|r| row(r)).collect();
+        let imported = read_onnx(&onnx).map_err(|e| e.to_string())?;
+        // Raw rows are preprocessed once, outside the timing: this is the
+        // model's latency (onnxruntime's includes its Imputer and Scaler).
+        let rows = model_rows(&imported, &case)?;
+        let m = imported.model;
         let mut s = m.scratch();
         let mut p = vec![0.0; m.n_classes()];
         let mut times = Vec::with_capacity(rows.len() * ROUNDS);

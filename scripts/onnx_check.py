@@ -19,6 +19,12 @@
       (zipmap off) and writes DIR/<case>.onnx with onnxruntime's labels and
       probabilities on the test rows in DIR/<case>.json, for
       `onnx_cases check-import DIR` to compare optbench's import against.
+      Also scikit-learn Pipelines SimpleImputer (median or mean) →
+      StandardScaler → model (DIR/sklearn_pipeline_*): skl2onnx writes an
+      Imputer and a Scaler in front of the model; their test rows are raw
+      columns with some cells missing (NaN, null in the JSON, `"raw": true`),
+      and the JSON also holds onnxruntime's scaled features (the Scaler's
+      output) so that optbench's preprocessing can be compared value by value.
 
   onnx_check.py bench DIR
       onnxruntime's single-row latency (Python API, one intra-op and one
@@ -186,6 +192,87 @@ def make_import(folder):
             }
             path.with_suffix(".json").write_text(json.dumps(case))
             print(f"wrote {path.name}: {len(xt)} test rows, onnxruntime outputs")
+        make_pipelines(folder, data, x, y, xt)
+
+
+def with_missing(x, every, seed):
+    """A copy of x with about one cell in `every` set to NaN (never a
+    whole row), deterministic."""
+    rng = np.random.default_rng(seed)
+    x = x.copy()
+    mask = rng.random(x.shape) < 1.0 / every
+    mask[:, 0] &= ~mask[:, 1:].all(axis=1)
+    x[mask] = np.nan
+    return x
+
+
+def make_pipelines(folder, data, x, y, xt):
+    """SimpleImputer → StandardScaler → model Pipelines, converted whole."""
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+    from skl2onnx import to_onnx
+
+    # Missing cells in training (so the fills are the statistics of what
+    # was seen) and more in the test rows (so imputation is exercised).
+    x = with_missing(x, 20, 1)
+    xt = np.vstack([xt, with_missing(xt, 4, 2)])
+    models = {
+        "random_forest": ("median", RandomForestClassifier(n_estimators=50, random_state=0)),
+        "logistic_regression": ("mean", LogisticRegression(max_iter=5000)),
+        "gradient_boosting": ("mean", GradientBoostingClassifier(n_estimators=50, random_state=0)),
+        "decision_tree": ("median", DecisionTreeClassifier(max_depth=8, random_state=0)),
+    }
+    for name, (strategy, est) in models.items():
+        pipe = Pipeline(
+            [
+                ("impute", SimpleImputer(strategy=strategy)),
+                ("scale", StandardScaler()),
+                ("model", est),
+            ]
+        ).fit(x, y)
+        onx = to_onnx(
+            pipe,
+            x[:1],
+            options={"zipmap": False},
+            target_opset={"": 17, "ai.onnx.ml": 3},
+        )
+        case_name = f"sklearn_pipeline_{data}_{name}"
+        path = folder / f"{case_name}.onnx"
+        path.write_bytes(onx.SerializeToString())
+        label, proba = run(session(path), xt)
+        # onnxruntime's scaled features: the Scaler's output made a graph
+        # output of a copy of the file.
+        scaler = [n for n in onx.graph.node if n.op_type == "Scaler"]
+        probe = onnx.ModelProto()
+        probe.CopyFrom(onx)
+        probe.graph.output.append(
+            onnx.helper.make_tensor_value_info(scaler[0].output[0], onnx.TensorProto.FLOAT, None)
+        )
+        sess = session_of_bytes(probe.SerializeToString())
+        features = sess.run([scaler[0].output[0]], {sess.get_inputs()[0].name: xt})[0]
+        case = {
+            "name": case_name,
+            "n_features": int(x.shape[1]),
+            "n_classes": int(proba.shape[1]),
+            "raw": True,
+            "rows": [[None if np.isnan(v) else float(v) for v in r] for r in xt],
+            "features": features.astype(np.float32).tolist(),
+            "label": label.tolist(),
+            "probabilities": proba.astype(np.float32).tolist(),
+        }
+        path.with_suffix(".json").write_text(json.dumps(case))
+        print(f"wrote {path.name}: {len(xt)} raw test rows, onnxruntime outputs and features")
+
+
+def session_of_bytes(data):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
 
 def bench(folder, rounds=20):

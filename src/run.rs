@@ -652,6 +652,9 @@ pub struct External {
     pub params: serde_json::Value,
     /// The model's file.
     pub path: PathBuf,
+    /// The file's own numeric preprocessing (`Imputer` / `Scaler`), one step
+    /// per feature column; `None` passes the columns through as they are.
+    pub preprocessing: Option<Vec<crate::export::NumericStep>>,
 }
 
 /// `optbench import`: the rows to measure an external model on (its feature
@@ -667,9 +670,9 @@ pub struct ImportData {
 
 /// Measures, optimizes (as `plan.optimize` says; `plan.candidates` is not
 /// used), selects among and packages an external model and its variants,
-/// exactly as `run` does with trained ones. The package's pipeline passes
-/// the columns through as they are (the model's own preprocessing, if any,
-/// is not part of what optbench imports).
+/// exactly as `run` does with trained ones. The package's pipeline is the
+/// file's own imputer and scaler when it has them (applied to the CSV's
+/// columns), and otherwise passes the columns through as they are.
 pub fn run_imported(
     plan: &Plan,
     external: External,
@@ -724,9 +727,14 @@ pub fn run_imported(
     };
     progress.finish_stage();
     progress.note(&format!(
-        "imported {} ({}): {} test rows{}",
+        "imported {} ({}{}): {} test rows{}",
         external.id,
         external.model.describe(),
+        if external.preprocessing.is_some() {
+            ", behind the file's imputer / scaler"
+        } else {
+            ""
+        },
         test.n_rows(),
         data.train.as_ref().map_or_else(String::new, |_| format!(
             ", {} training rows",
@@ -734,7 +742,7 @@ pub fn run_imported(
         ))
     ));
 
-    let pipeline = FittedPipeline::passthrough(&names);
+    let pipeline = crate::export::imported_pipeline(external.preprocessing.as_deref(), &names)?;
     let x_train = pipeline.transform(&train);
     let x_test = pipeline.transform(&test);
     let mut plan = plan.clone();

@@ -57,6 +57,7 @@ fn an_external_model_is_measured_optimized_and_packaged() {
             classes: tr.classes.clone(),
             params: serde_json::json!({"file": "none"}),
             path: "outside.onnx".into(),
+            preprocessing: None,
         },
         &ImportData {
             test: dir.join("test.csv"),
@@ -100,4 +101,95 @@ fn an_external_model_is_measured_optimized_and_packaged() {
     assert_eq!(a.metadata.features.features.len(), 13);
     assert_eq!(a.metadata.training_data.rows, tr.n_rows());
     assert!(a.metadata.training_data.source["kind"] == "imported");
+}
+
+#[test]
+fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
+    use optbench::export::NumericStep;
+    use optbench::pipeline::{PipelineConfig, Step};
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/fixtures/wine");
+    let tr = read_csv(&dir.join("train.csv"), "label", &ColumnTypes::new())
+        .unwrap()
+        .data;
+    // The outside model was trained behind its own imputer and scaler (as a
+    // scikit-learn Pipeline is); the import hands them over as steps.
+    let fitted = FittedPipeline::fit(&tr, &PipelineConfig::default()).unwrap();
+    let steps: Vec<NumericStep> = fitted
+        .steps
+        .iter()
+        .map(|s| match s {
+            Step::Numeric {
+                fill,
+                center,
+                inv_scale,
+                ..
+            } => NumericStep {
+                fill: *fill,
+                center: *center,
+                inv_scale: *inv_scale,
+            },
+            Step::OneHot { .. } => unreachable!("wine is numeric"),
+        })
+        .collect();
+    let x = fitted.transform(&tr);
+    let model = train(
+        &CandidateSpec::LogisticRegression {
+            alpha: 1.0,
+            max_iterations: 200,
+        },
+        &TrainData {
+            x: &x,
+            n_features: tr.n_features(),
+            y: &tr.y,
+            n_classes: tr.n_classes(),
+        },
+        3,
+    )
+    .unwrap()
+    .model;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = Plan::load(
+        Some(&root.join("configs/tiny.toml")),
+        &Overrides {
+            out: Some(tmp.path().join("out")),
+            budget_ms: Some(50.0),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let external = |preprocessing| External {
+        id: "outside".into(),
+        model: model.clone(),
+        classes: tr.classes.clone(),
+        params: serde_json::json!({"file": "none"}),
+        path: "outside.onnx".into(),
+        preprocessing,
+    };
+    let data = ImportData {
+        test: dir.join("test.csv"),
+        train: Some(dir.join("train.csv")),
+        target: "label".into(),
+    };
+    let outcome = run_imported(&plan, external(Some(steps.clone())), &data, &Silent).unwrap();
+
+    // Measured through the steps: the accuracy of pipeline → model.
+    let te = optbench::data::read_csv_with_schema(&dir.join("test.csv"), "label", &tr, &[])
+        .unwrap()
+        .data;
+    let mut pred = Vec::new();
+    model.predict_batch(&fitted.transform(&te), &mut pred);
+    let outside = &outcome.results.candidates[0];
+    assert_eq!(outside.accuracy, optbench::measure::accuracy(&te.y, &pred));
+    // Packaged with them, under the CSV's column names.
+    let a = Artifact::load(&outcome.model_dir.unwrap()).unwrap();
+    assert_eq!(a.pipeline.steps, fitted.steps);
+
+    // Steps that do not fit the columns are an error, not a panic.
+    let e = run_imported(&plan, external(Some(steps[..3].to_vec())), &data, &Silent).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("3 preprocessing steps for 13 columns"),
+        "{e}"
+    );
 }

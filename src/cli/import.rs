@@ -17,7 +17,9 @@ use std::process::ExitCode;
 
 The ONNX file holds one TreeEnsembleClassifier, TreeEnsembleRegressor (binary
 boosting) or LinearClassifier on one float input (as skl2onnx writes scikit-learn
-forests, trees, gradient boosting and logistic regression, ZipMap on or off). The
+forests, trees, gradient boosting and logistic regression, ZipMap on or off),
+optionally behind an Imputer and a Scaler (a SimpleImputer → StandardScaler
+Pipeline), which become the package's preprocessing. The
 columns of --data other than the target are its inputs, in file order. The
 config's [optimize] plan applies to it (depth pruning and distillation need
 --train); its [[candidates]] are not trained.
@@ -82,6 +84,7 @@ pub fn execute(args: ImportArgs) -> ExitCode {
         model: imported.model,
         classes: imported.classes,
         path: args.model.clone(),
+        preprocessing: imported.preprocessing,
     };
     let data = ImportData {
         test: args.data,

@@ -7,14 +7,22 @@
 //! - the model operator: `TreeEnsembleClassifier`, `TreeEnsembleRegressor`
 //!   or `LinearClassifier` (`ai.onnx.ml`), exactly one, whose input is the
 //!   graph's float input (through `Identity` / `Cast` at most);
+//! - between that input and the model operator, the numeric preprocessing
+//!   skl2onnx writes for `SimpleImputer` → `StandardScaler`: an `Imputer`
+//!   (`imputed_value_floats`, replacing `NaN`) and / or a `Scaler`
+//!   (`offset`, `scale`), in that order, each at most once. They become
+//!   [`Imported::preprocessing`], one [`NumericStep`] per feature, which
+//!   optbench's pipeline applies as `Step::Numeric` (see
+//!   [`imported_pipeline`]);
 //! - between its scores and the `probabilities` output: `Identity`, `Cast`,
 //!   `Mul` / `Add` by constants, then at most one of `Softmax` or the
 //!   logistic pair `Concat(1 − Sigmoid(z), Sigmoid(z))`, then at most an L1
 //!   `Normalizer` (a no-op on probabilities, as skl2onnx adds it);
 //! - `ArgMax` and `ZipMap` may compute other outputs; they are ignored.
 //!
-//! Anything else — preprocessing operators, other model operators — is an
-//! error naming the operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
+//! Anything else — other preprocessing (`OneHotEncoder`, `Normalizer` in
+//! front of the model, …), other model operators — is an error naming the
+//! operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
 //! as `<=` the next `f32` below the threshold (the same comparisons on
 //! `f32` inputs); other modes, and `NaN` sent to the true branch
 //! (`nodes_missing_value_tracks_true = 1`), are refused because the IR sends
@@ -25,11 +33,19 @@
 //! the one score `s` is class 1's; with `post_transform = NONE` and
 //! non-negative weights the probabilities are `(1 − s, s)`, with `LOGISTIC`
 //! they are `(σ(−s), σ(s))`.
+//!
+//! Precision of the preprocessing: onnxruntime's `Scaler` computes
+//! `(x − offset) × scale` in `f32`, rounding after the subtraction; the
+//! pipeline computes it in `f64` on the same `f32` constants and rounds once.
+//! On `f32` inputs the two agree unless `x − offset` is not an `f32`, and
+//! then differ by at most one `f32` step of the feature (the CI comparison
+//! counts how often, and whether a class changes).
 
 use super::proto::{attribute_proto::AttributeType, tensor_proto::DataType, type_proto};
 use super::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
 use crate::error::{Error, Result};
 use crate::model::{LinearModel, Link, Model, Output, TreeEnsemble};
+use crate::pipeline::{FittedPipeline, NumericImpute, PipelineConfig, Step};
 use prost::Message;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -42,6 +58,61 @@ pub struct Imported {
     pub classes: Vec<String>,
     /// Name of the float feature input.
     pub input: String,
+    /// The file's `Imputer` / `Scaler` in front of the model, one step per
+    /// model feature; `None` when the model reads the input as it is.
+    pub preprocessing: Option<Vec<NumericStep>>,
+}
+
+/// One feature's preprocessing as the file holds it:
+/// `(x, or fill when x is NaN, − center) × inv_scale`. The values are the
+/// file's `f32` constants, widened exactly.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NumericStep {
+    /// `NaN` when the file has no `Imputer` (missing stays missing).
+    pub fill: f64,
+    pub center: f64,
+    pub inv_scale: f64,
+}
+
+/// The pipeline that serves an imported model on raw columns `names`: the
+/// file's preprocessing when it has some, else a passthrough.
+pub fn imported_pipeline(
+    steps: Option<&[NumericStep]>,
+    names: &[String],
+) -> Result<FittedPipeline> {
+    let Some(steps) = steps else {
+        return Ok(FittedPipeline::passthrough(names));
+    };
+    if steps.len() != names.len() {
+        return Err(Error::onnx(
+            "preprocessing",
+            format!(
+                "{} preprocessing steps for {} columns ({})",
+                steps.len(),
+                names.len(),
+                names.join(", ")
+            ),
+        ));
+    }
+    let scale = steps.iter().any(|s| s.center != 0.0 || s.inv_scale != 1.0);
+    Ok(FittedPipeline {
+        // Descriptive only: the statistics come from the file.
+        config: PipelineConfig {
+            numeric_impute: NumericImpute::Constant,
+            scale,
+            ..PipelineConfig::default()
+        },
+        steps: steps
+            .iter()
+            .zip(names)
+            .map(|(s, name)| Step::Numeric {
+                name: name.clone(),
+                fill: s.fill,
+                center: s.center,
+                inv_scale: s.inv_scale,
+            })
+            .collect(),
+    })
 }
 
 /// Reads and imports an `.onnx` file.
@@ -71,7 +142,8 @@ const MODEL_OPS: [&str; 3] = [
     "TreeEnsembleRegressor",
     "LinearClassifier",
 ];
-const ML_OPS: [&str; 2] = ["ZipMap", "Normalizer"];
+const ML_OPS: [&str; 4] = ["ZipMap", "Normalizer", "Imputer", "Scaler"];
+const PRE_OPS: [&str; 2] = ["Imputer", "Scaler"];
 const STD_OPS: [&str; 9] = [
     "Identity", "Cast", "ArgMax", "Mul", "Add", "Sub", "Softmax", "Sigmoid", "Concat",
 ];
@@ -170,8 +242,9 @@ impl<'a> Graph<'a> {
                 "graph",
                 format!(
                     "unsupported operators: {}. optbench imports one TreeEnsembleClassifier, \
-                     TreeEnsembleRegressor or LinearClassifier on a float feature input, \
-                     followed by Mul/Add/Softmax/Sigmoid/Normalizer; preprocessing is not imported",
+                     TreeEnsembleRegressor or LinearClassifier on a float feature input \
+                     (through at most an Imputer and a Scaler), followed by \
+                     Mul/Add/Softmax/Sigmoid/Normalizer; other preprocessing is not imported",
                     unsupported.join(", ")
                 ),
             ));
@@ -217,7 +290,7 @@ impl<'a> Graph<'a> {
                 ))
             }
         };
-        let (input, width) = self.feature_input(core)?;
+        let (input, width, chain) = self.feature_input(core)?;
         let tail = self.tail(core)?;
         let what = describe(core);
         let attrs = Attrs {
@@ -232,37 +305,86 @@ impl<'a> Graph<'a> {
         model
             .check()
             .map_err(|m| Error::onnx(&what, format!("converts to an inconsistent model: {m}")))?;
+        let preprocessing = preprocessing(&chain, model.n_features())?;
         Ok(Imported {
             model,
             classes,
             input,
+            preprocessing,
         })
     }
 
-    /// The graph input feeding `core` and its width when the shape says it.
-    fn feature_input(&self, core: &NodeProto) -> Result<(String, Option<usize>)> {
+    /// The graph input feeding `core`, its width when the shape says it, and
+    /// the `Imputer` / `Scaler` nodes on the way (in forward order).
+    fn feature_input(
+        &self,
+        core: &'a NodeProto,
+    ) -> Result<(String, Option<usize>, Vec<&'a NodeProto>)> {
         let what = describe(core);
         let mut t = core
             .input
             .first()
             .ok_or_else(|| Error::onnx(&what, "has no input"))?
             .as_str();
+        let mut chain = Vec::new();
         for _ in 0..=self.g.node.len() {
             match self.producer.get(t) {
                 None => break,
-                Some((n, _)) if matches!(n.op_type(), "Identity" | "Cast") && is_std(n) => {
+                Some((n, _)) if n.op_type() == "Identity" && is_std(n) => {
+                    t = n.input.first().map_or("", String::as_str);
+                }
+                Some((n, _)) if n.op_type() == "Cast" && is_std(n) => {
+                    // A cast to an integer type would round the features.
+                    let to = attr_int(n, "to");
+                    if to != Some(DataType::Float as i64) && to != Some(DataType::Double as i64) {
+                        return Err(Error::onnx(
+                            describe(n),
+                            "casts the features to another type than float or double",
+                        ));
+                    }
+                    t = n.input.first().map_or("", String::as_str);
+                }
+                Some((n, _)) if is_ml(n) && PRE_OPS.contains(&n.op_type()) => {
+                    chain.push(*n);
                     t = n.input.first().map_or("", String::as_str);
                 }
                 Some((n, _)) => {
                     return Err(Error::onnx(
                         &what,
                         format!(
-                            "its input is computed by {}; optbench imports models fed by the feature input directly",
+                            "its input is computed by {}; optbench imports models fed by the \
+                             feature input directly or through an Imputer and a Scaler",
                             describe(n)
                         ),
                     ))
                 }
             }
+        }
+        chain.reverse();
+        let ops: Vec<&str> = chain.iter().map(|n| n.op_type()).collect();
+        if !matches!(
+            ops[..],
+            [] | ["Imputer"] | ["Scaler"] | ["Imputer", "Scaler"]
+        ) {
+            return Err(Error::onnx(
+                &what,
+                format!(
+                    "its input goes through {}; optbench imports at most an Imputer then a Scaler",
+                    ops.join(" → ")
+                ),
+            ));
+        }
+        // An Imputer or Scaler elsewhere computes something the import
+        // would silently drop.
+        if let Some(n) = self.g.node.iter().find(|n| {
+            is_ml(n)
+                && PRE_OPS.contains(&n.op_type())
+                && !chain.iter().any(|c| std::ptr::eq(*c, *n))
+        }) {
+            return Err(Error::onnx(
+                describe(n),
+                "is not between the feature input and the model operator",
+            ));
         }
         let info = self
             .g
@@ -305,7 +427,7 @@ impl<'a> Graph<'a> {
                 ))
             }
         };
-        Ok((t.to_string(), width))
+        Ok((t.to_string(), width, chain))
     }
 
     /// The graph output holding probabilities: `probabilities` or the only
@@ -454,6 +576,72 @@ impl<'a> Graph<'a> {
         }
         Ok(Some(values))
     }
+}
+
+/// The per-feature steps of an `Imputer` and / or `Scaler` chain (forward
+/// order) in front of a model with `d` features; `None` for no chain.
+fn preprocessing(chain: &[&NodeProto], d: usize) -> Result<Option<Vec<NumericStep>>> {
+    if chain.is_empty() {
+        return Ok(None);
+    }
+    let mut steps = vec![
+        NumericStep {
+            fill: f64::NAN,
+            center: 0.0,
+            inv_scale: 1.0,
+        };
+        d
+    ];
+    // Values of length 1 apply to every feature (onnxruntime broadcasts).
+    let per_feature = |a: &Attrs<'_>, name: &str, v: &[f32]| -> Result<Vec<f64>> {
+        match v.len() {
+            1 => Ok(vec![f64::from(v[0]); d]),
+            n if n == d => Ok(v.iter().map(|&x| f64::from(x)).collect()),
+            n => Err(a.err(format!("`{name}` has {n} values for {d} features"))),
+        }
+    };
+    for &n in chain {
+        let what = describe(n);
+        let a = Attrs {
+            node: n,
+            what: &what,
+        };
+        if n.op_type() == "Imputer" {
+            if !a.ints("imputed_value_int64s")?.is_empty() {
+                return Err(a.err("imputes integers; optbench imports float imputation"));
+            }
+            let replaced = attr(n, "replaced_value_float")
+                .and_then(|x| x.f)
+                .unwrap_or(0.0);
+            if !replaced.is_nan() {
+                return Err(a.err(format!(
+                    "replaces the value {replaced}; optbench's pipeline fills only missing (NaN) values"
+                )));
+            }
+            let fills = per_feature(
+                &a,
+                "imputed_value_floats",
+                a.floats("imputed_value_floats")?,
+            )?;
+            for (s, f) in steps.iter_mut().zip(fills) {
+                if f.is_infinite() {
+                    return Err(a.err("imputes an infinite value"));
+                }
+                s.fill = f;
+            }
+        } else {
+            let offset = per_feature(&a, "offset", a.floats("offset")?)?;
+            let scale = per_feature(&a, "scale", a.floats("scale")?)?;
+            for ((s, o), m) in steps.iter_mut().zip(offset).zip(scale) {
+                if !(o.is_finite() && m.is_finite()) {
+                    return Err(a.err("has a non-finite offset or scale"));
+                }
+                s.center = o;
+                s.inv_scale = m;
+            }
+        }
+    }
+    Ok(Some(steps))
 }
 
 /// Folds the stages (in forward order) into a [`Tail`].

@@ -31,7 +31,7 @@ pub use graph::{
     attr_floats, attr_int, attr_ints, attr_string, attr_strings, GraphBuilder, IR_VERSION,
     ML_DOMAIN, OPSET, OPSET_ML,
 };
-pub use import::{import_onnx, read_onnx, Imported};
+pub use import::{import_onnx, imported_pipeline, read_onnx, Imported, NumericStep};
 pub use pipeline::{append_pipeline, serving_to_onnx};
 pub use write::{append_model, model_to_onnx, ModelOutputs};
 
