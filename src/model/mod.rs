@@ -9,10 +9,12 @@
 //! Prediction takes an `f32` feature row (the pipeline's output) and a caller
 //! owned [`Scratch`] (from [`Model::scratch`]), and never allocates.
 
+mod layout;
 mod linear;
 mod quant;
 mod tree;
 
+pub use layout::LayoutKind;
 pub use linear::{LinearModel, Link};
 pub use quant::{LeafPrecision, Leaves, QNode, QTree, QuantLinear, QuantTrees};
 pub use tree::{Node, Output, TreeEnsemble, LEAF};
@@ -51,6 +53,28 @@ impl Model {
             Model::Trees(m) => m.n_classes,
             Model::QuantLinear(m) => m.n_classes,
             Model::QuantTrees(m) => m.n_classes,
+        }
+    }
+
+    /// Arranges tree ensembles for serving ([`TreeEnsemble::prepare`]);
+    /// other kinds are ready as they are. Predictions do not change.
+    pub fn prepare(&mut self) {
+        if let Model::Trees(t) = self {
+            t.prepare();
+        }
+    }
+
+    /// Bytes held by the model's arrays once loaded (nodes, thresholds,
+    /// leaves, weights, run-time layouts); `Vec` headers and the enum itself
+    /// are not counted.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Model::Linear(m) => (m.weights.len() + m.bias.len()) * size_of::<f32>(),
+            Model::Trees(m) => m.heap_bytes(),
+            Model::QuantLinear(m) => {
+                m.weights.len() + (m.scales.len() + m.bias.len()) * size_of::<f32>()
+            }
+            Model::QuantTrees(m) => m.heap_bytes(),
         }
     }
 

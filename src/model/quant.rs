@@ -386,6 +386,32 @@ impl QuantTrees {
         self.trees.len()
     }
 
+    /// Bytes held by the arrays (cuts, nodes, leaves, the complete-tree
+    /// layout when built).
+    pub fn heap_bytes(&self) -> usize {
+        let leaves = match &self.leaves {
+            Leaves::F32(v) => v.len() * size_of::<f32>(),
+            Leaves::Int8 { values, .. } => values.len(),
+        };
+        let outputs = match &self.output {
+            Output::Average => 0,
+            Output::Boosted {
+                base, tree_output, ..
+            } => base.len() * size_of::<f32>() + tree_output.len() * size_of::<u32>(),
+        };
+        let implicit = self.implicit.as_ref().map_or(0, |im| {
+            im.nodes.len() * size_of::<[u16; 2]>() + im.leaf_ref.len() * size_of::<u32>()
+        });
+        self.cuts.len() * size_of::<f32>()
+            + self.cut_start.len() * size_of::<u32>()
+            + self.used_features.len() * size_of::<u16>()
+            + self.trees.len() * size_of::<QTree>()
+            + self.nodes.len() * size_of::<QNode>()
+            + leaves
+            + outputs
+            + implicit
+    }
+
     /// Adds the complete-tree layout when the trees are shallow (checked
     /// models only: it trusts the node references).
     fn with_layout(mut self) -> QuantTrees {
