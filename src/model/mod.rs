@@ -271,6 +271,9 @@ mod tests {
             model.predict_batch(&rows, &mut c);
             (c, model.predict_proba_batch(&rows))
         });
+        // 5 nodes of 16 bytes, 3 leaves × 2 f32, 1 root; the complete-tree
+        // layout: 3 heap nodes of 8 bytes and 4 leaf slots of 4.
+        assert_eq!(model.heap_bytes(), 5 * 16 + 6 * 4 + 4 + 3 * 8 + 4 * 4);
         let mut scratch = model.scratch();
         let mut p = [0.0; 2];
         for (i, row) in rows.chunks_exact(2).enumerate() {
