@@ -311,6 +311,7 @@ fn evaluate(
             round_p50_ns: l.round_p50s,
             throughput_rows_per_s: o.throughput_rows_per_s,
             size_bytes: o.size_bytes,
+            memory_bytes: t.model.heap_bytes() as u64,
             load_ns: o.load,
             compression: o.compression,
             zstd_level: o.zstd_level,

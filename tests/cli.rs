@@ -105,7 +105,12 @@ fn tiny_run_writes_every_report_and_a_model_that_reproduces_its_accuracy() {
     let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
     assert_eq!(csv.lines().count(), cands.len() + 1);
     let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
-    assert!(svg.contains(chosen) && svg.contains("budget 50 ms"));
+    // Ids of distilled students contain `<`, escaped in SVG text.
+    let in_svg = chosen
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    assert!(svg.contains(&in_svg) && svg.contains("budget 50 ms"));
 
     // Reload the package in this process and serve the same test rows.
     let artifact = Artifact::load(&out.join("model")).unwrap();

@@ -18,6 +18,7 @@
 //!   logistic or softmax link gives probabilities (gradient boosting, the way
 //!   Treelite stores one class per tree).
 
+use super::layout::{Built, Layout, LayoutKind, Pointers, Walk};
 use super::{argmax, Link};
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +86,7 @@ impl Output {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Stored")]
 pub struct TreeEnsemble {
     pub n_features: usize,
     pub n_classes: usize,
@@ -95,6 +97,46 @@ pub struct TreeEnsemble {
     pub nodes: Vec<Node>,
     /// `n_leaves × leaf_width()`.
     pub leaf_values: Vec<f32>,
+    /// The same trees arranged for traversal (see `layout.rs`): built by
+    /// [`TreeEnsemble::prepare`] (and on decoding a valid model), never
+    /// written. The push/append methods drop it; code that edits `nodes` or
+    /// `roots` directly after `prepare` must call it again (a layout built
+    /// for another node count is ignored).
+    #[serde(skip_serializing)]
+    layout: Layout,
+}
+
+/// The encoded form: the fields above, in the same order, without the
+/// layout (so the bytes are what they were before layouts existed).
+#[derive(Deserialize)]
+struct Stored {
+    n_features: usize,
+    n_classes: usize,
+    output: Output,
+    roots: Vec<u32>,
+    nodes: Vec<Node>,
+    leaf_values: Vec<f32>,
+}
+
+impl From<Stored> for TreeEnsemble {
+    /// A decoded model gets its layout only once it passes its checks (the
+    /// layout trusts node indices); one that fails is refused by the
+    /// caller's own `check` with its usual message.
+    fn from(s: Stored) -> TreeEnsemble {
+        let mut ens = TreeEnsemble {
+            n_features: s.n_features,
+            n_classes: s.n_classes,
+            output: s.output,
+            roots: s.roots,
+            nodes: s.nodes,
+            leaf_values: s.leaf_values,
+            layout: Layout::default(),
+        };
+        if ens.check().is_ok() {
+            ens.prepare();
+        }
+        ens
+    }
 }
 
 impl TreeEnsemble {
@@ -107,7 +149,51 @@ impl TreeEnsemble {
             roots: Vec::new(),
             nodes: Vec::new(),
             leaf_values: Vec::new(),
+            layout: Layout::default(),
         }
+    }
+
+    /// Builds the run-time layout measured fastest for these trees. Call
+    /// once the ensemble is complete and valid ([`TreeEnsemble::check`]);
+    /// predictions are the same with or without it.
+    pub fn prepare(&mut self) {
+        self.layout = Layout::choose(self);
+    }
+
+    /// Uses the given layout; `false` (and no change) when the trees do not
+    /// fit it. For benchmarks and tests: [`TreeEnsemble::prepare`] chooses.
+    pub fn set_layout(&mut self, kind: LayoutKind) -> bool {
+        match Layout::of_kind(self, kind) {
+            Some(l) => {
+                self.layout = l;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The layout predictions use.
+    pub fn layout_kind(&self) -> LayoutKind {
+        match &self.layout.0 {
+            Some(b) if b.fits(self) => self.layout.kind(),
+            _ => LayoutKind::Pointers,
+        }
+    }
+
+    /// Bytes held by the model's arrays (nodes, leaves, roots, outputs and
+    /// the run-time layout).
+    pub fn heap_bytes(&self) -> usize {
+        let outputs = match &self.output {
+            Output::Average => 0,
+            Output::Boosted {
+                base, tree_output, ..
+            } => base.len() * size_of::<f32>() + tree_output.len() * size_of::<u32>(),
+        };
+        self.nodes.len() * size_of::<Node>()
+            + self.leaf_values.len() * size_of::<f32>()
+            + self.roots.len() * size_of::<u32>()
+            + outputs
+            + self.layout.heap_bytes()
     }
 
     pub fn n_trees(&self) -> usize {
@@ -148,6 +234,7 @@ impl TreeEnsemble {
     pub fn push_leaf(&mut self, values: &[f32]) -> u32 {
         debug_assert_eq!(values.len(), self.leaf_width());
         let id = self.n_leaves() as u32;
+        self.layout = Layout::default();
         self.leaf_values.extend_from_slice(values);
         self.nodes.push(Node::leaf(id));
         (self.nodes.len() - 1) as u32
@@ -156,6 +243,7 @@ impl TreeEnsemble {
     /// Appends an internal node whose children are patched in later with
     /// [`TreeEnsemble::set_children`]; returns its index.
     pub fn push_split(&mut self, feature: u32, threshold: f32) -> u32 {
+        self.layout = Layout::default();
         self.nodes.push(Node {
             feature,
             threshold,
@@ -166,6 +254,7 @@ impl TreeEnsemble {
     }
 
     pub fn set_children(&mut self, node: u32, left: u32, right: u32) {
+        self.layout = Layout::default();
         let n = &mut self.nodes[node as usize];
         n.left = left;
         n.right = right;
@@ -192,24 +281,32 @@ impl TreeEnsemble {
     /// or base + summed leaf scores (boosting).
     #[inline]
     fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
-        self.accumulate_leaves(acc, |root| self.leaf_of(root, row));
+        // The layouts' unchecked loads rely on this (and it panics on a
+        // short row as indexing it would).
+        let row = &row[..self.n_features];
+        // One monomorphic loop per layout.
+        match self.layout.0.as_ref().filter(|b| b.fits(self)) {
+            Some(Built::Implicit(l)) => self.accumulate_with(l, row, acc),
+            Some(Built::Packed(l)) => self.accumulate_with(l, row, acc),
+            None => self.accumulate_with(&Pointers(self), row, acc),
+        }
     }
 
-    /// The accumulation shared by every tree layout: `leaf_of(root)` gives
-    /// the leaf number a tree's traversal reached.
-    #[inline]
-    pub(crate) fn accumulate_leaves(&self, acc: &mut [f32], leaf_of: impl Fn(u32) -> u32) {
+    /// The accumulation shared by every layout: trees are visited in order,
+    /// so every layout adds the same values in the same order.
+    #[inline(always)]
+    fn accumulate_with(&self, walk: &impl Walk, row: &[f32], acc: &mut [f32]) {
         match &self.output {
             Output::Average => {
                 acc.fill(0.0);
                 let k = self.n_classes;
-                for &root in &self.roots {
-                    let leaf = leaf_of(root) as usize;
+                walk.walk(row, |_, leaf| {
+                    let leaf = leaf as usize;
                     let values = &self.leaf_values[leaf * k..leaf * k + k];
                     for (a, v) in acc.iter_mut().zip(values) {
                         *a += v;
                     }
-                }
+                });
             }
             Output::Boosted {
                 base, tree_output, ..
@@ -218,15 +315,13 @@ impl TreeEnsemble {
                     // One output: sum in a register, not through memory
                     // (a store-to-load chain per tree otherwise).
                     let mut sum = b;
-                    for &root in &self.roots {
-                        sum += self.leaf_values[leaf_of(root) as usize];
-                    }
+                    walk.walk(row, |_, leaf| sum += self.leaf_values[leaf as usize]);
                     acc[0] = sum;
                 } else {
                     acc[..base.len()].copy_from_slice(base);
-                    for (&root, &o) in self.roots.iter().zip(tree_output) {
-                        acc[o as usize] += self.leaf_values[leaf_of(root) as usize];
-                    }
+                    walk.walk(row, |t, leaf| {
+                        acc[tree_output[t] as usize] += self.leaf_values[leaf as usize];
+                    });
                 }
             }
         }
@@ -274,6 +369,7 @@ impl TreeEnsemble {
         debug_assert_eq!(w, self.leaf_width());
         let (start, end) = (src.roots[t] as usize, src.tree_end(t));
         let node_offset = self.nodes.len() as u32 - start as u32;
+        self.layout = Layout::default();
         self.roots.push(self.nodes.len() as u32);
         for n in &src.nodes[start..end] {
             if n.is_leaf() {

@@ -298,6 +298,10 @@ pub fn derive(
             out.push(distill(teacher, spec, targets, data, seed)?);
         }
     }
+    // Serve every variant with its fastest run-time layout.
+    for v in &mut out {
+        v.model.prepare();
+    }
     Ok(out)
 }
 

@@ -180,6 +180,10 @@ pub struct CandidateResult {
     pub noisy: bool,
     pub throughput_rows_per_s: f64,
     pub size_bytes: Sizes,
+    /// Bytes of the loaded model's arrays (`Model::heap_bytes`: nodes,
+    /// thresholds, leaves, weights and run-time layouts).
+    #[serde(default)]
+    pub memory_bytes: u64,
     pub load_ns: Nanos,
     /// Every zstd level tried (size, compress and load time)…
     pub compression: Vec<Compression>,
@@ -369,6 +373,7 @@ pub(crate) mod sample {
                 raw: 1000,
                 compressed: 400,
             },
+            memory_bytes: 1000,
             load_ns: Nanos(2000),
             compression: vec![Compression {
                 level: 19,

@@ -16,6 +16,9 @@
 
 use super::TrainData;
 use crate::model::{Model, TreeEnsemble};
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde_json::Value;
 use smartcore::ensemble::random_forest_classifier::{
     RandomForestClassifier, RandomForestClassifierParameters,
@@ -87,6 +90,12 @@ pub(crate) fn fit_tree(
     Ok((fitted, Model::Trees(ens)))
 }
 
+/// A random forest, one smartcore tree per task on rayon's pool: each tree
+/// is a one-tree smartcore forest (its stratified bootstrap sample and `m`
+/// features tried per split) with its own seed, drawn in order from
+/// `seed`, so the forest is the same whatever the number of threads.
+/// (smartcore grows its trees one after another, and its per-tree entry
+/// point is private.) Returns the one-tree forests, in order.
 pub(crate) fn fit_forest(
     data: &TrainData<'_>,
     n_trees: u16,
@@ -94,7 +103,7 @@ pub(crate) fn fit_forest(
     min_samples_leaf: usize,
     max_features: Option<usize>,
     seed: u64,
-) -> Result<(SmartForest, Model), String> {
+) -> Result<(Vec<SmartForest>, Model), String> {
     if let Some(m) = max_features {
         if m > data.n_features {
             return Err(format!(
@@ -103,24 +112,36 @@ pub(crate) fn fit_forest(
             ));
         }
     }
-    let params = RandomForestClassifierParameters {
-        n_trees,
-        max_depth: smartcore_depth(max_depth),
-        min_samples_leaf,
-        m: max_features,
-        seed,
-        ..Default::default()
-    };
-    let fitted =
-        SmartForest::fit(&matrix(data)?, &data.y.to_vec(), params).map_err(|e| e.to_string())?;
-    let json = serde_json::to_value(&fitted).map_err(|e| e.to_string())?;
-    let classes = class_map(&json, data.n_classes)?;
-    let trees = json["trees"]
-        .as_array()
-        .ok_or("smartcore forest has no `trees` array")?;
+    let x = matrix(data)?;
+    let y = data.y.to_vec();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let seeds: Vec<u64> = (0..n_trees).map(|_| rng.next_u64()).collect();
+    let fitted: Vec<SmartForest> = seeds
+        .par_iter()
+        .map(|&tree_seed| {
+            let params = RandomForestClassifierParameters {
+                n_trees: 1,
+                max_depth: smartcore_depth(max_depth),
+                min_samples_leaf,
+                m: max_features,
+                seed: tree_seed,
+                ..Default::default()
+            };
+            SmartForest::fit(&x, &y, params).map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
     let mut ens = TreeEnsemble::new(data.n_features, data.n_classes);
     let mut leaf_class = Vec::new();
-    for tree in trees {
+    for forest in &fitted {
+        let json = serde_json::to_value(forest).map_err(|e| e.to_string())?;
+        let classes = class_map(&json, data.n_classes)?;
+        let [tree] = json["trees"]
+            .as_array()
+            .ok_or("smartcore forest has no `trees` array")?
+            .as_slice()
+        else {
+            return Err("a one-tree smartcore forest without exactly one tree".into());
+        };
         let root = convert(tree, &mut ens, &classes, &mut leaf_class)?;
         ens.roots.push(root);
     }
@@ -287,7 +308,18 @@ mod tests {
         for classes in [2, 3] {
             let p = Problem::new(1200, classes, 5);
             let (fitted, model) = fit_forest(&p.train(), 15, None, 1, None, 9).unwrap();
-            let expected = fitted.predict(&x_matrix(&p)).unwrap();
+            // smartcore's vote over its trees: most votes, the first class
+            // on a tie (smartcore's `which_max`).
+            let mut votes = vec![vec![0u32; classes]; p.y_test.len()];
+            for forest in &fitted {
+                for (v, c) in votes.iter_mut().zip(forest.predict(&x_matrix(&p)).unwrap()) {
+                    v[c as usize] += 1;
+                }
+            }
+            let expected: Vec<u32> = votes
+                .iter()
+                .map(|v| (0..classes).fold(0, |b, c| if v[c] > v[b] { c } else { b }) as u32)
+                .collect();
             assert_same_classes(&p, &model, &expected);
             let Model::Trees(t) = &model else {
                 panic!("a forest converts to trees")
@@ -304,5 +336,15 @@ mod tests {
         let c = fit_forest(&p.train(), 5, None, 1, None, 2).unwrap().1;
         assert_eq!(a, b);
         assert_ne!(a, c);
+        // Trees grow in parallel; the forest does not depend on how many
+        // threads grew it.
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let d = pool.install(|| fit_forest(&p.train(), 5, None, 1, None, 1).unwrap().1);
+            assert_eq!(d, a, "{threads} threads");
+        }
     }
 }

@@ -1,0 +1,89 @@
+//! Batch prediction throughput: `Model::predict_batch` on 10,000 rows (and
+//! on 1,000, just above the parallel threshold) in rayon pools of 1 and 2
+//! threads, side by side in one run, for logistic regression (the cheapest
+//! row), boosting 200 × depth 3 and forest 100 on 5,000 × 20 synthetic rows
+//! (w1's shape). Criterion reports time per batch; rows/s = rows ÷ time.
+//!
+//! cargo bench --bench batch
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use optbench::data::{stratified_split, SyntheticSpec};
+use optbench::pipeline::{FittedPipeline, PipelineConfig};
+use optbench::train::{train, CandidateSpec, TrainData};
+use std::hint::black_box;
+
+fn bench_batch(c: &mut Criterion) {
+    let data = SyntheticSpec::default()
+        .generate()
+        .expect("default spec is valid");
+    let (train_set, test_set) = stratified_split(&data, 0.2, 42);
+    let pipeline =
+        FittedPipeline::fit(&train_set, &PipelineConfig::default()).expect("numeric data");
+    let x_train = pipeline.transform(&train_set);
+    let x_test = pipeline.transform(&test_set);
+    let d = pipeline.n_outputs();
+    let td = TrainData {
+        x: &x_train,
+        n_features: d,
+        y: &train_set.y,
+        n_classes: 2,
+    };
+    let specs = [
+        CandidateSpec::LogisticRegression {
+            alpha: 1.0,
+            max_iterations: 200,
+        },
+        CandidateSpec::GradientBoosting {
+            n_trees: 200,
+            learning_rate: 0.1,
+            max_depth: 3,
+            min_samples_leaf: 1,
+            subsample: 1.0,
+            l2_regularization: 0.0,
+            max_bins: 255,
+        },
+        CandidateSpec::RandomForest {
+            n_trees: 100,
+            max_depth: None,
+            min_samples_leaf: 1,
+            max_features: None,
+        },
+    ];
+    let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]
+        .into_iter()
+        .map(|n| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(n)
+                .build()
+                .expect("a thread pool");
+            (n, pool)
+        })
+        .collect();
+    let mut group = c.benchmark_group("batch");
+    for spec in &specs {
+        let t = train(spec, &td, 42).expect("training succeeds");
+        for rows in [1_000usize, 10_000] {
+            // The test rows, cycled.
+            let batch: Vec<f32> = (0..rows)
+                .flat_map(|i| x_test[(i % test_set.n_rows()) * d..][..d].to_vec())
+                .collect();
+            group.throughput(Throughput::Elements(rows as u64));
+            let mut out = Vec::with_capacity(rows);
+            for (threads, pool) in &pools {
+                let id = format!("{}/{rows}_rows/{threads}_threads", t.id);
+                group.bench_function(BenchmarkId::new("predict_batch", id), |b| {
+                    pool.install(|| {
+                        b.iter(|| {
+                            t.model.predict_batch(black_box(&batch), &mut out);
+                            black_box(out.len())
+                        })
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_batch);
+criterion_main!(benches);

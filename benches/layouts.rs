@@ -1,0 +1,103 @@
+//! The float tree runtime's layouts side by side in one run (single-row,
+//! model-only, cycling through held-out rows), on the peer comparison's
+//! shapes: forest 100 and boosting 200 × depth 3 on 5,000 × 20 synthetic rows
+//! (w1's shape), forest 100 and boosting 300 × depth 6 on 10,000 × 30 (w2's).
+//! Also the binned (lossless quantized) form, to keep the quantized-vs-float
+//! ratio in view. The machine is shared: compare ratios within one run.
+//!
+//! cargo bench --bench layouts
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use optbench::data::{stratified_split, SyntheticSpec};
+use optbench::model::{LayoutKind, Model};
+use optbench::optimize::{quantize, Candidate, QuantizeKind};
+use optbench::pipeline::{FittedPipeline, PipelineConfig};
+use optbench::train::{train, CandidateSpec, TrainData};
+use std::hint::black_box;
+
+fn boost(n_trees: u16, max_depth: u16) -> CandidateSpec {
+    CandidateSpec::GradientBoosting {
+        n_trees,
+        learning_rate: 0.1,
+        max_depth,
+        min_samples_leaf: 1,
+        subsample: 1.0,
+        l2_regularization: 0.0,
+        max_bins: 255,
+    }
+}
+
+fn forest() -> CandidateSpec {
+    CandidateSpec::RandomForest {
+        n_trees: 100,
+        max_depth: None,
+        min_samples_leaf: 1,
+        max_features: None,
+    }
+}
+
+fn bench_layouts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("layouts");
+    for (name, n_samples, n_features, specs) in [
+        ("w1", 5_000, 20, [forest(), boost(200, 3)]),
+        ("w2", 10_000, 30, [forest(), boost(300, 6)]),
+    ] {
+        let data = SyntheticSpec {
+            n_samples,
+            n_features,
+            ..SyntheticSpec::default()
+        }
+        .generate()
+        .expect("a valid spec");
+        let (train_set, test_set) = stratified_split(&data, 0.2, 42);
+        let pipeline =
+            FittedPipeline::fit(&train_set, &PipelineConfig::default()).expect("numeric data");
+        let x_train = pipeline.transform(&train_set);
+        let x_test = pipeline.transform(&test_set);
+        let d = pipeline.n_outputs();
+        let td = TrainData {
+            x: &x_train,
+            n_features: d,
+            y: &train_set.y,
+            n_classes: 2,
+        };
+        for spec in &specs {
+            let parent: Candidate = train(spec, &td, 42).expect("training succeeds").into();
+            let Model::Trees(ens) = &parent.model else {
+                unreachable!("a tree model")
+            };
+            let mut forms = Vec::new();
+            for (label, kind) in [
+                ("pointers", LayoutKind::Pointers),
+                ("packed", LayoutKind::Packed),
+                ("implicit", LayoutKind::Implicit),
+            ] {
+                let mut e = ens.clone();
+                if e.set_layout(kind) {
+                    forms.push((label, Model::Trees(e)));
+                }
+            }
+            let bins = quantize(&parent, QuantizeKind::Bins)
+                .expect("quantizes")
+                .expect("a tree model");
+            forms.push(("bins", bins.model));
+            for (label, model) in &forms {
+                let mut scratch = model.scratch();
+                let mut i = 0usize;
+                let id = format!("{name}/{}/{label}", parent.id);
+                group.bench_function(BenchmarkId::new("model", id), |b| {
+                    b.iter(|| {
+                        i = (i + 1) % test_set.n_rows();
+                        black_box(
+                            model.predict(black_box(&x_test[i * d..(i + 1) * d]), &mut scratch),
+                        )
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_layouts);
+criterion_main!(benches);

@@ -1,0 +1,583 @@
+//! Run-time layouts of a [`TreeEnsemble`]: the same trees rearranged for
+//! traversal speed, built from the stored nodes (never written to disk) and
+//! taking exactly the branches the stored form takes (`x <= t` left, so a
+//! `NaN` goes right), so predictions are bit-identical whichever is used.
+//!
+//! - [`LayoutKind::Pointers`]: the stored form itself, 16-byte nodes with
+//!   explicit children, one tree after another.
+//! - [`LayoutKind::Packed`]: 8-byte nodes in depth-first order, the left
+//!   child implicit (the next node) and the right one a `u16` offset; a leaf
+//!   is a node whose threshold is a NaN carrying the leaf number and whose
+//!   offset is 0, so `x <= NaN` is false for every `x` and a walk that
+//!   reaches it stays there. That lets [`LANES`] trees be walked in
+//!   lock-step for as many steps as the deepest of them, with no branch on
+//!   the data: independent chains of loads the CPU overlaps, which is what
+//!   deep forests (thousands of nodes a tree, cache misses at every level)
+//!   need.
+//! - [`LayoutKind::Implicit`]: shallow trees (depth ≤ [`MAX_IMPLICIT_DEPTH`])
+//!   padded to complete binary trees in heap order (children of `i` at
+//!   `2i + 1`, `2i + 2`): no child references at all and exactly `D` steps a
+//!   tree, walked [`LANES`] trees at a time (the float twin of the binned
+//!   form's layout in `quant.rs`).
+//!
+//! [`Layout::choose`] picks the one measured fastest for the ensemble's shape
+//! (`cargo bench --bench layouts`).
+
+use super::tree::TreeEnsemble;
+
+/// Which traversal a [`TreeEnsemble`] uses at run time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LayoutKind {
+    Pointers,
+    Packed,
+    Implicit,
+}
+
+/// Trees walked at once by the lock-step layouts.
+pub(crate) const LANES: usize = 8;
+
+/// Deepest trees the complete-tree layout takes (256 leaf slots a tree).
+pub const MAX_IMPLICIT_DEPTH: u32 = 8;
+
+/// A run-time layout, or none (the stored nodes are walked). Derived data:
+/// equal whenever the trees are, so it never makes two ensembles differ.
+#[derive(Debug, Clone, Default)]
+pub struct Layout(pub(crate) Option<Built>);
+
+impl PartialEq for Layout {
+    fn eq(&self, _: &Layout) -> bool {
+        true
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Built {
+    Packed(Packed),
+    Implicit(Implicit),
+}
+
+impl Layout {
+    /// The layout measured fastest for this ensemble's shape: complete trees
+    /// when every tree is shallow and padding at most quadruples the nodes
+    /// (boosted trees), else packed nodes (deep forests), else none.
+    pub(crate) fn choose(ens: &TreeEnsemble) -> Layout {
+        let built = Implicit::build(ens)
+            .map(Built::Implicit)
+            .or_else(|| Packed::build(ens).map(Built::Packed));
+        Layout(built)
+    }
+
+    /// A given layout (for benchmarks and tests), if the trees fit it.
+    pub(crate) fn of_kind(ens: &TreeEnsemble, kind: LayoutKind) -> Option<Layout> {
+        match kind {
+            LayoutKind::Pointers => Some(Layout(None)),
+            LayoutKind::Packed => Packed::build(ens).map(|p| Layout(Some(Built::Packed(p)))),
+            LayoutKind::Implicit => Implicit::build(ens).map(|i| Layout(Some(Built::Implicit(i)))),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> LayoutKind {
+        match &self.0 {
+            None => LayoutKind::Pointers,
+            Some(Built::Packed(_)) => LayoutKind::Packed,
+            Some(Built::Implicit(_)) => LayoutKind::Implicit,
+        }
+    }
+
+    /// Bytes of the layout's arrays.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            None => 0,
+            Some(Built::Packed(p)) => {
+                p.nodes.len() * size_of::<PNode>()
+                    + p.tree_start.len() * size_of::<u32>()
+                    + p.group_depth.len() * size_of::<u32>()
+            }
+            Some(Built::Implicit(i)) => {
+                i.nodes.len() * size_of::<INode>() + i.leaf_ref.len() * size_of::<u32>()
+            }
+        }
+    }
+}
+
+/// A layout's traversal: calls `visit(tree, leaf number)` for every tree, in
+/// tree order (so sums follow the stored form's order exactly).
+pub(crate) trait Walk {
+    fn walk(&self, row: &[f32], visit: impl FnMut(usize, u32));
+}
+
+/// The stored nodes, one tree after another.
+pub(crate) struct Pointers<'a>(pub(crate) &'a TreeEnsemble);
+
+impl Walk for Pointers<'_> {
+    #[inline(always)]
+    fn walk(&self, row: &[f32], mut visit: impl FnMut(usize, u32)) {
+        for (t, &root) in self.0.roots.iter().enumerate() {
+            visit(t, self.0.leaf_of(root, row));
+        }
+    }
+}
+
+/// An 8-byte depth-first node: `row[feature] <= threshold` goes to the next
+/// node, else `right` nodes further. A leaf: `threshold` is a quiet NaN whose
+/// low 22 bits are the leaf number, `right` is 0, `feature` 0.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub(crate) struct PNode {
+    threshold: f32,
+    feature: u16,
+    right: u16,
+}
+
+const QUIET_NAN: u32 = 0x7fc0_0000;
+const NAN_PAYLOAD: u32 = (1 << 22) - 1;
+
+impl PNode {
+    fn leaf(id: u32) -> PNode {
+        PNode {
+            threshold: f32::from_bits(QUIET_NAN | id),
+            feature: 0,
+            right: 0,
+        }
+    }
+
+    #[inline(always)]
+    fn leaf_id(&self) -> u32 {
+        self.threshold.to_bits() & NAN_PAYLOAD
+    }
+
+    /// Offset to the next node on the row's path (0 at a leaf).
+    #[inline(always)]
+    fn step(&self, row: &[f32]) -> usize {
+        if row[usize::from(self.feature)] <= self.threshold {
+            1
+        } else {
+            usize::from(self.right)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Packed {
+    nodes: Vec<PNode>,
+    /// First node of each tree.
+    tree_start: Vec<u32>,
+    /// Depth of the deepest tree in each group of [`LANES`] trees: the
+    /// lock-step walk takes that many steps.
+    group_depth: Vec<u32>,
+    /// The ensemble's shape when built (a guard against edits after it).
+    n_nodes: usize,
+}
+
+impl Packed {
+    /// `None` when a tree is too big for `u16` offsets, a feature index for
+    /// `u16`, or there are more leaves than a NaN payload holds.
+    fn build(ens: &TreeEnsemble) -> Option<Packed> {
+        if ens.n_features == 0
+            || ens.n_features >= usize::from(u16::MAX)
+            || ens.n_leaves() > NAN_PAYLOAD as usize
+            // The lock-step walk loads features unchecked.
+            || ens
+                .nodes
+                .iter()
+                .any(|n| !n.is_leaf() && n.feature as usize >= ens.n_features)
+        {
+            return None;
+        }
+        let mut nodes = Vec::with_capacity(ens.nodes.len());
+        let mut tree_start = Vec::with_capacity(ens.n_trees());
+        let mut depths = Vec::with_capacity(ens.n_trees());
+        for t in 0..ens.n_trees() {
+            let start = nodes.len();
+            tree_start.push(u32::try_from(start).ok()?);
+            // Depth-first, left subtree first; right offsets patched when the
+            // right child is placed. (node, parent waiting for it as its
+            // right child, depth)
+            let mut stack = vec![(ens.roots[t] as usize, None::<usize>, 0u32)];
+            let mut depth = 0;
+            while let Some((i, parent, d)) = stack.pop() {
+                depth = depth.max(d);
+                let here = nodes.len();
+                if let Some(p) = parent {
+                    let off: &mut PNode = &mut nodes[p];
+                    off.right = u16::try_from(here - p).ok()?;
+                }
+                let n = &ens.nodes[i];
+                if n.is_leaf() {
+                    nodes.push(PNode::leaf(n.left));
+                } else {
+                    nodes.push(PNode {
+                        threshold: n.threshold,
+                        feature: n.feature as u16,
+                        right: 0,
+                    });
+                    stack.push((n.right as usize, Some(here), d + 1));
+                    stack.push((n.left as usize, None, d + 1));
+                }
+            }
+            depths.push(depth);
+            if nodes.len() - start > usize::from(u16::MAX) {
+                return None;
+            }
+        }
+        let group_depth = depths
+            .chunks(LANES)
+            .map(|c| c.iter().copied().max().unwrap_or(0))
+            .collect();
+        Some(Packed {
+            nodes,
+            tree_start,
+            group_depth,
+            n_nodes: ens.nodes.len(),
+        })
+    }
+
+    /// The leaf tree `t` sends `row` to, walking until a leaf.
+    #[inline(always)]
+    fn leaf_of(&self, t: usize, row: &[f32]) -> u32 {
+        let mut i = self.tree_start[t] as usize;
+        loop {
+            let n = &self.nodes[i];
+            if n.right == 0 {
+                return n.leaf_id();
+            }
+            i += n.step(row);
+        }
+    }
+}
+
+impl Walk for Packed {
+    #[inline(always)]
+    fn walk(&self, row: &[f32], mut visit: impl FnMut(usize, u32)) {
+        let n = self.tree_start.len();
+        let full = n - n % LANES;
+        for (g, t0) in (0..full).step_by(LANES).enumerate() {
+            let mut pos: [usize; LANES] = std::array::from_fn(|k| self.tree_start[t0 + k] as usize);
+            for _ in 0..self.group_depth[g] {
+                for p in &mut pos {
+                    // SAFETY: a walk starts at a tree's first node and moves
+                    // only to a child of the same tree (offsets are built
+                    // from the tree) or stays on a leaf, so `p` stays inside
+                    // `nodes`; `build` keeps only features below
+                    // `n_features`, which `TreeEnsemble::accumulate` checks
+                    // `row` covers.
+                    let n = unsafe { self.nodes.get_unchecked(*p) };
+                    let x = unsafe { *row.get_unchecked(usize::from(n.feature)) };
+                    *p += if x <= n.threshold {
+                        1
+                    } else {
+                        usize::from(n.right)
+                    };
+                }
+            }
+            for (k, &p) in pos.iter().enumerate() {
+                visit(t0 + k, self.nodes[p].leaf_id());
+            }
+        }
+        for t in full..n {
+            visit(t, self.leaf_of(t, row));
+        }
+    }
+}
+
+/// A complete-tree node: `row[feature] <= threshold` goes to `2i + 1`, else
+/// `2i + 2`. Padding below a leaf goes anywhere: every slot under the leaf
+/// names it.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub(crate) struct INode {
+    feature: u32,
+    threshold: f32,
+}
+
+impl INode {
+    /// 1 when the row goes right: not `x <= t` (rather than `x > t`, so a
+    /// NaN goes right, as in the stored form).
+    #[inline(always)]
+    fn goes_right(&self, row: &[f32]) -> usize {
+        1 - usize::from(row[self.feature as usize] <= self.threshold)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Implicit {
+    depth: u32,
+    /// `2^D − 1` nodes per tree.
+    nodes: Vec<INode>,
+    /// The leaf number in each of the `2^D` leaf slots of each tree.
+    leaf_ref: Vec<u32>,
+    n_nodes: usize,
+}
+
+impl Implicit {
+    /// `None` unless every tree is at most [`MAX_IMPLICIT_DEPTH`] deep (and
+    /// deeper than 0) and padding at most quadruples the node count.
+    fn build(ens: &TreeEnsemble) -> Option<Implicit> {
+        let depth = ens.tree_depths().into_iter().max()? as u32;
+        let internal = (1usize << depth.min(MAX_IMPLICIT_DEPTH)) - 1;
+        if depth == 0
+            || depth > MAX_IMPLICIT_DEPTH
+            || (2 * internal + 1) * ens.n_trees() > 4 * ens.nodes.len()
+            // The walk loads features unchecked.
+            || ens
+                .nodes
+                .iter()
+                .any(|n| !n.is_leaf() && n.feature as usize >= ens.n_features)
+        {
+            return None;
+        }
+        let slots = internal + 1;
+        let pad = INode {
+            feature: 0,
+            threshold: f32::INFINITY,
+        };
+        let mut im = Implicit {
+            depth,
+            nodes: vec![pad; internal * ens.n_trees()],
+            leaf_ref: vec![0; slots * ens.n_trees()],
+            n_nodes: ens.nodes.len(),
+        };
+        for (t, &root) in ens.roots.iter().enumerate() {
+            let heap = &mut im.nodes[t * internal..(t + 1) * internal];
+            let refs = &mut im.leaf_ref[t * slots..(t + 1) * slots];
+            // (node, heap position, level)
+            let mut stack = vec![(root as usize, 0usize, 0u32)];
+            while let Some((i, pos, level)) = stack.pop() {
+                let n = &ens.nodes[i];
+                if n.is_leaf() {
+                    let below = depth - level;
+                    let first = ((pos + 1) << below) - 1 - internal;
+                    refs[first..first + (1 << below)].fill(n.left);
+                } else {
+                    heap[pos] = INode {
+                        feature: n.feature,
+                        threshold: n.threshold,
+                    };
+                    stack.push((n.left as usize, 2 * pos + 1, level + 1));
+                    stack.push((n.right as usize, 2 * pos + 2, level + 1));
+                }
+            }
+        }
+        Some(im)
+    }
+
+    #[inline(always)]
+    fn leaf_of(&self, t: usize, row: &[f32]) -> u32 {
+        let internal = (1usize << self.depth) - 1;
+        let heap = &self.nodes[t * internal..(t + 1) * internal];
+        let mut i = 0usize;
+        for _ in 0..self.depth {
+            let n = heap[i];
+            i = 2 * i + 1 + n.goes_right(row);
+        }
+        self.leaf_ref[t * (internal + 1) + (i - internal)]
+    }
+}
+
+impl Walk for Implicit {
+    #[inline(always)]
+    fn walk(&self, row: &[f32], mut visit: impl FnMut(usize, u32)) {
+        let internal = (1usize << self.depth) - 1;
+        let n = self.nodes.len() / internal;
+        let full = n - n % LANES;
+        for t0 in (0..full).step_by(LANES) {
+            let heaps: [&[INode]; LANES] =
+                std::array::from_fn(|k| &self.nodes[(t0 + k) * internal..(t0 + k + 1) * internal]);
+            let mut pos = [0usize; LANES];
+            for _ in 0..self.depth {
+                for k in 0..LANES {
+                    // SAFETY: after s < D steps from the root a heap position
+                    // is below 2^(s+1) − 1 ≤ 2^D − 1 = `heaps[k].len()`, and
+                    // `build` keeps only features below `n_features`, which
+                    // `TreeEnsemble::accumulate` checks `row` covers. (The
+                    // bounds checks cost ~15% of this loop: measured.)
+                    let n = unsafe { heaps[k].get_unchecked(pos[k]) };
+                    let x = unsafe { *row.get_unchecked(n.feature as usize) };
+                    pos[k] = 2 * pos[k] + 2 - usize::from(x <= n.threshold);
+                }
+            }
+            for (k, &p) in pos.iter().enumerate() {
+                let t = t0 + k;
+                visit(t, self.leaf_ref[t * (internal + 1) + (p - internal)]);
+            }
+        }
+        for t in full..n {
+            visit(t, self.leaf_of(t, row));
+        }
+    }
+}
+
+impl Built {
+    /// Whether this layout was built from an ensemble of this shape (a cheap
+    /// guard: one built before the nodes were edited is not used).
+    #[inline(always)]
+    pub(crate) fn fits(&self, ens: &TreeEnsemble) -> bool {
+        let n = match self {
+            Built::Packed(p) => p.n_nodes,
+            Built::Implicit(i) => i.n_nodes,
+        };
+        n == ens.nodes.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Link, Output};
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Thresholds come from this grid, and rows take grid values, the next
+    /// `f32` above them, and NaN, so every tie and NaN route is exercised.
+    const GRID: [f32; 5] = [-1.5, -0.25, 0.0, 0.5, 2.0];
+
+    /// Appends a random tree of depth ≤ `max_depth` (pre-order); returns
+    /// its root.
+    fn grow(ens: &mut TreeEnsemble, rng: &mut ChaCha8Rng, depth: u32, max_depth: u32) -> u32 {
+        let width = ens.leaf_width();
+        if depth == max_depth || (depth > 0 && rng.random_bool(0.25)) {
+            let values: Vec<f32> = (0..width).map(|_| rng.random_range(-1.0..1.0)).collect();
+            return ens.push_leaf(&values);
+        }
+        let f = rng.random_range(0..ens.n_features) as u32;
+        let node = ens.push_split(f, GRID[rng.random_range(0..GRID.len())]);
+        let l = grow(ens, rng, depth + 1, max_depth);
+        let r = grow(ens, rng, depth + 1, max_depth);
+        ens.set_children(node, l, r);
+        node
+    }
+
+    fn ensemble(
+        seed: u64,
+        output: Output,
+        n_classes: usize,
+        trees: usize,
+        depth: u32,
+    ) -> TreeEnsemble {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut ens = TreeEnsemble::new(6, n_classes);
+        ens.output = output;
+        for t in 0..trees {
+            let root = grow(&mut ens, &mut rng, 0, depth);
+            ens.roots.push(root);
+            if let Output::Boosted {
+                tree_output, link, ..
+            } = &mut ens.output
+            {
+                tree_output.push((t % link.n_outputs(n_classes)) as u32);
+            }
+        }
+        ens.check().unwrap();
+        ens
+    }
+
+    fn rows(seed: u64, n: usize) -> Vec<[f32; 6]> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        (0..n)
+            .map(|_| {
+                std::array::from_fn(|_| {
+                    let g = GRID[rng.random_range(0..GRID.len())];
+                    match rng.random_range(0..5) {
+                        0 => g,
+                        1 => g.next_up(),
+                        2 => f32::NAN,
+                        _ => rng.random_range(-3.0..3.0),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    /// Every layout gives bit-identical probabilities and the same class as
+    /// the stored nodes, on rows at, just above and around every threshold
+    /// and with NaNs.
+    #[test]
+    fn every_layout_predicts_bit_for_bit_like_the_stored_nodes() {
+        let shapes = [
+            (Output::Average, 2, 37, 12),
+            (Output::Average, 3, 9, 5),
+            (
+                Output::Boosted {
+                    link: Link::Logistic,
+                    base: vec![0.3],
+                    tree_output: vec![],
+                },
+                2,
+                53,
+                6,
+            ),
+            (
+                Output::Boosted {
+                    link: Link::Softmax,
+                    base: vec![0.1, -0.2, 0.05],
+                    tree_output: vec![],
+                },
+                3,
+                30,
+                3,
+            ),
+        ];
+        let mut implicit_tested = 0;
+        for (seed, (output, k, trees, depth)) in shapes.into_iter().enumerate() {
+            let plain = ensemble(seed as u64, output, k, trees, depth);
+            assert_eq!(plain.layout_kind(), LayoutKind::Pointers);
+            let mut kinds = vec![LayoutKind::Packed];
+            if depth <= MAX_IMPLICIT_DEPTH {
+                kinds.push(LayoutKind::Implicit);
+            }
+            for kind in kinds {
+                let mut laid = plain.clone();
+                if !laid.set_layout(kind) {
+                    // Padding too costly for this random shape.
+                    assert_eq!(kind, LayoutKind::Implicit);
+                    continue;
+                }
+                assert_eq!(laid.layout_kind(), kind);
+                implicit_tested += usize::from(kind == LayoutKind::Implicit);
+                let (mut a, mut b) = (vec![0.0; k], vec![0.0; k]);
+                for row in rows(seed as u64 + 100, 2000) {
+                    plain.predict_proba(&row, &mut a);
+                    laid.predict_proba(&row, &mut b);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&a), bits(&b), "{kind:?} on {row:?}");
+                    assert_eq!(plain.predict(&row, &mut a), laid.predict(&row, &mut b));
+                }
+            }
+        }
+        assert_eq!(
+            implicit_tested, 3,
+            "every shallow shape is tested as complete trees"
+        );
+    }
+
+    #[test]
+    fn shallow_trees_get_complete_trees_deep_ones_packed_nodes() {
+        let boosted = Output::Boosted {
+            link: Link::Logistic,
+            base: vec![0.0],
+            tree_output: vec![],
+        };
+        let mut shallow = ensemble(1, boosted, 2, 20, 3);
+        shallow.prepare();
+        assert_eq!(shallow.layout_kind(), LayoutKind::Implicit);
+        let mut deep = ensemble(2, Output::Average, 2, 10, 14);
+        deep.prepare();
+        assert_eq!(deep.layout_kind(), LayoutKind::Packed);
+        // Editing the trees drops the layout; decoding builds it again.
+        let bytes = postcard::to_stdvec(&deep).unwrap();
+        let back: TreeEnsemble = postcard::from_bytes(&bytes).unwrap();
+        assert_eq!(back.layout_kind(), LayoutKind::Packed);
+        assert_eq!(back, deep);
+        deep.push_leaf(&[1.0, 0.0]);
+        assert_eq!(deep.layout_kind(), LayoutKind::Pointers);
+    }
+
+    #[test]
+    fn a_layout_adds_no_bytes_to_the_encoding() {
+        let mut ens = ensemble(3, Output::Average, 2, 5, 4);
+        let before = postcard::to_stdvec(&ens).unwrap();
+        ens.prepare();
+        assert_ne!(ens.layout_kind(), LayoutKind::Pointers);
+        assert_eq!(postcard::to_stdvec(&ens).unwrap(), before);
+    }
+}
