@@ -297,7 +297,7 @@ impl<'a> Graph<'a> {
             node: core,
             what: &what,
         };
-        let (model, classes) = match core.op_type() {
+        let (mut model, classes) = match core.op_type() {
             "LinearClassifier" => linear(&attrs, width, &tail)?,
             "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail)?,
             _ => tree_regressor(&attrs, width, &tail)?,
@@ -305,6 +305,10 @@ impl<'a> Graph<'a> {
         model
             .check()
             .map_err(|m| Error::onnx(&what, format!("converts to an inconsistent model: {m}")))?;
+        // Checked: now it may get its fast run-time layout.
+        if let Model::Trees(t) = &mut model {
+            t.prepare();
+        }
         let preprocessing = preprocessing(&chain, model.n_features())?;
         Ok(Imported {
             model,

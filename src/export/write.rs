@@ -210,10 +210,8 @@ fn dequantize_trees(q: &QuantTrees) -> (TreeEnsemble, Option<f32>) {
         Output::Average => q.n_classes,
         Output::Boosted { .. } => 1,
     };
-    let mut t = TreeEnsemble {
-        output: q.output.clone(),
-        ..TreeEnsemble::new(q.n_features, q.n_classes)
-    };
+    let mut t = TreeEnsemble::new(q.n_features, q.n_classes);
+    t.output = q.output.clone();
     if let Output::Boosted { tree_output, .. } = &mut t.output {
         tree_output.clear();
     }
