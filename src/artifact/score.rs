@@ -353,7 +353,8 @@ pub fn predict_csv(
         h.extend(input_header.iter().map(String::as_str));
         r.write_record(&h).map_err(io_rej)?;
     }
-    let mut fields: Vec<String> = Vec::with_capacity(header.len());
+    // One reused buffer for the numbers: no allocation per scored row.
+    let mut buf = String::new();
     let summary = score_csv(
         artifact,
         files.input,
@@ -361,13 +362,19 @@ pub fn predict_csv(
         rejected.is_some(),
         |outcome| match outcome {
             RowOutcome::Scored { row, class, proba } => {
-                fields.clear();
-                fields.push(row.to_string());
-                fields.push(classes[class as usize].clone());
+                use std::fmt::Write as _;
+                buf.clear();
+                let _ = write!(buf, "{row}");
+                out.write_field(&buf).map_err(io_out)?;
+                out.write_field(&classes[class as usize]).map_err(io_out)?;
                 if files.proba {
-                    fields.extend(proba.iter().map(f32::to_string));
+                    for p in proba {
+                        buf.clear();
+                        let _ = write!(buf, "{p}");
+                        out.write_field(&buf).map_err(io_out)?;
+                    }
                 }
-                out.write_record(&fields).map_err(io_out)
+                out.write_record(None::<&[u8]>).map_err(io_out)
             }
             RowOutcome::Rejected {
                 row,
