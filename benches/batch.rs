@@ -6,28 +6,22 @@
 //!
 //! cargo bench --bench batch
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use optbench::data::{stratified_split, SyntheticSpec};
-use optbench::pipeline::{FittedPipeline, PipelineConfig};
-use optbench::train::{train, CandidateSpec, TrainData};
+use optbench::data::SyntheticSpec;
+use optbench::train::{train, CandidateSpec};
 use std::hint::black_box;
 
 fn bench_batch(c: &mut Criterion) {
-    let data = SyntheticSpec::default()
-        .generate()
-        .expect("default spec is valid");
-    let (train_set, test_set) = stratified_split(&data, 0.2, 42);
-    let pipeline =
-        FittedPipeline::fit(&train_set, &PipelineConfig::default()).expect("numeric data");
-    let x_train = pipeline.transform(&train_set);
-    let x_test = pipeline.transform(&test_set);
-    let d = pipeline.n_outputs();
-    let td = TrainData {
-        x: &x_train,
-        n_features: d,
-        y: &train_set.y,
-        n_classes: 2,
-    };
+    let prepared = common::Prepared::new(SyntheticSpec::default());
+    let common::Prepared {
+        test_set,
+        x_test,
+        d,
+        ..
+    } = &prepared;
+    let (d, td) = (*d, prepared.train_data());
     let specs = [
         CandidateSpec::LogisticRegression {
             alpha: 1.0,

@@ -7,12 +7,13 @@
 //!
 //! cargo bench --bench layouts
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use optbench::data::{stratified_split, SyntheticSpec};
+use optbench::data::SyntheticSpec;
 use optbench::model::{LayoutKind, Model};
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
-use optbench::pipeline::{FittedPipeline, PipelineConfig};
-use optbench::train::{train, CandidateSpec, TrainData};
+use optbench::train::{train, CandidateSpec};
 use std::hint::black_box;
 
 fn boost(n_trees: u16, max_depth: u16) -> CandidateSpec {
@@ -42,25 +43,18 @@ fn bench_layouts(c: &mut Criterion) {
         ("w1", 5_000, 20, [forest(), boost(200, 3)]),
         ("w2", 10_000, 30, [forest(), boost(300, 6)]),
     ] {
-        let data = SyntheticSpec {
+        let prepared = common::Prepared::new(SyntheticSpec {
             n_samples,
             n_features,
             ..SyntheticSpec::default()
-        }
-        .generate()
-        .expect("a valid spec");
-        let (train_set, test_set) = stratified_split(&data, 0.2, 42);
-        let pipeline =
-            FittedPipeline::fit(&train_set, &PipelineConfig::default()).expect("numeric data");
-        let x_train = pipeline.transform(&train_set);
-        let x_test = pipeline.transform(&test_set);
-        let d = pipeline.n_outputs();
-        let td = TrainData {
-            x: &x_train,
-            n_features: d,
-            y: &train_set.y,
-            n_classes: 2,
-        };
+        });
+        let common::Prepared {
+            test_set,
+            x_test,
+            d,
+            ..
+        } = &prepared;
+        let (d, td) = (*d, prepared.train_data());
         for spec in &specs {
             let parent: Candidate = train(spec, &td, 42).expect("training succeeds").into();
             let Model::Trees(ens) = &parent.model else {

@@ -5,33 +5,27 @@
 //!
 //! cargo bench --bench quantized
 
+mod common;
+
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use optbench::data::{stratified_split, SyntheticSpec};
+use optbench::data::SyntheticSpec;
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
-use optbench::pipeline::{FittedPipeline, PipelineConfig};
-use optbench::train::{train, CandidateSpec, TrainData};
+use optbench::train::{train, CandidateSpec};
 use std::hint::black_box;
 
 fn bench_quantized(c: &mut Criterion) {
-    let data = SyntheticSpec {
+    let prepared = common::Prepared::new(SyntheticSpec {
         n_samples: 10_000,
         n_features: 30,
         ..SyntheticSpec::default()
-    }
-    .generate()
-    .expect("a valid spec");
-    let (train_set, test_set) = stratified_split(&data, 0.2, 42);
-    let pipeline =
-        FittedPipeline::fit(&train_set, &PipelineConfig::default()).expect("numeric data");
-    let x_train = pipeline.transform(&train_set);
-    let x_test = pipeline.transform(&test_set);
-    let d = pipeline.n_outputs();
-    let td = TrainData {
-        x: &x_train,
-        n_features: d,
-        y: &train_set.y,
-        n_classes: 2,
-    };
+    });
+    let common::Prepared {
+        test_set,
+        x_test,
+        d,
+        ..
+    } = &prepared;
+    let (d, td) = (*d, prepared.train_data());
     let specs = [
         CandidateSpec::GradientBoosting {
             n_trees: 300,

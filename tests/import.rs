@@ -12,6 +12,19 @@ use optbench::run::{run_imported, External, ImportData};
 use optbench::train::{train, CandidateSpec, TrainData};
 use std::path::Path;
 
+/// The tiny config, writing under `tmp`, with a 50 ms budget.
+fn tiny_plan(root: &Path, tmp: &Path) -> Plan {
+    Plan::load(
+        Some(&root.join("configs/tiny.toml")),
+        &Overrides {
+            out: Some(tmp.join("out")),
+            budget_ms: Some(50.0),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 #[test]
 fn an_external_model_is_measured_optimized_and_packaged() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -40,15 +53,7 @@ fn an_external_model_is_measured_optimized_and_packaged() {
     .model;
 
     let tmp = tempfile::tempdir().unwrap();
-    let plan = Plan::load(
-        Some(&root.join("configs/tiny.toml")),
-        &Overrides {
-            out: Some(tmp.path().join("out")),
-            budget_ms: Some(50.0),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let plan = tiny_plan(root, tmp.path());
     let outcome = run_imported(
         &plan,
         External {
@@ -149,15 +154,7 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
     .unwrap()
     .model;
     let tmp = tempfile::tempdir().unwrap();
-    let plan = Plan::load(
-        Some(&root.join("configs/tiny.toml")),
-        &Overrides {
-            out: Some(tmp.path().join("out")),
-            budget_ms: Some(50.0),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let plan = tiny_plan(root, tmp.path());
     let external = |preprocessing| External {
         id: "outside".into(),
         model: model.clone(),
