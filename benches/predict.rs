@@ -22,7 +22,6 @@ fn bench_predict(c: &mut Criterion) {
         ..
     } = &prepared;
     let (d, td) = (*d, prepared.train_data());
-    let schema = test_set.schema();
     let specs = [
         CandidateSpec::LogisticRegression {
             alpha: 1.0,
@@ -59,10 +58,9 @@ fn bench_predict(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 1) % test_set.n_rows();
                 let raw = black_box(&raw_rows[i * w..(i + 1) * w]);
-                if schema.validate_row(raw).is_ok() {
-                    pipeline.transform_row(raw, &mut buf);
+                if pipeline.transform_checked(raw, &mut buf).is_ok() {
+                    black_box(model.predict(&buf, &mut scratch));
                 }
-                black_box(model.predict(&buf, &mut scratch))
             })
         });
         let mut out = Vec::with_capacity(test_set.n_rows());

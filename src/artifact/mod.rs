@@ -292,11 +292,11 @@ impl Predictor<'_> {
     /// Validate → preprocess: the model's input for one raw row.
     #[inline]
     fn prepare(&mut self, raw: &[Value<'_>]) -> std::result::Result<(), Invalid> {
-        self.artifact.schema.validate_row(raw)?;
+        // The pipeline's one-pass check refuses what the schema refuses
+        // (`load` checked that they describe the same columns).
         self.artifact
             .pipeline
-            .transform_row(raw, &mut self.features);
-        Ok(())
+            .transform_checked(raw, &mut self.features)
     }
 
     /// The predicted class (an index into the package's `classes`).

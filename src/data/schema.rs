@@ -157,23 +157,33 @@ impl InputSchema {
             });
         }
         for (column, (v, f)) in row.iter().zip(&self.features).enumerate() {
-            match (f.kind, *v) {
-                (_, Value::Missing) => {}
-                (FeatureKind::Numeric, Value::Number(value)) => {
-                    if !value.is_finite() {
-                        return Err(Invalid::NotFinite { column, value });
-                    }
-                }
-                (FeatureKind::Numeric, Value::Text(_)) => {
-                    return Err(Invalid::NotANumber { column });
-                }
-                (FeatureKind::Categorical, Value::Text(_)) => {}
-                (FeatureKind::Categorical, Value::Number(_)) => {
-                    return Err(Invalid::NotText { column });
-                }
-            }
+            f.kind.check(column, *v)?;
         }
         Ok(())
+    }
+}
+
+impl FeatureKind {
+    /// Whether `v` can be a value of column `column` of this kind: missing
+    /// anywhere, a finite number in a numeric column, text in a categorical
+    /// one. The one statement of what serving accepts, used by
+    /// [`InputSchema::validate_row`] and by the pipeline's one-pass serving
+    /// path ([`crate::pipeline::FittedPipeline::transform_checked`]).
+    #[inline(always)]
+    pub fn check(self, column: usize, v: Value<'_>) -> Result<(), Invalid> {
+        match (self, v) {
+            (_, Value::Missing) => Ok(()),
+            (FeatureKind::Numeric, Value::Number(value)) => {
+                if value.is_finite() {
+                    Ok(())
+                } else {
+                    Err(Invalid::NotFinite { column, value })
+                }
+            }
+            (FeatureKind::Numeric, Value::Text(_)) => Err(Invalid::NotANumber { column }),
+            (FeatureKind::Categorical, Value::Text(_)) => Ok(()),
+            (FeatureKind::Categorical, Value::Number(_)) => Err(Invalid::NotText { column }),
+        }
     }
 }
 

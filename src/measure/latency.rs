@@ -309,11 +309,10 @@ pub fn measure_latency<C: Clock>(
 /// turn into an error response), so its cost is still counted.
 #[inline(always)]
 fn end_to_end(s: &Subject<'_>, raw: &[Value<'_>], buf: &mut [f32], scratch: &mut Scratch) -> u32 {
-    if s.schema.validate_row(raw).is_err() {
+    let out = &mut buf[..s.pipeline.n_outputs()];
+    if s.pipeline.transform_checked(raw, out).is_err() {
         return u32::MAX;
     }
-    let out = &mut buf[..s.pipeline.n_outputs()];
-    s.pipeline.transform_row(raw, out);
     s.model.predict(out, scratch)
 }
 
