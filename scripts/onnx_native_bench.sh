@@ -10,6 +10,7 @@
 # Usage: scripts/onnx_native_bench.sh [peer_bench flags: --rounds N --calls N --warmup N --only FILE]
 # Environment: OPTBENCH_DATA  folder with w1/ and w2/ (default ../shared/data)
 #              ORTBENCH_VENV  virtualenv to use or create (default target/ortbench-venv)
+#              ORTBENCH_CPU   the core the timing runs on (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,9 +46,9 @@ fi
 echo "building tools/peer_bench (release)…" >&2
 cargo build --quiet --release --manifest-path tools/peer_bench/Cargo.toml --target-dir target
 
-# One core, as in BENCHMARKS.md, when taskset is there.
+# One core, as in BENCHMARKS.md, when taskset is there (ORTBENCH_CPU picks it).
 pin=()
-if command -v taskset >/dev/null; then pin=(taskset -c 1); fi
+if command -v taskset >/dev/null; then pin=(taskset -c "${ORTBENCH_CPU:-1}"); fi
 
 out="target/ortbench/results-$(date -u +%Y%m%dT%H%M%SZ).md"
 trap 'rm -f "$out.tmp"' EXIT
