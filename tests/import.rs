@@ -110,7 +110,7 @@ fn an_external_model_is_measured_optimized_and_packaged() {
 
 #[test]
 fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
-    use optbench::export::NumericStep;
+    use optbench::export::{NumericStep, Preprocessing};
     use optbench::pipeline::{PipelineConfig, Step};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/fixtures/wine");
@@ -168,7 +168,13 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
         train: Some(dir.join("train.csv")),
         target: "label".into(),
     };
-    let outcome = run_imported(&plan, external(Some(steps.clone())), &data, &Silent).unwrap();
+    let outcome = run_imported(
+        &plan,
+        external(Some(Preprocessing::Numeric(steps.clone()))),
+        &data,
+        &Silent,
+    )
+    .unwrap();
 
     // Measured through the steps: the accuracy of pipeline → model.
     let te = optbench::data::read_csv_with_schema(&dir.join("test.csv"), "label", &tr, &[])
@@ -183,7 +189,13 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
     assert_eq!(a.pipeline.steps, fitted.steps);
 
     // Steps that do not fit the columns are an error, not a panic.
-    let e = run_imported(&plan, external(Some(steps[..3].to_vec())), &data, &Silent).unwrap_err();
+    let e = run_imported(
+        &plan,
+        external(Some(Preprocessing::Numeric(steps[..3].to_vec()))),
+        &data,
+        &Silent,
+    )
+    .unwrap_err();
     assert!(
         e.to_string()
             .contains("3 preprocessing steps for 13 columns"),
