@@ -35,6 +35,10 @@
       their cases hold the raw cells of the test rows (penguins' also
       again with cells blanked and with categories it never saw),
       onnxruntime's class indices and probabilities, and the class labels.
+      On penguins also variants: the categorical block first without an
+      imputer ("" is then a category), one transformer per categorical
+      column with drop="first", and handle_unknown="error" (zeros = 0; rows
+      without unseen categories).
 
   onnx_check.py check-predict CASE.json PREDICTIONS.csv [--exact]
       `optbench predict --proba` of a package imported from a
@@ -350,7 +354,8 @@ def feeds_of(df, categorical):
 
 def make_columns(folder, data, target, categorical):
     """ColumnTransformer (numeric: impute, scale; categorical: impute, one-hot)
-    → model Pipelines, converted with one input per column."""
+    → model Pipelines, converted with one input per column; on penguins also
+    variants of the preprocessing (see `variants`)."""
     import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
@@ -359,98 +364,156 @@ def make_columns(folder, data, target, categorical):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
     from sklearn.tree import DecisionTreeClassifier
-    from skl2onnx import to_onnx
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
 
     x, y = read_mixed(data, "train", target, categorical)
     xt, _ = read_mixed(data, "test", target, categorical)
     write_f32_csv(folder / f"{data}_test_f32.csv", data, categorical)
-    served = [xt]
+    known = [xt]
     if data == "penguins":
         # Its test rows have no missing cells and no new categories: add
         # them.
-        served += [blanked(xt, categorical, 4, 3), unseen(xt, categorical)]
-    served = pd.concat(served, ignore_index=True)
+        known.append(blanked(xt, categorical, 4, 3))
+        served = pd.concat(known + [unseen(xt, categorical)], ignore_index=True)
+    else:
+        served = xt
+    known = pd.concat(known, ignore_index=True)
     numeric = [c for c in x.columns if c not in categorical]
+
+    def numbers():
+        return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+
+    def categories(strategy, **onehot):
+        onehot.setdefault("handle_unknown", "ignore")
+        return Pipeline(
+            [
+                (
+                    "impute",
+                    SimpleImputer(strategy=strategy, missing_values="", fill_value="missing"),
+                ),
+                ("onehot", OneHotEncoder(**onehot)),
+            ]
+        )
+
+    def standard(strategy):
+        return ColumnTransformer(
+            [("num", numbers(), numeric), ("cat", categories(strategy), categorical)]
+        )
+
     models = {
-        "random_forest": ("constant", RandomForestClassifier(n_estimators=50, random_state=0)),
+        "random_forest": (
+            standard("constant"),
+            RandomForestClassifier(n_estimators=50, random_state=0),
+        ),
         "gradient_boosting": (
-            "most_frequent",
+            standard("most_frequent"),
             GradientBoostingClassifier(n_estimators=50, random_state=0),
         ),
-        "logistic_regression": ("constant", LogisticRegression(max_iter=5000)),
-        "decision_tree": ("most_frequent", DecisionTreeClassifier(max_depth=8, random_state=0)),
+        "logistic_regression": (standard("constant"), LogisticRegression(max_iter=5000)),
+        "decision_tree": (
+            standard("most_frequent"),
+            DecisionTreeClassifier(max_depth=8, random_state=0),
+        ),
     }
-    for name, (strategy, est) in models.items():
-        pre = ColumnTransformer(
-            [
-                (
-                    "num",
-                    Pipeline(
-                        [("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())]
-                    ),
-                    numeric,
-                ),
-                (
-                    "cat",
-                    Pipeline(
-                        [
-                            (
-                                "impute",
-                                SimpleImputer(
-                                    strategy=strategy, missing_values="", fill_value="missing"
-                                ),
-                            ),
-                            ("onehot", OneHotEncoder(handle_unknown="ignore")),
-                        ]
-                    ),
-                    categorical,
-                ),
-            ]
-        )
-        pipe = Pipeline([("pre", pre), ("model", est)]).fit(x, y)
-        types = [
-            (c, StringTensorType([None, 1]) if c in categorical else FloatTensorType([None, 1]))
-            for c in x.columns
+    for name, (pre, est) in models.items():
+        write_columns_case(folder, f"{data}_{name}", pre, est, x, y, served, categorical)
+    if data != "penguins":
+        return
+    # Variants: (name, preprocessing, model, rows). (Not double inputs:
+    # skl2onnx then writes a double Imputer, which onnxruntime 1.32 has no
+    # kernel for.)
+    variants = [
+        # Categorical block first; no imputer, so "" (missing) is a category.
+        (
+            "cat_first_no_imputer",
+            ColumnTransformer(
+                [
+                    ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+                    ("num", numbers(), numeric),
+                ]
+            ),
+            LogisticRegression(max_iter=5000),
+            served,
+        ),
+        # One transformer per categorical column; the first category dropped.
+        (
+            "per_column_drop_first",
+            ColumnTransformer(
+                [("num", numbers(), numeric)]
+                + [
+                    (f"cat_{c}", categories("constant", drop="first"), [c])
+                    for c in categorical
+                ]
+            ),
+            GradientBoostingClassifier(n_estimators=30, random_state=0),
+            served,
+        ),
+        # handle_unknown="error" (zeros = 0): onnxruntime refuses unseen
+        # categories, so only rows without them.
+        (
+            "unknown_error",
+            ColumnTransformer(
+                [
+                    ("num", numbers(), numeric),
+                    ("cat", categories("most_frequent", handle_unknown="error"), categorical),
+                ]
+            ),
+            DecisionTreeClassifier(max_depth=6, random_state=0),
+            known,
+        ),
+    ]
+    for name, pre, est, rows in variants:
+        write_columns_case(folder, f"{data}_{name}", pre, est, x, y, rows, categorical)
+
+
+def write_columns_case(folder, name, pre, est, x, y, served, categorical):
+    """Fits pre → est, converts it with one input per column and writes
+    DIR/sklearn_columns_<name>.onnx and its case: the raw cells of `served`,
+    onnxruntime's class indices and probabilities, the class labels."""
+    from sklearn.pipeline import Pipeline
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    pipe = Pipeline([("pre", pre), ("model", est)]).fit(x, y)
+    types = [
+        (c, StringTensorType([None, 1]) if c in categorical else FloatTensorType([None, 1]))
+        for c in x.columns
+    ]
+    onx = to_onnx(
+        pipe,
+        initial_types=types,
+        options={"zipmap": False},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    case_name = f"sklearn_columns_{name}"
+    path = folder / f"{case_name}.onnx"
+    path.write_bytes(onx.SerializeToString())
+    sess = session(path)
+    out = dict(
+        zip([o.name for o in sess.get_outputs()], sess.run(None, feeds_of(served, categorical)))
+    )
+    classes = [str(c) for c in pipe.classes_]
+    label = [classes.index(str(v)) for v in np.asarray(out["label"]).ravel()]
+    cells = [
+        [
+            v if c in categorical else (None if np.isnan(v) else float(v))
+            for c, v in zip(served.columns, r)
         ]
-        onx = to_onnx(
-            pipe,
-            initial_types=types,
-            options={"zipmap": False},
-            target_opset={"": 17, "ai.onnx.ml": 3},
-        )
-        case_name = f"sklearn_columns_{data}_{name}"
-        path = folder / f"{case_name}.onnx"
-        path.write_bytes(onx.SerializeToString())
-        sess = session(path)
-        out = dict(
-            zip([o.name for o in sess.get_outputs()], sess.run(None, feeds_of(served, categorical)))
-        )
-        classes = [str(c) for c in pipe.classes_]
-        label = [classes.index(str(v)) for v in np.asarray(out["label"]).ravel()]
-        cells = [
-            [
-                v if c in categorical else (None if np.isnan(v) else float(v))
-                for c, v in zip(served.columns, r)
-            ]
-            for r in served.itertuples(index=False)
-        ]
-        case = {
-            "name": case_name,
-            "n_features": len(served.columns),
-            "n_classes": len(classes),
-            "raw": True,
-            "columns": [
-                [c, "categorical" if c in categorical else "numeric"] for c in served.columns
-            ],
-            "cells": cells,
-            "classes": classes,
-            "label": label,
-            "probabilities": np.asarray(out["probabilities"]).astype(np.float32).tolist(),
-        }
-        path.with_suffix(".json").write_text(json.dumps(case))
-        ops = sorted({n.op_type for n in onx.graph.node})
-        print(f"wrote {path.name}: {len(served)} raw rows; operators {', '.join(ops)}")
+        for r in served.itertuples(index=False)
+    ]
+    case = {
+        "name": case_name,
+        "n_features": len(served.columns),
+        "n_classes": len(classes),
+        "raw": True,
+        "columns": [[c, "categorical" if c in categorical else "numeric"] for c in served.columns],
+        "cells": cells,
+        "classes": classes,
+        "label": label,
+        "probabilities": np.asarray(out["probabilities"]).astype(np.float32).tolist(),
+    }
+    path.with_suffix(".json").write_text(json.dumps(case))
+    ops = sorted({n.op_type for n in onx.graph.node})
+    print(f"wrote {path.name}: {len(served)} raw rows; operators {', '.join(ops)}")
 
 
 def write_f32_csv(path, data, categorical):
