@@ -14,15 +14,21 @@
 //!   [`Imported::preprocessing`], one [`NumericStep`] per feature, which
 //!   optbench's pipeline applies as `Step::Numeric` (see
 //!   [`imported_pipeline`]);
+//! - or, when the graph has one input per column (several inputs, or a
+//!   string one: skl2onnx's `ColumnTransformer` with numeric and one-hot
+//!   categorical branches), whatever `columns.rs` reads between them and
+//!   the model operator: the pipeline on those columns
+//!   ([`Preprocessing::Columns`]), the model's features renumbered to its
+//!   output order;
 //! - between its scores and the `probabilities` output: `Identity`, `Cast`,
 //!   `Mul` / `Add` by constants, then at most one of `Softmax` or the
 //!   logistic pair `Concat(1 − Sigmoid(z), Sigmoid(z))`, then at most an L1
 //!   `Normalizer` (a no-op on probabilities, as skl2onnx adds it);
 //! - `ArgMax` and `ZipMap` may compute other outputs; they are ignored.
 //!
-//! Anything else — other preprocessing (`OneHotEncoder`, `Normalizer` in
-//! front of the model, …), other model operators — is an error naming the
-//! operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
+//! Anything else — other preprocessing (a `OneHotEncoder` in front of a
+//! single float input, a `Normalizer` in front of the model, …), other
+//! model operators — is an error naming the operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
 //! as `<=` the next `f32` below the threshold (the same comparisons on
 //! `f32` inputs); other modes, and `NaN` sent to the true branch
 //! (`nodes_missing_value_tracks_true = 1`), are refused because the IR sends
