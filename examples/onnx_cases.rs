@@ -10,7 +10,12 @@
 //!                              `"raw": true` (a scikit-learn Pipeline: Imputer → Scaler →
 //!                              model) must import with its preprocessing, and each raw
 //!                              row goes through the imported pipeline, then the model;
-//!                              its scaled features are compared with onnxruntime's too
+//!                              its scaled features are compared with onnxruntime's too.
+//!                              A case with `columns` (a ColumnTransformer: one input
+//!                              per column, numeric and categorical) has raw cells
+//!                              (`cells`: numbers or null, texts or "" for missing),
+//!                              must import with a per-column pipeline and the case's
+//!                              class labels, and its cells go through that pipeline
 //! onnx_cases export-serving DIR the whole serving path (pipeline + model) of every family,
 //!                              float and int8, on mixed-type data with missing cells and
 //!                              unseen categories (exercise 2: 2 classes; penguins: 3):
@@ -25,7 +30,9 @@
 //! (3 classes), read as plain numeric CSV (label column `label`); no
 //! preprocessing (trees do not need it, and the export is the model alone).
 
-use optbench::export::{imported_pipeline, model_to_onnx, read_onnx, write_onnx, Imported};
+use optbench::export::{
+    imported_pipeline, model_to_onnx, read_onnx, write_onnx, Imported, Preprocessing,
+};
 use optbench::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
 use optbench::train::{train, CandidateSpec, TrainData};
 use serde::{Deserialize, Serialize};
@@ -43,6 +50,7 @@ struct Case {
     n_features: usize,
     n_classes: usize,
     /// Feature rows; `null` is NaN (JSON has no NaN).
+    #[serde(default)]
     rows: Vec<Vec<Option<f32>>>,
     label: Vec<u32>,
     probabilities: Vec<Vec<f32>>,
@@ -53,6 +61,17 @@ struct Case {
     /// onnxruntime's preprocessed features of the raw rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     features: Option<Vec<Vec<f32>>>,
+    /// A per-column case: each column's name and kind (`numeric` or
+    /// `categorical`), in the order of `cells`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    columns: Option<Vec<(String, String)>>,
+    /// A per-column case's raw rows: a number or `null` (missing) for a
+    /// numeric column, a text for a categorical one (`""`: missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cells: Option<Vec<Vec<serde_json::Value>>>,
+    /// The class labels the file must import with, in class-index order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    classes: Option<Vec<String>>,
 }
 
 fn main() -> ExitCode {
@@ -203,6 +222,9 @@ fn export(dir: &Path) -> Res<()> {
                     probabilities: Vec::new(),
                     raw: false,
                     features: None,
+                    columns: None,
+                    cells: None,
+                    classes: None,
                 };
                 for r in &case_rows {
                     case.label.push(m.predict(r, &mut s));
@@ -396,11 +418,13 @@ fn row(r: &[Option<f32>]) -> Vec<f32> {
 /// the row through the imported pipeline (as `optbench import` serves it).
 fn model_rows(imported: &Imported, case: &Case) -> Res<Vec<Vec<f32>>> {
     use optbench::data::Value;
-    let Some(steps) = imported.preprocessing.as_deref() else {
-        return Ok(case.rows.iter().map(|r| row(r)).collect());
+    let pre = match &imported.preprocessing {
+        None => return Ok(case.rows.iter().map(|r| row(r)).collect()),
+        Some(Preprocessing::Columns(_)) => return column_rows(imported, case),
+        Some(p) => p,
     };
     let names: Vec<String> = (0..case.n_features).map(|j| format!("x{j}")).collect();
-    let pipeline = imported_pipeline(Some(steps), &names).map_err(|e| e.to_string())?;
+    let pipeline = imported_pipeline(Some(pre), &names).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(case.rows.len());
     let mut raw = Vec::with_capacity(case.n_features);
     for (i, r) in case.rows.iter().enumerate() {
@@ -419,6 +443,68 @@ fn model_rows(imported: &Imported, case: &Case) -> Res<Vec<Vec<f32>>> {
     Ok(out)
 }
 
+/// A per-column case's cells through the imported pipeline, the columns
+/// matched by name, each cell read as optbench reads a CSV cell.
+fn column_rows(imported: &Imported, case: &Case) -> Res<Vec<Vec<f32>>> {
+    use optbench::data::{is_missing, FeatureKind, Value};
+    let (Some(columns), Some(cells)) = (&case.columns, &case.cells) else {
+        return Err(format!(
+            "{}: the file reads one input per column, the case has no `columns`",
+            case.name
+        ));
+    };
+    let Some(Preprocessing::Columns(pipeline)) = &imported.preprocessing else {
+        return Err(format!("{}: no per-column pipeline", case.name));
+    };
+    let own = imported
+        .preprocessing
+        .as_ref()
+        .and_then(Preprocessing::columns);
+    let mut at = Vec::new();
+    for (name, kind) in own.unwrap_or_default() {
+        let j = columns.iter().position(|c| c.0 == name).ok_or_else(|| {
+            format!(
+                "{}: the file reads `{name}`, the case has no such column",
+                case.name
+            )
+        })?;
+        let expected = match kind {
+            FeatureKind::Numeric => "numeric",
+            FeatureKind::Categorical => "categorical",
+        };
+        if columns[j].1 != expected {
+            return Err(format!(
+                "{}: column `{name}` is {} in the case, {expected} in the import",
+                case.name, columns[j].1
+            ));
+        }
+        at.push(j);
+    }
+    let mut out = Vec::with_capacity(cells.len());
+    let mut raw = Vec::with_capacity(at.len());
+    for (i, r) in cells.iter().enumerate() {
+        raw.clear();
+        for &j in &at {
+            raw.push(match r.get(j) {
+                Some(serde_json::Value::Number(x)) => Value::Number(x.as_f64().unwrap_or(f64::NAN)),
+                Some(serde_json::Value::String(t)) if is_missing(t) => Value::Missing,
+                Some(serde_json::Value::String(t)) => Value::Text(t),
+                Some(serde_json::Value::Null) => Value::Missing,
+                _ => {
+                    return Err(format!(
+                        "{}: row {i} has no value for column {j}",
+                        case.name
+                    ))
+                }
+            });
+        }
+        let mut f = vec![0.0; pipeline.n_outputs()];
+        pipeline.transform_row(&raw, &mut f);
+        out.push(f);
+    }
+    Ok(out)
+}
+
 fn check_import(dir: &Path) -> Res<()> {
     let mut failed = 0;
     let cases = cases(dir)?;
@@ -430,6 +516,7 @@ fn check_import(dir: &Path) -> Res<()> {
         let rows = model_rows(&imported, &case)?;
         let mut s = m.scratch();
         let mut p = vec![0.0; m.n_classes()];
+        let classes_ok = case.classes.as_ref().is_none_or(|c| *c == imported.classes);
         let (mut same, mut ties, mut max_diff) = (0usize, 0usize, 0f32);
         for ((r, &label), expected) in rows.iter().zip(&case.label).zip(&case.probabilities) {
             m.predict_proba(r, &mut s, &mut p);
@@ -468,20 +555,34 @@ fn check_import(dir: &Path) -> Res<()> {
             feature_note =
                 format!(", features {equal}/{total} bit-equal (others within {max_ulps} f32 step)");
         }
-        let n = case.rows.len();
+        let n = rows.len();
         let ok = same + ties == n
             && max_diff <= PROBA_TOL
             && case.raw == with_pre
             && rows.len() == case.label.len()
-            && features_ok;
+            && features_ok
+            && classes_ok;
         failed += usize::from(!ok);
         println!(
             "{} {:<48} classes {same}/{n} equal ({ties} exact ties), max |Δp| {max_diff:.2e}{feature_note}  [{}{}]",
             if ok { "ok  " } else { "FAIL" },
             case.name,
-            if with_pre { "imputer/scaler → " } else { "" },
+            match &imported.preprocessing {
+                None => "",
+                Some(Preprocessing::Numeric(_)) => "imputer/scaler → ",
+                Some(Preprocessing::Columns(_)) => "per-column pipeline → ",
+            },
             m.describe()
         );
+        if !classes_ok {
+            println!(
+                "     classes imported as {:?}, expected {:?}",
+                imported.classes, case.classes
+            );
+        }
+        for note in &imported.notes {
+            println!("     note: {note}");
+        }
         if case.raw != with_pre {
             println!(
                 "     the case's rows are {}, but the import {} preprocessing",

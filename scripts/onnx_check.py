@@ -25,6 +25,33 @@
       columns with some cells missing (NaN, null in the JSON, `"raw": true`),
       and the JSON also holds onnxruntime's scaled features (the Scaler's
       output) so that optbench's preprocessing can be compared value by value.
+      And scikit-learn Pipelines of a ColumnTransformer (numeric columns:
+      SimpleImputer(median) → StandardScaler; categorical columns:
+      SimpleImputer(constant or most_frequent, missing_values="") →
+      OneHotEncoder(handle_unknown="ignore")) and a model, fitted on
+      tests/fixtures/penguins (3 classes) and tests/fixtures/exercise2
+      (2 classes) and converted with one input per column (float [N, 1],
+      NaN = missing; string [N, 1], "" = missing) (DIR/sklearn_columns_*):
+      their cases hold the raw cells of the test rows (penguins' also
+      again with cells blanked and with categories it never saw),
+      onnxruntime's class indices and probabilities, and the class labels.
+      On penguins also variants: the categorical block first without an
+      imputer ("" is then a category), one transformer per categorical
+      column with drop="first", and handle_unknown="error" (zeros = 0; rows
+      without unseen categories).
+
+  onnx_check.py check-predict CASE.json PREDICTIONS.csv [--exact]
+      `optbench predict --proba` of a package imported from a
+      sklearn_columns_* file, on the test CSV, against onnxruntime's outputs
+      for the same rows (the case's first rows): classes equal except exact
+      ties; with --exact also probabilities within 1e-5, otherwise their
+      agreement is reported. (The file's inputs are float: onnxruntime
+      rounds each number of the CSV to f32 before the Imputer and Scaler,
+      optbench's pipeline scales the CSV's decimal value as it is read, so
+      now and then a value next to a split threshold falls on the other side.
+      make-import also writes DIR/<data>_test_f32.csv, the test CSV with its
+      numbers written as the f32 values onnxruntime saw, for the --exact
+      check.)
 
   onnx_check.py bench DIR
       onnxruntime's single-row latency (Python API, one intra-op and one
@@ -193,6 +220,11 @@ def make_import(folder):
             path.with_suffix(".json").write_text(json.dumps(case))
             print(f"wrote {path.name}: {len(xt)} test rows, onnxruntime outputs")
         make_pipelines(folder, data, x, y, xt)
+    for data, target, categorical in [
+        ("penguins", "species", ["island", "sex"]),
+        ("exercise2", "churn", ["city", "device", "plan"]),
+    ]:
+        make_columns(folder, data, target, categorical)
 
 
 def with_missing(x, every, seed):
@@ -268,6 +300,283 @@ def make_pipelines(folder, data, x, y, xt):
         print(f"wrote {path.name}: {len(xt)} raw test rows, onnxruntime outputs and features")
 
 
+def read_mixed(data, split, target, categorical):
+    """A fixture CSV as skl2onnx's per-column inputs see it: numeric
+    columns float32 with NaN for an empty cell, categorical ones text with ""
+    for an empty cell; and the labels."""
+    import pandas as pd
+
+    df = pd.read_csv(
+        ROOT / "tests" / "fixtures" / data / f"{split}.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
+    y = df.pop(target).to_numpy()
+    for c in df.columns:
+        if c in categorical:
+            df[c] = df[c].astype(object)
+        else:
+            df[c] = pd.to_numeric(df[c].replace("", np.nan)).astype(np.float32)
+    return df, y
+
+
+def blanked(df, categorical, every, seed):
+    """A copy of df with about one cell in `every` missing (NaN / ""),
+    deterministic."""
+    rng = np.random.default_rng(seed)
+    df = df.copy()
+    mask = rng.random(df.shape) < 1.0 / every
+    for j, c in enumerate(df.columns):
+        df.loc[mask[:, j], c] = "" if c in categorical else np.nan
+    return df
+
+
+def unseen(df, categorical):
+    """A copy of df whose categorical cells are, by turns, categories
+    never seen in training."""
+    df = df.copy()
+    for j, c in enumerate(categorical):
+        rows = np.arange(len(df)) % (len(categorical) + 1) == j
+        df.loc[rows, c] = f"never-seen-{c}"
+    return df
+
+
+def feeds_of(df, categorical):
+    return {
+        c: (
+            df[c].to_numpy(dtype=object).reshape(-1, 1)
+            if c in categorical
+            else df[c].to_numpy(dtype=np.float32).reshape(-1, 1)
+        )
+        for c in df.columns
+    }
+
+
+def make_columns(folder, data, target, categorical):
+    """ColumnTransformer (numeric: impute, scale; categorical: impute, one-hot)
+    → model Pipelines, converted with one input per column; on penguins also
+    variants of the preprocessing (see `variants`)."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
+    x, y = read_mixed(data, "train", target, categorical)
+    xt, _ = read_mixed(data, "test", target, categorical)
+    write_f32_csv(folder / f"{data}_test_f32.csv", data, categorical)
+    known = [xt]
+    if data == "penguins":
+        # Its test rows have no missing cells and no new categories: add
+        # them.
+        known.append(blanked(xt, categorical, 4, 3))
+        served = pd.concat(known + [unseen(xt, categorical)], ignore_index=True)
+    else:
+        served = xt
+    known = pd.concat(known, ignore_index=True)
+    numeric = [c for c in x.columns if c not in categorical]
+
+    def numbers():
+        return Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+
+    def categories(strategy, **onehot):
+        onehot.setdefault("handle_unknown", "ignore")
+        return Pipeline(
+            [
+                (
+                    "impute",
+                    SimpleImputer(strategy=strategy, missing_values="", fill_value="missing"),
+                ),
+                ("onehot", OneHotEncoder(**onehot)),
+            ]
+        )
+
+    def standard(strategy):
+        return ColumnTransformer(
+            [("num", numbers(), numeric), ("cat", categories(strategy), categorical)]
+        )
+
+    models = {
+        "random_forest": (
+            standard("constant"),
+            RandomForestClassifier(n_estimators=50, random_state=0),
+        ),
+        "gradient_boosting": (
+            standard("most_frequent"),
+            GradientBoostingClassifier(n_estimators=50, random_state=0),
+        ),
+        "logistic_regression": (standard("constant"), LogisticRegression(max_iter=5000)),
+        "decision_tree": (
+            standard("most_frequent"),
+            DecisionTreeClassifier(max_depth=8, random_state=0),
+        ),
+    }
+    for name, (pre, est) in models.items():
+        write_columns_case(folder, f"{data}_{name}", pre, est, x, y, served, categorical)
+    if data != "penguins":
+        return
+    # Variants: (name, preprocessing, model, rows). (Not double inputs:
+    # skl2onnx then writes a double Imputer, which onnxruntime 1.32 has no
+    # kernel for.)
+    variants = [
+        # Categorical block first; no imputer, so "" (missing) is a category.
+        (
+            "cat_first_no_imputer",
+            ColumnTransformer(
+                [
+                    ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
+                    ("num", numbers(), numeric),
+                ]
+            ),
+            LogisticRegression(max_iter=5000),
+            served,
+        ),
+        # One transformer per categorical column; the first category dropped.
+        (
+            "per_column_drop_first",
+            ColumnTransformer(
+                [("num", numbers(), numeric)]
+                + [
+                    (f"cat_{c}", categories("constant", drop="first"), [c])
+                    for c in categorical
+                ]
+            ),
+            GradientBoostingClassifier(n_estimators=30, random_state=0),
+            served,
+        ),
+        # handle_unknown="error" (zeros = 0): onnxruntime refuses unseen
+        # categories, so only rows without them.
+        (
+            "unknown_error",
+            ColumnTransformer(
+                [
+                    ("num", numbers(), numeric),
+                    ("cat", categories("most_frequent", handle_unknown="error"), categorical),
+                ]
+            ),
+            DecisionTreeClassifier(max_depth=6, random_state=0),
+            known,
+        ),
+    ]
+    for name, pre, est, rows in variants:
+        write_columns_case(folder, f"{data}_{name}", pre, est, x, y, rows, categorical)
+
+
+def write_columns_case(folder, name, pre, est, x, y, served, categorical):
+    """Fits pre → est, converts it with one input per column and writes
+    DIR/sklearn_columns_<name>.onnx and its case: the raw cells of `served`,
+    onnxruntime's class indices and probabilities, the class labels."""
+    from sklearn.pipeline import Pipeline
+    from skl2onnx import to_onnx
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    pipe = Pipeline([("pre", pre), ("model", est)]).fit(x, y)
+    types = [
+        (c, StringTensorType([None, 1]) if c in categorical else FloatTensorType([None, 1]))
+        for c in x.columns
+    ]
+    onx = to_onnx(
+        pipe,
+        initial_types=types,
+        options={"zipmap": False},
+        target_opset={"": 17, "ai.onnx.ml": 3},
+    )
+    case_name = f"sklearn_columns_{name}"
+    path = folder / f"{case_name}.onnx"
+    path.write_bytes(onx.SerializeToString())
+    sess = session(path)
+    out = dict(
+        zip([o.name for o in sess.get_outputs()], sess.run(None, feeds_of(served, categorical)))
+    )
+    classes = [str(c) for c in pipe.classes_]
+    label = [classes.index(str(v)) for v in np.asarray(out["label"]).ravel()]
+    cells = [
+        [
+            v if c in categorical else (None if np.isnan(v) else float(v))
+            for c, v in zip(served.columns, r)
+        ]
+        for r in served.itertuples(index=False)
+    ]
+    case = {
+        "name": case_name,
+        "n_features": len(served.columns),
+        "n_classes": len(classes),
+        "raw": True,
+        "columns": [[c, "categorical" if c in categorical else "numeric"] for c in served.columns],
+        "cells": cells,
+        "classes": classes,
+        "label": label,
+        "probabilities": np.asarray(out["probabilities"]).astype(np.float32).tolist(),
+    }
+    path.with_suffix(".json").write_text(json.dumps(case))
+    ops = sorted({n.op_type for n in onx.graph.node})
+    print(f"wrote {path.name}: {len(served)} raw rows; operators {', '.join(ops)}")
+
+
+def write_f32_csv(path, data, categorical):
+    """The fixture's test CSV with every number written as the float32
+    value the file's float inputs make of it (shortest round-trip text)."""
+    import csv
+
+    with open(ROOT / "tests" / "fixtures" / data / "test.csv") as f:
+        rows = list(csv.reader(f))
+    header = rows[0]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for r in rows[1:]:
+            w.writerow(
+                [
+                    v
+                    if c in categorical or v == "" or not is_number(v)
+                    else repr(float(np.float32(float(v))))
+                    for c, v in zip(header, r)
+                ]
+            )
+
+
+def is_number(text):
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def check_predict(case_path, predictions, exact):
+    import csv
+
+    case = json.loads(pathlib.Path(case_path).read_text())
+    classes = case["classes"]
+    with open(predictions) as f:
+        rows = list(csv.DictReader(f))
+    n = len(rows)
+    label = np.array([classes.index(r["prediction"]) for r in rows], dtype=np.int64)
+    proba = np.array([[float(r[f"proba_{c}"]) for c in classes] for r in rows], dtype=np.float32)
+    expected = np.array(case["probabilities"][:n], dtype=np.float32)
+    ok, msg = compare(
+        f"optbench predict vs {case['name']}",
+        label,
+        proba,
+        np.array(case["label"][:n], dtype=np.int64),
+        expected,
+    )
+    if not exact:
+        # Classes only: equal but for exact ties.
+        top2 = np.sort(expected, axis=1)[:, ::-1][:, :2]
+        tie = (top2[:, 0] - top2[:, 1]) <= TOL
+        ok = proba.shape == expected.shape and not np.any(
+            (label != np.array(case["label"][:n])) & ~tie
+        )
+        within = int(np.sum(np.max(np.abs(proba - expected), axis=1) <= TOL))
+        msg = ("ok  " if ok else "FAIL") + msg[4:] + f"; {within}/{n} rows within {TOL:g}"
+    print(msg)
+    sys.exit(0 if ok and n > 0 else 1)
+
+
 def session_of_bytes(data):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
@@ -278,6 +587,8 @@ def session_of_bytes(data):
 def bench(folder, rounds=20):
     for js in sorted(pathlib.Path(folder).glob("*.json")):
         case = json.loads(js.read_text())
+        if "columns" in case:
+            continue  # one input per column: not timed here
         sess = session(js.with_suffix(".onnx"))
         inp = sess.get_inputs()[0].name
         rows = [r.reshape(1, -1) for r in rows_of(case)]
@@ -303,8 +614,9 @@ if __name__ == "__main__":
         "make-import": make_import,
         "bench": bench,
     }
-    if len(sys.argv) != 3 or sys.argv[1] not in commands:
+    if sys.argv[1:2] == ["check-predict"] and sys.argv[4:] in ([], ["--exact"]):
+        check_predict(sys.argv[2], sys.argv[3], sys.argv[4:] == ["--exact"])
+    elif len(sys.argv) != 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
-    commands[sys.argv[1]](
-        sys.argv[2]
-    )
+    else:
+        commands[sys.argv[1]](sys.argv[2])

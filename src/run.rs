@@ -653,13 +653,16 @@ pub struct External {
     pub params: serde_json::Value,
     /// The model's file.
     pub path: PathBuf,
-    /// The file's own numeric preprocessing (`Imputer` / `Scaler`), one step
-    /// per feature column; `None` passes the columns through as they are.
-    pub preprocessing: Option<Vec<crate::export::NumericStep>>,
+    /// The file's own preprocessing: numeric (`Imputer` / `Scaler`, one
+    /// step per feature column of the data), or per column (the file names
+    /// its columns, numeric and categorical); `None` passes the columns
+    /// through as they are.
+    pub preprocessing: Option<crate::export::Preprocessing>,
 }
 
 /// `optbench import`: the rows to measure an external model on (its feature
-/// columns are every column but the target, in file order, numeric), and
+/// columns are every column but the target, in file order, numeric; or, for
+/// a file with one input per column, the columns it names), and
 /// optionally the rows it was trained on (needed by the optimizations that
 /// look at training rows: depth pruning, distillation).
 #[derive(Debug, Clone)]
@@ -692,17 +695,56 @@ pub fn run_imported(
             ),
         ));
     }
-    let names: Vec<String> = header
-        .iter()
-        .filter(|h| **h != data.target && !plan.columns.contains_key(*h))
-        .cloned()
-        .collect();
     let ignored: Vec<String> = header
         .iter()
         .filter(|h| plan.columns.get(*h) == Some(&crate::data::ColumnType::Ignore))
         .cloned()
         .collect();
-    if names.len() != external.model.n_features() {
+    let own = external
+        .preprocessing
+        .as_ref()
+        .and_then(crate::export::Preprocessing::columns);
+    let (names, kinds): (Vec<String>, Vec<crate::data::FeatureKind>) = match &own {
+        // The file names its columns and their kinds.
+        Some(cols) => {
+            if let Some((c, _)) = cols.iter().find(|(c, _)| !header.contains(c)) {
+                return Err(Error::data(
+                    &data.test,
+                    format!(
+                        "no column `{c}`, which the model {} reads",
+                        external.path.display()
+                    ),
+                ));
+            }
+            if let Some(h) = header.iter().find(|h| {
+                **h != data.target && !ignored.contains(h) && !cols.iter().any(|(c, _)| c == *h)
+            }) {
+                return Err(Error::data(
+                    &data.test,
+                    format!(
+                        "column `{h}` is not one the model {} reads (it reads {}); \
+                         set it to \"ignore\" in the config's [columns]",
+                        external.path.display(),
+                        cols.iter()
+                            .map(|c| c.0.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            cols.iter().cloned().unzip()
+        }
+        None => {
+            let names: Vec<String> = header
+                .iter()
+                .filter(|h| **h != data.target && !plan.columns.contains_key(*h))
+                .cloned()
+                .collect();
+            let kinds = vec![crate::data::FeatureKind::Numeric; names.len()];
+            (names, kinds)
+        }
+    };
+    if own.is_none() && names.len() != external.model.n_features() {
         return Err(Error::data(
             &data.test,
             format!(
@@ -715,12 +757,13 @@ pub fn run_imported(
             ),
         ));
     }
-    let reference = Dataset::numeric(
+    let mut reference = Dataset::numeric(
         names.clone(),
         Vec::new(),
         Vec::new(),
         external.classes.clone(),
     );
+    reference.kinds = kinds;
     let test = read_csv_with_schema(&data.test, &data.target, &reference, &ignored)?.data;
     let train = match &data.train {
         Some(p) => read_csv_with_schema(p, &data.target, &reference, &ignored)?.data,
@@ -731,10 +774,10 @@ pub fn run_imported(
         "imported {} ({}{}): {} test rows{}",
         external.id,
         external.model.describe(),
-        if external.preprocessing.is_some() {
-            ", behind the file's imputer / scaler"
-        } else {
-            ""
+        match (&external.preprocessing, &own) {
+            (None, _) => "",
+            (Some(_), None) => ", behind the file's imputer / scaler",
+            (Some(_), Some(_)) => ", behind the file's per-column preprocessing",
         },
         test.n_rows(),
         data.train.as_ref().map_or_else(String::new, |_| format!(
@@ -743,7 +786,17 @@ pub fn run_imported(
         ))
     ));
 
-    let pipeline = crate::export::imported_pipeline(external.preprocessing.as_deref(), &names)?;
+    let pipeline = crate::export::imported_pipeline(external.preprocessing.as_ref(), &names)?;
+    if pipeline.n_outputs() != external.model.n_features() {
+        return Err(Error::onnx(
+            external.path.display().to_string(),
+            format!(
+                "its preprocessing makes {} features for a model of {}",
+                pipeline.n_outputs(),
+                external.model.n_features()
+            ),
+        ));
+    }
     let x_train = pipeline.transform(&train);
     let x_test = pipeline.transform(&test);
     let mut plan = plan.clone();

@@ -110,7 +110,7 @@ fn an_external_model_is_measured_optimized_and_packaged() {
 
 #[test]
 fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
-    use optbench::export::NumericStep;
+    use optbench::export::{NumericStep, Preprocessing};
     use optbench::pipeline::{PipelineConfig, Step};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/fixtures/wine");
@@ -168,7 +168,13 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
         train: Some(dir.join("train.csv")),
         target: "label".into(),
     };
-    let outcome = run_imported(&plan, external(Some(steps.clone())), &data, &Silent).unwrap();
+    let outcome = run_imported(
+        &plan,
+        external(Some(Preprocessing::Numeric(steps.clone()))),
+        &data,
+        &Silent,
+    )
+    .unwrap();
 
     // Measured through the steps: the accuracy of pipeline → model.
     let te = optbench::data::read_csv_with_schema(&dir.join("test.csv"), "label", &tr, &[])
@@ -183,10 +189,112 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
     assert_eq!(a.pipeline.steps, fitted.steps);
 
     // Steps that do not fit the columns are an error, not a panic.
-    let e = run_imported(&plan, external(Some(steps[..3].to_vec())), &data, &Silent).unwrap_err();
+    let e = run_imported(
+        &plan,
+        external(Some(Preprocessing::Numeric(steps[..3].to_vec()))),
+        &data,
+        &Silent,
+    )
+    .unwrap_err();
     assert!(
         e.to_string()
             .contains("3 preprocessing steps for 13 columns"),
         "{e}"
     );
+}
+
+#[test]
+fn a_per_column_models_csv_is_read_by_its_column_names_and_kinds() {
+    use optbench::artifact::{score_csv, ScoreOptions};
+    use optbench::data::read_csv_with_schema;
+    use optbench::export::Preprocessing;
+    use optbench::pipeline::PipelineConfig;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = root.join("tests/fixtures/exercise2");
+    let tr = read_csv(&dir.join("train.csv"), "churn", &ColumnTypes::new())
+        .unwrap()
+        .data;
+    // A model behind numeric and one-hot steps, named as the columns (what
+    // the import of a per-column file hands over).
+    let fitted = FittedPipeline::fit(&tr, &PipelineConfig::default()).unwrap();
+    let x = fitted.transform(&tr);
+    let model = train(
+        &CandidateSpec::LogisticRegression {
+            alpha: 1.0,
+            max_iterations: 200,
+        },
+        &TrainData {
+            x: &x,
+            n_features: fitted.n_outputs(),
+            y: &tr.y,
+            n_classes: tr.n_classes(),
+        },
+        3,
+    )
+    .unwrap()
+    .model;
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = tiny_plan(root, tmp.path());
+    let external = External {
+        id: "columns".into(),
+        model: model.clone(),
+        classes: tr.classes.clone(),
+        params: serde_json::json!({"file": "none"}),
+        path: "columns.onnx".into(),
+        preprocessing: Some(Preprocessing::Columns(fitted.clone())),
+    };
+    // No training rows: the package knows the categories from its pipeline.
+    let data = ImportData {
+        test: dir.join("test.csv"),
+        train: None,
+        target: "churn".into(),
+    };
+    let outcome = run_imported(&plan, external.clone(), &data, &Silent).unwrap();
+    let te = read_csv_with_schema(&dir.join("test.csv"), "churn", &tr, &[])
+        .unwrap()
+        .data;
+    let mut pred = Vec::new();
+    model.predict_batch(&fitted.transform(&te), &mut pred);
+    let outside = &outcome.results.candidates[0];
+    assert_eq!(outside.accuracy, optbench::measure::accuracy(&te.y, &pred));
+
+    // The package serves the raw columns; only categories the one-hot
+    // encoder does not know are reported as unseen.
+    let a = Artifact::load(&outcome.model_dir.unwrap()).unwrap();
+    assert_eq!(a.pipeline.steps, fitted.steps);
+    let mut classes = Vec::new();
+    let summary = score_csv(
+        &a,
+        &dir.join("test.csv"),
+        ScoreOptions::default(),
+        false,
+        |r| {
+            if let optbench::artifact::RowOutcome::Scored { class, .. } = r {
+                classes.push(class);
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(classes, pred);
+    let city = summary.columns.iter().find(|c| c.name == "city").unwrap();
+    let mut unseen = city.unseen_examples.clone();
+    unseen.sort();
+    assert_eq!(unseen, ["Dublin", "Helsinki"]);
+
+    // A column the file does not read is named, as is one it lacks.
+    let mut fewer = fitted.clone();
+    fewer.steps.retain(|s| s.name() != "plan");
+    let e = run_imported(
+        &plan,
+        External {
+            preprocessing: Some(Preprocessing::Columns(fewer)),
+            ..external
+        },
+        &data,
+        &Silent,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("column `plan` is not one the model"), "{e}");
 }

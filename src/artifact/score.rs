@@ -136,12 +136,21 @@ pub fn score_csv(
             let m = options.range_margin * (hi - lo);
             (lo - m, hi + m)
         });
-        let seen = match prof {
+        let mut seen: HashSet<String> = match prof {
             FeatureProfile::Categorical { categories, .. } => {
                 categories.iter().map(|c| c.value.clone()).collect()
             }
             FeatureProfile::Numeric { .. } => HashSet::new(),
         };
+        // And the categories the one-hot encoder knows: the same for a
+        // package optbench fitted; for an imported one (whose training rows
+        // may not have been given) the file's categories.
+        if let Some(crate::pipeline::Step::OneHot {
+            categories, folded, ..
+        }) = artifact.pipeline.steps.get(checks.len())
+        {
+            seen.extend(categories.iter().chain(folded).cloned());
+        }
         checks.push(Check {
             file_col,
             bounds,

@@ -16,13 +16,18 @@ use std::process::ExitCode;
   optbench import gbm.onnx --data test.csv --train train.csv --target y --config configs/default.toml
 
 The ONNX file holds one TreeEnsembleClassifier, TreeEnsembleRegressor (binary
-boosting) or LinearClassifier on one float input (as skl2onnx writes scikit-learn
-forests, trees, gradient boosting and logistic regression, ZipMap on or off),
-optionally behind an Imputer and a Scaler (a SimpleImputer → StandardScaler
-Pipeline), which become the package's preprocessing. The
-columns of --data other than the target are its inputs, in file order. The
-config's [optimize] plan applies to it (depth pruning and distillation need
---train); its [[candidates]] are not trained.
+boosting) or LinearClassifier (as skl2onnx writes scikit-learn forests, trees,
+gradient boosting and logistic regression, ZipMap on or off), either
+- on one float input, optionally behind an Imputer and a Scaler (a
+  SimpleImputer → StandardScaler Pipeline): the columns of --data other than
+  the target are its inputs, in file order; or
+- on one input per column (float or string [N, 1], as skl2onnx converts a
+  ColumnTransformer of SimpleImputer → StandardScaler on numeric columns and
+  SimpleImputer(missing_values=\"\") → OneHotEncoder on categorical ones):
+  --data must have those columns (by name, any order) and the target.
+The file's preprocessing becomes the package's. The config's [optimize] plan
+applies to it (depth pruning and distillation need --train); its
+[[candidates]] are not trained.
 
 Exit codes: 0 a model was chosen; 1 error; 2 usage error; 3 nothing fits the budget.")]
 pub struct ImportArgs {
@@ -69,6 +74,11 @@ pub fn execute(args: ImportArgs) -> ExitCode {
         Ok(i) => i,
         Err(e) => return fail(&e),
     };
+    if !args.quiet {
+        for n in &imported.notes {
+            eprintln!("note: {n}");
+        }
+    }
     let bytes = std::fs::read(&args.model).unwrap_or_default();
     let stem = args
         .model

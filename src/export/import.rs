@@ -14,15 +14,21 @@
 //!   [`Imported::preprocessing`], one [`NumericStep`] per feature, which
 //!   optbench's pipeline applies as `Step::Numeric` (see
 //!   [`imported_pipeline`]);
+//! - or, when the graph has one input per column (several inputs, or a
+//!   string one: skl2onnx's `ColumnTransformer` with numeric and one-hot
+//!   categorical branches), whatever `columns.rs` reads between them and
+//!   the model operator: the pipeline on those columns
+//!   ([`Preprocessing::Columns`]), the model's features renumbered to its
+//!   output order;
 //! - between its scores and the `probabilities` output: `Identity`, `Cast`,
 //!   `Mul` / `Add` by constants, then at most one of `Softmax` or the
 //!   logistic pair `Concat(1 − Sigmoid(z), Sigmoid(z))`, then at most an L1
 //!   `Normalizer` (a no-op on probabilities, as skl2onnx adds it);
 //! - `ArgMax` and `ZipMap` may compute other outputs; they are ignored.
 //!
-//! Anything else — other preprocessing (`OneHotEncoder`, `Normalizer` in
-//! front of the model, …), other model operators — is an error naming the
-//! operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
+//! Anything else — other preprocessing (a `OneHotEncoder` in front of a
+//! single float input, a `Normalizer` in front of the model, …), other
+//! model operators — is an error naming the operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
 //! as `<=` the next `f32` below the threshold (the same comparisons on
 //! `f32` inputs); other modes, and `NaN` sent to the true branch
 //! (`nodes_missing_value_tracks_true = 1`), are refused because the IR sends
@@ -56,11 +62,50 @@ pub struct Imported {
     pub model: Model,
     /// The file's class labels, in the order of the model's class indices.
     pub classes: Vec<String>,
-    /// Name of the float feature input.
+    /// Name of the float feature input (the column inputs' names, joined
+    /// by `, `, for a per-column file).
     pub input: String,
-    /// The file's `Imputer` / `Scaler` in front of the model, one step per
-    /// model feature; `None` when the model reads the input as it is.
-    pub preprocessing: Option<Vec<NumericStep>>,
+    /// The file's preprocessing in front of the model; `None` when the
+    /// model reads its float input as it is.
+    pub preprocessing: Option<Preprocessing>,
+    /// What the import changes that the user should know (for instance a
+    /// `OneHotEncoder` that refuses unknown categories, imported as one
+    /// that ignores them).
+    pub notes: Vec<String>,
+}
+
+/// The preprocessing an ONNX file holds in front of its model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Preprocessing {
+    /// `Imputer` / `Scaler` on one float feature tensor, one step per model
+    /// feature; the columns are named by the data it is served on.
+    Numeric(Vec<NumericStep>),
+    /// One graph input per column (numeric or text): the pipeline on those
+    /// columns, named as the inputs and in their order. The model's
+    /// features are already in the pipeline's output order.
+    Columns(FittedPipeline),
+}
+
+impl Preprocessing {
+    /// The columns a per-column file reads, with their kinds; `None` for a
+    /// file whose columns are named by the data.
+    pub fn columns(&self) -> Option<Vec<(String, crate::data::FeatureKind)>> {
+        match self {
+            Preprocessing::Numeric(_) => None,
+            Preprocessing::Columns(p) => Some(
+                p.steps
+                    .iter()
+                    .map(|s| {
+                        let kind = match s {
+                            Step::Numeric { .. } => crate::data::FeatureKind::Numeric,
+                            Step::OneHot { .. } => crate::data::FeatureKind::Categorical,
+                        };
+                        (s.name().to_string(), kind)
+                    })
+                    .collect(),
+            ),
+        }
+    }
 }
 
 /// One feature's preprocessing as the file holds it:
@@ -75,13 +120,26 @@ pub struct NumericStep {
 }
 
 /// The pipeline that serves an imported model on raw columns `names`: the
-/// file's preprocessing when it has some, else a passthrough.
-pub fn imported_pipeline(
-    steps: Option<&[NumericStep]>,
-    names: &[String],
-) -> Result<FittedPipeline> {
-    let Some(steps) = steps else {
-        return Ok(FittedPipeline::passthrough(names));
+/// file's preprocessing when it has some, else a passthrough. A per-column
+/// file names its own columns; `names` must be those, in its order.
+pub fn imported_pipeline(pre: Option<&Preprocessing>, names: &[String]) -> Result<FittedPipeline> {
+    let steps = match pre {
+        None => return Ok(FittedPipeline::passthrough(names)),
+        Some(Preprocessing::Columns(p)) => {
+            let own: Vec<&str> = p.steps.iter().map(Step::name).collect();
+            if own != names {
+                return Err(Error::onnx(
+                    "preprocessing",
+                    format!(
+                        "the file reads columns {}, not {}",
+                        own.join(", "),
+                        names.join(", ")
+                    ),
+                ));
+            }
+            return Ok(p.clone());
+        }
+        Some(Preprocessing::Numeric(steps)) => steps,
     };
     if steps.len() != names.len() {
         return Err(Error::onnx(
@@ -142,29 +200,39 @@ const MODEL_OPS: [&str; 3] = [
     "TreeEnsembleRegressor",
     "LinearClassifier",
 ];
-const ML_OPS: [&str; 4] = ["ZipMap", "Normalizer", "Imputer", "Scaler"];
+const ML_OPS: [&str; 8] = [
+    "ZipMap",
+    "Normalizer",
+    "Imputer",
+    "Scaler",
+    "OneHotEncoder",
+    "LabelEncoder",
+    "ArrayFeatureExtractor",
+    "FeatureVectorizer",
+];
 const PRE_OPS: [&str; 2] = ["Imputer", "Scaler"];
-const STD_OPS: [&str; 9] = [
-    "Identity", "Cast", "ArgMax", "Mul", "Add", "Sub", "Softmax", "Sigmoid", "Concat",
+const STD_OPS: [&str; 14] = [
+    "Identity", "Cast", "ArgMax", "Mul", "Add", "Sub", "Div", "Softmax", "Sigmoid", "Concat",
+    "Gather", "Where", "Reshape", "Flatten",
 ];
 
-fn is_ml(node: &NodeProto) -> bool {
+pub(super) fn is_ml(node: &NodeProto) -> bool {
     node.domain() == "ai.onnx.ml"
 }
 
-fn is_std(node: &NodeProto) -> bool {
+pub(super) fn is_std(node: &NodeProto) -> bool {
     matches!(node.domain(), "" | "ai.onnx")
 }
 
-fn describe(node: &NodeProto) -> String {
+pub(super) fn describe(node: &NodeProto) -> String {
     format!("node `{}` ({})", node.name(), node.op_type())
 }
 
-struct Graph<'a> {
-    g: &'a GraphProto,
+pub(super) struct Graph<'a> {
+    pub(super) g: &'a GraphProto,
     /// Tensor name → (producing node, output index).
-    producer: HashMap<&'a str, (&'a NodeProto, usize)>,
-    constants: HashMap<&'a str, &'a TensorProto>,
+    pub(super) producer: HashMap<&'a str, (&'a NodeProto, usize)>,
+    pub(super) constants: HashMap<&'a str, &'a TensorProto>,
 }
 
 /// What lies between the model operator's scores and the probabilities.
@@ -243,7 +311,9 @@ impl<'a> Graph<'a> {
                 format!(
                     "unsupported operators: {}. optbench imports one TreeEnsembleClassifier, \
                      TreeEnsembleRegressor or LinearClassifier on a float feature input \
-                     (through at most an Imputer and a Scaler), followed by \
+                     (through at most an Imputer and a Scaler) or on one input per column \
+                     (numeric: Imputer, Scaler; categorical: SimpleImputer's string \
+                     imputation, OneHotEncoder), followed by \
                      Mul/Add/Softmax/Sigmoid/Normalizer; other preprocessing is not imported",
                     unsupported.join(", ")
                 ),
@@ -290,7 +360,15 @@ impl<'a> Graph<'a> {
                 ))
             }
         };
-        let (input, width, chain) = self.feature_input(core)?;
+        let columns = if super::columns::is_per_column(self) {
+            Some(super::columns::trace(self, core)?)
+        } else {
+            None
+        };
+        let (input, width, chain) = match &columns {
+            Some(c) => (c.inputs.join(", "), Some(c.position.len()), Vec::new()),
+            None => self.feature_input(core)?,
+        };
         let tail = self.tail(core)?;
         let what = describe(core);
         let attrs = Attrs {
@@ -305,16 +383,29 @@ impl<'a> Graph<'a> {
         model
             .check()
             .map_err(|m| Error::onnx(&what, format!("converts to an inconsistent model: {m}")))?;
+        let (preprocessing, notes) = match columns {
+            Some(c) => {
+                renumber_features(&mut model, &c.position);
+                model.check().map_err(|m| {
+                    Error::onnx(&what, format!("renumbered, an inconsistent model: {m}"))
+                })?;
+                (Some(Preprocessing::Columns(c.pipeline)), c.notes)
+            }
+            None => (
+                preprocessing(&chain, model.n_features())?.map(Preprocessing::Numeric),
+                Vec::new(),
+            ),
+        };
         // Checked: now it may get its fast run-time layout.
         if let Model::Trees(t) = &mut model {
             t.prepare();
         }
-        let preprocessing = preprocessing(&chain, model.n_features())?;
         Ok(Imported {
             model,
             classes,
             input,
             preprocessing,
+            notes,
         })
     }
 
@@ -648,6 +739,31 @@ fn preprocessing(chain: &[&NodeProto], d: usize) -> Result<Option<Vec<NumericSte
     Ok(Some(steps))
 }
 
+/// Renumbers the model's features: feature `j` becomes `position[j]`.
+/// (`position` is a permutation, as `columns::trace` builds it.)
+fn renumber_features(model: &mut Model, position: &[usize]) {
+    match model {
+        Model::Trees(t) => {
+            for n in &mut t.nodes {
+                if n.feature != crate::model::LEAF {
+                    n.feature = position[n.feature as usize] as u32;
+                }
+            }
+        }
+        Model::Linear(m) => {
+            let d = m.n_features;
+            let old = m.weights.clone();
+            for (row_new, row_old) in m.weights.chunks_exact_mut(d).zip(old.chunks_exact(d)) {
+                for (j, &w) in row_old.iter().enumerate() {
+                    row_new[position[j]] = w;
+                }
+            }
+        }
+        // The importer builds only the two float forms.
+        _ => {}
+    }
+}
+
 /// Folds the stages (in forward order) into a [`Tail`].
 fn fold(stages: Vec<Stage>, what: &str) -> Result<Tail> {
     let mut tail = Tail {
@@ -697,11 +813,11 @@ fn broadcast(x: &[f32], y: &[f32], f: impl Fn(f32, f32) -> f32) -> Option<Vec<f3
     }
 }
 
-fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
+pub(super) fn attr<'n>(n: &'n NodeProto, name: &str) -> Option<&'n AttributeProto> {
     n.attribute.iter().find(|a| a.name() == name)
 }
 
-fn attr_int(n: &NodeProto, name: &str) -> Option<i64> {
+pub(super) fn attr_int(n: &NodeProto, name: &str) -> Option<i64> {
     attr(n, name).and_then(|a| a.i)
 }
 
@@ -713,13 +829,13 @@ fn attr_str(n: &NodeProto, name: &str) -> Option<String> {
 }
 
 /// Typed attribute access on the model operator, with errors that name it.
-struct Attrs<'a> {
-    node: &'a NodeProto,
-    what: &'a str,
+pub(super) struct Attrs<'a> {
+    pub(super) node: &'a NodeProto,
+    pub(super) what: &'a str,
 }
 
 impl Attrs<'_> {
-    fn err(&self, m: impl Into<String>) -> Error {
+    pub(super) fn err(&self, m: impl Into<String>) -> Error {
         Error::onnx(self.what, m)
     }
 
@@ -733,13 +849,13 @@ impl Attrs<'_> {
         }
     }
 
-    fn ints(&self, name: &str) -> Result<&[i64]> {
+    pub(super) fn ints(&self, name: &str) -> Result<&[i64]> {
         Ok(self
             .get(name, AttributeType::Ints)?
             .map_or(&[][..], |a| &a.ints[..]))
     }
 
-    fn floats(&self, name: &str) -> Result<&[f32]> {
+    pub(super) fn floats(&self, name: &str) -> Result<&[f32]> {
         if attr(self.node, &format!("{name}_as_tensor")).is_some() {
             return Err(self.err(format!(
                 "`{name}_as_tensor` (double precision values) is not supported; write `{name}`"
@@ -750,7 +866,7 @@ impl Attrs<'_> {
             .map_or(&[][..], |a| &a.floats[..]))
     }
 
-    fn strings(&self, name: &str) -> Result<Vec<String>> {
+    pub(super) fn strings(&self, name: &str) -> Result<Vec<String>> {
         Ok(self
             .get(name, AttributeType::Strings)?
             .map_or_else(Vec::new, |a| {
@@ -761,7 +877,7 @@ impl Attrs<'_> {
             }))
     }
 
-    fn string(&self, name: &str, default: &str) -> Result<String> {
+    pub(super) fn string(&self, name: &str, default: &str) -> Result<String> {
         Ok(self
             .get(name, AttributeType::String)?
             .and_then(|a| a.s.as_ref())
@@ -771,7 +887,7 @@ impl Attrs<'_> {
             ))
     }
 
-    fn int(&self, name: &str, default: i64) -> Result<i64> {
+    pub(super) fn int(&self, name: &str, default: i64) -> Result<i64> {
         Ok(self
             .get(name, AttributeType::Int)?
             .and_then(|a| a.i)

@@ -14,8 +14,10 @@
 //! a real protobuf encoding of the schema and the build needs no protoc.
 //!
 //! What a file holds and how it maps to the IR is described in `write.rs`
-//! (export) and `import.rs` (import).
+//! (export), `import.rs` (import) and `columns.rs` (the per-column
+//! preprocessing an imported file may hold in front of its model).
 
+mod columns;
 mod graph;
 mod import;
 mod pipeline;
@@ -31,7 +33,7 @@ pub use graph::{
     attr_floats, attr_int, attr_ints, attr_string, attr_strings, GraphBuilder, IR_VERSION,
     ML_DOMAIN, OPSET, OPSET_ML,
 };
-pub use import::{import_onnx, imported_pipeline, read_onnx, Imported, NumericStep};
+pub use import::{import_onnx, imported_pipeline, read_onnx, Imported, NumericStep, Preprocessing};
 pub use pipeline::{append_pipeline, serving_to_onnx};
 pub use write::{append_model, model_to_onnx, ModelOutputs};
 
