@@ -80,6 +80,9 @@ pub struct QuantTrees {
     /// The same trees as complete binary trees, when they are shallow
     /// enough (built from the above, never stored).
     pub implicit: Option<Implicit>,
+    /// Otherwise the same trees as packed depth-first nodes walked four at
+    /// a time (built from the above, never stored).
+    pub packed: Option<Packed>,
 }
 
 /// Shallow trees padded to complete binary trees of one depth `D`, in heap
@@ -167,6 +170,171 @@ impl Implicit {
             i = 2 * i + 1 + usize::from(bins[usize::from(f)] > b);
         }
         self.leaf_ref[t * (internal + 1) + (i - internal)] as usize
+    }
+}
+
+/// Deep trees (forests) as 8-byte depth-first nodes, the binned twin of the
+/// float form's packed layout (`layout.rs`, where the measurements are): the
+/// next node is the child with the larger subtree (a flag bit in `feature`
+/// says when that is the right child), the other is `far` nodes further, and
+/// a leaf parks the walk (`far` 0, and a test no bin passes), so
+/// [`PACKED_LANES`] trees walk in lock-step with no branch on the data until
+/// all of them stand on a leaf.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packed {
+    nodes: Vec<PNode>,
+    /// First node of each tree.
+    tree_start: Vec<u32>,
+}
+
+/// `bins[feature & !FLIPPED] <= bin` goes left; the next node is the left
+/// child unless `feature` has [`FLIPPED`]. A leaf: `feature` is
+/// [`FLIPPED`] (feature 0) and `bin` `u16::MAX`, so "goes left" always holds
+/// and, flipped, always sends the walk `far` = 0 nodes on; `leaf` is the
+/// tree-local leaf number.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+struct PNode {
+    feature: u16,
+    bin: u16,
+    far: u16,
+    leaf: u16,
+}
+
+const FLIPPED: u16 = 1 << 15;
+
+/// Trees walked at once by [`Packed`] (as in the float form).
+const PACKED_LANES: usize = 4;
+
+impl PNode {
+    /// Offset to the next node given the row's bin of the node's feature.
+    #[inline(always)]
+    fn step_from(&self, x: u16) -> usize {
+        let left = u16::from(x <= self.bin);
+        if left ^ (self.feature >> 15) != 0 {
+            1
+        } else {
+            usize::from(self.far)
+        }
+    }
+}
+
+impl Packed {
+    /// `None` when a tree is too big for `u16` offsets or a feature index
+    /// for 15 bits (checked models only: it trusts the node references).
+    fn build(q: &QuantTrees) -> Option<Packed> {
+        if q.n_features == 0 || q.n_features > usize::from(!FLIPPED) {
+            return None;
+        }
+        let mut nodes: Vec<PNode> = Vec::with_capacity(2 * q.nodes.len() + q.trees.len());
+        let mut tree_start = Vec::with_capacity(q.trees.len());
+        for (t, tree) in q.trees.iter().enumerate() {
+            let end = q
+                .trees
+                .get(t + 1)
+                .map_or(q.nodes.len(), |n| n.node_base as usize);
+            let local = &q.nodes[tree.node_base as usize..end];
+            // Nodes under each internal node (children come after parents).
+            let mut size = vec![1u32; local.len()];
+            let of = |c: i16, size: &[u32]| decode(c).map_or(1, |i| size[i]);
+            for i in (0..local.len()).rev() {
+                size[i] = 1 + of(local[i].left, &size) + of(local[i].right, &size);
+            }
+            let start = nodes.len();
+            tree_start.push(u32::try_from(start).ok()?);
+            // (child reference, parent waiting for it as its far child)
+            let mut stack = vec![(tree.root, None::<usize>)];
+            while let Some((c, parent)) = stack.pop() {
+                let here = nodes.len();
+                if let Some(p) = parent {
+                    nodes[p].far = u16::try_from(here - p).ok()?;
+                }
+                match decode(c) {
+                    Err(l) => nodes.push(PNode {
+                        feature: FLIPPED,
+                        bin: u16::MAX,
+                        far: 0,
+                        leaf: l as u16,
+                    }),
+                    Ok(i) => {
+                        let n = &local[i];
+                        let flipped = of(n.right, &size) > of(n.left, &size);
+                        let (near, far) = if flipped {
+                            (n.right, n.left)
+                        } else {
+                            (n.left, n.right)
+                        };
+                        nodes.push(PNode {
+                            feature: n.feature | if flipped { FLIPPED } else { 0 },
+                            bin: n.bin,
+                            far: 0,
+                            leaf: 0,
+                        });
+                        stack.push((far, Some(here)));
+                        stack.push((near, None));
+                    }
+                }
+            }
+            if nodes.len() - start > usize::from(u16::MAX) {
+                return None;
+            }
+        }
+        Some(Packed { nodes, tree_start })
+    }
+
+    /// Global leaf number tree `t` sends a binned row to.
+    #[inline(always)]
+    fn leaf_of(&self, q: &QuantTrees, t: usize, bins: &[u16]) -> usize {
+        let mut i = self.tree_start[t] as usize;
+        loop {
+            let n = &self.nodes[i];
+            if n.far == 0 {
+                return q.trees[t].leaf_base as usize + usize::from(n.leaf);
+            }
+            i += n.step_from(bins[usize::from(n.feature & !FLIPPED)]);
+        }
+    }
+}
+
+impl Walk for Packed {
+    #[inline(always)]
+    fn walk(&self, q: &QuantTrees, bins: &[u16], mut visit: impl FnMut(usize, usize)) {
+        let n = self.tree_start.len();
+        let full = n - n % PACKED_LANES;
+        for t0 in (0..full).step_by(PACKED_LANES) {
+            let mut pos: [usize; PACKED_LANES] =
+                std::array::from_fn(|k| self.tree_start[t0 + k] as usize);
+            loop {
+                // Nonzero while a lane stood on a split this step.
+                let mut moving = 0u16;
+                for p in &mut pos {
+                    // SAFETY: a walk starts at a tree's first node and moves
+                    // only to a child of the same tree (offsets are built
+                    // from the checked tree) or stays on a leaf, so `p`
+                    // stays inside `nodes`. A split tests a used feature,
+                    // which `bin_row` has just written with a checked index;
+                    // a leaf tests feature 0, inside `bins` (one slot per
+                    // feature, `n_features` ≥ 1), whose value does not matter.
+                    let node = unsafe { self.nodes.get_unchecked(*p) };
+                    let x = unsafe { *bins.get_unchecked(usize::from(node.feature & !FLIPPED)) };
+                    moving |= node.far;
+                    *p += node.step_from(x);
+                }
+                if moving == 0 {
+                    break;
+                }
+            }
+            for (k, &p) in pos.iter().enumerate() {
+                let t = t0 + k;
+                visit(
+                    t,
+                    q.trees[t].leaf_base as usize + usize::from(self.nodes[p].leaf),
+                );
+            }
+        }
+        for t in full..n {
+            visit(t, self.leaf_of(q, t, bins));
+        }
     }
 }
 
@@ -387,6 +555,7 @@ impl QuantTrees {
             nodes,
             leaves,
             implicit: None,
+            packed: None,
         };
         q.check()?;
         Ok(q.with_layout())
@@ -412,6 +581,9 @@ impl QuantTrees {
         let implicit = self.implicit.as_ref().map_or(0, |im| {
             im.nodes.len() * size_of::<[u16; 2]>() + im.leaf_ref.len() * size_of::<u32>()
         });
+        let packed = self.packed.as_ref().map_or(0, |p| {
+            p.nodes.len() * size_of::<PNode>() + p.tree_start.len() * size_of::<u32>()
+        });
         self.cuts.len() * size_of::<f32>()
             + self.cut_start.len() * size_of::<u32>()
             + self.used_features.len() * size_of::<u16>()
@@ -420,12 +592,17 @@ impl QuantTrees {
             + leaves
             + outputs
             + implicit
+            + packed
     }
 
     /// Adds the complete-tree layout when the trees are shallow (checked
     /// models only: it trusts the node references).
     fn with_layout(mut self) -> QuantTrees {
         self.implicit = Implicit::build(&self);
+        self.packed = match self.implicit {
+            Some(_) => None,
+            None => Packed::build(&self),
+        };
         self
     }
 
@@ -478,16 +655,25 @@ impl QuantTrees {
     /// Raw scores into `acc`, as [`TreeEnsemble`] computes them.
     #[inline]
     fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
+        // The packed walk's leaves read `bins[0]` unchecked: one slot per
+        // feature (as `Model::scratch` makes) is asserted here.
+        let bins = &mut bins[..self.n_features];
         self.bin_row(row, bins);
         let bins = &*bins;
-        // Four monomorphic loops: layout × leaf precision.
-        match (&self.implicit, &self.leaves) {
-            (Some(im), Leaves::F32(v)) => self.accumulate_with(acc, 1.0, im, bins, |i| v[i]),
-            (Some(im), Leaves::Int8 { values, scale }) => {
+        // Six monomorphic loops: layout × leaf precision.
+        match (&self.implicit, &self.packed, &self.leaves) {
+            (Some(im), _, Leaves::F32(v)) => self.accumulate_with(acc, 1.0, im, bins, |i| v[i]),
+            (Some(im), _, Leaves::Int8 { values, scale }) => {
                 self.accumulate_with(acc, *scale, im, bins, |i| f32::from(values[i]))
             }
-            (None, Leaves::F32(v)) => self.accumulate_with(acc, 1.0, &Pointers, bins, |i| v[i]),
-            (None, Leaves::Int8 { values, scale }) => {
+            (None, Some(p), Leaves::F32(v)) => self.accumulate_with(acc, 1.0, p, bins, |i| v[i]),
+            (None, Some(p), Leaves::Int8 { values, scale }) => {
+                self.accumulate_with(acc, *scale, p, bins, |i| f32::from(values[i]))
+            }
+            (None, None, Leaves::F32(v)) => {
+                self.accumulate_with(acc, 1.0, &Pointers, bins, |i| v[i])
+            }
+            (None, None, Leaves::Int8 { values, scale }) => {
                 self.accumulate_with(acc, *scale, &Pointers, bins, |i| f32::from(values[i]))
             }
         }
@@ -802,6 +988,7 @@ impl TryFrom<Stored> for QuantTrees {
             nodes,
             leaves: s.leaves,
             implicit: None,
+            packed: None,
         };
         if q.n_leaves_stored() != n_leaves {
             return Err(bad("leaf values do not match the leaves"));
@@ -919,6 +1106,7 @@ mod tests {
             );
             let pointers = Model::QuantTrees(QuantTrees {
                 implicit: None,
+                packed: None,
                 ..inner.clone()
             });
             let float = Model::Trees(f.clone());
@@ -933,6 +1121,76 @@ mod tests {
                 let expected = float.predict(&row, &mut b);
                 assert_eq!(q.predict(&row, &mut a), expected, "{row:?}");
                 assert_eq!(pointers.predict(&row, &mut c), expected, "{row:?}");
+            }
+        }
+    }
+
+    /// Deep trees get the packed layout; it predicts bit for bit what the
+    /// stored nodes and the float form predict, on rows at, just above and
+    /// around every threshold and NaN.
+    #[test]
+    fn deep_binned_trees_walk_packed_like_the_stored_nodes() {
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        // Random trees 12 deep over 3 features, thresholds on a grid.
+        let grid = [-1.0f32, -0.5, 0.0, 0.25, 1.5];
+        let mut f = TreeEnsemble::new(3, 2);
+        fn grow(
+            f: &mut TreeEnsemble,
+            next: &mut impl FnMut() -> u64,
+            grid: &[f32],
+            depth: u32,
+        ) -> u32 {
+            if depth == 12 || (depth > 1 && next() % 4 == 0) {
+                let p = (next() % 1000) as f32 / 1000.0;
+                return f.push_leaf(&[1.0 - p, p]);
+            }
+            let node = f.push_split((next() % 3) as u32, grid[(next() % 5) as usize]);
+            let l = grow(f, next, grid, depth + 1);
+            let r = grow(f, next, grid, depth + 1);
+            f.set_children(node, l, r);
+            node
+        }
+        for _ in 0..11 {
+            let root = grow(&mut f, &mut next, &grid, 0);
+            f.roots.push(root);
+        }
+        f.check().unwrap();
+        for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
+            let q = QuantTrees::from_ensemble(&f, precision).unwrap();
+            assert!(q.implicit.is_none() && q.packed.is_some(), "deep: packed");
+            let flipped = q.packed.as_ref().unwrap().nodes.iter();
+            let flipped = flipped.filter(|n| n.far != 0 && n.feature & FLIPPED != 0);
+            assert!(flipped.count() > 0, "some splits put the right child next");
+            let pointers = QuantTrees {
+                packed: None,
+                ..q.clone()
+            };
+            let (q, pointers) = (Model::QuantTrees(q), Model::QuantTrees(pointers));
+            let float = Model::Trees(f.clone());
+            let (mut a, mut b, mut c) = (q.scratch(), pointers.scratch(), float.scratch());
+            let mut values = grid.to_vec();
+            values.extend(grid.iter().map(|g| g.next_up()));
+            values.extend([f32::NAN, -3.0, 3.0]);
+            for &x in &values {
+                for &y in &values {
+                    for &z in &[values[(next() % values.len() as u64) as usize], f32::NAN] {
+                        let row = [x, y, z];
+                        let (mut pa, mut pb) = ([0f32; 2], [0f32; 2]);
+                        q.predict_proba(&row, &mut a, &mut pa);
+                        pointers.predict_proba(&row, &mut b, &mut pb);
+                        assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
+                        if precision == LeafPrecision::F32 {
+                            float.predict_proba(&row, &mut c, &mut pb);
+                            assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
+                        }
+                    }
+                }
             }
         }
     }
