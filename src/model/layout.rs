@@ -153,6 +153,7 @@ impl PNode {
         }
     }
 
+    #[cfg(test)]
     fn is_leaf(&self) -> bool {
         self.far == 0
     }
@@ -160,12 +161,6 @@ impl PNode {
     #[inline(always)]
     fn leaf_id(&self) -> u32 {
         self.threshold.to_bits() & NAN_PAYLOAD
-    }
-
-    /// Offset to the next node on the row's path (0 at a leaf).
-    #[inline(always)]
-    fn step(&self, row: &[f32]) -> usize {
-        self.step_from(row[usize::from(self.feature & !FLIPPED)])
     }
 
     /// The offset given the row's value of the node's feature: to the next
@@ -251,19 +246,6 @@ impl Packed {
             n_nodes: ens.nodes.len(),
         })
     }
-
-    /// The leaf tree `t` sends `row` to, walking until a leaf.
-    #[inline(always)]
-    fn leaf_of(&self, t: usize, row: &[f32]) -> u32 {
-        let mut i = self.tree_start[t] as usize;
-        loop {
-            let n = &self.nodes[i];
-            if n.is_leaf() {
-                return n.leaf_id();
-            }
-            i += n.step(row);
-        }
-    }
 }
 
 /// The number of nodes under each node, itself included (children are
@@ -282,39 +264,65 @@ fn subtree_sizes(ens: &TreeEnsemble) -> Vec<u32> {
 impl Walk for Packed {
     #[inline(always)]
     fn walk(&self, row: &[f32], mut visit: impl FnMut(usize, u32)) {
-        let n = self.tree_start.len();
-        let full = n - n % PACKED_LANES;
-        for t0 in (0..full).step_by(PACKED_LANES) {
-            let mut pos: [usize; PACKED_LANES] =
-                std::array::from_fn(|k| self.tree_start[t0 + k] as usize);
-            loop {
-                // Nonzero while a lane stood on a split this step. (One
-                // extra step once all are on leaves: cheaper than a test
-                // after every move.)
-                let mut moving = 0u16;
-                for p in &mut pos {
-                    // SAFETY: a walk starts at a tree's first node and moves
-                    // only to a child of the same tree (offsets are built
-                    // from the tree) or stays on a leaf, so `p` stays inside
-                    // `nodes`; `build` keeps only features below
-                    // `n_features`, which `TreeEnsemble::accumulate` checks
-                    // `row` covers.
-                    let n = unsafe { self.nodes.get_unchecked(*p) };
-                    let x = unsafe { *row.get_unchecked(usize::from(n.feature & !FLIPPED)) };
-                    moving |= n.far;
-                    *p += n.step_from(x);
-                }
-                if moving == 0 {
-                    break;
-                }
+        let step = |p: usize| {
+            // SAFETY: `lock_step` passes positions a walk reached: it starts
+            // at a tree's first node and moves only to a child of the same
+            // tree (offsets are built from the tree) or stays on a leaf, so
+            // `p` is inside `nodes`; `build` keeps only features below
+            // `n_features`, which `TreeEnsemble::accumulate` checks `row`
+            // covers.
+            let n = unsafe { self.nodes.get_unchecked(p) };
+            n.step_from(unsafe { *row.get_unchecked(usize::from(n.feature & !FLIPPED)) })
+        };
+        lock_step(&self.tree_start, step, |t, p| {
+            visit(t, self.nodes[p].leaf_id())
+        });
+    }
+}
+
+/// The packed layouts' walk (float here, binned in `quant.rs`): trees
+/// [`PACKED_LANES`] at a time, each lane moving by `step(position)` (the
+/// offset to the next node on the row's path, 0 on a leaf) in lock-step
+/// until all of them stand on a leaf; then `leaf(tree, position)` for each,
+/// in tree order. The trees left over are walked one by one.
+#[inline(always)]
+pub(crate) fn lock_step(
+    tree_start: &[u32],
+    step: impl Fn(usize) -> usize,
+    mut leaf: impl FnMut(usize, usize),
+) {
+    let n = tree_start.len();
+    let full = n - n % PACKED_LANES;
+    for t0 in (0..full).step_by(PACKED_LANES) {
+        let mut pos: [usize; PACKED_LANES] = std::array::from_fn(|k| tree_start[t0 + k] as usize);
+        loop {
+            // Nonzero while a lane stood on a split this step. (One extra
+            // step once all are on leaves: cheaper than a test after every
+            // move.)
+            let mut moving = 0;
+            for p in &mut pos {
+                let off = step(*p);
+                moving |= off;
+                *p += off;
             }
-            for (k, &p) in pos.iter().enumerate() {
-                visit(t0 + k, self.nodes[p].leaf_id());
+            if moving == 0 {
+                break;
             }
         }
-        for t in full..n {
-            visit(t, self.leaf_of(t, row));
+        for (k, &p) in pos.iter().enumerate() {
+            leaf(t0 + k, p);
         }
+    }
+    for (t, &start) in tree_start.iter().enumerate().skip(full) {
+        let mut p = start as usize;
+        loop {
+            let off = step(p);
+            if off == 0 {
+                break;
+            }
+            p += off;
+        }
+        leaf(t, p);
     }
 }
 

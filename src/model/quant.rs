@@ -15,6 +15,7 @@
 //! 32,767 internal nodes or leaves, or features with more than 65,535 distinct
 //! thresholds, cannot take this form; [`QuantTrees::from_ensemble`] says so.
 
+use super::layout::lock_step;
 use super::tree::{Output, TreeEnsemble};
 use super::Link;
 use serde::{Deserialize, Serialize};
@@ -178,7 +179,7 @@ impl Implicit {
 /// next node is the child with the larger subtree (a flag bit in `feature`
 /// says when that is the right child), the other is `far` nodes further, and
 /// a leaf parks the walk (`far` 0, and a test no bin passes), so
-/// [`PACKED_LANES`] trees walk in lock-step with no branch on the data until
+/// [`lock_step`] walks them several at a time with no branch on the data until
 /// all of them stand on a leaf.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
@@ -202,9 +203,6 @@ struct PNode {
 }
 
 const FLIPPED: u16 = 1 << 15;
-
-/// Trees walked at once by [`Packed`] (as in the float form).
-const PACKED_LANES: usize = 4;
 
 impl PNode {
     /// Offset to the next node given the row's bin of the node's feature.
@@ -281,60 +279,29 @@ impl Packed {
         }
         Some(Packed { nodes, tree_start })
     }
-
-    /// Global leaf number tree `t` sends a binned row to.
-    #[inline(always)]
-    fn leaf_of(&self, q: &QuantTrees, t: usize, bins: &[u16]) -> usize {
-        let mut i = self.tree_start[t] as usize;
-        loop {
-            let n = &self.nodes[i];
-            if n.far == 0 {
-                return q.trees[t].leaf_base as usize + usize::from(n.leaf);
-            }
-            i += n.step_from(bins[usize::from(n.feature & !FLIPPED)]);
-        }
-    }
 }
 
 impl Walk for Packed {
     #[inline(always)]
     fn walk(&self, q: &QuantTrees, bins: &[u16], mut visit: impl FnMut(usize, usize)) {
-        let n = self.tree_start.len();
-        let full = n - n % PACKED_LANES;
-        for t0 in (0..full).step_by(PACKED_LANES) {
-            let mut pos: [usize; PACKED_LANES] =
-                std::array::from_fn(|k| self.tree_start[t0 + k] as usize);
-            loop {
-                // Nonzero while a lane stood on a split this step.
-                let mut moving = 0u16;
-                for p in &mut pos {
-                    // SAFETY: a walk starts at a tree's first node and moves
-                    // only to a child of the same tree (offsets are built
-                    // from the checked tree) or stays on a leaf, so `p`
-                    // stays inside `nodes`. A split tests a used feature,
-                    // which `bin_row` has just written with a checked index;
-                    // a leaf tests feature 0, inside `bins` (one slot per
-                    // feature, `n_features` ≥ 1), whose value does not matter.
-                    let node = unsafe { self.nodes.get_unchecked(*p) };
-                    let x = unsafe { *bins.get_unchecked(usize::from(node.feature & !FLIPPED)) };
-                    moving |= node.far;
-                    *p += node.step_from(x);
-                }
-                if moving == 0 {
-                    break;
-                }
-            }
-            for (k, &p) in pos.iter().enumerate() {
-                let t = t0 + k;
-                visit(
-                    t,
-                    q.trees[t].leaf_base as usize + usize::from(self.nodes[p].leaf),
-                );
-            }
-        }
-        for t in full..n {
-            visit(t, self.leaf_of(q, t, bins));
-        }
+        let step = |p: usize| {
+            // SAFETY: `lock_step` passes positions a walk reached: it starts
+            // at a tree's first node and moves only to a child of the same
+            // tree (offsets are built from the checked tree) or stays on a
+            // leaf, so `p` is inside `nodes`. A split tests a used feature,
+            // which `bin_row` has just written with a checked index; a leaf
+            // tests feature 0, inside `bins` (`accumulate` asserts one slot
+            // per feature, and `build` needs one feature or more), whose
+            // value does not matter.
+            let n = unsafe { self.nodes.get_unchecked(p) };
+            n.step_from(unsafe { *bins.get_unchecked(usize::from(n.feature & !FLIPPED)) })
+        };
+        lock_step(&self.tree_start, step, |t, p| {
+            visit(
+                t,
+                q.trees[t].leaf_base as usize + usize::from(self.nodes[p].leaf),
+            );
+        });
     }
 }
 
