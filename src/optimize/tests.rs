@@ -137,13 +137,28 @@ fn depth_pruning_caps_depth_and_keeps_leaf_distributions() {
             assert!((pruned.leaf_values[l * 2 + 1] - c[1] as f32 / total).abs() < 1e-6);
         }
     }
-    // A majority-vote forest still votes after pruning.
+    // A forest's cut nodes hold the class distribution of the training rows
+    // reaching them too.
     let f = trained(forest(8), &p);
     let pf = prune_depth(trees(&f), 2, &p.train());
-    assert!(pf
-        .leaf_values
-        .chunks_exact(2)
-        .all(|v| v == [0.0, 1.0] || v == [1.0, 0.0]));
+    assert_eq!(pf.max_depth(), 2);
+    let mut counts = vec![[0u32; 2]; pf.n_leaves()];
+    for i in 0..td.n_rows() {
+        for &root in &pf.roots {
+            counts[pf.leaf_of(root, td.row(i)) as usize][td.y[i] as usize] += 1;
+        }
+    }
+    let depth = pf.node_depths();
+    for (i, n) in pf.nodes.iter().enumerate() {
+        // The cut nodes (a leaf above depth 2 is the tree's own, and holds
+        // the fractions of its bootstrap rows).
+        if n.is_leaf() && depth[i] == 2 {
+            let c = counts[n.left as usize];
+            let total = (c[0] + c[1]) as f32;
+            assert!(total > 0.0, "every depth-2 node of a forest is reached");
+            assert!((pf.leaf_values[n.left as usize * 2 + 1] - c[1] as f32 / total).abs() < 1e-6);
+        }
+    }
 }
 
 #[test]
