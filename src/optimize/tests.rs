@@ -148,16 +148,31 @@ fn depth_pruning_caps_depth_and_keeps_leaf_distributions() {
             counts[pf.leaf_of(root, td.row(i)) as usize][td.y[i] as usize] += 1;
         }
     }
-    let depth = pf.node_depths();
-    for (i, n) in pf.nodes.iter().enumerate() {
-        // The cut nodes (a leaf above depth 2 is the tree's own, and holds
-        // the fractions of its bootstrap rows).
-        if n.is_leaf() && depth[i] == 2 {
-            let c = counts[n.left as usize];
-            let total = (c[0] + c[1]) as f32;
-            assert!(total > 0.0, "every depth-2 node of a forest is reached");
-            assert!((pf.leaf_values[n.left as usize * 2 + 1] - c[1] as f32 / total).abs() < 1e-6);
+    // The cut nodes: internal at depth 2 in the forest (a leaf there is the
+    // tree's own, holding the fractions of its bootstrap rows). The pruned
+    // trees keep the forest's nodes down to depth 2 in the same order.
+    fn cut_leaves(t: &TreeEnsemble, pf: &TreeEnsemble, a: usize, b: usize, out: &mut Vec<u32>) {
+        let (n, m) = (&t.nodes[a], &pf.nodes[b]);
+        if n.is_leaf() {
+            return;
         }
+        if m.is_leaf() {
+            out.push(m.left);
+            return;
+        }
+        cut_leaves(t, pf, n.left as usize, m.left as usize, out);
+        cut_leaves(t, pf, n.right as usize, m.right as usize, out);
+    }
+    let mut cut = Vec::new();
+    for (&a, &b) in trees(&f).roots.iter().zip(&pf.roots) {
+        cut_leaves(trees(&f), &pf, a as usize, b as usize, &mut cut);
+    }
+    assert!(cut.len() > 8, "{} cut nodes", cut.len());
+    for l in cut {
+        let c = counts[l as usize];
+        let total = (c[0] + c[1]) as f32;
+        assert!(total > 0.0, "every depth-2 node of a forest is reached");
+        assert!((pf.leaf_values[l as usize * 2 + 1] - c[1] as f32 / total).abs() < 1e-6);
     }
 }
 
