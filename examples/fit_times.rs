@@ -11,6 +11,7 @@
 //!   --config configs/peers/fit_w1.toml --workload w1 --candidate forest-100 \
 //!   --train ../shared/data/w1/train.csv --test ../shared/data/w1/test.csv --target label
 //! ```
+//! `--seed N` replaces the config's seed.
 
 use optbench::config::{Overrides, Plan};
 use optbench::measure::accuracy;
@@ -33,6 +34,12 @@ fn main() {
         train: Some(PathBuf::from(arg(&args, "--train"))),
         test: Some(PathBuf::from(arg(&args, "--test"))),
         target: Some(arg(&args, "--target")),
+        // Optional: another seed than the config's.
+        seed: args
+            .iter()
+            .position(|a| a == "--seed")
+            .and_then(|i| args.get(i + 1))
+            .map(|s| s.parse().expect("--seed: a whole number")),
         ..Default::default()
     };
     let plan = Plan::load(Some(&PathBuf::from(arg(&args, "--config"))), &overrides)

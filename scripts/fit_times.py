@@ -2,7 +2,7 @@
 """The scikit-learn half of scripts/fit_times.sh, and its table.
 
 Fit one model (one line of JSON: fit seconds and test accuracy):
-    fit_times.py fit DATA_DIR WORKLOAD MODEL N_JOBS
+    fit_times.py fit DATA_DIR WORKLOAD MODEL N_JOBS [SEED]
 MODEL is optbench's candidate id in configs/peers/fit_<workload>.toml, so
 the two halves join. N_JOBS only matters to the forest (the others fit on
 one thread whatever it is; the script also pins BLAS to one thread).
@@ -19,21 +19,21 @@ import time
 SEED = 42
 
 
-def model(key, n_jobs):
+def model(key, n_jobs, seed=SEED):
     from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
 
     return {
         "logreg": lambda: LogisticRegression(max_iter=1000),
-        "tree-d10": lambda: DecisionTreeClassifier(max_depth=10, random_state=SEED),
-        "tree-full": lambda: DecisionTreeClassifier(random_state=SEED),
+        "tree-d10": lambda: DecisionTreeClassifier(max_depth=10, random_state=seed),
+        "tree-full": lambda: DecisionTreeClassifier(random_state=seed),
         "forest-100": lambda: RandomForestClassifier(
-            n_estimators=100, random_state=SEED, n_jobs=n_jobs
+            n_estimators=100, random_state=seed, n_jobs=n_jobs
         ),
-        "boost-200": lambda: GradientBoostingClassifier(n_estimators=200, random_state=SEED),
+        "boost-200": lambda: GradientBoostingClassifier(n_estimators=200, random_state=seed),
         "boost-300-d6": lambda: GradientBoostingClassifier(
-            n_estimators=300, max_depth=6, random_state=SEED
+            n_estimators=300, max_depth=6, random_state=seed
         ),
     }[key]()
 
@@ -48,10 +48,10 @@ def load(path):
     return np.delete(data, target, axis=1), data[:, target].astype(int)
 
 
-def fit(root, workload, key, n_jobs):
+def fit(root, workload, key, n_jobs, seed=SEED):
     xtr, ytr = load(os.path.join(root, workload, "train.csv"))
     xte, yte = load(os.path.join(root, workload, "test.csv"))
-    m = model(key, int(n_jobs))
+    m = model(key, int(n_jobs), int(seed))
     t0 = time.perf_counter()
     m.fit(xtr, ytr)
     seconds = time.perf_counter() - t0
@@ -86,7 +86,7 @@ def table(path):
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["fit"] and len(sys.argv) == 6:
+    if sys.argv[1:2] == ["fit"] and len(sys.argv) in (6, 7):
         fit(*sys.argv[2:])
     elif sys.argv[1:2] == ["table"] and len(sys.argv) == 3:
         table(sys.argv[2])

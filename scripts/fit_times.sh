@@ -13,6 +13,7 @@
 # one thread too); "2 threads" runs the forests (the only family either tool
 # fits on several threads) with 2 and n_jobs=2.
 #
+# VENV names another virtualenv to use (created if missing).
 # On a shared machine, pin the runs: PIN1 and PIN2 are command prefixes for
 # the 1- and 2-thread runs, e.g.
 #   PIN1="taskset -c 1" PIN2="taskset -c 0,1" scripts/fit_times.sh
@@ -23,7 +24,7 @@ ROUNDS=${2:-5}
 PIN1=${PIN1:-}
 PIN2=${PIN2:-}
 OUT=target/fit-times
-VENV=target/peers-venv
+VENV=${VENV:-target/peers-venv}   # shared with compare_peers.sh
 mkdir -p "$OUT"
 
 if [ ! -x "$VENV/bin/python" ]; then
