@@ -328,17 +328,41 @@ struct CcpReference {
     ccp_alphas: Vec<f64>,
 }
 
+/// The largest `f32` not above `t`: for every `f32` value `x`,
+/// `x <= result` exactly when `f64::from(x) <= t`.
+fn f32_at_or_below(t: f64) -> f32 {
+    let f = t as f32;
+    if f64::from(f) > t {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
+#[test]
+fn threshold_rounding_reproduces_f64_comparisons() {
+    for t in [
+        0.1f64,
+        -0.3,
+        1e-40,
+        2.5,
+        (0.1f32 as f64 + 0.2f32 as f64) / 2.0,
+    ] {
+        let f = f32_at_or_below(t);
+        for x in [f, f.next_up(), f.next_down(), t as f32] {
+            assert_eq!(x <= f, f64::from(x) <= t, "t = {t}, x = {x}");
+        }
+    }
+}
+
 /// scikit-learn's tree in the IR (pre-order), thresholds moved to the
-/// largest f32 at or below them as the smartcore converter does.
+/// largest f32 at or below them (which reproduces its f64 comparisons).
 fn sklearn_tree(r: &CcpReference) -> TreeEnsemble {
     fn add(r: &CcpReference, i: usize, t: &mut TreeEnsemble) -> u32 {
         if r.children_left[i] < 0 {
             return t.push_leaf(&vec![0.0; r.n_classes]);
         }
-        let me = t.push_split(
-            r.feature[i] as u32,
-            crate::train::f32_at_or_below(r.threshold[i]),
-        );
+        let me = t.push_split(r.feature[i] as u32, f32_at_or_below(r.threshold[i]));
         let l = add(r, r.children_left[i] as usize, t);
         let rr = add(r, r.children_right[i] as usize, t);
         t.set_children(me, l, rr);

@@ -1,7 +1,7 @@
 //! Front ends: fit each candidate with the library that serves it best (or
-//! in house: forests and boosting on shared binned features), then convert
-//! the result once into the `model` IR. Only this module names linfa or
-//! smartcore types.
+//! in house: trees, forests and boosting on shared binned features), then
+//! convert the result once into the `model` IR. Only this module names
+//! linfa types.
 //!
 //! Uses `model`. Key types: [`CandidateSpec`] (what to train, as written in
 //! the config), [`TrainData`] (the pipeline's output) and [`Trained`].
@@ -16,11 +16,8 @@ mod boost;
 mod forest;
 mod logistic;
 mod soft_logistic;
-mod trees;
 
 pub use boost::{one_hot, BoostParams};
-#[cfg(test)]
-pub(crate) use trees::f32_at_or_below;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -86,7 +83,8 @@ pub enum CandidateSpec {
         #[serde(default = "default_iterations")]
         max_iterations: u64,
     },
-    /// CART with Gini impurity (smartcore).
+    /// CART with Gini impurity, every feature tried at each split (in
+    /// house, the forest's grower: see `forest.rs`).
     DecisionTree {
         #[serde(default)]
         max_depth: Option<u16>,
@@ -370,7 +368,7 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
         CandidateSpec::DecisionTree {
             max_depth,
             min_samples_leaf,
-        } => trees::fit_tree(data, *max_depth, *min_samples_leaf).map(|(_, m)| m),
+        } => Ok(forest::fit_tree(data, *max_depth, *min_samples_leaf, seed)),
         CandidateSpec::RandomForest {
             n_trees,
             max_depth,
