@@ -4,10 +4,9 @@
 
 use std::io::Write;
 
-const TRACKED: [&str; 9] = [
+const TRACKED: [&str; 8] = [
     "linfa",
     "linfa-logistic",
-    "smartcore",
     "ndarray",
     "postcard",
     "zstd",

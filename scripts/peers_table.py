@@ -138,8 +138,8 @@ cores). Do not edit by hand: re-run the script.
   skl2onnx {v['skl2onnx']}, treelite {v['treelite']}, tl2cgen {v['tl2cgen']}, numpy {v['numpy']}
 - **Data**: the shared splits (`w1` 4,000 / 1,000 rows × 20 features; `w2` 8,000 / 2,000 × 30).
 
-**Same shape, different trees.** optbench trains its own models (smartcore
-forests, in-house histogram boosting, linfa logistic regression) with the
+**Same shape, different trees.** optbench trains its own models (in-house
+forests and histogram boosting, linfa logistic regression) with the
 shapes of scikit-learn's (`configs/peers/<w>.toml`); Treelite/TL2cgen and
 onnxruntime run scikit-learn's. Until ONNX import runs both on one model,
 compare tree runtimes by **nanoseconds per node visit**: visits/row = nodes on

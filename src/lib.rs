@@ -8,9 +8,9 @@
 //!
 //! ```text
 //!  data ──► pipeline.fit ──► train (front ends) ──► model (IR) ──► optimize ──► measure ──► select ──► report
-//!  (csv,                     linfa, smartcore,       Linear,        prune,        accuracy,   Pareto,     SVG, HTML,
-//!   synthetic)               in-house GBM            TreeEnsemble,  truncate,     latency,    budget      JSON, CSV
-//!                                                    quantized      quantize,     size                     │
+//!  (csv,                     linfa logistic,         Linear,        prune,        accuracy,   Pareto,     SVG, HTML,
+//!   synthetic)               in-house trees,         TreeEnsemble,  truncate,     latency,    budget      JSON, CSV
+//!                            forests and GBM         quantized      quantize,     size                     │
 //!                                                    forms          distill                                ▼
 //!                                                                                  artifact (pipeline + model)
 //! ```

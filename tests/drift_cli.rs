@@ -386,7 +386,9 @@ fn with_a_model_predictions_and_accuracy_are_compared_and_the_schema_checked() {
         a["baseline_source"],
         "the test accuracy recorded in the model package"
     );
-    assert!(a["drop_points"].as_f64().unwrap().abs() < 2.0, "{a}");
+    // No drop beyond the retrain rule's 2 points. (The current half may
+    // score above the whole test set: 500 rows move by ±2 points by chance.)
+    assert!(a["drop_points"].as_f64().unwrap() < 2.0, "{a}");
     assert!(j["settings"]["range_source"]
         .as_str()
         .unwrap()

@@ -10,9 +10,10 @@
 //! How leaves become a prediction is the ensemble's [`Output`]:
 //! - [`Output::Average`]: a leaf holds one value per class; prediction
 //!   averages the leaves the row reaches and takes the first highest class.
-//!   A decision tree's leaf holds its class distribution; a majority-vote
-//!   forest's leaf holds a one-hot vote, so the average is the vote share and
-//!   the argmax is the majority vote.
+//!   A decision tree's leaf holds its class distribution; a forest's leaf
+//!   the class fractions of its tree's bootstrap rows, so the average is
+//!   scikit-learn's `predict_proba`. (A leaf holding a one-hot vote makes
+//!   the average a vote share and the argmax a majority vote.)
 //! - [`Output::Boosted`]: a leaf holds one score; each tree adds its leaf's
 //!   score to one output (`tree_output`), a base score is added, and a
 //!   logistic or softmax link gives probabilities (gradient boosting, the way

@@ -34,9 +34,9 @@ fn tree_output(t: &TreeEnsemble, i: usize) -> u32 {
 
 /// Every tree of `t` cut at depth `max_depth`. A node at the cut becomes a
 /// leaf whose value comes from the training rows that reach it:
-/// - averaged ensembles: their class distribution — or, for a forest whose
-///   every leaf is a one-hot vote (majority vote), a vote for their majority
-///   class, so the forest still votes;
+/// - averaged ensembles (trees, forests): their class distribution, as the
+///   leaves of a tree grown to that depth hold (a forest's trees counted
+///   their bootstrap rows; every training row stands in for them here);
 /// - boosted ensembles: the mean of the subtree's leaf scores weighted by
 ///   how many training rows reach each leaf. (A boosting trainer's own
 ///   internal value would weight by hessians; counts are what the model
@@ -84,13 +84,6 @@ fn node_values(t: &TreeEnsemble, counts: &[u64]) -> Vec<f32> {
     let w = t.leaf_width();
     let k = t.n_classes;
     let n_nodes = t.nodes.len();
-    // A forest of one-hot leaves votes; a single tree's pure leaves are
-    // still a class distribution.
-    let votes = matches!(t.output, Output::Average)
-        && t.n_trees() > 1
-        && t.leaf_values.chunks_exact(w).all(|v| {
-            v.iter().filter(|&&x| x == 1.0).count() == 1 && v.iter().all(|&x| x == 0.0 || x == 1.0)
-        });
     // Value of every node as a leaf, bottom-up for boosting (children come
     // after parents, so walk backwards).
     let mut value = vec![0.0f32; n_nodes * w];
@@ -105,9 +98,6 @@ fn node_values(t: &TreeEnsemble, counts: &[u64]) -> Vec<f32> {
                 if n.is_leaf() {
                     let l = n.left as usize;
                     v.copy_from_slice(&t.leaf_values[l * w..(l + 1) * w]);
-                } else if votes {
-                    let best = (0..k).fold(0, |b, j| if c[j] > c[b] { j } else { b });
-                    v[best] = 1.0;
                 } else if total > 0 {
                     for (x, &cj) in v.iter_mut().zip(c) {
                         *x = cj as f32 / total as f32;

@@ -137,13 +137,43 @@ fn depth_pruning_caps_depth_and_keeps_leaf_distributions() {
             assert!((pruned.leaf_values[l * 2 + 1] - c[1] as f32 / total).abs() < 1e-6);
         }
     }
-    // A majority-vote forest still votes after pruning.
+    // A forest's cut nodes hold the class distribution of the training rows
+    // reaching them too.
     let f = trained(forest(8), &p);
     let pf = prune_depth(trees(&f), 2, &p.train());
-    assert!(pf
-        .leaf_values
-        .chunks_exact(2)
-        .all(|v| v == [0.0, 1.0] || v == [1.0, 0.0]));
+    assert_eq!(pf.max_depth(), 2);
+    let mut counts = vec![[0u32; 2]; pf.n_leaves()];
+    for i in 0..td.n_rows() {
+        for &root in &pf.roots {
+            counts[pf.leaf_of(root, td.row(i)) as usize][td.y[i] as usize] += 1;
+        }
+    }
+    // The cut nodes: internal at depth 2 in the forest (a leaf there is the
+    // tree's own, holding the fractions of its bootstrap rows). The pruned
+    // trees keep the forest's nodes down to depth 2 in the same order.
+    fn cut_leaves(t: &TreeEnsemble, pf: &TreeEnsemble, a: usize, b: usize, out: &mut Vec<u32>) {
+        let (n, m) = (&t.nodes[a], &pf.nodes[b]);
+        if n.is_leaf() {
+            return;
+        }
+        if m.is_leaf() {
+            out.push(m.left);
+            return;
+        }
+        cut_leaves(t, pf, n.left as usize, m.left as usize, out);
+        cut_leaves(t, pf, n.right as usize, m.right as usize, out);
+    }
+    let mut cut = Vec::new();
+    for (&a, &b) in trees(&f).roots.iter().zip(&pf.roots) {
+        cut_leaves(trees(&f), &pf, a as usize, b as usize, &mut cut);
+    }
+    assert!(cut.len() > 8, "{} cut nodes", cut.len());
+    for l in cut {
+        let c = counts[l as usize];
+        let total = (c[0] + c[1]) as f32;
+        assert!(total > 0.0, "every depth-2 node of a forest is reached");
+        assert!((pf.leaf_values[l as usize * 2 + 1] - c[1] as f32 / total).abs() < 1e-6);
+    }
 }
 
 #[test]
@@ -298,17 +328,41 @@ struct CcpReference {
     ccp_alphas: Vec<f64>,
 }
 
+/// The largest `f32` not above `t`: for every `f32` value `x`,
+/// `x <= result` exactly when `f64::from(x) <= t`.
+fn f32_at_or_below(t: f64) -> f32 {
+    let f = t as f32;
+    if f64::from(f) > t {
+        f.next_down()
+    } else {
+        f
+    }
+}
+
+#[test]
+fn threshold_rounding_reproduces_f64_comparisons() {
+    for t in [
+        0.1f64,
+        -0.3,
+        1e-40,
+        2.5,
+        (0.1f32 as f64 + 0.2f32 as f64) / 2.0,
+    ] {
+        let f = f32_at_or_below(t);
+        for x in [f, f.next_up(), f.next_down(), t as f32] {
+            assert_eq!(x <= f, f64::from(x) <= t, "t = {t}, x = {x}");
+        }
+    }
+}
+
 /// scikit-learn's tree in the IR (pre-order), thresholds moved to the
-/// largest f32 at or below them as the smartcore converter does.
+/// largest f32 at or below them (which reproduces its f64 comparisons).
 fn sklearn_tree(r: &CcpReference) -> TreeEnsemble {
     fn add(r: &CcpReference, i: usize, t: &mut TreeEnsemble) -> u32 {
         if r.children_left[i] < 0 {
             return t.push_leaf(&vec![0.0; r.n_classes]);
         }
-        let me = t.push_split(
-            r.feature[i] as u32,
-            crate::train::f32_at_or_below(r.threshold[i]),
-        );
+        let me = t.push_split(r.feature[i] as u32, f32_at_or_below(r.threshold[i]));
         let l = add(r, r.children_left[i] as usize, t);
         let rr = add(r, r.children_right[i] as usize, t);
         t.set_children(me, l, rr);

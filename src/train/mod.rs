@@ -1,6 +1,7 @@
-//! Front ends: fit each candidate with the library that serves it best, then
-//! convert the result once into the `model` IR. Only this module names linfa
-//! or smartcore types.
+//! Front ends: fit each candidate with the library that serves it best (or
+//! in house: trees, forests and boosting on shared binned features), then
+//! convert the result once into the `model` IR. Only this module names
+//! linfa types.
 //!
 //! Uses `model`. Key types: [`CandidateSpec`] (what to train, as written in
 //! the config), [`TrainData`] (the pipeline's output) and [`Trained`].
@@ -10,14 +11,13 @@
 //! Training data reach the libraries as `f64` copies of the `f32` features the
 //! IR will see at serving time, so their comparisons can be reproduced exactly.
 
+mod binned;
 mod boost;
+mod forest;
 mod logistic;
 mod soft_logistic;
-mod trees;
 
 pub use boost::{one_hot, BoostParams};
-#[cfg(test)]
-pub(crate) use trees::f32_at_or_below;
 
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -83,15 +83,16 @@ pub enum CandidateSpec {
         #[serde(default = "default_iterations")]
         max_iterations: u64,
     },
-    /// CART with Gini impurity (smartcore).
+    /// CART with Gini impurity, every feature tried at each split (in
+    /// house, the forest's grower: see `forest.rs`).
     DecisionTree {
         #[serde(default)]
         max_depth: Option<u16>,
         #[serde(default = "default_leaf")]
         min_samples_leaf: usize,
     },
-    /// Bootstrap forest of CART trees with √d features tried per split and a
-    /// majority vote (smartcore).
+    /// Bootstrap forest of CART trees (Gini) with √d features tried per
+    /// split, leaves holding class fractions (in house, see `forest.rs`).
     RandomForest {
         n_trees: u16,
         #[serde(default)]
@@ -367,21 +368,20 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
         CandidateSpec::DecisionTree {
             max_depth,
             min_samples_leaf,
-        } => trees::fit_tree(data, *max_depth, *min_samples_leaf).map(|(_, m)| m),
+        } => Ok(forest::fit_tree(data, *max_depth, *min_samples_leaf, seed)),
         CandidateSpec::RandomForest {
             n_trees,
             max_depth,
             min_samples_leaf,
             max_features,
-        } => trees::fit_forest(
+        } => forest::fit_forest(
             data,
             *n_trees,
             *max_depth,
             *min_samples_leaf,
             *max_features,
             seed,
-        )
-        .map(|(_, m)| m),
+        ),
         CandidateSpec::GradientBoosting { .. } => {
             let params = spec.boost_params().expect("a boosting spec");
             boost::fit(data, &boost::one_hot(data.y, data.n_classes), &params, seed)
@@ -401,7 +401,7 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
 
 /// Fits a student to class probabilities `targets` (`n_rows × n_classes`),
 /// for distillation. Logistic regression and gradient boosting learn soft
-/// targets; the others (smartcore's trees) take labels only.
+/// targets; the others (trees, forests) take labels only.
 pub fn fit_soft(
     spec: &CandidateSpec,
     data: &TrainData<'_>,
