@@ -372,6 +372,19 @@ fn bad_rows_flags_and_damaged_packages_are_refused_clearly() {
         code: 1,
         message: "nocol.csv: missing column `body_mass_g` (numeric), which the model needs".into(),
     });
+    // To standard output (not atomic): a file refused outright prints
+    // nothing there, not even the header.
+    let stdout = optbench()
+        .args(["predict", "--model", &model, "--input"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(stdout.status.code(), Some(1));
+    assert!(
+        stdout.stdout.is_empty(),
+        "printed before refusing: {}",
+        String::from_utf8_lossy(&stdout.stdout)
+    );
     let f = write(
         d,
         "text.csv",

@@ -348,7 +348,10 @@ pub fn predict_csv(
     if files.proba {
         header.extend(classes.iter().map(|c| format!("proba_{c}")));
     }
-    out.write_record(&header).map_err(io_out)?;
+    // Written with the first scored row (or at the end), not before the
+    // input's columns are checked: on standard output, which cannot be
+    // written atomically, a file refused outright then prints nothing.
+    let mut header = Some(header);
 
     let mut rejected_file = files
         .rejected
@@ -372,6 +375,9 @@ pub fn predict_csv(
         |outcome| match outcome {
             RowOutcome::Scored { row, class, proba } => {
                 use std::fmt::Write as _;
+                if let Some(h) = header.take() {
+                    out.write_record(&h).map_err(io_out)?;
+                }
                 buf.clear();
                 let _ = write!(buf, "{row}");
                 out.write_field(&buf).map_err(io_out)?;
@@ -401,6 +407,9 @@ pub fn predict_csv(
             }
         },
     )?;
+    if let Some(h) = header {
+        out.write_record(&h).map_err(io_out)?;
+    }
     out.flush().map_err(|e| io_out(e.into()))?;
     drop(out);
     if let Some(flushed) = rejected.map(|mut r| r.flush()) {
