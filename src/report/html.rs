@@ -302,14 +302,14 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
         c.within_budget as u8,
         if c.within_budget { "yes" } else { "no" },
     );
-    num(
+    // Written here rather than through `num`, which escapes its text: the
+    // flag is markup.
+    let _ = write!(
         out,
+        "<td data-v=\"{}\">{:.0} %{}</td>",
         c.round_spread,
-        &format!(
-            "{:.0} %{}",
-            c.round_spread * 100.0,
-            if c.noisy { " <b>noisy</b>" } else { "" }
-        ),
+        c.round_spread * 100.0,
+        if c.noisy { " <b>noisy</b>" } else { "" }
     );
     let _ = writeln!(out, "<td>{}</td></tr>", escape(&c.model));
 }
@@ -603,6 +603,12 @@ mod tests {
         assert!(html.contains("class=\"sortable cands\""));
         assert!(html.contains("<code>forest-&lt;10&gt;/first5</code> (= <code>forest-5</code>)"));
         assert_eq!(html.matches("<tr class=").count(), 3);
+        // A noisy candidate's flag is markup, not escaped text.
+        let mut noisy = r.clone();
+        noisy.candidates[0].noisy = true;
+        let html_noisy = render_html(&noisy, "");
+        assert!(html_noisy.contains(" % <b>noisy</b></td>"), "flag shown");
+        assert!(!html_noisy.contains("&lt;b&gt;"), "flag escaped");
         // A distilled student is judged against its label twin, also when the
         // twin was the same model as another candidate.
         let mut d = r.clone();
