@@ -260,9 +260,10 @@ fn evaluate(
         .map(|((t, o), l)| Point {
             id: t.id.clone(),
             accuracy: o.accuracy,
+            p50: l.end_to_end.p50,
             p99: l.end_to_end.p99,
             p99_upper: l.end_to_end.p99_upper,
-            resolution: crate::select::resolution(l.end_to_end.p99, Nanos(2 * overhead.p50.0)),
+            resolution: crate::select::resolution(l.end_to_end.p50, Nanos(2 * overhead.p50.0)),
         })
         .collect();
     let selection = select(&points, &plan.budget);

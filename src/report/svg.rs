@@ -1,7 +1,8 @@
-//! The latency–accuracy plot: every candidate at (end-to-end p99, accuracy)
-//! on a log latency axis, a whisker to its p99 upper bound (the figure the
-//! budget is checked against), the Pareto frontier as a staircase, the budget
-//! as a vertical line and the chosen model ringed.
+//! The latency–accuracy plot: every candidate at (end-to-end p50, accuracy)
+//! on a log latency axis — the frontier's coordinates (see `select`) — with a
+//! whisker from there to its p99 upper bound (the figure the budget is
+//! checked against) and a tick at the p99 itself, the Pareto frontier as a
+//! staircase, the budget as a vertical line and the chosen model ringed.
 
 use super::RunResults;
 use plotters::coord::Shift;
@@ -71,7 +72,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     let budget = r.budget.p99_ms * 1e3;
     let lo = cands
         .iter()
-        .map(|c| us(c.latency_ns.p99.0))
+        .map(|c| us(c.latency_ns.p50.0))
         .fold(f64::INFINITY, f64::min)
         .min(budget);
     let hi = cands
@@ -103,7 +104,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("end-to-end p99 latency per row (log scale; whisker = 95% upper bound)")
+        .x_desc("end-to-end latency per row, log scale: dot = p50, tick = p99, whisker end = p99's 95% upper bound")
         .y_desc("test accuracy")
         .x_label_formatter(&|v| fmt_us(*v))
         .y_label_formatter(&|v| format!("{v:.3}"))
@@ -129,7 +130,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     let mut front: Vec<(f64, f64)> = cands
         .iter()
         .filter(|c| c.pareto_optimal)
-        .map(|c| (us(c.latency_ns.p99.0), c.accuracy))
+        .map(|c| (us(c.latency_ns.p50.0), c.accuracy))
         .collect();
     front.sort_by(|a, b| a.0.total_cmp(&b.0));
     let mut stair = Vec::new();
@@ -145,16 +146,22 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
         .label("Pareto frontier")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], FRONTIER.stroke_width(2)));
 
-    // Whiskers to the upper bound.
+    // Whiskers from the p50 to the p99's upper bound, ticked at the p99.
     chart
         .draw_series(cands.iter().map(|c| {
             PathElement::new(
                 vec![
-                    (us(c.latency_ns.p99.0), c.accuracy),
+                    (us(c.latency_ns.p50.0), c.accuracy),
                     (us(c.latency_ns.p99_upper.0), c.accuracy),
                 ],
                 color_of(c).mix(0.6).stroke_width(1),
             )
+        }))
+        .map_err(err)?;
+    chart
+        .draw_series(cands.iter().map(|c| {
+            EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
+                + PathElement::new(vec![(0, -4), (0, 4)], color_of(c).stroke_width(2))
         }))
         .map_err(err)?;
 
@@ -162,7 +169,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     chart
         .draw_series(cands.iter().map(|c| {
             Circle::new(
-                (us(c.latency_ns.p99.0), c.accuracy),
+                (us(c.latency_ns.p50.0), c.accuracy),
                 5,
                 color_of(c).filled(),
             )
@@ -170,13 +177,13 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
         .map_err(err)?;
     let anchors: Vec<(i32, i32)> = cands
         .iter()
-        .map(|c| chart.backend_coord(&(us(c.latency_ns.p99.0), c.accuracy)))
+        .map(|c| chart.backend_coord(&(us(c.latency_ns.p50.0), c.accuracy)))
         .collect();
     let lengths: Vec<usize> = cands.iter().map(|c| c.id.chars().count()).collect();
     let offsets = place_labels(&anchors, &lengths);
     chart
         .draw_series(cands.iter().zip(offsets).map(|(c, off)| {
-            EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
+            EmptyElement::at((us(c.latency_ns.p50.0), c.accuracy))
                 + Text::new(
                     c.id.clone(),
                     off,
@@ -197,7 +204,7 @@ fn draw(root: &DrawingArea<SVGBackend<'_>, Shift>, r: &RunResults) -> Result<(),
     if let Some(c) = r.chosen() {
         chart
             .draw_series(std::iter::once(
-                EmptyElement::at((us(c.latency_ns.p99.0), c.accuracy))
+                EmptyElement::at((us(c.latency_ns.p50.0), c.accuracy))
                     + Circle::new((0, 0), 11, CHOSEN.stroke_width(3))
                     + Text::new(
                         "chosen",
@@ -290,7 +297,7 @@ mod tests {
     #[test]
     fn a_zero_latency_is_drawn_not_lost() {
         let mut r = super::super::sample::results();
-        r.candidates[0].latency_ns.p99 = crate::measure::Nanos(0);
+        r.candidates[0].latency_ns.p50 = crate::measure::Nanos(0);
         let svg = render_pareto_svg(&r);
         assert!(
             !svg.contains("NaN") && !svg.contains("inf"),
