@@ -8,9 +8,12 @@
 //! on 10,000 rows (optbench at 1 and 2 threads; TL2cgen's per-row `predict`
 //! in a loop, one thread).
 //!
-//! The models are not the same trees: optbench trains its own (the config
-//! gives the shapes), TL2cgen compiles scikit-learn's. Hence nanoseconds per
-//! node visit, until ONNX import lets both run one model.
+//! Two optbench models per shape: the one optbench trains itself (the config
+//! gives the shapes; compared by nanoseconds per node visit, since its trees
+//! differ from scikit-learn's), and **the identical trees**: scikit-learn's
+//! model as skl2onnx wrote it (`onnx_path` in peers.json), imported with
+//! `optbench::export::read_onnx` and timed in the same rounds as TL2cgen's
+//! compiled C of that same model, on the same raw rows.
 //!
 //! ```text
 //! cargo run --release --example peers_native -- --config configs/peers/w1.toml \
@@ -21,6 +24,7 @@
 //! script compiles it with `gcc -O3`).
 
 use optbench::config::{Overrides, Plan};
+use optbench::export::read_onnx;
 use optbench::model::{Model, TreeEnsemble};
 use optbench::pipeline::FittedPipeline;
 use optbench::train::{train, TrainData};
@@ -124,16 +128,42 @@ fn percentile(sorted: &[u64], q: f64) -> u64 {
     sorted[i]
 }
 
-fn summary(mut ns: Vec<u64>, block_means: &[f64]) -> Value {
-    ns.sort_unstable();
-    let mut blocks = block_means.to_vec();
-    blocks.sort_by(f64::total_cmp);
-    json!({
-        "p50_ns": percentile(&ns, 0.5),
-        "p99_ns": percentile(&ns, 0.99),
-        "calls": ns.len(),
-        "block_mean_ns": blocks[blocks.len() / 2],
-    })
+/// One contender's timed calls and untimed block means.
+#[derive(Default)]
+struct Timing {
+    ns: Vec<u64>,
+    blocks: Vec<f64>,
+}
+
+impl Timing {
+    /// One round: `calls` calls each timed with `Instant` (rows `start..`),
+    /// then an untimed block of [`BLOCK`] calls (the rows after them).
+    fn round(&mut self, start: usize, calls: usize, mut call: impl FnMut(usize)) {
+        for j in start..start + calls {
+            let t0 = Instant::now();
+            call(j);
+            self.ns.push(t0.elapsed().as_nanos() as u64);
+        }
+        let t0 = Instant::now();
+        for j in start + calls..start + calls + BLOCK {
+            call(j);
+        }
+        self.blocks
+            .push(t0.elapsed().as_nanos() as f64 / BLOCK as f64);
+    }
+
+    fn summary(&self) -> Value {
+        let mut ns = self.ns.clone();
+        ns.sort_unstable();
+        let mut blocks = self.blocks.clone();
+        blocks.sort_by(f64::total_cmp);
+        json!({
+            "p50_ns": percentile(&ns, 0.5),
+            "p99_ns": percentile(&ns, 0.99),
+            "calls": ns.len(),
+            "block_mean_ns": blocks[blocks.len() / 2],
+        })
+    }
 }
 
 /// Median cost of two back-to-back `Instant::now()` reads.
@@ -196,46 +226,56 @@ fn main() {
             .map(|dir| Compiled::load(&PathBuf::from(dir).join("libpredictor.so")));
         eprintln!("[native] {workload} {}: timing", t.id);
 
+        // The identical trees: scikit-learn's model as skl2onnx wrote it,
+        // imported into optbench. It reads the raw features (as float32,
+        // like the ONNX file), not optbench's preprocessed ones.
+        let same = peer
+            .filter(|_| compiled.is_some())
+            .and_then(|p| p["onnx_path"].as_str())
+            .map(|path| {
+                let imported = read_onnx(std::path::Path::new(path))
+                    .unwrap_or_else(|e| panic!("cannot import {path}: {e}"));
+                assert!(
+                    imported.preprocessing.is_none(),
+                    "{path}: a plain model was expected"
+                );
+                imported.model
+            });
+        let raw_test32: Vec<f32> = raw_test.iter().map(|&v| v as f32).collect();
+
         let mut scratch = model.scratch();
+        let mut same_scratch = same.as_ref().map(Model::scratch);
         let mut tl_out = [0.0f64; 16];
         let ob_row = |i: usize| &x_test[(i % n_test) * d..(i % n_test + 1) * d];
         let tl_row = |i: usize| &raw_test[(i % n_test) * d_raw..(i % n_test + 1) * d_raw];
+        let same_row = |i: usize| &raw_test32[(i % n_test) * d_raw..(i % n_test + 1) * d_raw];
         for i in 0..WARMUP {
             black_box(model.predict(black_box(ob_row(i)), &mut scratch));
             if let Some(c) = &compiled {
                 black_box(c.class(black_box(tl_row(i)), &mut tl_out));
             }
+            if let (Some(m), Some(s)) = (&same, &mut same_scratch) {
+                black_box(m.predict(black_box(same_row(i)), s));
+            }
         }
-        let (mut ob_ns, mut tl_ns) = (Vec::with_capacity(TIMED), Vec::with_capacity(TIMED));
-        let (mut ob_blocks, mut tl_blocks) = (Vec::new(), Vec::new());
+        let (mut ob, mut tl, mut sm) = (Timing::default(), Timing::default(), Timing::default());
         let per_round = TIMED / ROUNDS;
         let mut i = 0usize;
         for _ in 0..ROUNDS {
-            for _ in 0..per_round {
-                let row = ob_row(i);
-                let t0 = Instant::now();
-                black_box(model.predict(black_box(row), &mut scratch));
-                ob_ns.push(t0.elapsed().as_nanos() as u64);
-                i += 1;
-            }
-            let t0 = Instant::now();
-            for j in 0..BLOCK {
-                black_box(model.predict(black_box(ob_row(i + j)), &mut scratch));
-            }
-            ob_blocks.push(t0.elapsed().as_nanos() as f64 / BLOCK as f64);
+            ob.round(i, per_round, |j| {
+                black_box(model.predict(black_box(ob_row(j)), &mut scratch));
+            });
             if let Some(c) = &compiled {
-                for k in 0..per_round {
-                    let row = tl_row(i + k);
-                    let t0 = Instant::now();
-                    black_box(c.class(black_box(row), &mut tl_out));
-                    tl_ns.push(t0.elapsed().as_nanos() as u64);
-                }
-                let t0 = Instant::now();
-                for j in 0..BLOCK {
-                    black_box(c.class(black_box(tl_row(i + j)), &mut tl_out));
-                }
-                tl_blocks.push(t0.elapsed().as_nanos() as f64 / BLOCK as f64);
+                tl.round(i, per_round, |j| {
+                    black_box(c.class(black_box(tl_row(j)), &mut tl_out));
+                });
             }
+            if let (Some(m), Some(s)) = (&same, &mut same_scratch) {
+                sm.round(i, per_round, |j| {
+                    black_box(m.predict(black_box(same_row(j)), s));
+                });
+            }
+            i += per_round + BLOCK;
         }
 
         // Batch throughput on 10,000 rows (the test rows, cycled).
@@ -251,17 +291,26 @@ fn main() {
             }
             BATCH_ROWS as f64 / best
         };
-        let mut ob_batch = serde_json::Map::new();
-        for threads in [1usize, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a thread pool");
-            let rate = pool.install(|| {
-                best_rate(&mut || model.predict_batch(black_box(&batch), &mut classes))
-            });
-            ob_batch.insert(format!("threads_{threads}"), json!(rate));
-        }
+        let pools: Vec<(usize, rayon::ThreadPool)> = [1usize, 2]
+            .into_iter()
+            .map(|threads| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a thread pool");
+                (threads, pool)
+            })
+            .collect();
+        let mut batch_rates = |m: &Model, rows: &[f32]| {
+            let mut rates = serde_json::Map::new();
+            for (threads, pool) in &pools {
+                let rate = pool
+                    .install(|| best_rate(&mut || m.predict_batch(black_box(rows), &mut classes)));
+                rates.insert(format!("threads_{threads}"), json!(rate));
+            }
+            rates
+        };
+        let ob_batch = batch_rates(model, &batch);
 
         let visits_per_row = match model {
             Model::Trees(ens) => {
@@ -274,7 +323,7 @@ fn main() {
             "key": t.id,
             "model": model.describe(),
             "visits_per_row": visits_per_row,
-            "optbench": summary(ob_ns, &ob_blocks),
+            "optbench": ob.summary(),
             "optbench_batch_rows_per_s": ob_batch,
         });
         if let Some(c) = &compiled {
@@ -296,10 +345,22 @@ fn main() {
                     black_box(c.class(r, &mut tl_out));
                 }
             });
-            entry["treelite"] = summary(tl_ns, &tl_blocks);
+            entry["treelite"] = tl.summary();
             entry["treelite"]["accuracy"] = json!(correct as f64 / n_test as f64);
             entry["treelite"]["agreement_with_sklearn"] = json!(agree as f64 / n_test as f64);
             entry["treelite"]["batch_rows_per_s"] = json!(rate);
+        }
+        if let (Some(m), Some(c)) = (&same, &compiled) {
+            let mut s = m.scratch();
+            let agree = (0..n_test)
+                .filter(|&i| m.predict(same_row(i), &mut s) == c.class(tl_row(i), &mut tl_out))
+                .count();
+            let raw_batch: Vec<f32> = (0..BATCH_ROWS).flat_map(|i| same_row(i).to_vec()).collect();
+            entry["optbench_same_trees"] = sm.summary();
+            entry["optbench_same_trees"]["model"] = json!(m.describe());
+            entry["optbench_same_trees"]["agreement_with_treelite"] =
+                json!(agree as f64 / n_test as f64);
+            entry["optbench_same_trees"]["batch_rows_per_s"] = json!(batch_rates(m, &raw_batch));
         }
         out.push(entry);
     }

@@ -178,6 +178,9 @@ def main():
                 "joblib_c3": os.path.getsize(c3),
                 "onnx": os.path.getsize(onnx_path),
             },
+            # The identical trees for optbench (examples/peers_native.rs
+            # imports this file and times it beside TL2cgen's C).
+            "onnx_path": os.path.abspath(onnx_path),
             # Labels, for the native harness to check TL2cgen's output.
             "sklearn_pred": [int(p) for p in pred],
         }

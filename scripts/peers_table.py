@@ -82,6 +82,24 @@ def main():
         "| joblib raw / c3 KB | ONNX KB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
+    same = [
+        "| data | model | optbench p50 / p99 ns | TL2cgen p50 / p99 ns | p50 ratio optbench / TL2cgen "
+        "| block mean ratio | classes equal | batch rows/s optbench 1 / 2 threads | TL2cgen loop, 1 thread "
+        "| batch ratio (1 thread) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for w, p, c, n, timer in rows:
+        tl, st = n.get("treelite"), n.get("optbench_same_trees")
+        if tl is None or st is None:
+            continue
+        sb = st["batch_rows_per_s"]
+        same.append(
+            f"| {w} | {p['label']} | {st['p50_ns']:,} / {st['p99_ns']:,} | {tl['p50_ns']:,} / {tl['p99_ns']:,} "
+            f"| **{st['p50_ns'] / tl['p50_ns']:.2f}×** | {st['block_mean_ns'] / tl['block_mean_ns']:.2f}× "
+            f"| {st['agreement_with_treelite'] * 100:.1f} % "
+            f"| {sb['threads_1']:,.0f} / {sb['threads_2']:,.0f} | {tl['batch_rows_per_s']:,.0f} "
+            f"| {sb['threads_1'] / tl['batch_rows_per_s']:.2f}× |"
+        )
     for w, p, c, n, timer in rows:
         tl = n.get("treelite")
         ob = n["optbench"]
@@ -138,12 +156,25 @@ cores). Do not edit by hand: re-run the script.
   skl2onnx {v['skl2onnx']}, treelite {v['treelite']}, tl2cgen {v['tl2cgen']}, numpy {v['numpy']}
 - **Data**: the shared splits (`w1` 4,000 / 1,000 rows × 20 features; `w2` 8,000 / 2,000 × 30).
 
-**Same shape, different trees.** optbench trains its own models (in-house
-forests and histogram boosting, linfa logistic regression) with the
-shapes of scikit-learn's (`configs/peers/<w>.toml`); Treelite/TL2cgen and
-onnxruntime run scikit-learn's. Until ONNX import runs both on one model,
-compare tree runtimes by **nanoseconds per node visit**: visits/row = nodes on
-each tree's path, leaf included, summed over trees, averaged over the test rows
+## The identical trees: optbench against TL2cgen
+scikit-learn's own models, exported by skl2onnx and imported into optbench
+(`optbench::export::read_onnx`), against TL2cgen's C compiled from the same
+scikit-learn models: one thread, natively, in the same interleaved rounds on
+the same raw test rows (protocol under "Single row" below). Ratios below 1
+mean optbench is faster. "Classes equal": the share of test rows on which both
+predict the same class (the ONNX file holds float32 thresholds, TL2cgen
+float64 ones, so a value between the two roundings can split differently).
+Batch: `Model::predict_batch` on 10,000 rows against TL2cgen's `predict` in a
+loop (best of 5).
+
+{chr(10).join(same)}
+
+## optbench's own models
+optbench also trains its own models (in-house forests and histogram boosting,
+logistic regression) with the shapes of scikit-learn's
+(`configs/peers/<w>.toml`); those are different trees, so their tree runtime
+is compared by **nanoseconds per node visit**: visits/row = nodes on each
+tree's path, leaf included, summed over trees, averaged over the test rows
 (optbench: its own IR; scikit-learn: `decision_path`); ns/visit = (p50 − timer
 overhead) ÷ visits/row.
 
