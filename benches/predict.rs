@@ -54,11 +54,12 @@ fn bench_predict(c: &mut Criterion) {
             })
         });
         let mut buf = vec![0.0f32; d];
+        let plan = pipeline.row_plan();
         group.bench_function(BenchmarkId::new("end_to_end", &t.id), |b| {
             b.iter(|| {
                 i = (i + 1) % test_set.n_rows();
                 let raw = black_box(&raw_rows[i * w..(i + 1) * w]);
-                if pipeline.transform_checked(raw, &mut buf).is_ok() {
+                if plan.transform_checked(raw, &mut buf).is_ok() {
                     black_box(model.predict(&buf, &mut scratch));
                 }
             })

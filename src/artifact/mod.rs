@@ -24,7 +24,7 @@ use crate::data::{FeatureProfile, InputSchema, Invalid, Value};
 use crate::error::{Error, Result};
 use crate::fsutil::{replace_dir_atomic, sha256_hex, write_atomic};
 use crate::model::{Model, Scratch};
-use crate::pipeline::FittedPipeline;
+use crate::pipeline::{FittedPipeline, RowPlan};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -274,6 +274,7 @@ impl Artifact {
     pub fn predictor(&self) -> Predictor<'_> {
         Predictor {
             artifact: self,
+            plan: self.pipeline.row_plan(),
             features: vec![0.0; self.pipeline.n_outputs()],
             scratch: self.model.scratch(),
         }
@@ -284,6 +285,7 @@ impl Artifact {
 /// the path `run` measured.
 pub struct Predictor<'a> {
     artifact: &'a Artifact,
+    plan: RowPlan<'a>,
     features: Vec<f32>,
     scratch: Scratch,
 }
@@ -294,9 +296,7 @@ impl Predictor<'_> {
     fn prepare(&mut self, raw: &[Value<'_>]) -> std::result::Result<(), Invalid> {
         // The pipeline's one-pass check refuses what the schema refuses
         // (`load` checked that they describe the same columns).
-        self.artifact
-            .pipeline
-            .transform_checked(raw, &mut self.features)
+        self.plan.transform_checked(raw, &mut self.features)
     }
 
     /// The predicted class (an index into the package's `classes`).

@@ -168,7 +168,7 @@ impl FeatureKind {
     /// anywhere, a finite number in a numeric column, text in a categorical
     /// one. The one statement of what serving accepts, used by
     /// [`InputSchema::validate_row`] and by the pipeline's one-pass serving
-    /// path ([`crate::pipeline::FittedPipeline::transform_checked`]).
+    /// path ([`crate::pipeline::RowPlan::transform_checked`]).
     #[inline(always)]
     pub fn check(self, column: usize, v: Value<'_>) -> Result<(), Invalid> {
         match (self, v) {

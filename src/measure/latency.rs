@@ -20,6 +20,7 @@ use super::{MeasureSettings, Nanos, Subject};
 use crate::data::{Dataset, Value};
 use crate::error::{Error, Result};
 use crate::model::Scratch;
+use crate::pipeline::RowPlan;
 use crate::progress::Progress;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -201,13 +202,14 @@ pub fn measure_latency<C: Clock>(
         .unwrap_or(0);
     let mut buf = vec![0.0f32; width];
     let mut scratches: Vec<Scratch> = subjects.iter().map(|s| s.model.scratch()).collect();
+    let plans: Vec<RowPlan<'_>> = subjects.iter().map(|s| s.pipeline.row_plan()).collect();
     let d = subjects[0].pipeline.n_outputs();
     let raw_rows = test.raw_rows();
     let w = test.n_features();
     let raw = |i: usize| &raw_rows[i * w..(i + 1) * w];
 
     progress.stage("warming up", subjects.len() as u64);
-    for (s, scratch) in subjects.iter().zip(&mut scratches) {
+    for ((s, plan), scratch) in subjects.iter().zip(&plans).zip(&mut scratches) {
         let start = clock.now();
         let mut calls = 0usize;
         let mut cursor = 0usize;
@@ -216,7 +218,7 @@ pub fn measure_latency<C: Clock>(
         {
             let i = order[cursor];
             cursor = (cursor + 1) % n_rows;
-            black_box(end_to_end(s, raw(i), &mut buf, scratch));
+            black_box(end_to_end(s, plan, raw(i), &mut buf, scratch));
             calls += 1;
         }
         progress.advance(1);
@@ -259,7 +261,7 @@ pub fn measure_latency<C: Clock>(
                 let i = order[(first + c) % n_rows];
                 let row = raw(i);
                 let t0 = clock.now();
-                black_box(end_to_end(s, black_box(row), &mut buf, scratch));
+                black_box(end_to_end(s, &plans[si], black_box(row), &mut buf, scratch));
                 let t1 = clock.now();
                 samples.push(t1.saturating_sub(t0).saturating_sub(net));
             }
@@ -308,9 +310,15 @@ pub fn measure_latency<C: Clock>(
 /// predict. An invalid row is answered with `u32::MAX` (what a server would
 /// turn into an error response), so its cost is still counted.
 #[inline(always)]
-fn end_to_end(s: &Subject<'_>, raw: &[Value<'_>], buf: &mut [f32], scratch: &mut Scratch) -> u32 {
+fn end_to_end(
+    s: &Subject<'_>,
+    plan: &RowPlan<'_>,
+    raw: &[Value<'_>],
+    buf: &mut [f32],
+    scratch: &mut Scratch,
+) -> u32 {
     let out = &mut buf[..s.pipeline.n_outputs()];
-    if s.pipeline.transform_checked(raw, out).is_err() {
+    if plan.transform_checked(raw, out).is_err() {
         return u32::MAX;
     }
     s.model.predict(out, scratch)
