@@ -5,9 +5,10 @@
 //! (forest 100, unlimited depth) on w1's shape (5,000 × 20 synthetic rows),
 //! and batches of 1 to 4,096 rows, it times the batch on the calling thread
 //! and split in two halves across a 2-thread rayon pool (one task each),
-//! interleaved in rounds, median of the rounds. It prints, per model, the
-//! sequential cost of one row and the smallest batch from which the split
-//! is faster in every larger size measured.
+//! interleaved in rounds, median of the rounds; and `Model::predict_batch`
+//! itself, which decides by the cost it measures. It prints, per model, the
+//! sequential cost of one row, the smallest batch from which the split is
+//! faster in every larger size measured, and both ratios to sequential.
 //!
 //! Needs two quiet cores: the split's cost is waking the second one.
 //!
@@ -112,8 +113,10 @@ fn main() {
     let batch: Vec<f32> = (0..SIZES[SIZES.len() - 1])
         .flat_map(|i| x_test[(i % n_test) * d..][..d].to_vec())
         .collect();
-    println!("| model | 1 row, sequential | break-even batch | split / sequential at 8, 64, 1,024, 4,096 rows |");
-    println!("|---|---|---|---|");
+    println!(
+        "| model | 1 row, sequential | break-even batch | split in two / sequential at 8, 64, 1,024, 4,096 rows | predict_batch / sequential |"
+    );
+    println!("|---|---|---|---|---|");
     for spec in &specs {
         let t = train(spec, &td, 42).expect("training succeeds");
         let model = &t.model;
@@ -121,6 +124,8 @@ fn main() {
         // Per size: sequential and split timings, rounds interleaved.
         let mut seq = vec![Vec::new(); SIZES.len()];
         let mut par = vec![Vec::new(); SIZES.len()];
+        let mut auto = vec![Vec::new(); SIZES.len()];
+        let mut classes = Vec::with_capacity(SIZES[SIZES.len() - 1]);
         // Repetitions per size so a timing lasts ~200 µs (from a first pass).
         let one_row = {
             let t0 = Instant::now();
@@ -139,11 +144,17 @@ fn main() {
                         sequential(model, black_box(rows), d, o);
                     });
                     median_ns(&mut par, i, reps[i], || split(model, black_box(rows), d, o));
+                    median_ns(&mut auto, i, reps[i], || {
+                        model.predict_batch(black_box(rows), &mut classes);
+                    });
                 }
             }
         });
         let ratio: Vec<f64> = (0..SIZES.len())
             .map(|i| median(&mut par[i]) / median(&mut seq[i]))
+            .collect();
+        let auto_ratio: Vec<f64> = (0..SIZES.len())
+            .map(|i| median(&mut auto[i]) / median(&mut seq[i]))
             .collect();
         let per_row = median(&mut seq[SIZES.len() - 1].clone()) / SIZES[SIZES.len() - 1] as f64;
         let even = (0..SIZES.len())
@@ -155,15 +166,22 @@ fn main() {
                     SIZES[i] as f64 * per_row / 1e3
                 )
             });
-        let at = |n: usize| ratio[SIZES.iter().position(|&s| s == n).expect("a size")];
+        let at = |r: &[f64]| {
+            [8, 64, 1024, 4096]
+                .map(|n| {
+                    format!(
+                        "{:.2}",
+                        r[SIZES.iter().position(|&s| s == n).expect("a size")]
+                    )
+                })
+                .join(" / ")
+        };
         println!(
-            "| {} | {:.0} ns | {even} | {:.2} / {:.2} / {:.2} / {:.2} |",
+            "| {} | {:.0} ns | {even} | {} | {} |",
             t.id,
             per_row,
-            at(8),
-            at(64),
-            at(1024),
-            at(4096)
+            at(&ratio),
+            at(&auto_ratio)
         );
     }
 }

@@ -21,17 +21,89 @@ pub use tree::{Node, Output, TreeEnsemble, LEAF};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
 
-/// Rows per parallel batch task. At ~50 ns a row (logistic regression) a
-/// task is ~25 µs, far above rayon's ~1 µs cost of a task; a forest's row
-/// costs 10–30 µs, so tasks stay balanced on a handful of threads.
-pub const PARALLEL_CHUNK_ROWS: usize = 512;
+/// How long the calling thread works through a batch's first rows before
+/// deciding whether to split the rest: long enough for `Instant` (~20 ns a
+/// read) to time a row's cost, short next to any split worth making.
+const PROBE: Duration = Duration::from_micros(2);
 
-/// Whether a batch of `n` rows is split across threads: only when there are
-/// other threads, and at least two tasks' worth of rows (below that the
-/// split cannot pay for waking a second thread; see `benches/batch.rs`).
-fn parallel(n: usize) -> bool {
-    n >= 2 * PARALLEL_CHUNK_ROWS && rayon::current_num_threads() > 1
+/// The least work (measured rows × their measured cost) a batch's remainder
+/// must hold for splitting it across threads to pay for waking them; set
+/// from `examples/batch_split` (see [`split_rows`]).
+const SPLIT_MIN_WORK_NS: u128 = 50_000;
+
+/// Work per task once a batch is split: far above rayon's ~1 µs cost of a
+/// task, and small enough that a few tasks per thread balance the load.
+const TASK_WORK_NS: u128 = 100_000;
+
+/// Rows per task for splitting `rest` rows of `row_ns` each over `threads`,
+/// or `None` when the split cannot pay: one thread, fewer than two rows, or
+/// less work than [`SPLIT_MIN_WORK_NS`]. A row-count threshold cannot be
+/// right for both a 20 ns logistic regression and a 50 µs forest.
+fn split_rows(rest: usize, row_ns: u128, threads: usize) -> Option<usize> {
+    let work = rest as u128 * row_ns;
+    if threads < 2 || rest < 2 || work < SPLIT_MIN_WORK_NS {
+        return None;
+    }
+    let tasks = usize::try_from(work.div_ceil(TASK_WORK_NS))
+        .unwrap_or(usize::MAX)
+        .max(threads)
+        .min(rest);
+    Some(rest.div_ceil(tasks))
+}
+
+/// Runs `run` over a row-major batch (`d` values a row in, `k` a row out):
+/// the calling thread does the first rows, doubling them until they have
+/// taken [`PROBE`], then the rest is split over rayon's current pool if
+/// [`split_rows`] says it pays at the cost just measured, else done here.
+/// Which thread predicts a row never changes its prediction.
+fn batch<T: Send>(
+    rows: &[f32],
+    d: usize,
+    out: &mut [T],
+    k: usize,
+    run: impl Fn(&[f32], &mut [T]) + Sync,
+) {
+    let n = out.len() / k.max(1);
+    let threads = rayon::current_num_threads();
+    if threads < 2 {
+        return run(&rows[..n * d], out);
+    }
+    let start = Instant::now();
+    let (mut done, mut step) = (0, 1);
+    while done < n && start.elapsed() < PROBE {
+        let m = step.min(n - done);
+        run(
+            &rows[done * d..(done + m) * d],
+            &mut out[done * k..(done + m) * k],
+        );
+        done += m;
+        step *= 2;
+    }
+    if done == n {
+        return;
+    }
+    let row_ns = start.elapsed().as_nanos() / done as u128;
+    let (rows, out) = (&rows[done * d..n * d], &mut out[done * k..]);
+    match split_rows(n - done, row_ns, threads) {
+        Some(chunk) => run_chunks(rows, d, out, k, chunk, &run),
+        None => run(rows, out),
+    }
+}
+
+/// [`batch`]'s split: tasks of `chunk` rows over rayon's current pool.
+fn run_chunks<T: Send>(
+    rows: &[f32],
+    d: usize,
+    out: &mut [T],
+    k: usize,
+    chunk: usize,
+    run: &(impl Fn(&[f32], &mut [T]) + Sync),
+) {
+    rows.par_chunks(chunk * d)
+        .zip(out.par_chunks_mut(chunk * k))
+        .for_each(|(r, o)| run(r, o));
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -126,52 +198,38 @@ impl Model {
         }
     }
 
-    /// Predicted classes for a row-major batch. Large batches are split
-    /// across rayon's current pool ([`PARALLEL_CHUNK_ROWS`] rows a task);
-    /// small ones, and any batch in a one-thread pool, run on the calling
-    /// thread. Every row's prediction is the single-row one either way.
+    /// Predicted classes for a row-major batch. A batch with enough work
+    /// is split across rayon's current pool (see [`batch`]); every row's
+    /// prediction is the single-row one either way.
     pub fn predict_batch(&self, rows: &[f32], out: &mut Vec<u32>) {
         let d = self.n_features().max(1);
-        let n = rows.len() / d;
         out.clear();
-        out.resize(n, 0);
-        let run = |rows: &[f32], out: &mut [u32]| {
-            let mut scratch = self.scratch();
-            for (r, o) in rows.chunks_exact(d).zip(out) {
-                *o = self.predict(r, &mut scratch);
-            }
-        };
-        if parallel(n) {
-            rows[..n * d]
-                .par_chunks(PARALLEL_CHUNK_ROWS * d)
-                .zip(out.par_chunks_mut(PARALLEL_CHUNK_ROWS))
-                .for_each(|(r, o)| run(r, o));
-        } else {
-            run(rows, out);
+        out.resize(rows.len() / d, 0);
+        batch(rows, d, out, 1, |rows, out| self.classes_into(rows, out));
+    }
+
+    fn classes_into(&self, rows: &[f32], out: &mut [u32]) {
+        let d = self.n_features().max(1);
+        let mut scratch = self.scratch();
+        for (r, o) in rows.chunks_exact(d).zip(out) {
+            *o = self.predict(r, &mut scratch);
+        }
+    }
+
+    fn proba_into(&self, rows: &[f32], out: &mut [f32]) {
+        let (d, k) = (self.n_features().max(1), self.n_classes());
+        let mut scratch = self.scratch();
+        for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
+            self.predict_proba(r, &mut scratch, o);
         }
     }
 
     /// Class probabilities for a row-major batch (`n_rows × n_classes`),
     /// split across threads like [`Model::predict_batch`].
     pub fn predict_proba_batch(&self, rows: &[f32]) -> Vec<f32> {
-        let d = self.n_features().max(1);
-        let k = self.n_classes();
-        let n = rows.len() / d;
-        let mut out = vec![0.0; n * k];
-        let run = |rows: &[f32], out: &mut [f32]| {
-            let mut scratch = self.scratch();
-            for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
-                self.predict_proba(r, &mut scratch, o);
-            }
-        };
-        if parallel(n) {
-            rows[..n * d]
-                .par_chunks(PARALLEL_CHUNK_ROWS * d)
-                .zip(out.par_chunks_mut(PARALLEL_CHUNK_ROWS * k))
-                .for_each(|(r, o)| run(r, o));
-        } else {
-            run(rows, &mut out);
-        }
+        let (d, k) = (self.n_features().max(1), self.n_classes());
+        let mut out = vec![0.0; rows.len() / d * k];
+        batch(rows, d, &mut out, k, |rows, out| self.proba_into(rows, out));
         out
     }
 
@@ -244,8 +302,22 @@ impl Model {
 mod tests {
     use super::*;
 
-    /// A batch split across threads predicts what the rows predict one by
-    /// one, in order (3,000 rows: several tasks and a ragged last one).
+    #[test]
+    fn a_batch_is_split_only_when_its_work_pays_for_it() {
+        // One thread, one row, or too little work: not split.
+        assert_eq!(split_rows(10_000, 1_000, 1), None);
+        assert_eq!(split_rows(1, 10_000_000, 2), None);
+        assert_eq!(split_rows(1_000, 20, 2), None); // 20 µs of logistic regression
+                                                    // 60 µs: just past the threshold, one task a thread.
+        assert_eq!(split_rows(3_000, 20, 2), Some(1_500));
+        // 10 ms of forest: 100 tasks of 100 µs.
+        assert_eq!(split_rows(200, 50_000, 2), Some(2));
+        // Two 50 µs rows: a row each.
+        assert_eq!(split_rows(2, 50_000, 2), Some(1));
+    }
+
+    /// A batch predicts what the rows predict one by one, in order, split
+    /// across threads or not (3,000 rows; tasks of 7: a ragged last one).
     #[test]
     fn a_parallel_batch_equals_single_rows() {
         let mut t = TreeEnsemble::new(2, 2);
@@ -271,6 +343,13 @@ mod tests {
             model.predict_batch(&rows, &mut c);
             (c, model.predict_proba_batch(&rows))
         });
+        // The split itself, forced: tasks of 7 rows, a ragged last one.
+        let (mut c7, mut p7) = (vec![0; 3_000], vec![0.0; 6_000]);
+        pool.install(|| {
+            run_chunks(&rows, 2, &mut c7, 1, 7, &|r, o| model.classes_into(r, o));
+            run_chunks(&rows, 2, &mut p7, 2, 7, &|r, o| model.proba_into(r, o));
+        });
+        assert_eq!((&c7, &p7), (&classes, &proba));
         // 5 nodes of 16 bytes, 3 leaves × 2 f32, 1 root; the complete-tree
         // layout: 3 heap nodes of 8 bytes and 4 leaf slots of 4.
         assert_eq!(model.heap_bytes(), 5 * 16 + 6 * 4 + 4 + 3 * 8 + 4 * 4);
