@@ -132,9 +132,16 @@ impl Objective<'_> {
                 Link::Logistic => {
                     let y = self.targets.get(i, 1, k);
                     let s = z[0];
-                    // log(1 + e^s) − y s, computed stably.
-                    loss += s.max(0.0) + (-s.abs()).exp().ln_1p() - y * s;
-                    z[0] = 1.0 / (1.0 + (-s).exp()) - y;
+                    // log(1 + e^s) − y s and the logistic of s, computed
+                    // stably from one exponential.
+                    let e = (-s.abs()).exp();
+                    loss += s.max(0.0) + e.ln_1p() - y * s;
+                    let p = if s >= 0.0 {
+                        1.0 / (1.0 + e)
+                    } else {
+                        e / (1.0 + e)
+                    };
+                    z[0] = p - y;
                 }
                 Link::Softmax => {
                     let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
@@ -424,7 +431,9 @@ mod tests {
                 let (m, e) = pool.install(|| (fit(&td, 1.0, 200).unwrap(), objective.eval(&w)));
                 assert_eq!(e.0.to_bits(), e1.0.to_bits(), "{threads} threads: loss");
                 assert!(
-                    e.1.iter().zip(&e1.1).all(|(a, b)| a.to_bits() == b.to_bits()),
+                    e.1.iter()
+                        .zip(&e1.1)
+                        .all(|(a, b)| a.to_bits() == b.to_bits()),
                     "{threads} threads: gradient"
                 );
                 assert_eq!(m, m1, "{threads} threads: model");
@@ -537,6 +546,9 @@ mod tests {
         let p = Data::new(100, 2, 1);
         let td = p.train();
         let e = fit_soft(&td, &[0.5; 3], 1.0, 10).unwrap_err();
-        assert_eq!(e, format!("3 soft targets for {} rows of 2 classes", td.n_rows()));
+        assert_eq!(
+            e,
+            format!("3 soft targets for {} rows of 2 classes", td.n_rows())
+        );
     }
 }
