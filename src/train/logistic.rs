@@ -201,14 +201,21 @@ impl Objective<'_> {
 /// accepted one), so the last evaluation is kept and reused.
 struct Problem<'a> {
     objective: Objective<'a>,
-    last: RefCell<Option<(Array1<f64>, f64, Array1<f64>)>>,
+    last: RefCell<Option<Evaluation>>,
+}
+
+/// The objective and its gradient at a point.
+struct Evaluation {
+    at: Array1<f64>,
+    loss: f64,
+    grad: Array1<f64>,
 }
 
 impl Problem<'_> {
     fn eval(&self, w: &Array1<f64>) -> (f64, Array1<f64>) {
-        if let Some((at, loss, grad)) = &*self.last.borrow() {
-            if at == w {
-                return (*loss, grad.clone());
+        if let Some(e) = &*self.last.borrow() {
+            if e.at == w {
+                return (e.loss, e.grad.clone());
             }
         }
         let (loss, grad) = match w.as_slice() {
@@ -216,7 +223,11 @@ impl Problem<'_> {
             None => self.objective.eval(&w.to_vec()),
         };
         let grad = Array1::from(grad);
-        *self.last.borrow_mut() = Some((w.clone(), loss, grad.clone()));
+        *self.last.borrow_mut() = Some(Evaluation {
+            at: w.clone(),
+            loss,
+            grad: grad.clone(),
+        });
         (loss, grad)
     }
 }
