@@ -4,15 +4,8 @@
 
 use std::io::Write;
 
-const TRACKED: [&str; 8] = [
-    "linfa",
-    "linfa-logistic",
-    "ndarray",
-    "postcard",
-    "zstd",
-    "serde",
-    "plotters",
-    "statrs",
+const TRACKED: [&str; 7] = [
+    "argmin", "ndarray", "postcard", "zstd", "serde", "plotters", "statrs",
 ];
 
 fn main() {

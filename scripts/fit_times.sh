@@ -13,7 +13,9 @@
 # one thread too); "2 threads" runs the forests (the only family either tool
 # fits on several threads) with 2 and n_jobs=2.
 #
-# VENV names another virtualenv to use (created if missing).
+# VENV names another virtualenv to use (created if missing). ONLY, an
+# extended regex, keeps the cases whose "workload model threads" line
+# matches, e.g. ONLY=logreg for the logistic regressions alone.
 # On a shared machine, pin the runs: PIN1 and PIN2 are command prefixes for
 # the 1- and 2-thread runs, e.g.
 #   PIN1="taskset -c 1" PIN2="taskset -c 0,1" scripts/fit_times.sh
@@ -23,6 +25,7 @@ DATA=$(realpath "${1:-../shared/data}")
 ROUNDS=${2:-5}
 PIN1=${PIN1:-}
 PIN2=${PIN2:-}
+ONLY=${ONLY:-}
 OUT=target/fit-times
 VENV=${VENV:-target/peers-venv}   # shared with compare_peers.sh
 mkdir -p "$OUT"
@@ -44,6 +47,9 @@ LINES="$OUT/runs.jsonl"
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
 for round in $(seq "$ROUNDS"); do
   for case in "${CASES[@]}"; do
+    if [ -n "$ONLY" ] && ! grep -Eq -- "$ONLY" <<< "$case"; then
+      continue
+    fi
     read -r w model threads <<< "$case"
     pin=$PIN1
     [ "$threads" = 1 ] || pin=$PIN2

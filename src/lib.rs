@@ -8,8 +8,8 @@
 //!
 //! ```text
 //!  data ──► pipeline.fit ──► train (front ends) ──► model (IR) ──► optimize ──► measure ──► select ──► report
-//!  (csv,                     linfa logistic,         Linear,        prune,        accuracy,   Pareto,     SVG, HTML,
-//!   synthetic)               in-house trees,         TreeEnsemble,  truncate,     latency,    budget      JSON, CSV
+//!  (csv,                     in-house logistic       Linear,        prune,        accuracy,   Pareto,     SVG, HTML,
+//!   synthetic)               regression, trees,      TreeEnsemble,  truncate,     latency,    budget      JSON, CSV
 //!                            forests and GBM         quantized      quantize,     size                     │
 //!                                                    forms          distill                                ▼
 //!                                                                                  artifact (pipeline + model)

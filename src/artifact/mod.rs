@@ -410,7 +410,7 @@ mod tests {
             assert_eq!(qa, qb);
             assert_eq!(pa.predict(&raw).unwrap(), pb.predict(&raw).unwrap());
         }
-        assert!(b.metadata.crate_versions.contains_key("linfa"));
+        assert!(b.metadata.crate_versions.contains_key("argmin"));
     }
 
     #[test]

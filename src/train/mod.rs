@@ -1,21 +1,24 @@
-//! Front ends: fit each candidate with the library that serves it best (or
-//! in house: trees, forests and boosting on shared binned features), then
-//! convert the result once into the `model` IR. Only this module names
-//! linfa types.
+//! Front ends: fit each candidate and write it into the `model` IR. Every
+//! family is trained in house: logistic regression with argmin's L-BFGS
+//! (`logistic.rs`), trees, forests and boosting on shared binned features.
+//! Only this module names argmin types, and (in tests) linfa's.
 //!
 //! Uses `model`. Key types: [`CandidateSpec`] (what to train, as written in
 //! the config), [`TrainData`] (the pipeline's output) and [`Trained`].
 //!
-//! Every converter is checked by agreement: the IR must predict exactly what
-//! the library predicts on every test row (see the tests in each file).
-//! Training data reach the libraries as `f64` copies of the `f32` features the
-//! IR will see at serving time, so their comparisons can be reproduced exactly.
+//! Library trainers replaced by in-house ones stay as test references:
+//! linfa-logistic (`linfa_logistic.rs`, a dev-dependency) must reach the
+//! optimum the in-house logistic regression reaches, and its converter is
+//! checked by agreement (the IR predicts exactly what linfa predicts on every
+//! test row). Training data reach linfa as `f64` copies of the `f32` features
+//! the IR will see at serving time, so comparisons can be reproduced exactly.
 
 mod binned;
 mod boost;
 mod forest;
+#[cfg(test)]
+mod linfa_logistic;
 mod logistic;
-mod soft_logistic;
 
 pub use boost::{one_hot, BoostParams};
 
@@ -74,9 +77,9 @@ fn default_max_bins() -> u16 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CandidateSpec {
-    /// L2-regularised logistic regression (linfa-logistic, L-BFGS); binary
-    /// with a logistic link, multiclass with softmax. `alpha` = 1 matches
-    /// scikit-learn's default `C = 1`.
+    /// L2-regularised logistic regression (in house, L-BFGS: see
+    /// `logistic.rs`); binary with a logistic link, multiclass with softmax.
+    /// `alpha` = 1 matches scikit-learn's default `C = 1`.
     LogisticRegression {
         #[serde(default = "default_alpha")]
         alpha: f64,
@@ -338,6 +341,7 @@ impl TrainData<'_> {
         &self.x[i * self.n_features..(i + 1) * self.n_features]
     }
 
+    #[cfg(test)]
     fn x_f64(&self) -> Vec<f64> {
         self.x.iter().map(|&v| f64::from(v)).collect()
     }
@@ -364,7 +368,7 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
         CandidateSpec::LogisticRegression {
             alpha,
             max_iterations,
-        } => logistic::fit(data, *alpha, *max_iterations).map(|(_, m)| m),
+        } => logistic::fit(data, *alpha, *max_iterations),
         CandidateSpec::DecisionTree {
             max_depth,
             min_samples_leaf,
@@ -414,7 +418,7 @@ pub fn fit_soft(
         CandidateSpec::LogisticRegression {
             alpha,
             max_iterations,
-        } => soft_logistic::fit(data, targets, *alpha, *max_iterations),
+        } => logistic::fit_soft(data, targets, *alpha, *max_iterations),
         CandidateSpec::GradientBoosting { .. } => {
             let params = spec.boost_params().expect("a boosting spec");
             boost::fit(data, targets, &params, seed)
