@@ -264,6 +264,7 @@ fn evaluate(
             p99: l.end_to_end.p99,
             p99_upper: l.end_to_end.p99_upper,
             resolution: crate::select::resolution(l.end_to_end.p50, Nanos(2 * overhead.p50.0)),
+            size: o.size_bytes.raw,
         })
         .collect();
     let selection = select(&points, &plan.budget);

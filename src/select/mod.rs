@@ -32,6 +32,9 @@ pub struct Point {
     /// p50 differences up to this are not told apart on the frontier (see
     /// [`resolution`]).
     pub resolution: Nanos,
+    /// Bytes of the encoded model (deterministic): what breaks a tie
+    /// between two equally accurate models that a clock cannot tell apart.
+    pub size: u64,
 }
 
 /// Share of a p50 that consecutive runs on a shared machine can move by
@@ -93,13 +96,17 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
     let limit = format_ms(budget.p99);
     let fits: Vec<usize> = (0..points.len()).filter(|&i| within_budget[i]).collect();
 
-    // Most accurate among those that fit; ties → faster (smaller bound).
-    let best = fits.iter().copied().max_by(|&a, &b| {
-        points[a]
-            .accuracy
-            .total_cmp(&points[b].accuracy)
-            .then(points[b].p99_upper.cmp(&points[a].p99_upper))
-    });
+    // Most accurate among those that fit; ties → the faster, within noise.
+    let top = fits
+        .iter()
+        .map(|&i| points[i].accuracy)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let tied: Vec<usize> = fits
+        .iter()
+        .copied()
+        .filter(|&i| points[i].accuracy == top)
+        .collect();
+    let best = fastest_within_noise(points, &tied);
     let Some(best) = best else {
         let closest = (0..points.len()).min_by_key(|&i| points[i].p99_upper);
         let reason = match closest {
@@ -135,10 +142,23 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
     let (chosen, reason) = match budget.accuracy_tolerance_pp {
         None => {
             let b = &points[best];
+            let twins: Vec<String> = tied
+                .iter()
+                .filter(|&&i| i != best)
+                .map(|&i| format!("`{}`", points[i].id))
+                .collect();
+            let tie = if twins.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " As accurate: {}; it is faster at p50 than each of them, or as fast within noise and smaller.",
+                    twins.join(", ")
+                )
+            };
             (
                 best,
                 format!(
-                    "`{}` is the most accurate of the {} candidates whose end-to-end p99 upper bound fits the {limit} budget: accuracy {:.4}, p99 {} (bound {}).{tail}",
+                    "`{}` is the most accurate of the {} candidates whose end-to-end p99 upper bound fits the {limit} budget: accuracy {:.4}, p99 {} (bound {}).{tie}{tail}",
                     b.id,
                     fits.len(),
                     b.accuracy,
@@ -149,18 +169,14 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
         }
         Some(tol) => {
             let floor = points[best].accuracy - tol / 100.0;
-            // Fastest (smallest bound) within the tolerance; ties → more accurate.
-            let pick = fits
+            // Fastest within the tolerance (within noise: then the more
+            // accurate, then the smaller).
+            let close: Vec<usize> = fits
                 .iter()
                 .copied()
                 .filter(|&i| points[i].accuracy >= floor - 1e-12)
-                .min_by(|&a, &b| {
-                    points[a]
-                        .p99_upper
-                        .cmp(&points[b].p99_upper)
-                        .then(points[b].accuracy.total_cmp(&points[a].accuracy))
-                })
-                .unwrap_or(best);
+                .collect();
+            let pick = fastest_within_noise(points, &close).unwrap_or(best);
             let p = &points[pick];
             (
                 pick,
@@ -178,6 +194,28 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
         within_budget,
         reason,
     }
+}
+
+/// The fastest of `among` by p50 — except that the points whose p50 is
+/// within noise of the fastest one's (the larger [`Point::resolution`] of
+/// the two) are not told apart by the clock, so among those the most
+/// accurate wins, then the smallest model, then the first id. Two runs of
+/// the same models then pick the same one: a pick decided by which of two
+/// alike latencies came out lower would flip from run to run.
+fn fastest_within_noise(points: &[Point], among: &[usize]) -> Option<usize> {
+    let &fastest = among.iter().min_by_key(|&&i| points[i].p50)?;
+    let f = &points[fastest];
+    among
+        .iter()
+        .copied()
+        .filter(|&i| points[i].p50.0 <= f.p50.0 + points[i].resolution.0.max(f.resolution.0))
+        .min_by(|&a, &b| {
+            let (a, b) = (&points[a], &points[b]);
+            b.accuracy
+                .total_cmp(&a.accuracy)
+                .then(a.size.cmp(&b.size))
+                .then(a.id.cmp(&b.id))
+        })
 }
 
 /// A budget as the user wrote it: milliseconds, with no trailing zeros.
@@ -202,6 +240,7 @@ mod tests {
             p99: Nanos(p99),
             p99_upper: Nanos(upper),
             resolution: Nanos(0),
+            size: 1_000,
         }
     }
 
@@ -333,6 +372,37 @@ mod tests {
             },
         );
         assert_eq!(s.chosen, Some(1), "{}", s.reason);
+    }
+
+    /// Equally accurate models whose latencies are within noise of each
+    /// other: the smaller wins, whichever measured faster this time.
+    #[test]
+    fn a_tie_within_noise_goes_to_the_smaller_model() {
+        let budget = Budget {
+            p99: Nanos(1_000_000),
+            accuracy_tolerance_pp: None,
+        };
+        let pts = |int8_p50: u64| {
+            let mut float = p("forest", 0.9, 100_000, 110_000);
+            float.p50 = Nanos(60_000);
+            float.size = 800_000;
+            let mut int8 = p("forest/int8", 0.9, 100_000, 110_000);
+            int8.p50 = Nanos(int8_p50);
+            int8.size = 400_000;
+            for x in [&mut float, &mut int8] {
+                x.resolution = resolution(x.p50, Nanos(40));
+            }
+            [float, int8]
+        };
+        for int8_p50 in [55_000, 60_000, 70_000] {
+            assert_eq!(
+                select(&pts(int8_p50), &budget).chosen,
+                Some(1),
+                "{int8_p50}"
+            );
+        }
+        // Clearly slower (by more than 25 %): the faster one wins.
+        assert_eq!(select(&pts(90_000), &budget).chosen, Some(0));
     }
 
     #[test]
