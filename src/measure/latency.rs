@@ -317,7 +317,7 @@ fn end_to_end(
     buf: &mut [f32],
     scratch: &mut Scratch,
 ) -> u32 {
-    let out = &mut buf[..s.pipeline.n_outputs()];
+    let out = &mut buf[..plan.n_outputs()];
     if plan.transform_checked(raw, out).is_err() {
         return u32::MAX;
     }

@@ -448,6 +448,7 @@ impl FittedPipeline {
         RowPlan {
             pipeline: self,
             plan: affine.map_or(Plan::Mixed(ops), Plan::Numeric),
+            n_outputs: self.n_outputs(),
         }
     }
 
@@ -522,6 +523,7 @@ impl FittedPipeline {
 pub struct RowPlan<'p> {
     pipeline: &'p FittedPipeline,
     plan: Plan,
+    n_outputs: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -560,6 +562,12 @@ enum Op {
 }
 
 impl RowPlan<'_> {
+    /// [`FittedPipeline::n_outputs`], without walking the steps.
+    #[inline]
+    pub fn n_outputs(&self) -> usize {
+        self.n_outputs
+    }
+
     /// Validates and transforms one raw row in a single pass: the serving
     /// path. Refuses exactly what [`InputSchema::validate_row`] refuses for
     /// the schema the pipeline was fitted with (the same
