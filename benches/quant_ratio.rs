@@ -49,8 +49,11 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument picks shapes.
-    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
-    println!("shape/model: median ns per prediction (float, bins, int8); median per-round ratio float/quantized (>1 = quantized faster)");
+    let filter: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    println!("shape/model: median ns per prediction (float, bins-u16, bins, int8); median per-round ratio float/quantized (>1 = quantized faster)");
     for (name, n_samples, n_features, specs) in [
         ("w1", 5_000, 20, [forest(), boost(200, 3)]),
         ("w2", 10_000, 30, [forest(), boost(300, 6)]),
@@ -71,19 +74,30 @@ fn main() {
             }
             let mut forms: Vec<(&str, Model)> = vec![("float", parent.model.clone())];
             for (label, kind) in [("bins", QuantizeKind::Bins), ("int8", QuantizeKind::Int8)] {
-                let q = quantize(&parent, kind).expect("quantizes").expect("a tree model");
+                let q = quantize(&parent, kind)
+                    .expect("quantizes")
+                    .expect("a tree model");
+                if kind == QuantizeKind::Bins {
+                    // The same binned model on the wide (`u16`) layout.
+                    if let Model::QuantTrees(mut wide) = q.model.clone() {
+                        wide.relayout(false);
+                        forms.push(("bins-u16", Model::QuantTrees(wide)));
+                    }
+                }
                 forms.push((label, q.model));
             }
             // Losslessness on these rows, while we are here.
             let mut s0 = forms[0].1.scratch();
-            let mut s1 = forms[1].1.scratch();
             let k = forms[0].1.n_classes();
             let (mut p0, mut p1) = (vec![0f32; k], vec![0f32; k]);
-            for i in 0..n_rows {
-                let row = &x[i * d..(i + 1) * d];
-                forms[0].1.predict_proba(row, &mut s0, &mut p0);
-                forms[1].1.predict_proba(row, &mut s1, &mut p1);
-                assert_eq!(p0, p1, "{id}: binned differs from float on row {i}: {p0:?} {p1:?}");
+            for (label, m) in forms.iter().filter(|(l, _)| l.starts_with("bins")) {
+                let mut s1 = m.scratch();
+                for i in 0..n_rows {
+                    let row = &x[i * d..(i + 1) * d];
+                    forms[0].1.predict_proba(row, &mut s0, &mut p0);
+                    m.predict_proba(row, &mut s1, &mut p1);
+                    assert_eq!(p0, p1, "{id}: {label} differs from float on row {i}");
+                }
             }
             let mut ns: Vec<Vec<f64>> = vec![Vec::new(); forms.len()];
             let mut ratio: Vec<Vec<f64>> = vec![Vec::new(); forms.len()];
