@@ -21,9 +21,9 @@
 //! cuts — always for optbench's trainers, which split on at most 256 bins a
 //! feature. The narrow packed node is 4 bytes against the float form's 8, and
 //! forest walks are bound by cache misses: binned forests went from 0.9× to
-//! about 1.4× their float parent's speed (`cargo bench --bench quant_ratio`).
+//! about 1.7× their float parent's speed (`cargo bench --bench quant_ratio`).
 //! Shallow boosted trees fit in cache either way; there binning the row is
-//! an extra cost the integer walk does not win back (about 0.95×).
+//! an extra cost the integer walk does not win back (0.8–0.93×).
 
 use super::layout::lock_step;
 use super::tree::{Output, TreeEnsemble};
