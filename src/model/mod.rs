@@ -29,9 +29,11 @@ use std::time::{Duration, Instant};
 const PROBE: Duration = Duration::from_micros(2);
 
 /// The least work (measured rows × their measured cost) a batch's remainder
-/// must hold for splitting it across threads to pay for waking them; set
-/// from `examples/batch_split` (see [`split_rows`]).
-const SPLIT_MIN_WORK_NS: u128 = 50_000;
+/// must hold for splitting it across threads to pay for waking them.
+/// `examples/batch_split` on two quiet cores: split in two, a batch broke
+/// even at 17–46 µs of work (64 rows: logistic regression's 1.9 µs took
+/// 1.20× as long, boosting-50's 17 µs 1.03×, forest-10's 46 µs 0.80×).
+const SPLIT_MIN_WORK_NS: u128 = 25_000;
 
 /// Work per task once a batch is split: far above rayon's ~1 µs cost of a
 /// task, and small enough that a few tasks per thread balance the load.
@@ -53,57 +55,66 @@ fn split_rows(rest: usize, row_ns: u128, threads: usize) -> Option<usize> {
     Some(rest.div_ceil(tasks))
 }
 
+/// The per-row work of a batch: rows in (`d` values each), `k` values a row
+/// out, with the caller's scratch.
+type RowsFn<T> = fn(&Model, &[f32], &mut [T], &mut Scratch);
+
 /// Runs `run` over a row-major batch (`d` values a row in, `k` a row out):
-/// the calling thread does the first rows, doubling them until they have
-/// taken [`PROBE`], then the rest is split over rayon's current pool if
+/// the calling thread does the first rows (4, then doubling) until they
+/// have taken [`PROBE`], then the rest is split over rayon's current pool if
 /// [`split_rows`] says it pays at the cost just measured, else done here.
 /// Which thread predicts a row never changes its prediction.
-fn batch<T: Send>(
-    rows: &[f32],
-    d: usize,
-    out: &mut [T],
-    k: usize,
-    run: impl Fn(&[f32], &mut [T]) + Sync,
-) {
+fn batch<T: Send>(model: &Model, rows: &[f32], out: &mut [T], k: usize, run: RowsFn<T>) {
+    let d = model.n_features().max(1);
     let n = out.len() / k.max(1);
+    let mut scratch = model.scratch();
     let threads = rayon::current_num_threads();
-    if threads < 2 {
-        return run(&rows[..n * d], out);
+    if threads < 2 || n == 0 {
+        return run(model, &rows[..n * d], out, &mut scratch);
     }
     let start = Instant::now();
-    let (mut done, mut step) = (0, 1);
-    while done < n && start.elapsed() < PROBE {
+    // Four rows before the first clock read: a clock read costs about a
+    // cheap row (~20 ns), and an 8-row batch of one paid 1.7× its time.
+    let (mut done, mut step) = (0, 4);
+    // At least one row, even if the thread is descheduled before the first
+    // clock check: the cost below divides by `done`.
+    loop {
         let m = step.min(n - done);
-        run(
+        let (r, o) = (
             &rows[done * d..(done + m) * d],
             &mut out[done * k..(done + m) * k],
         );
+        run(model, r, o, &mut scratch);
         done += m;
         step *= 2;
-    }
-    if done == n {
-        return;
+        if done == n {
+            return;
+        }
+        if start.elapsed() >= PROBE {
+            break;
+        }
     }
     let row_ns = start.elapsed().as_nanos() / done as u128;
     let (rows, out) = (&rows[done * d..n * d], &mut out[done * k..]);
     match split_rows(n - done, row_ns, threads) {
-        Some(chunk) => run_chunks(rows, d, out, k, chunk, &run),
-        None => run(rows, out),
+        Some(chunk) => run_chunks(model, rows, out, k, chunk, run),
+        None => run(model, rows, out, &mut scratch),
     }
 }
 
 /// [`batch`]'s split: tasks of `chunk` rows over rayon's current pool.
 fn run_chunks<T: Send>(
+    model: &Model,
     rows: &[f32],
-    d: usize,
     out: &mut [T],
     k: usize,
     chunk: usize,
-    run: &(impl Fn(&[f32], &mut [T]) + Sync),
+    run: RowsFn<T>,
 ) {
+    let d = model.n_features().max(1);
     rows.par_chunks(chunk * d)
         .zip(out.par_chunks_mut(chunk * k))
-        .for_each(|(r, o)| run(r, o));
+        .for_each_init(|| model.scratch(), |s, (r, o)| run(model, r, o, s));
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,22 +216,20 @@ impl Model {
         let d = self.n_features().max(1);
         out.clear();
         out.resize(rows.len() / d, 0);
-        batch(rows, d, out, 1, |rows, out| self.classes_into(rows, out));
+        batch(self, rows, out, 1, Model::classes_into);
     }
 
-    fn classes_into(&self, rows: &[f32], out: &mut [u32]) {
+    fn classes_into(&self, rows: &[f32], out: &mut [u32], scratch: &mut Scratch) {
         let d = self.n_features().max(1);
-        let mut scratch = self.scratch();
         for (r, o) in rows.chunks_exact(d).zip(out) {
-            *o = self.predict(r, &mut scratch);
+            *o = self.predict(r, scratch);
         }
     }
 
-    fn proba_into(&self, rows: &[f32], out: &mut [f32]) {
+    fn proba_into(&self, rows: &[f32], out: &mut [f32], scratch: &mut Scratch) {
         let (d, k) = (self.n_features().max(1), self.n_classes());
-        let mut scratch = self.scratch();
         for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
-            self.predict_proba(r, &mut scratch, o);
+            self.predict_proba(r, scratch, o);
         }
     }
 
@@ -229,7 +238,7 @@ impl Model {
     pub fn predict_proba_batch(&self, rows: &[f32]) -> Vec<f32> {
         let (d, k) = (self.n_features().max(1), self.n_classes());
         let mut out = vec![0.0; rows.len() / d * k];
-        batch(rows, d, &mut out, k, |rows, out| self.proba_into(rows, out));
+        batch(self, rows, &mut out, k, Model::proba_into);
         out
     }
 
@@ -307,8 +316,9 @@ mod tests {
         // One thread, one row, or too little work: not split.
         assert_eq!(split_rows(10_000, 1_000, 1), None);
         assert_eq!(split_rows(1, 10_000_000, 2), None);
-        assert_eq!(split_rows(1_000, 20, 2), None); // 20 µs of logistic regression
-                                                    // 60 µs: just past the threshold, one task a thread.
+        // 20 µs of logistic regression: too little.
+        assert_eq!(split_rows(1_000, 20, 2), None);
+        // 60 µs: past the threshold, one task a thread.
         assert_eq!(split_rows(3_000, 20, 2), Some(1_500));
         // 10 ms of forest: 100 tasks of 100 µs.
         assert_eq!(split_rows(200, 50_000, 2), Some(2));
@@ -346,8 +356,8 @@ mod tests {
         // The split itself, forced: tasks of 7 rows, a ragged last one.
         let (mut c7, mut p7) = (vec![0; 3_000], vec![0.0; 6_000]);
         pool.install(|| {
-            run_chunks(&rows, 2, &mut c7, 1, 7, &|r, o| model.classes_into(r, o));
-            run_chunks(&rows, 2, &mut p7, 2, 7, &|r, o| model.proba_into(r, o));
+            run_chunks(&model, &rows, &mut c7, 1, 7, Model::classes_into);
+            run_chunks(&model, &rows, &mut p7, 2, 7, Model::proba_into);
         });
         assert_eq!((&c7, &p7), (&classes, &proba));
         // 5 nodes of 16 bytes, 3 leaves × 2 f32, 1 root; the complete-tree
