@@ -16,32 +16,27 @@ use optbench::optimize::{quantize, Candidate, QuantizeKind};
 use optbench::train::{train, CandidateSpec};
 use std::hint::black_box;
 
-fn boost(n_trees: u16, max_depth: u16) -> CandidateSpec {
-    CandidateSpec::GradientBoosting {
-        n_trees,
-        learning_rate: 0.1,
-        max_depth,
-        min_samples_leaf: 1,
-        subsample: 1.0,
-        l2_regularization: 0.0,
-        max_bins: 255,
-    }
-}
-
-fn forest() -> CandidateSpec {
-    CandidateSpec::RandomForest {
-        n_trees: 100,
-        max_depth: None,
-        min_samples_leaf: 1,
-        max_features: None,
-    }
-}
-
 fn bench_layouts(c: &mut Criterion) {
     let mut group = c.benchmark_group("layouts");
     for (name, n_samples, n_features, specs) in [
-        ("w1", 5_000, 20, [forest(), boost(200, 3)]),
-        ("w2", 10_000, 30, [forest(), boost(300, 6)]),
+        (
+            "w1",
+            5_000,
+            20,
+            [
+                CandidateSpec::random_forest(100),
+                CandidateSpec::gradient_boosting(200, 3),
+            ],
+        ),
+        (
+            "w2",
+            10_000,
+            30,
+            [
+                CandidateSpec::random_forest(100),
+                CandidateSpec::gradient_boosting(300, 6),
+            ],
+        ),
     ] {
         let prepared = common::Prepared::new(SyntheticSpec {
             n_samples,

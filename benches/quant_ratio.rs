@@ -21,27 +21,6 @@ const ROUNDS: usize = 21;
 /// Predictions per form per round (cycling through the held-out rows).
 const CALLS: usize = 4_000;
 
-fn boost(n_trees: u16, max_depth: u16) -> CandidateSpec {
-    CandidateSpec::GradientBoosting {
-        n_trees,
-        learning_rate: 0.1,
-        max_depth,
-        min_samples_leaf: 1,
-        subsample: 1.0,
-        l2_regularization: 0.0,
-        max_bins: 255,
-    }
-}
-
-fn forest() -> CandidateSpec {
-    CandidateSpec::RandomForest {
-        n_trees: 100,
-        max_depth: None,
-        min_samples_leaf: 1,
-        max_features: None,
-    }
-}
-
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -55,8 +34,24 @@ fn main() {
         .collect();
     println!("shape/model: median ns per prediction (float, bins-u16, bins, int8); median per-round ratio float/quantized (>1 = quantized faster)");
     for (name, n_samples, n_features, specs) in [
-        ("w1", 5_000, 20, [forest(), boost(200, 3)]),
-        ("w2", 10_000, 30, [forest(), boost(300, 6)]),
+        (
+            "w1",
+            5_000,
+            20,
+            [
+                CandidateSpec::random_forest(100),
+                CandidateSpec::gradient_boosting(200, 3),
+            ],
+        ),
+        (
+            "w2",
+            10_000,
+            30,
+            [
+                CandidateSpec::random_forest(100),
+                CandidateSpec::gradient_boosting(300, 6),
+            ],
+        ),
     ] {
         let prepared = common::Prepared::new(SyntheticSpec {
             n_samples,

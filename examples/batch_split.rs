@@ -80,30 +80,15 @@ fn main() {
         y: &train_set.y,
         n_classes: train_set.n_classes(),
     };
-    let boost = |n_trees, max_depth| CandidateSpec::GradientBoosting {
-        n_trees,
-        learning_rate: 0.1,
-        max_depth,
-        min_samples_leaf: 1,
-        subsample: 1.0,
-        l2_regularization: 0.0,
-        max_bins: 255,
-    };
-    let forest = |n_trees| CandidateSpec::RandomForest {
-        n_trees,
-        max_depth: None,
-        min_samples_leaf: 1,
-        max_features: None,
-    };
     let specs = [
         CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 200,
         },
-        boost(50, 3),
-        boost(200, 3),
-        forest(10),
-        forest(100),
+        CandidateSpec::gradient_boosting(50, 3),
+        CandidateSpec::gradient_boosting(200, 3),
+        CandidateSpec::random_forest(10),
+        CandidateSpec::random_forest(100),
     ];
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(2)

@@ -128,6 +128,32 @@ pub enum CandidateSpec {
 }
 
 impl CandidateSpec {
+    /// Gradient boosting of this shape, every other setting at the config
+    /// file's default (what a `[[candidates]]` table naming only these
+    /// gives).
+    pub fn gradient_boosting(n_trees: u16, max_depth: u16) -> CandidateSpec {
+        CandidateSpec::GradientBoosting {
+            n_trees,
+            learning_rate: default_learning_rate(),
+            max_depth,
+            min_samples_leaf: default_leaf(),
+            subsample: default_subsample(),
+            l2_regularization: 0.0,
+            max_bins: default_max_bins(),
+        }
+    }
+
+    /// A random forest of `n_trees` trees, every other setting at the
+    /// config file's default (unlimited depth, ⌊√d⌋ features a split).
+    pub fn random_forest(n_trees: u16) -> CandidateSpec {
+        CandidateSpec::RandomForest {
+            n_trees,
+            max_depth: None,
+            min_samples_leaf: default_leaf(),
+            max_features: None,
+        }
+    }
+
     pub fn family(&self) -> Family {
         match self {
             CandidateSpec::LogisticRegression { .. } => Family::LogisticRegression,
@@ -533,6 +559,13 @@ mod tests {
             }
         );
         assert_eq!(f.candidates[1].params()["max_depth"], 3);
+        // The constructors give what a table naming only the shape gives.
+        assert_eq!(f.candidates[0], CandidateSpec::random_forest(10));
+        let g: F = toml::from_str(
+            "[[candidates]]\nfamily = \"gradient_boosting\"\nn_trees = 20\nmax_depth = 4\n",
+        )
+        .unwrap();
+        assert_eq!(g.candidates[0], CandidateSpec::gradient_boosting(20, 4));
         let bad = toml::from_str::<F>("[[candidates]]\nfamily = \"decision_tree\"\nmax_dept = 3\n");
         assert!(bad.is_err());
     }
