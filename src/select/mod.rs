@@ -74,8 +74,9 @@ pub struct Selection {
 /// slower, or as accurate and clearly faster — "clearly" meaning by more than
 /// the larger of the two points' [`Point::resolution`]. Equally accurate
 /// points whose latencies are within noise of each other all stay on the
-/// frontier, so two runs of the same models agree on it; with zero
-/// resolution this is the textbook Pareto front.
+/// frontier, so the small moves between two runs of the same models leave
+/// it as it is (a pair whose ratio sits at the band's edge can still fall
+/// either side); with zero resolution this is the textbook Pareto front.
 pub fn pareto_front(points: &[Point]) -> Vec<bool> {
     let clearly_faster =
         |x: &Point, y: &Point| x.p50.0 + x.resolution.0.max(y.resolution.0) < y.p50.0;
