@@ -10,39 +10,15 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use optbench::data::SyntheticSpec;
 use optbench::model::{LayoutKind, Model};
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
-use optbench::train::{train, CandidateSpec};
+use optbench::train::train;
 use std::hint::black_box;
 
 fn bench_layouts(c: &mut Criterion) {
     let mut group = c.benchmark_group("layouts");
-    for (name, n_samples, n_features, specs) in [
-        (
-            "w1",
-            5_000,
-            20,
-            [
-                CandidateSpec::random_forest(100),
-                CandidateSpec::gradient_boosting(200, 3),
-            ],
-        ),
-        (
-            "w2",
-            10_000,
-            30,
-            [
-                CandidateSpec::random_forest(100),
-                CandidateSpec::gradient_boosting(300, 6),
-            ],
-        ),
-    ] {
-        let prepared = common::Prepared::new(SyntheticSpec {
-            n_samples,
-            n_features,
-            ..SyntheticSpec::default()
-        });
+    for (name, data, specs) in common::peer_shapes() {
+        let prepared = common::Prepared::new(data);
         let common::Prepared {
             test_set,
             x_test,

@@ -10,10 +10,9 @@
 
 mod common;
 
-use optbench::data::SyntheticSpec;
 use optbench::model::Model;
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
-use optbench::train::{train, CandidateSpec};
+use optbench::train::train;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -33,31 +32,8 @@ fn main() {
         .filter(|a| !a.starts_with('-'))
         .collect();
     println!("shape/model: median ns per prediction (float, bins-u16, bins, int8); median per-round ratio float/quantized (>1 = quantized faster)");
-    for (name, n_samples, n_features, specs) in [
-        (
-            "w1",
-            5_000,
-            20,
-            [
-                CandidateSpec::random_forest(100),
-                CandidateSpec::gradient_boosting(200, 3),
-            ],
-        ),
-        (
-            "w2",
-            10_000,
-            30,
-            [
-                CandidateSpec::random_forest(100),
-                CandidateSpec::gradient_boosting(300, 6),
-            ],
-        ),
-    ] {
-        let prepared = common::Prepared::new(SyntheticSpec {
-            n_samples,
-            n_features,
-            ..SyntheticSpec::default()
-        });
+    for (name, data, specs) in common::peer_shapes() {
+        let prepared = common::Prepared::new(data);
         let (d, td) = (prepared.d, prepared.train_data());
         let x = &prepared.x_test;
         let n_rows = prepared.test_set.n_rows();

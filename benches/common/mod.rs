@@ -6,7 +6,7 @@
 
 use optbench::data::{stratified_split, Dataset, SyntheticSpec};
 use optbench::pipeline::{FittedPipeline, PipelineConfig};
-use optbench::train::TrainData;
+use optbench::train::{CandidateSpec, TrainData};
 
 pub struct Prepared {
     pub train_set: Dataset,
@@ -45,4 +45,33 @@ impl Prepared {
             n_classes: self.train_set.n_classes(),
         }
     }
+}
+
+/// The peer comparison's tree shapes on synthetic data of the shared splits'
+/// sizes: forest 100 and boosting 200 × depth 3 on 5,000 × 20 rows (w1),
+/// forest 100 and boosting 300 × depth 6 on 10,000 × 30 (w2).
+pub fn peer_shapes() -> [(&'static str, SyntheticSpec, [CandidateSpec; 2]); 2] {
+    let spec = |n_samples, n_features| SyntheticSpec {
+        n_samples,
+        n_features,
+        ..SyntheticSpec::default()
+    };
+    [
+        (
+            "w1",
+            spec(5_000, 20),
+            [
+                CandidateSpec::random_forest(100),
+                CandidateSpec::gradient_boosting(200, 3),
+            ],
+        ),
+        (
+            "w2",
+            spec(10_000, 30),
+            [
+                CandidateSpec::random_forest(100),
+                CandidateSpec::gradient_boosting(300, 6),
+            ],
+        ),
+    ]
 }
