@@ -220,11 +220,45 @@ def make_import(folder):
             path.with_suffix(".json").write_text(json.dumps(case))
             print(f"wrote {path.name}: {len(xt)} test rows, onnxruntime outputs")
         make_pipelines(folder, data, x, y, xt)
+        make_xgboost(folder, data, x, y, xt)
     for data, target, categorical in [
         ("penguins", "species", ["island", "sex"]),
         ("exercise2", "churn", ["city", "device", "plan"]),
     ]:
         make_columns(folder, data, target, categorical)
+
+
+def make_xgboost(folder, data, x, y, xt):
+    """XGBoost (the other library users bring boosted trees from), converted
+    by onnxmltools: `BRANCH_LT` splits and per-class trees with base scores.
+    Its converter sends missing values to each node's false branch, as
+    optbench's trees do, so the test rows get some missing cells too."""
+    import xgboost
+    from onnxmltools.convert import convert_xgboost
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    est = xgboost.XGBClassifier(n_estimators=50, max_depth=4, random_state=0, n_jobs=1)
+    est.fit(x, y)
+    onx = convert_xgboost(
+        est,
+        initial_types=[("input", FloatTensorType([None, x.shape[1]]))],
+        target_opset=15,
+    )
+    name = f"xgboost_{data}_gradient_boosting"
+    path = folder / f"{name}.onnx"
+    path.write_bytes(onx.SerializeToString())
+    rows = np.concatenate([xt, with_missing(xt, 8, 1)])
+    label, proba = run(session(path), rows)
+    case = {
+        "name": name,
+        "n_features": int(x.shape[1]),
+        "n_classes": int(proba.shape[1]),
+        "rows": [[None if np.isnan(v) else float(v) for v in r] for r in rows],
+        "label": label.tolist(),
+        "probabilities": proba.astype(np.float32).tolist(),
+    }
+    path.with_suffix(".json").write_text(json.dumps(case))
+    print(f"wrote {path.name}: {len(rows)} test rows (half with missing cells), onnxruntime outputs")
 
 
 def with_missing(x, every, seed):

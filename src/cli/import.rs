@@ -17,7 +17,9 @@ use std::process::ExitCode;
 
 The ONNX file holds one TreeEnsembleClassifier, TreeEnsembleRegressor (binary
 boosting) or LinearClassifier (as skl2onnx writes scikit-learn forests, trees,
-gradient boosting and logistic regression, ZipMap on or off), either
+gradient boosting and logistic regression, ZipMap on or off, and as
+onnxmltools writes XGBoost classifiers; not LightGBM's, which send missing
+values left), either
 - on one float input, optionally behind an Imputer and a Scaler (a
   SimpleImputer → StandardScaler Pipeline): the columns of --data other than
   the target are its inputs, in file order; or

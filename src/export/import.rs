@@ -32,7 +32,9 @@
 //! as `<=` the next `f32` below the threshold (the same comparisons on
 //! `f32` inputs); other modes, and `NaN` sent to the true branch
 //! (`nodes_missing_value_tracks_true = 1`), are refused because the IR sends
-//! `NaN` right.
+//! `NaN` right. onnxmltools writes XGBoost classifiers in this form (they
+//! import, and CI compares them with onnxruntime) but LightGBM's with every
+//! split sending `NaN` left, so those are refused.
 //!
 //! The two-class `TreeEnsembleClassifier` whose weights name one class
 //! (skl2onnx's binary forests and boosting) is read as onnxruntime runs it:
