@@ -18,8 +18,7 @@ use std::process::ExitCode;
 The ONNX file holds one TreeEnsembleClassifier, TreeEnsembleRegressor (binary
 boosting) or LinearClassifier (as skl2onnx writes scikit-learn forests, trees,
 gradient boosting and logistic regression, ZipMap on or off, and as
-onnxmltools writes XGBoost classifiers; not LightGBM's, which send missing
-values left), either
+onnxmltools writes XGBoost and LightGBM classifiers), either
 - on one float input, optionally behind an Imputer and a Scaler (a
   SimpleImputer → StandardScaler Pipeline): the columns of --data other than
   the target are its inputs, in file order; or
@@ -27,7 +26,10 @@ values left), either
   ColumnTransformer of SimpleImputer → StandardScaler on numeric columns and
   SimpleImputer(missing_values=\"\") → OneHotEncoder on categorical ones):
   --data must have those columns (by name, any order) and the target.
-The file's preprocessing becomes the package's. The config's [optimize] plan
+The file's preprocessing becomes the package's. Where the file's splits send
+missing values to their true branch (LightGBM's), a value every split on the
+feature sends the same way stands in for a missing one, or the import says
+which feature has none. The config's [optimize] plan
 applies to it (depth pruning and distillation need --train); its
 [[candidates]] are not trained.
 

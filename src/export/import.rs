@@ -30,11 +30,12 @@
 //! single float input, a `Normalizer` in front of the model, …), other
 //! model operators — is an error naming the operators. Splits: `BRANCH_LEQ` as it is, `BRANCH_LT`
 //! as `<=` the next `f32` below the threshold (the same comparisons on
-//! `f32` inputs); other modes, and `NaN` sent to the true branch
-//! (`nodes_missing_value_tracks_true = 1`), are refused because the IR sends
-//! `NaN` right. onnxmltools writes XGBoost classifiers in this form (they
-//! import, and CI compares them with onnxruntime) but LightGBM's with every
-//! split sending `NaN` left, so those are refused.
+//! `f32` inputs); other modes are refused. The IR sends `NaN` right; splits
+//! that send it to their true branch (`nodes_missing_value_tracks_true = 1`,
+//! as onnxmltools writes LightGBM's) are served through a stand-in value for
+//! missing cells in the pipeline when one exists ([`missing_stand_ins`]), and
+//! refused otherwise. XGBoost's files (onnxmltools) send `NaN` right. CI
+//! compares both libraries' files with onnxruntime.
 //!
 //! The two-class `TreeEnsembleClassifier` whose weights name one class
 //! (skl2onnx's binary forests and boosting) is read as onnxruntime runs it:
@@ -385,19 +386,29 @@ impl<'a> Graph<'a> {
         model
             .check()
             .map_err(|m| Error::onnx(&what, format!("converts to an inconsistent model: {m}")))?;
-        let (preprocessing, notes) = match columns {
+        let stand_ins = missing_stand_ins(&attrs, model.n_features())?;
+        let (mut preprocessing, mut notes, stand_ins) = match columns {
             Some(c) => {
                 renumber_features(&mut model, &c.position);
                 model.check().map_err(|m| {
                     Error::onnx(&what, format!("renumbered, an inconsistent model: {m}"))
                 })?;
-                (Some(Preprocessing::Columns(c.pipeline)), c.notes)
+                // Stand-ins follow their features to the pipeline's outputs.
+                let mut moved = vec![None; model.n_features()];
+                for (j, v) in stand_ins.iter().enumerate() {
+                    moved[c.position[j]] = *v;
+                }
+                (Some(Preprocessing::Columns(c.pipeline)), c.notes, moved)
             }
             None => (
                 preprocessing(&chain, model.n_features())?.map(Preprocessing::Numeric),
                 Vec::new(),
+                stand_ins,
             ),
         };
+        if let Some(note) = fill_stand_ins(&mut preprocessing, &stand_ins, &what)? {
+            notes.push(note);
+        }
         // Checked: now it may get its fast run-time layout.
         if let Model::Trees(t) = &mut model {
             t.prepare();
@@ -957,11 +968,8 @@ impl Forest {
         {
             return Err(a.err("the nodes_* attributes have different lengths"));
         }
-        if let Some(i) = missing.iter().position(|&m| m != 0) {
-            return Err(a.err(format!(
-                "node {i} sends missing values to its true branch; optbench's trees send NaN to the false (right) branch"
-            )));
-        }
+        // Splits that send missing values to their true branch are read like
+        // the others; `missing_stand_ins` makes sure no NaN reaches them.
         let mut index = HashMap::with_capacity(n);
         let mut tree_ids = Vec::new();
         let mut seen = HashSet::new();
@@ -1104,13 +1112,7 @@ impl Forest {
                         if t.is_nan() {
                             return Err(a.err(format!("tree {tree} has a NaN threshold")));
                         }
-                        // x < t is x <= (the largest f32 below t) on f32 inputs.
-                        let t = if mode == "BRANCH_LT" {
-                            t.next_down()
-                        } else {
-                            t
-                        };
-                        let id = ens.push_split(f as u32, t);
+                        let id = ens.push_split(f as u32, ir_threshold(mode, t));
                         for (child, right) in [(self.falses[i], true), (self.trues[i], false)] {
                             let c = *self
                                 .index
@@ -1138,6 +1140,182 @@ impl Forest {
         }
         Ok(())
     }
+}
+
+/// The IR's threshold (`x <= t` goes left) for an ONNX split: `x < t` is
+/// `x <=` the largest `f32` below `t`, on `f32` inputs.
+fn ir_threshold(mode: &str, t: f32) -> f32 {
+    if mode == "BRANCH_LT" {
+        t.next_down()
+    } else {
+        t
+    }
+}
+
+/// For each of the `d` model features, a value to stand in for a missing
+/// one, or `None` when a `NaN` may reach the trees as it is.
+///
+/// optbench's trees send `NaN` right (the false branch). A file may send it
+/// to the true branch at some splits (`nodes_missing_value_tracks_true`):
+/// onnxmltools writes LightGBM's models so, since LightGBM routes a missing
+/// value where `0` goes when training saw none, and where it learned to
+/// otherwise. Such a split is served exactly when missing values of its
+/// feature are replaced, before the trees, by a value `v` that every split on
+/// that feature sends where the file sends a missing value: `v <= t` for the
+/// splits sending it to the true (left) branch, `v > t` for the others. That
+/// is, `max(others) < v <= min(true-branch splits)`: `0` when it is in that
+/// range (LightGBM's own rule), else the lowest such threshold. A feature
+/// whose splits allow no such value is an error naming it.
+fn missing_stand_ins(a: &Attrs<'_>, d: usize) -> Result<Vec<Option<f32>>> {
+    let mut stand_ins = vec![None; d];
+    if a.node.op_type() == "LinearClassifier" {
+        return Ok(stand_ins);
+    }
+    let missing = a.ints("nodes_missing_value_tracks_true")?;
+    if missing.iter().all(|&m| m == 0) {
+        return Ok(stand_ins);
+    }
+    let modes = a.strings("nodes_modes")?;
+    let features = a.ints("nodes_featureids")?;
+    let values = a.floats("nodes_values")?;
+    // Per feature: the lowest threshold sending NaN left, the highest
+    // sending it right.
+    let mut left = vec![f32::INFINITY; d];
+    let mut right = vec![f32::NEG_INFINITY; d];
+    for i in 0..missing.len().min(modes.len()) {
+        let (Some(&f), Some(&t)) = (features.get(i), values.get(i)) else {
+            continue;
+        };
+        let Some(f) = usize::try_from(f).ok().filter(|&f| f < d) else {
+            continue; // the tree builder names the bad feature
+        };
+        if !matches!(modes[i].as_str(), "BRANCH_LEQ" | "BRANCH_LT") {
+            continue;
+        }
+        let t = ir_threshold(&modes[i], t);
+        if missing[i] != 0 {
+            left[f] = left[f].min(t);
+        } else {
+            right[f] = right[f].max(t);
+        }
+    }
+    for f in 0..d {
+        let (l, r) = (left[f], right[f]);
+        if l == f32::INFINITY {
+            continue; // no split sends NaN left: NaN may stay NaN
+        }
+        if r >= l {
+            return Err(a.err(format!(
+                "feature {f}: some splits send missing values to the true branch \
+                 (the lowest at {l}), others to the false branch (the highest at {r}); \
+                 no single value stands in for a missing one at both, and optbench's \
+                 trees send NaN to the false branch"
+            )));
+        }
+        stand_ins[f] = Some(if r < 0.0 && 0.0 <= l { 0.0 } else { l });
+    }
+    Ok(stand_ins)
+}
+
+/// Makes the preprocessing replace a missing value of model feature `f` by
+/// `stand_ins[f]` wherever it would otherwise pass a `NaN` to the trees (a
+/// passthrough, or a step with no imputer and no scaling; a file without
+/// preprocessing gets passthrough steps). Says what it did, for the notes.
+fn fill_stand_ins(
+    pre: &mut Option<Preprocessing>,
+    stand_ins: &[Option<f32>],
+    what: &str,
+) -> Result<Option<String>> {
+    let wanted: Vec<(usize, f32)> = stand_ins
+        .iter()
+        .enumerate()
+        .filter_map(|(f, v)| v.map(|v| (f, v)))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let passthrough = NumericStep {
+        fill: f64::NAN,
+        center: 0.0,
+        inv_scale: 1.0,
+    };
+    let pre = pre.get_or_insert_with(|| Preprocessing::Numeric(vec![passthrough; stand_ins.len()]));
+    let refuse = |f: usize| {
+        Error::onnx(
+            what,
+            format!(
+                "feature {f} is scaled with no imputer in front, and splits on it send missing \
+                 values to the true branch; optbench's trees send NaN to the false branch"
+            ),
+        )
+    };
+    let mut filled = Vec::new();
+    match pre {
+        Preprocessing::Numeric(steps) => {
+            for &(f, v) in &wanted {
+                let s = &mut steps[f];
+                if !s.fill.is_nan() {
+                    continue; // imputed: no NaN reaches the trees
+                }
+                if s.center != 0.0 || s.inv_scale != 1.0 {
+                    return Err(refuse(f));
+                }
+                s.fill = f64::from(v);
+                filled.push((format!("{f}"), v));
+            }
+        }
+        Preprocessing::Columns(p) => {
+            // Model feature `f` is output `f` of the pipeline.
+            let mut at = 0;
+            for step in &mut p.steps {
+                let width = step.width();
+                if let Step::Numeric {
+                    name,
+                    fill,
+                    center,
+                    inv_scale,
+                } = step
+                {
+                    if let Some(&(f, v)) = wanted.iter().find(|&&(f, _)| f == at) {
+                        if fill.is_nan() {
+                            if *center != 0.0 || *inv_scale != 1.0 {
+                                return Err(refuse(f));
+                            }
+                            *fill = f64::from(v);
+                            filled.push((format!("`{name}`"), v));
+                        }
+                    }
+                }
+                // One-hot outputs are never NaN.
+                at += width;
+            }
+        }
+    }
+    if filled.is_empty() {
+        return Ok(None);
+    }
+    // "0 (features 0, 1, …), 2.5 (feature 7)": one group per value.
+    let mut groups: Vec<(f32, Vec<String>)> = Vec::new();
+    for (feature, v) in filled {
+        match groups.iter_mut().find(|g| g.0.to_bits() == v.to_bits()) {
+            Some(g) => g.1.push(feature),
+            None => groups.push((v, vec![feature])),
+        }
+    }
+    let filled = groups
+        .iter()
+        .map(|(v, fs)| {
+            let s = if fs.len() == 1 { "" } else { "s" };
+            format!("{v} (feature{s} {})", fs.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Some(format!(
+        "the file sends missing values to the true branch at some splits (as onnxmltools \
+         writes LightGBM models) and optbench's trees send NaN to the false one, so the \
+         package fills a missing value with {filled}: a value every split on its feature \
+         sends where the file sends a missing one, so predictions are the file's"
+    )))
 }
 
 fn tree_classifier(
@@ -1386,4 +1564,53 @@ fn linear(a: &Attrs<'_>, width: Option<usize>, tail: &Tail) -> Result<(Model, Ve
         }
     };
     Ok((Model::Linear(m), classes))
+}
+
+#[cfg(test)]
+mod stand_in_tests {
+    use super::*;
+
+    fn numeric(fill: f64, center: f64, inv_scale: f64) -> Option<Preprocessing> {
+        Some(Preprocessing::Numeric(vec![NumericStep {
+            fill,
+            center,
+            inv_scale,
+        }]))
+    }
+
+    #[test]
+    fn a_stand_in_goes_where_a_nan_would_reach_the_trees() {
+        // Passthrough step: filled.
+        let mut pre = numeric(f64::NAN, 0.0, 1.0);
+        let note = fill_stand_ins(&mut pre, &[Some(2.5)], "m").unwrap();
+        assert!(note.unwrap().contains("2.5 (feature 0)"));
+        assert_eq!(pre, numeric(2.5, 0.0, 1.0));
+        // Imputed already: no NaN reaches the trees, nothing to do.
+        let mut pre = numeric(7.0, 1.0, 2.0);
+        assert_eq!(fill_stand_ins(&mut pre, &[Some(2.5)], "m").unwrap(), None);
+        assert_eq!(pre, numeric(7.0, 1.0, 2.0));
+        // Scaled with no imputer: the stand-in would be scaled too.
+        let mut pre = numeric(f64::NAN, 1.0, 2.0);
+        let e = fill_stand_ins(&mut pre, &[Some(2.5)], "m").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("feature 0 is scaled with no imputer"),
+            "{e}"
+        );
+        // A per-column pipeline: the stand-in goes to the step whose output
+        // the feature is.
+        let names = ["a".to_string(), "b".to_string()];
+        let mut pre = Some(Preprocessing::Columns(FittedPipeline::passthrough(&names)));
+        let note = fill_stand_ins(&mut pre, &[None, Some(1.0)], "m").unwrap();
+        assert!(note.unwrap().contains("1 (feature `b`)"));
+        let Some(Preprocessing::Columns(p)) = &pre else {
+            unreachable!()
+        };
+        assert!(matches!(p.steps[0], Step::Numeric { fill, .. } if fill.is_nan()));
+        assert!(matches!(p.steps[1], Step::Numeric { fill, .. } if fill == 1.0));
+        // No stand-ins: no pipeline made.
+        let mut pre = None;
+        assert_eq!(fill_stand_ins(&mut pre, &[None, None], "m").unwrap(), None);
+        assert!(pre.is_none());
+    }
 }

@@ -221,16 +221,89 @@ fn unsupported_operators_are_named() {
         e.contains("(OneHotEncoder); optbench imports models fed by the feature input"),
         "{e}"
     );
+}
 
-    let mut m = stump_onnx();
+/// `x0 <= t0` at the root; its left child tests `x0 <= t1`; leaves are
+/// classes 0, 1, 1. `nan_left[i]` sends a missing value to split `i`'s true
+/// branch, as onnxmltools writes LightGBM's splits.
+fn two_splits_onnx(t0: f32, t1: f32, nan_left: [bool; 2]) -> ModelProto {
+    let mut t = crate::model::TreeEnsemble::new(2, 2);
+    let root = t.push_split(0, t0);
+    let inner = t.push_split(0, t1);
+    let a = t.push_leaf(&[1.0, 0.0]);
+    let b = t.push_leaf(&[0.0, 1.0]);
+    let c = t.push_leaf(&[0.0, 1.0]);
+    t.set_children(inner, a, b);
+    t.set_children(root, inner, c);
+    t.roots.push(root);
+    let mut m = model_to_onnx(&Model::Trees(t)).unwrap();
     let node = tree_node(&mut m);
+    let values = node
+        .attribute
+        .iter()
+        .find(|a| a.name() == "nodes_values")
+        .unwrap()
+        .floats
+        .clone();
     for a in &mut node.attribute {
         if a.name() == "nodes_missing_value_tracks_true" {
-            a.ints[0] = 1;
+            for (m, v) in a.ints.iter_mut().zip(&values) {
+                *m = i64::from((*v == t0 && nan_left[0]) || (*v == t1 && nan_left[1]));
+            }
         }
     }
-    let e = import_onnx(&encode(&m)).unwrap_err().to_string();
-    assert!(e.contains("missing values"), "{e}");
+    m
+}
+
+/// The class the imported package serves for `raw` (through its pipeline).
+fn served(back: &Imported, raw: &[crate::data::Value<'_>]) -> u32 {
+    let names = ["a".to_string(), "b".to_string()];
+    let pipeline = imported_pipeline(back.preprocessing.as_ref(), &names).unwrap();
+    let mut x = vec![0.0; 2];
+    pipeline.transform_row(raw, &mut x);
+    back.model.predict(&x, &mut back.model.scratch())
+}
+
+#[test]
+fn splits_sending_missing_values_left_get_a_stand_in_value() {
+    use crate::data::Value::{Missing, Number};
+    // Both splits send NaN left (LightGBM on complete rows, thresholds
+    // above 0): 0 stands in, and a missing x0 reaches leaf 0 as in the file.
+    let back = import_onnx(&encode(&two_splits_onnx(0.5, 0.25, [true, true]))).unwrap();
+    let Some(Preprocessing::Numeric(steps)) = &back.preprocessing else {
+        panic!("a stand-in needs a pipeline step")
+    };
+    assert_eq!(steps[0].fill, 0.0);
+    assert!(steps[1].fill.is_nan(), "x1 is never split on");
+    assert!(back.notes[0].contains("0 (feature 0)"), "{:?}", back.notes);
+    assert_eq!(served(&back, &[Missing, Number(9.0)]), 0);
+    assert_eq!(served(&back, &[Number(0.3), Missing]), 1);
+
+    // Root left, inner right, both below 0: 0 would go right at the root,
+    // so the root's threshold stands in (≤ −1, > −2).
+    let back = import_onnx(&encode(&two_splits_onnx(-1.0, -2.0, [true, false]))).unwrap();
+    let Some(Preprocessing::Numeric(steps)) = &back.preprocessing else {
+        panic!("a stand-in needs a pipeline step")
+    };
+    assert_eq!(steps[0].fill, -1.0);
+    assert_eq!(
+        served(&back, &[Missing, Number(0.0)]),
+        1,
+        "left, then right"
+    );
+
+    // Only NaN-right splits: nothing to stand in, no pipeline.
+    let back = import_onnx(&encode(&two_splits_onnx(0.5, 0.25, [false, false]))).unwrap();
+    assert!(back.preprocessing.is_none() && back.notes.is_empty());
+
+    // Left at 0.5 but right at 1.5 on the same feature: no value does both.
+    let e = import_onnx(&encode(&two_splits_onnx(0.5, 1.5, [true, false])))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("feature 0: some splits send missing values to the true branch (the lowest at 0.5), others to the false branch (the highest at 1.5)"),
+        "{e}"
+    );
 }
 
 #[test]
