@@ -245,18 +245,24 @@ def make_xgboost(folder, data, x, y, xt):
         initial_types=[("input", FloatTensorType([None, x.shape[1]]))],
         target_opset=15,
     )
-    name = f"xgboost_{data}_gradient_boosting"
+    write_case_with_missing(folder, f"xgboost_{data}_gradient_boosting", onx, xt)
+
+
+def write_case_with_missing(folder, name, onx, xt, **extra):
+    """Writes `onx` and its case: the test rows, then the same rows with an
+    eighth of the cells missing, and onnxruntime's outputs on them."""
     path = folder / f"{name}.onnx"
     path.write_bytes(onx.SerializeToString())
     rows = np.concatenate([xt, with_missing(xt, 8, 1)])
     label, proba = run(session(path), rows)
     case = {
         "name": name,
-        "n_features": int(x.shape[1]),
+        "n_features": int(xt.shape[1]),
         "n_classes": int(proba.shape[1]),
         "rows": [[None if np.isnan(v) else float(v) for v in r] for r in rows],
         "label": label.tolist(),
         "probabilities": proba.astype(np.float32).tolist(),
+        **extra,
     }
     path.with_suffix(".json").write_text(json.dumps(case))
     print(f"wrote {path.name}: {len(rows)} test rows (half with missing cells), onnxruntime outputs")
@@ -283,26 +289,12 @@ def make_lightgbm(folder, data, x, y, xt):
             target_opset=15,
             zipmap=False,
         )
-        name = f"lightgbm_{data}_gradient_boosting{suffix}"
-        path = folder / f"{name}.onnx"
-        path.write_bytes(onx.SerializeToString())
-        rows = np.concatenate([xt, with_missing(xt, 8, 1)])
-        label, proba = run(session(path), rows)
-        case = {
-            "name": name,
-            "n_features": int(x.shape[1]),
-            "n_classes": int(proba.shape[1]),
-            "rows": [[None if np.isnan(v) else float(v) for v in r] for r in rows],
-            "label": label.tolist(),
-            "probabilities": proba.astype(np.float32).tolist(),
-            # Missing cells take the import's stand-in values (a pipeline).
-            "raw": True,
-        }
+        # Missing cells take the import's stand-in values (a pipeline); with
+        # learned directions that disagree on a feature, no stand-in fits.
+        extra = {"raw": True}
         if suffix:
-            # Learned directions disagree on some feature: no stand-in fits.
-            case["refused"] = "no single value stands in for a missing one"
-        path.with_suffix(".json").write_text(json.dumps(case))
-        print(f"wrote {path.name}: {len(rows)} test rows (half with missing cells), onnxruntime outputs")
+            extra["refused"] = "no single value stands in for a missing one"
+        write_case_with_missing(folder, f"lightgbm_{data}_gradient_boosting{suffix}", onx, xt, **extra)
 
 
 def with_missing(x, every, seed):
