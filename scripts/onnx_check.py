@@ -271,9 +271,10 @@ def write_case_with_missing(folder, name, onx, xt, **extra):
 def make_lightgbm(folder, data, x, y, xt):
     """LightGBM, converted by onnxmltools, which sends missing values to the
     true branch wherever LightGBM sends them left: trained on complete rows
-    (a missing value goes where 0 goes) and on rows with an eighth of the
-    cells missing (directions learned per split). optbench imports them with
-    a stand-in value for missing cells; the test rows have missing cells."""
+    (a missing value goes where 0 goes: optbench imports it with a stand-in
+    value for missing cells) and on rows with an eighth of the cells missing
+    (directions learned per split: optbench rewrites those splits). The test
+    rows have missing cells."""
     import lightgbm
     from onnxmltools.convert import convert_lightgbm
     from onnxmltools.convert.common.data_types import FloatTensorType
@@ -289,12 +290,12 @@ def make_lightgbm(folder, data, x, y, xt):
             target_opset=15,
             zipmap=False,
         )
-        # Missing cells take the import's stand-in values (a pipeline); with
-        # learned directions that disagree on a feature, no stand-in fits.
-        extra = {"raw": True}
-        if suffix:
-            extra["refused"] = "no single value stands in for a missing one"
-        write_case_with_missing(folder, f"lightgbm_{data}_gradient_boosting{suffix}", onx, xt, **extra)
+        # Missing cells take the import's stand-in values (a pipeline) where
+        # one fits; where learned directions disagree on a feature, the
+        # import rewrites the splits instead.
+        write_case_with_missing(
+            folder, f"lightgbm_{data}_gradient_boosting{suffix}", onx, xt, stand_ins=True
+        )
 
 
 def with_missing(x, every, seed):

@@ -28,8 +28,8 @@ onnxmltools writes XGBoost and LightGBM classifiers), either
   --data must have those columns (by name, any order) and the target.
 The file's preprocessing becomes the package's. Where the file's splits send
 missing values to their true branch (LightGBM's), a value every split on the
-feature sends the same way stands in for a missing one, or the import says
-which feature has none. The config's [optimize] plan
+feature sends the same way stands in for a missing one, or the splits are
+rewritten to send it to the false branch with the same result. The config's [optimize] plan
 applies to it (depth pruning and distillation need --train); its
 [[candidates]] are not trained.
 

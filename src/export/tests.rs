@@ -223,15 +223,16 @@ fn unsupported_operators_are_named() {
     );
 }
 
-/// `x0 <= t0` at the root; its left child tests `x0 <= t1`; leaves are
-/// classes 0, 1, 1. `nan_left[i]` sends a missing value to split `i`'s true
-/// branch, as onnxmltools writes LightGBM's splits.
+/// `x0 <= t0` at the root; its left child tests `x0 <= t1`; the leaves
+/// give class 1 a probability of 0, 0.5 and 1 (left to right).
+/// `nan_left[i]` sends a missing value to split `i`'s true branch, as
+/// onnxmltools writes LightGBM's splits.
 fn two_splits_onnx(t0: f32, t1: f32, nan_left: [bool; 2]) -> ModelProto {
     let mut t = crate::model::TreeEnsemble::new(2, 2);
     let root = t.push_split(0, t0);
     let inner = t.push_split(0, t1);
     let a = t.push_leaf(&[1.0, 0.0]);
-    let b = t.push_leaf(&[0.0, 1.0]);
+    let b = t.push_leaf(&[0.5, 0.5]);
     let c = t.push_leaf(&[0.0, 1.0]);
     t.set_children(inner, a, b);
     t.set_children(root, inner, c);
@@ -255,20 +256,24 @@ fn two_splits_onnx(t0: f32, t1: f32, nan_left: [bool; 2]) -> ModelProto {
     m
 }
 
-/// The class the imported package serves for `raw` (through its pipeline).
-fn served(back: &Imported, raw: &[crate::data::Value<'_>]) -> u32 {
+/// Class 1's probability as the imported package serves `raw` (through
+/// its pipeline).
+fn served(back: &Imported, raw: &[crate::data::Value<'_>]) -> f32 {
     let names = ["a".to_string(), "b".to_string()];
     let pipeline = imported_pipeline(back.preprocessing.as_ref(), &names).unwrap();
     let mut x = vec![0.0; 2];
     pipeline.transform_row(raw, &mut x);
-    back.model.predict(&x, &mut back.model.scratch())
+    let mut p = vec![0.0; 2];
+    back.model
+        .predict_proba(&x, &mut back.model.scratch(), &mut p);
+    p[1]
 }
 
 #[test]
 fn splits_sending_missing_values_left_get_a_stand_in_value() {
     use crate::data::Value::{Missing, Number};
     // Both splits send NaN left (LightGBM on complete rows, thresholds
-    // above 0): 0 stands in, and a missing x0 reaches leaf 0 as in the file.
+    // above 0): 0 stands in, and a missing x0 reaches the first leaf.
     let back = import_onnx(&encode(&two_splits_onnx(0.5, 0.25, [true, true]))).unwrap();
     let Some(Preprocessing::Numeric(steps)) = &back.preprocessing else {
         panic!("a stand-in needs a pipeline step")
@@ -276,8 +281,8 @@ fn splits_sending_missing_values_left_get_a_stand_in_value() {
     assert_eq!(steps[0].fill, 0.0);
     assert!(steps[1].fill.is_nan(), "x1 is never split on");
     assert!(back.notes[0].contains("0 (feature 0)"), "{:?}", back.notes);
-    assert_eq!(served(&back, &[Missing, Number(9.0)]), 0);
-    assert_eq!(served(&back, &[Number(0.3), Missing]), 1);
+    assert_eq!(served(&back, &[Missing, Number(9.0)]), 0.0);
+    assert_eq!(served(&back, &[Number(0.3), Missing]), 0.5);
 
     // Root left, inner right, both below 0: 0 would go right at the root,
     // so the root's threshold stands in (≤ −1, > −2).
@@ -288,22 +293,46 @@ fn splits_sending_missing_values_left_get_a_stand_in_value() {
     assert_eq!(steps[0].fill, -1.0);
     assert_eq!(
         served(&back, &[Missing, Number(0.0)]),
-        1,
+        0.5,
         "left, then right"
     );
 
     // Only NaN-right splits: nothing to stand in, no pipeline.
     let back = import_onnx(&encode(&two_splits_onnx(0.5, 0.25, [false, false]))).unwrap();
     assert!(back.preprocessing.is_none() && back.notes.is_empty());
+}
 
-    // Left at 0.5 but right at 1.5 on the same feature: no value does both.
-    let e = import_onnx(&encode(&two_splits_onnx(0.5, 1.5, [true, false])))
-        .unwrap_err()
-        .to_string();
+#[test]
+fn splits_whose_missing_values_no_stand_in_serves_are_rewritten() {
+    use crate::data::Value::{Missing, Number};
+    // NaN left at 0.5 but right at 0.75 (in the left subtree, where every
+    // number goes left) on one feature: no single value does both, so the
+    // root is rewritten: numbers take their paths, and a missing value
+    // reaches the middle leaf (left at the root, right at the inner split)
+    // as in the file, with no pipeline.
+    let back = import_onnx(&encode(&two_splits_onnx(0.5, 0.75, [true, false]))).unwrap();
+    assert!(back.preprocessing.is_none());
     assert!(
-        e.contains("feature 0: some splits send missing values to the true branch (the lowest at 0.5), others to the false branch (the highest at 1.5)"),
-        "{e}"
+        back.notes[0].contains("the file's splits on feature 0 send missing values"),
+        "{:?}",
+        back.notes
     );
+    assert_eq!(served(&back, &[Missing, Number(0.0)]), 0.5);
+    for (x, p) in [(0.5, 0.0), (0.75, 1.0), (-3.0, 0.0), (f64::MAX, 1.0)] {
+        assert_eq!(served(&back, &[Number(x), Missing]), p, "x0 = {x}");
+    }
+    // The guard's +∞ threshold is a cut like any other: the binned form
+    // takes the same branches, NaN included.
+    let Model::Trees(t) = &back.model else {
+        panic!("trees expected")
+    };
+    let bins = Model::QuantTrees(QuantTrees::from_ensemble(t, LeafPrecision::F32).unwrap());
+    let (mut s, mut p, mut q) = (back.model.scratch(), vec![0.0; 2], vec![0.0; 2]);
+    for x in [f32::NAN, 0.5, 0.75, -3.0, f32::MAX, f32::INFINITY] {
+        back.model.predict_proba(&[x, 0.0], &mut s, &mut p);
+        bins.predict_proba(&[x, 0.0], &mut bins.scratch(), &mut q);
+        assert_eq!(p, q, "x0 = {x}");
+    }
 }
 
 #[test]
