@@ -115,6 +115,8 @@ pub enum Walker {
     Implicit8(Implicit<u8>),
     /// Packed depth-first nodes, `u8` bins.
     Packed8(Packed8),
+    /// Complete trees in blocks of three levels, `u8` bins, SSSE3.
+    Blocks(Blocks),
 }
 
 /// A bin number (and feature index) type of the run-time layouts.
@@ -356,6 +358,320 @@ impl<B: BinType> Implicit<B> {
             i = 2 * i + 1 + usize::from(x > b);
         }
         self.leaf_ref[t * (internal + 1) + (i - internal)] as usize
+    }
+}
+
+/// Complete trees of depth ≤ 6 cut into blocks of three levels (seven
+/// nodes), each block evaluated whole: its seven bins are gathered from
+/// the binned row at once (`pshufb`), compared with its seven thresholds at
+/// once, and the resulting 7-bit mask names the block's exit slot through a
+/// 128-entry table, so a tree costs one (depth ≤ 3) or two dependent steps
+/// instead of one dependent load per level. Two trees share each 16-lane
+/// step. Trees shallower than 3 or 6 levels are padded with always-left
+/// nodes (bin `u8::MAX`), as in [`Implicit`].
+///
+/// Built only when the CPU has SSSE3 (checked once, in [`Blocks::build`])
+/// and the used features fit four 16-byte registers (< 64); elsewhere the
+/// [`Implicit`] walk is used. [`Blocks::walk_portable`] computes the same
+/// thing one node at a time (the reference the tests compare with).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Blocks {
+    /// Blocks on a root-to-leaf path: 1 (depth ≤ 3) or 2 (depth ≤ 6).
+    steps: u32,
+    /// 16-byte registers the binned row fills (1–4).
+    regs: u32,
+    /// Per tree, [`Blocks::per_tree`] blocks in 8-ary heap order: the
+    /// block reached through slot `s` of block `b` is `8b + 1 + s`.
+    blocks: Vec<Block>,
+    /// Global leaf number per leaf slot, `8^steps` per tree.
+    leaf_ref: Vec<u32>,
+}
+
+/// Seven nodes in heap order (lane 7 is padding): `row[feature] <= bin`
+/// goes left. The feature byte is encoded for the gather ([`encode`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C, align(16))]
+struct Block {
+    feature: [u8; 8],
+    bin: [u8; 8],
+}
+
+/// A binned row for [`Blocks`]: up to 64 `u8` bins, aligned for 16-byte
+/// loads (unused features stay 0: only padding lanes test them).
+#[repr(C, align(16))]
+struct Row64([u8; 64]);
+
+/// Exit slot (0–7, left to right) of a three-level block given its 7-bit
+/// mask, bit `j` set when heap node `j` goes left.
+static SLOT: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut m = 0;
+    while m < 128 {
+        let mut i = 0usize;
+        let mut level = 0;
+        while level < 3 {
+            i = 2 * i + 2 - ((m >> i) & 1);
+            level += 1;
+        }
+        t[m] = (i - 7) as u8;
+        m += 1;
+    }
+    t
+};
+
+/// Feature `f` as a gather index for `regs` registers: with one or two,
+/// `f < 16` as is and `16 ≤ f < 32` as `0x80 | (f − 16)` (bit 7 makes
+/// `pshufb` give 0, so the first register ignores it and, flipped, the
+/// second takes it); with three or four, `f` itself (each register
+/// rebuilds that form from it: see `x86::gather`).
+fn encode(f: u8, regs: u32) -> u8 {
+    if regs <= 2 && f >= 16 {
+        0x80 | (f - 16)
+    } else {
+        f
+    }
+}
+
+/// [`encode`]'s inverse.
+#[cfg_attr(
+    all(any(target_arch = "x86", target_arch = "x86_64"), not(test)),
+    allow(dead_code)
+)]
+fn decode_feature(e: u8, regs: u32) -> usize {
+    if regs <= 2 {
+        usize::from(e & 0x0f) + if e & 0x80 != 0 { 16 } else { 0 }
+    } else {
+        usize::from(e)
+    }
+}
+
+impl Blocks {
+    /// Blocks per tree: `(8^steps − 1) / 7`.
+    fn per_tree(&self) -> usize {
+        ((1usize << (3 * self.steps)) - 1) / 7
+    }
+
+    /// From the complete-tree layout, when the CPU can run the block walk,
+    /// the trees are at most 6 deep and every used feature is below 64.
+    fn build(q: &QuantTrees, im: &Implicit<u8>) -> Option<Blocks> {
+        if !Self::cpu_has_ssse3() {
+            return None;
+        }
+        Self::build_unchecked(q, im)
+    }
+
+    fn cpu_has_ssse3() -> bool {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            std::arch::is_x86_feature_detected!("ssse3")
+        }
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        {
+            false
+        }
+    }
+
+    /// [`Blocks::build`] without the CPU check (the tests use it to
+    /// compare the portable walk on any machine).
+    fn build_unchecked(q: &QuantTrees, im: &Implicit<u8>) -> Option<Blocks> {
+        let d = im.depth;
+        let top = q.used_features.iter().max().map_or(0, |&f| usize::from(f));
+        if d > 6 || top >= 64 {
+            return None;
+        }
+        let steps = d.div_ceil(3);
+        let regs = (top / 16 + 1) as u32;
+        let depth = 3 * steps;
+        let internal = (1usize << d) - 1;
+        let mut b = Blocks {
+            steps,
+            regs,
+            blocks: Vec::new(),
+            leaf_ref: Vec::with_capacity(q.trees.len() << depth),
+        };
+        let per_tree = b.per_tree();
+        b.blocks.reserve(per_tree * q.trees.len());
+        for t in 0..q.trees.len() {
+            let heap = &im.nodes[t * internal..(t + 1) * internal];
+            // Root heap position (of the complete tree of `depth` levels)
+            // and tree level of each block, in block order.
+            let mut roots = vec![(0usize, 0u32)];
+            for k in 0..per_tree {
+                let (h, level) = roots[k];
+                let mut block = Block {
+                    feature: [0; 8],
+                    bin: [u8::MAX; 8],
+                };
+                for j in 0..7usize {
+                    // Local heap position `j` at local level `l`, index `i`
+                    // within it: global `2^l (h + 1) − 1 + i`.
+                    let l = (j + 1).ilog2();
+                    let g = ((h + 1) << l) - 1 + (j + 1 - (1 << l));
+                    if level + l < d {
+                        let [f, bin] = heap[g];
+                        block.feature[j] = encode(f, regs);
+                        block.bin[j] = bin;
+                    }
+                }
+                b.blocks.push(block);
+                if level + 3 < depth {
+                    for s in 0..8 {
+                        roots.push((8 * (h + 1) - 1 + s, level + 3));
+                    }
+                }
+            }
+            let slots = 1usize << d;
+            let refs = &im.leaf_ref[t * slots..(t + 1) * slots];
+            b.leaf_ref
+                .extend((0..1usize << depth).map(|u| refs[u >> (depth - d)]));
+        }
+        Some(b)
+    }
+
+    /// The walk one node at a time: [`Walk::walk`]'s reference (and the
+    /// walk itself on CPUs other than x86).
+    #[cfg_attr(
+        all(any(target_arch = "x86", target_arch = "x86_64"), not(test)),
+        allow(dead_code)
+    )]
+    fn walk_portable(&self, bins: &Row64, mut visit: impl FnMut(usize, usize)) {
+        let per_tree = self.per_tree();
+        let leaves = 1usize << (3 * self.steps);
+        for t in 0..self.leaf_ref.len() / leaves {
+            let (mut b, mut slot) = (0usize, 0usize);
+            for _ in 0..self.steps {
+                let block = &self.blocks[t * per_tree + b];
+                let mut m = 0usize;
+                for j in 0..7 {
+                    let x = bins.0[decode_feature(block.feature[j], self.regs)];
+                    m |= usize::from(x <= block.bin[j]) << j;
+                }
+                let s = usize::from(SLOT[m]);
+                b = 8 * b + 1 + s;
+                slot = 8 * slot + s;
+            }
+            visit(t, self.leaf_ref[t * leaves + slot] as usize);
+        }
+    }
+}
+
+impl Walk<Row64> for Blocks {
+    #[inline(always)]
+    fn walk(&self, _: &QuantTrees, bins: &Row64, visit: impl FnMut(usize, usize)) {
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        {
+            // SAFETY: a `Blocks` is only built (`Blocks::build`) when the
+            // CPU has SSSE3 (the tests that build one without the check
+            // call `walk_portable` only).
+            unsafe { x86::walk(self, bins, visit) }
+        }
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        self.walk_portable(bins, visit)
+    }
+}
+
+#[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+#[allow(unused_unsafe)] // intrinsics are safe fns in newer Rust than the MSRV
+mod x86 {
+    use super::{Blocks, Row64, SLOT};
+    #[cfg(target_arch = "x86")]
+    use std::arch::x86::*;
+    #[cfg(target_arch = "x86_64")]
+    use std::arch::x86_64::*;
+
+    /// [`Blocks`]'s walk (see [`super::Walk`]).
+    ///
+    /// # Safety
+    /// The CPU has SSSE3.
+    #[target_feature(enable = "ssse3")]
+    pub(super) unsafe fn walk(b: &Blocks, row: &Row64, visit: impl FnMut(usize, usize)) {
+        // SAFETY (all four): the caller's contract.
+        match b.regs {
+            1 => unsafe { walk_r::<1>(b, row, visit) },
+            2 => unsafe { walk_r::<2>(b, row, visit) },
+            3 => unsafe { walk_r::<3>(b, row, visit) },
+            _ => unsafe { walk_r::<4>(b, row, visit) },
+        }
+    }
+
+    /// The row's bins of the features `e` encodes (`super::encode`), lane
+    /// by lane.
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    unsafe fn gather<const R: usize>(rows: &[__m128i; R], e: __m128i) -> __m128i {
+        unsafe {
+            match R {
+                1 => _mm_shuffle_epi8(rows[0], e),
+                2 => _mm_or_si128(
+                    _mm_shuffle_epi8(rows[0], e),
+                    _mm_shuffle_epi8(rows[1], _mm_xor_si128(e, _mm_set1_epi8(-128))),
+                ),
+                _ => {
+                    // Register `r` takes `e` with bits 4–5 equal to `r`:
+                    // `e ^ 16r` clears them exactly there, and `+ 0x70`
+                    // sets bit 7 wherever they are not clear.
+                    let mut g = _mm_setzero_si128();
+                    for (r, &row) in rows.iter().enumerate() {
+                        let idx = _mm_xor_si128(e, _mm_set1_epi8((r as i8) << 4));
+                        let idx = _mm_add_epi8(idx, _mm_set1_epi8(0x70));
+                        g = _mm_or_si128(g, _mm_shuffle_epi8(row, idx));
+                    }
+                    g
+                }
+            }
+        }
+    }
+
+    /// Exit slots of two blocks (one per tree of a pair).
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    unsafe fn slots<const R: usize>(
+        rows: &[__m128i; R],
+        a: &super::Block,
+        b: &super::Block,
+    ) -> (usize, usize) {
+        unsafe {
+            // SAFETY: `Block` is 16 bytes, aligned to 16.
+            let a = _mm_load_si128((a as *const super::Block).cast());
+            let b = _mm_load_si128((b as *const super::Block).cast());
+            let e = _mm_unpacklo_epi64(a, b);
+            let t = _mm_unpackhi_epi64(a, b);
+            let x = gather(rows, e);
+            // Unsigned `x <= t` is `max(x, t) == t`.
+            let left = _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_max_epu8(x, t), t)) as usize;
+            (
+                usize::from(SLOT[left & 0x7f]),
+                usize::from(SLOT[(left >> 8) & 0x7f]),
+            )
+        }
+    }
+
+    #[target_feature(enable = "ssse3")]
+    unsafe fn walk_r<const R: usize>(b: &Blocks, row: &Row64, mut visit: impl FnMut(usize, usize)) {
+        // SAFETY: `Row64` is 64 bytes, aligned to 16; `R` ≤ 4.
+        let rows: [__m128i; R] =
+            std::array::from_fn(|r| unsafe { _mm_load_si128(row.0.as_ptr().add(16 * r).cast()) });
+        let per_tree = b.per_tree();
+        let leaves = 1usize << (3 * b.steps);
+        let n = b.leaf_ref.len() / leaves;
+        let blocks = &b.blocks;
+        let mut t = 0;
+        while t < n {
+            // A pair of trees (the last tree of an odd count twice).
+            let u = (t + 1).min(n - 1);
+            let (ba, bb) = (t * per_tree, u * per_tree);
+            let (mut sa, mut sb) = unsafe { slots(&rows, &blocks[ba], &blocks[bb]) };
+            if b.steps == 2 {
+                let (ua, ub) = unsafe { slots(&rows, &blocks[ba + 1 + sa], &blocks[bb + 1 + sb]) };
+                sa = 8 * sa + ua;
+                sb = 8 * sb + ub;
+            }
+            visit(t, b.leaf_ref[t * leaves + sa] as usize);
+            if u != t {
+                visit(u, b.leaf_ref[u * leaves + sb] as usize);
+            }
+            t += 2;
+        }
     }
 }
 
@@ -877,6 +1193,9 @@ impl QuantTrees {
             Walker::Packed8(p) => {
                 p.nodes.len() * size_of::<PNode8>() + p.tree_start.len() * size_of::<u32>()
             }
+            Walker::Blocks(b) => {
+                b.blocks.len() * size_of::<Block>() + b.leaf_ref.len() * size_of::<u32>()
+            }
         };
         let binner = self.binner.features.len() * size_of::<BinFeature>()
             + self.binner.padded.len() * size_of::<f32>()
@@ -911,7 +1230,7 @@ impl QuantTrees {
             .all(|f| self.cut_start[f + 1] - self.cut_start[f] <= u32::from(u8::MAX));
         let narrow_walker = if narrow && fits {
             Implicit::<u8>::build(self)
-                .map(Walker::Implicit8)
+                .map(|im| Blocks::build(self, &im).map_or(Walker::Implicit8(im), Walker::Blocks))
                 .or_else(|| Packed8::build(self).map(Walker::Packed8))
         } else {
             None
@@ -922,7 +1241,10 @@ impl QuantTrees {
                 .or_else(|| Packed::build(self).map(Walker::Packed))
                 .unwrap_or(Walker::Pointers)
         });
-        matches!(self.walker, Walker::Implicit8(_) | Walker::Packed8(_))
+        matches!(
+            self.walker,
+            Walker::Implicit8(_) | Walker::Packed8(_) | Walker::Blocks(_)
+        )
     }
 
     fn n_leaves_stored(&self) -> usize {
@@ -960,6 +1282,7 @@ impl QuantTrees {
     #[inline]
     fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
         match &self.walker {
+            Walker::Blocks(b) => self.accumulate_blocks(row, acc, b),
             Walker::Implicit8(im) => self.accumulate8(row, acc, im),
             Walker::Packed8(p) => self.accumulate8(row, acc, p),
             Walker::Implicit(im) => self.accumulate16(row, bins, acc, im),
@@ -975,6 +1298,15 @@ impl QuantTrees {
         let mut bins = [0u8; 256];
         // `relayout` made this walker only when every bin fits a byte.
         self.binner.bin_row(row, |f, b| bins[f] = b as u8);
+        self.accumulate_leaves(acc, walk, &bins);
+    }
+
+    /// [`QuantTrees::accumulate`] for [`Blocks`]: every used feature is
+    /// below 64 (`Blocks::build`).
+    #[inline(always)]
+    fn accumulate_blocks(&self, row: &[f32], acc: &mut [f32], walk: &Blocks) {
+        let mut bins = Row64([0; 64]);
+        self.binner.bin_row(row, |f, b| bins.0[f] = b as u8);
         self.accumulate_leaves(acc, walk, &bins);
     }
 
@@ -1427,7 +1759,7 @@ mod tests {
                 unreachable!()
             };
             assert!(
-                matches!(inner.walker, Walker::Implicit8(_)),
+                matches!(inner.walker, Walker::Implicit8(_) | Walker::Blocks(_)),
                 "a depth-2 ensemble is walked as complete trees, u8 bins"
             );
             let mut wide = inner.clone();
@@ -1574,6 +1906,179 @@ mod tests {
                 assert_eq!(usize::from(bin), expected, "{} cuts, x = {x}", fc.len());
             });
         }
+    }
+
+    /// The block walk (SIMD where the CPU has it, and the portable one)
+    /// reaches the leaves the complete-tree walk reaches, tree by tree, and
+    /// the model predicts bit for bit what the float model predicts: trees
+    /// 1 to 6 deep (shallower ones and single leaves padded), 5 to 64
+    /// features (one to four registers), rows at, just around and between
+    /// cuts, NaN and infinities, bins 0 and 255.
+    #[test]
+    fn block_walk_reaches_the_leaves_the_complete_trees_reach() {
+        use rand::{Rng, SeedableRng};
+        use rand_chacha::ChaCha8Rng;
+        // 255 cuts on the last feature: a NaN or a value above them all
+        // gets bin 255.
+        let grid: Vec<f32> = (0..255).map(|i| i as f32 * 0.25 - 30.0).collect();
+        fn grow(
+            f: &mut TreeEnsemble,
+            rng: &mut ChaCha8Rng,
+            grid: &[f32],
+            next_cut: &mut usize,
+            depth: u32,
+            max_depth: u32,
+        ) -> u32 {
+            let leaf_p = if depth == 0 { 0.05 } else { 0.1 };
+            if depth == max_depth || rng.random_bool(leaf_p) {
+                let v: Vec<f32> = (0..f.leaf_width())
+                    .map(|_| rng.random_range(-1.0..1.0))
+                    .collect();
+                return f.push_leaf(&v);
+            }
+            let top = f.n_features - 1;
+            let feature = if rng.random_bool(0.4) {
+                top
+            } else {
+                rng.random_range(0..f.n_features)
+            };
+            let threshold = if feature == top {
+                *next_cut += 1;
+                grid[*next_cut % grid.len()]
+            } else {
+                grid[rng.random_range(0..grid.len())]
+            };
+            let node = f.push_split(feature as u32, threshold);
+            let l = grow(f, rng, grid, next_cut, depth + 1, max_depth);
+            let r = grow(f, rng, grid, next_cut, depth + 1, max_depth);
+            f.set_children(node, l, r);
+            node
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let (mut saw_0, mut saw_255) = (false, false);
+        let shapes = [
+            (5, 3u32, 120),
+            (16, 1, 300),
+            (17, 2, 200),
+            (20, 3, 151),
+            (33, 4, 80),
+            (40, 5, 60),
+            (30, 6, 41),
+            (64, 6, 40),
+            (48, 3, 100),
+        ];
+        for (case, &(n_features, depth, n_trees)) in shapes.iter().enumerate() {
+            let mut f = match case % 3 {
+                0 => TreeEnsemble::boosted(n_features, 2, Link::Logistic, vec![0.3]),
+                1 => TreeEnsemble::boosted(n_features, 3, Link::Softmax, vec![0.1, -0.2, 0.05]),
+                _ => TreeEnsemble::new(n_features, 2),
+            };
+            let mut next_cut = 0;
+            for t in 0..n_trees {
+                // The first tree is complete, so the layout has `depth` levels.
+                let d = if t == 0 {
+                    depth
+                } else {
+                    rng.random_range(depth.saturating_sub(2).max(1)..=depth)
+                };
+                let root = if t == 0 {
+                    fn full(
+                        f: &mut TreeEnsemble,
+                        rng: &mut ChaCha8Rng,
+                        grid: &[f32],
+                        d: u32,
+                    ) -> u32 {
+                        if d == 0 {
+                            return f.push_leaf(&vec![0.5; f.leaf_width()]);
+                        }
+                        let node = f.push_split(
+                            rng.random_range(0..f.n_features) as u32,
+                            grid[rng.random_range(0..grid.len())],
+                        );
+                        let l = full(f, rng, grid, d - 1);
+                        let r = full(f, rng, grid, d - 1);
+                        f.set_children(node, l, r);
+                        node
+                    }
+                    full(&mut f, &mut rng, &grid, d)
+                } else {
+                    grow(&mut f, &mut rng, &grid, &mut next_cut, 0, d)
+                };
+                f.roots.push(root);
+                if let Output::Boosted {
+                    tree_output, base, ..
+                } = &mut f.output
+                {
+                    tree_output.push((t % base.len()) as u32);
+                }
+            }
+            f.check().unwrap();
+            for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
+                let q = QuantTrees::from_ensemble(&f, precision).unwrap();
+                let im = Implicit::<u8>::build(&q)
+                    .unwrap_or_else(|| panic!("case {case}: shallow trees are complete"));
+                assert_eq!(im.depth, depth, "case {case}");
+                let blocks = Blocks::build_unchecked(&q, &im).expect("≤ 6 deep, < 64 features");
+                assert_eq!(blocks.regs as usize, n_features.div_ceil(16), "case {case}");
+                let simd = Blocks::cpu_has_ssse3();
+                if simd {
+                    assert!(matches!(q.walker, Walker::Blocks(_)), "case {case}");
+                }
+                let implicit = QuantTrees {
+                    walker: Walker::Implicit8(im.clone()),
+                    ..q.clone()
+                };
+                let float = Model::Trees(f.clone());
+                let (q, implicit) = (Model::QuantTrees(q), Model::QuantTrees(implicit));
+                let (mut s0, mut s1, mut s2) = (q.scratch(), implicit.scratch(), float.scratch());
+                let Model::QuantTrees(inner) = &q else {
+                    unreachable!()
+                };
+                for r in 0..400 {
+                    let row: Vec<f32> = (0..n_features)
+                        .map(|_| {
+                            let g = grid[rng.random_range(0..grid.len())];
+                            match rng.random_range(0..9) {
+                                0 => g,
+                                1 => g.next_up(),
+                                2 => g.next_down(),
+                                3 => f32::NAN,
+                                4 => [f32::NEG_INFINITY, f32::INFINITY, -1e9, 1e9][r % 4],
+                                _ => rng.random_range(-32.0..32.0),
+                            }
+                        })
+                        .collect();
+                    let mut bins = Row64([0; 64]);
+                    let mut wide = [0u8; 256];
+                    inner.binner.bin_row(&row, |f, b| {
+                        bins.0[f] = b as u8;
+                        wide[f] = b as u8;
+                        saw_0 |= b == 0;
+                        saw_255 |= b == 255;
+                    });
+                    let (mut want, mut got) = (Vec::new(), Vec::new());
+                    im.walk(inner, &wide, |t, l| want.push((t, l)));
+                    blocks.walk_portable(&bins, |t, l| got.push((t, l)));
+                    assert_eq!(got, want, "case {case}, portable, {row:?}");
+                    if simd {
+                        got.clear();
+                        blocks.walk(inner, &bins, |t, l| got.push((t, l)));
+                        assert_eq!(got, want, "case {case}, SSSE3, {row:?}");
+                    }
+                    let k = q.n_classes();
+                    let (mut a, mut b, mut c) = (vec![0f32; k], vec![0f32; k], vec![0f32; k]);
+                    q.predict_proba(&row, &mut s0, &mut a);
+                    implicit.predict_proba(&row, &mut s1, &mut b);
+                    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                    assert_eq!(bits(&a), bits(&b), "case {case}, {row:?}");
+                    if precision == LeafPrecision::F32 {
+                        float.predict_proba(&row, &mut s2, &mut c);
+                        assert_eq!(bits(&a), bits(&c), "case {case}, {row:?}");
+                    }
+                }
+            }
+        }
+        assert!(saw_0 && saw_255, "rows reach the extreme bins");
     }
 
     #[test]
