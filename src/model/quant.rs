@@ -454,16 +454,18 @@ impl Blocks {
     /// From the complete-tree layout, when the CPU can run the block walk,
     /// the trees are at most 6 deep and every used feature is below 64.
     fn build(q: &QuantTrees, im: &Implicit<u8>) -> Option<Blocks> {
-        if !Self::cpu_has_ssse3() {
+        if !Self::cpu_supported() {
             return None;
         }
         Self::build_unchecked(q, im)
     }
 
-    fn cpu_has_ssse3() -> bool {
+    /// SSSE3 for the walk, POPCNT for the binning (SSSE3 implies SSE2).
+    fn cpu_supported() -> bool {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         {
             std::arch::is_x86_feature_detected!("ssse3")
+                && std::arch::is_x86_feature_detected!("popcnt")
         }
         #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
         {
@@ -573,7 +575,7 @@ impl Walk<Row64> for Blocks {
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 #[allow(unused_unsafe)] // intrinsics are safe fns in newer Rust than the MSRV
 mod x86 {
-    use super::{Blocks, Row64, SLOT};
+    use super::{Binner, Block, Blocks, Row64, BLOCK, SLOT};
     #[cfg(target_arch = "x86")]
     use std::arch::x86::*;
     #[cfg(target_arch = "x86_64")]
@@ -582,15 +584,21 @@ mod x86 {
     /// [`Blocks`]'s walk (see [`super::Walk`]).
     ///
     /// # Safety
-    /// The CPU has SSSE3.
+    /// The CPU has SSSE3, and `b` is as [`Blocks::build_unchecked`] made it.
     #[target_feature(enable = "ssse3")]
     pub(super) unsafe fn walk(b: &Blocks, row: &Row64, visit: impl FnMut(usize, usize)) {
-        // SAFETY (all four): the caller's contract.
-        match b.regs {
-            1 => unsafe { walk_r::<1>(b, row, visit) },
-            2 => unsafe { walk_r::<2>(b, row, visit) },
-            3 => unsafe { walk_r::<3>(b, row, visit) },
-            _ => unsafe { walk_r::<4>(b, row, visit) },
+        // SAFETY (all eight): the caller's contract.
+        unsafe {
+            match (b.regs, b.steps) {
+                (1, 1) => walk_r::<1, 1, 1>(b, row, visit),
+                (2, 1) => walk_r::<2, 1, 1>(b, row, visit),
+                (3, 1) => walk_r::<3, 1, 1>(b, row, visit),
+                (_, 1) => walk_r::<4, 1, 1>(b, row, visit),
+                (1, _) => walk_r::<1, 2, 9>(b, row, visit),
+                (2, _) => walk_r::<2, 2, 9>(b, row, visit),
+                (3, _) => walk_r::<3, 2, 9>(b, row, visit),
+                (_, _) => walk_r::<4, 2, 9>(b, row, visit),
+            }
         }
     }
 
@@ -625,15 +633,11 @@ mod x86 {
     /// Exit slots of two blocks (one per tree of a pair).
     #[inline]
     #[target_feature(enable = "ssse3")]
-    unsafe fn slots<const R: usize>(
-        rows: &[__m128i; R],
-        a: &super::Block,
-        b: &super::Block,
-    ) -> (usize, usize) {
+    unsafe fn slots<const R: usize>(rows: &[__m128i; R], a: &Block, b: &Block) -> (usize, usize) {
         unsafe {
             // SAFETY: `Block` is 16 bytes, aligned to 16.
-            let a = _mm_load_si128((a as *const super::Block).cast());
-            let b = _mm_load_si128((b as *const super::Block).cast());
+            let a = _mm_load_si128((a as *const Block).cast());
+            let b = _mm_load_si128((b as *const Block).cast());
             let e = _mm_unpacklo_epi64(a, b);
             let t = _mm_unpackhi_epi64(a, b);
             let x = gather(rows, e);
@@ -646,31 +650,110 @@ mod x86 {
         }
     }
 
+    /// Leaf slots of two trees, given their blocks.
+    ///
+    /// # Safety
+    /// As for [`walk`]; `ta` and `tb` hold a tree's blocks each (9 when
+    /// `STEPS` is 2).
+    #[inline]
     #[target_feature(enable = "ssse3")]
-    unsafe fn walk_r<const R: usize>(b: &Blocks, row: &Row64, mut visit: impl FnMut(usize, usize)) {
+    unsafe fn leaf_slots<const R: usize, const STEPS: usize>(
+        rows: &[__m128i; R],
+        ta: &[Block],
+        tb: &[Block],
+    ) -> (usize, usize) {
+        unsafe {
+            let (sa, sb) = slots(rows, ta.get_unchecked(0), tb.get_unchecked(0));
+            if STEPS == 1 {
+                (sa, sb)
+            } else {
+                // SAFETY: slots are below 8, so `1 + s` < 9 blocks.
+                let (ua, ub) = slots(rows, ta.get_unchecked(1 + sa), tb.get_unchecked(1 + sb));
+                (8 * sa + ua, 8 * sb + ub)
+            }
+        }
+    }
+
+    /// # Safety
+    /// As for [`walk`]; `STEPS` is `b.steps` and `PER` its blocks per tree.
+    #[target_feature(enable = "ssse3")]
+    unsafe fn walk_r<const R: usize, const STEPS: usize, const PER: usize>(
+        b: &Blocks,
+        row: &Row64,
+        mut visit: impl FnMut(usize, usize),
+    ) {
         // SAFETY: `Row64` is 64 bytes, aligned to 16; `R` ≤ 4.
         let rows: [__m128i; R] =
             std::array::from_fn(|r| unsafe { _mm_load_si128(row.0.as_ptr().add(16 * r).cast()) });
-        let per_tree = b.per_tree();
-        let leaves = 1usize << (3 * b.steps);
-        let n = b.leaf_ref.len() / leaves;
-        let blocks = &b.blocks;
+        let leaves = 1usize << (3 * STEPS);
+        debug_assert_eq!(b.blocks.len() / PER * leaves, b.leaf_ref.len());
+        let pairs = b.blocks.chunks_exact(2 * PER);
+        let last = pairs.remainder();
         let mut t = 0;
-        while t < n {
-            // A pair of trees (the last tree of an odd count twice).
-            let u = (t + 1).min(n - 1);
-            let (ba, bb) = (t * per_tree, u * per_tree);
-            let (mut sa, mut sb) = unsafe { slots(&rows, &blocks[ba], &blocks[bb]) };
-            if b.steps == 2 {
-                let (ua, ub) = unsafe { slots(&rows, &blocks[ba + 1 + sa], &blocks[bb + 1 + sb]) };
-                sa = 8 * sa + ua;
-                sb = 8 * sb + ub;
-            }
-            visit(t, b.leaf_ref[t * leaves + sa] as usize);
-            if u != t {
-                visit(u, b.leaf_ref[u * leaves + sb] as usize);
-            }
+        for pair in pairs {
+            // SAFETY: `build_unchecked` made `leaves` slots per tree, and a
+            // slot is below `8^STEPS` = `leaves`.
+            let refs = |t: usize, s: usize| unsafe { *b.leaf_ref.get_unchecked(t * leaves + s) };
+            let (sa, sb) = unsafe { leaf_slots::<R, STEPS>(&rows, pair, &pair[PER..]) };
+            visit(t, refs(t, sa) as usize);
+            visit(t + 1, refs(t + 1, sb) as usize);
             t += 2;
+        }
+        if !last.is_empty() {
+            let (s, _) = unsafe { leaf_slots::<R, STEPS>(&rows, last, last) };
+            visit(t, b.leaf_ref[t * leaves + s] as usize);
+        }
+    }
+
+    /// Cuts below `x` (broadcast) in 16 floats at `p`.
+    #[inline]
+    #[target_feature(enable = "sse2,popcnt")]
+    unsafe fn count16(p: *const f32, x: __m128) -> u32 {
+        unsafe {
+            let c = |i: usize| _mm_castps_si128(_mm_cmplt_ps(_mm_loadu_ps(p.add(4 * i)), x));
+            let lo = _mm_packs_epi32(c(0), c(1));
+            let hi = _mm_packs_epi32(c(2), c(3));
+            (_mm_movemask_epi8(_mm_packs_epi16(lo, hi)) as u32).count_ones()
+        }
+    }
+
+    /// [`Binner::bin_row`] into a [`Row64`], with explicit vector counts
+    /// and a first level no wider than the feature's blocks.
+    ///
+    /// # Safety
+    /// The CPU has SSE2 and POPCNT, every used feature is below 64
+    /// and `row` covers the features (checked models).
+    #[target_feature(enable = "sse2,popcnt")]
+    pub(super) unsafe fn bin_row(b: &Binner, row: &[f32], out: &mut Row64) {
+        for bf in &b.features {
+            let x = row[bf.feature as usize];
+            let start = bf.start as usize;
+            let bin = if let Some(top) = b.tops.get(bf.top as usize) {
+                // SAFETY: `padded` holds the feature's blocks from `start`,
+                // and the block `k` counts is one of them (see `bin_row`).
+                unsafe {
+                    let xv = _mm_set1_ps(x);
+                    let blocks = (bf.n_cuts as usize + 1).div_ceil(BLOCK);
+                    // `tops` is NaN past the last block: counting more of it
+                    // changes nothing.
+                    let k = if blocks == 1 {
+                        0
+                    } else if blocks <= 4 {
+                        let below = _mm_cmplt_ps(_mm_loadu_ps(top.as_ptr()), xv);
+                        _mm_movemask_ps(below).count_ones() as usize
+                    } else {
+                        count16(top.as_ptr(), xv) as usize
+                    };
+                    let at = start + k * BLOCK;
+                    k * BLOCK + count16(b.padded.as_ptr().add(at), xv) as usize
+                }
+            } else {
+                let cuts = &b.padded[start..start + bf.n_cuts as usize];
+                cuts.partition_point(|&c| c < x)
+            };
+            let bin = if x.is_nan() { bf.n_cuts as usize } else { bin };
+            // `u8` bins: `relayout` made a `Blocks` only when they fit.
+            out.0[bf.feature as usize & 63] = bin as u8;
         }
     }
 }
@@ -1306,6 +1389,13 @@ impl QuantTrees {
     #[inline(always)]
     fn accumulate_blocks(&self, row: &[f32], acc: &mut [f32], walk: &Blocks) {
         let mut bins = Row64([0; 64]);
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: a `Blocks` is built only on CPUs with SSSE3 and POPCNT,
+        // for used features below 64; checked models' rows cover them.
+        unsafe {
+            x86::bin_row(&self.binner, row, &mut bins)
+        };
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
         self.binner.bin_row(row, |f, b| bins.0[f] = b as u8);
         self.accumulate_leaves(acc, walk, &bins);
     }
@@ -1905,6 +1995,29 @@ mod tests {
                 };
                 assert_eq!(usize::from(bin), expected, "{} cuts, x = {x}", fc.len());
             });
+            #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+            if Blocks::cpu_supported() {
+                // The vector binning (u8 bins: up to 255 cuts).
+                let mut bins = Row64([0; 64]);
+                // SAFETY: checked just above; 13 features.
+                unsafe { x86::bin_row(&binner, &row, &mut bins) };
+                for f in 0..sizes.len() {
+                    let fc = &cuts[cut_start[f] as usize..cut_start[f + 1] as usize];
+                    let expected = if x.is_nan() {
+                        fc.len()
+                    } else {
+                        fc.partition_point(|&c| c < x)
+                    };
+                    if fc.len() <= 255 {
+                        assert_eq!(
+                            usize::from(bins.0[f]),
+                            expected,
+                            "{} cuts, x = {x}",
+                            fc.len()
+                        );
+                    }
+                }
+            }
         }
     }
 
@@ -2020,7 +2133,7 @@ mod tests {
                 assert_eq!(im.depth, depth, "case {case}");
                 let blocks = Blocks::build_unchecked(&q, &im).expect("≤ 6 deep, < 64 features");
                 assert_eq!(blocks.regs as usize, n_features.div_ceil(16), "case {case}");
-                let simd = Blocks::cpu_has_ssse3();
+                let simd = Blocks::cpu_supported();
                 if simd {
                     assert!(matches!(q.walker, Walker::Blocks(_)), "case {case}");
                 }
