@@ -687,13 +687,29 @@ mod x86 {
             std::array::from_fn(|r| unsafe { _mm_load_si128(row.0.as_ptr().add(16 * r).cast()) });
         let leaves = 1usize << (3 * STEPS);
         debug_assert_eq!(b.blocks.len() / PER * leaves, b.leaf_ref.len());
-        let pairs = b.blocks.chunks_exact(2 * PER);
-        let last = pairs.remainder();
+        // SAFETY: `build_unchecked` made `leaves` slots per tree, and a
+        // slot is below `8^STEPS` = `leaves`.
+        let refs = |t: usize, s: usize| unsafe { *b.leaf_ref.get_unchecked(t * leaves + s) };
+        let groups = b.blocks.chunks_exact(GROUP * PER);
+        let rest = groups.remainder();
         let mut t = 0;
+        for group in groups {
+            // Leaves of a group of trees first, then their visits: the
+            // walks do not wait behind the visits' adds.
+            let mut leaf = [0u32; GROUP];
+            for (k, pair) in group.chunks_exact(2 * PER).enumerate() {
+                let (sa, sb) = unsafe { leaf_slots::<R, STEPS>(&rows, pair, &pair[PER..]) };
+                leaf[2 * k] = refs(t + 2 * k, sa);
+                leaf[2 * k + 1] = refs(t + 2 * k + 1, sb);
+            }
+            for (k, &l) in leaf.iter().enumerate() {
+                visit(t + k, l as usize);
+            }
+            t += GROUP;
+        }
+        let pairs = rest.chunks_exact(2 * PER);
+        let last = pairs.remainder();
         for pair in pairs {
-            // SAFETY: `build_unchecked` made `leaves` slots per tree, and a
-            // slot is below `8^STEPS` = `leaves`.
-            let refs = |t: usize, s: usize| unsafe { *b.leaf_ref.get_unchecked(t * leaves + s) };
             let (sa, sb) = unsafe { leaf_slots::<R, STEPS>(&rows, pair, &pair[PER..]) };
             visit(t, refs(t, sa) as usize);
             visit(t + 1, refs(t + 1, sb) as usize);
@@ -704,6 +720,9 @@ mod x86 {
             visit(t, b.leaf_ref[t * leaves + s] as usize);
         }
     }
+
+    /// Trees whose leaves are found before they are visited.
+    const GROUP: usize = 16;
 
     /// Cuts below `x` (broadcast) in 16 floats at `p`.
     #[inline]
