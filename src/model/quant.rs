@@ -21,9 +21,26 @@
 //! cuts — always for optbench's trainers, which split on at most 256 bins a
 //! feature. The narrow packed node is 4 bytes against the float form's 8, and
 //! forest walks are bound by cache misses: binned forests went from 0.9× to
-//! about 1.7× their float parent's speed (`cargo bench --bench quant_ratio`).
-//! Shallow boosted trees fit in cache either way; there binning the row is
-//! an extra cost the integer walk does not win back (0.8–0.93×).
+//! about 1.7× their float parent's speed. Shallow boosted trees fit in cache
+//! either way, and walked one node per level the integer walk is as long a
+//! chain of dependent loads as the float one, plus the row's binning
+//! (0.78× and 0.94×). [`Blocks`] evaluates three levels at once with SSSE3
+//! and bins the row with explicit vector counts: boosting went to about 2.1×
+//! (200 × depth 3) and 1.7× (300 × depth 6).
+//!
+//! Measured interleaved, `taskset -c 0 cargo bench --bench quant_ratio -j 1`
+//! (medians over rounds, ns per prediction, and the median per-round ratio
+//! float/binned; Xeon 2.5 GHz, Cascade Lake):
+//!
+//! | shape                         | float   | binned  | ratio |
+//! |-------------------------------|---------|---------|-------|
+//! | forest 100, 5,000 × 20        | 7,435   | 4,301   | 1.71× |
+//! | boosting 200 × 3, 5,000 × 20  | 943     | 457     | 2.07× |
+//! | forest 100, 10,000 × 30       | 8,117   | 4,633   | 1.75× |
+//! | boosting 300 × 6, 10,000 × 30 | 2,744   | 1,587   | 1.74× |
+//!
+//! (Before [`Blocks`], same command: boosting 943 vs 1,206 ns, 0.78×, and
+//! 2,766 vs 2,947 ns, 0.94×.)
 
 use super::layout::lock_step;
 use super::tree::{Output, TreeEnsemble};
@@ -102,7 +119,9 @@ pub struct QuantTrees {
 /// (`cargo bench --bench quant_ratio`, quiet machine), speed against the
 /// float parent, `u16` → `u8`: forests 100 on 5,000 × 20 and 10,000 × 30
 /// 0.91× → 1.71× and 0.89× → 1.77×; boosting 200 × depth 3 0.78× → 0.79×,
-/// 300 × depth 6 0.89× → 0.93×.
+/// 300 × depth 6 0.89× → 0.93× with [`Implicit`] `u8`, 2.07× and 1.74×
+/// with [`Blocks`] (which shallow trees get on x86 CPUs with SSSE3 and
+/// POPCNT; see the module docs for the table).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Walker {
     /// The stored nodes, one tree after another (any size).
@@ -115,7 +134,8 @@ pub enum Walker {
     Implicit8(Implicit<u8>),
     /// Packed depth-first nodes, `u8` bins.
     Packed8(Packed8),
-    /// Complete trees in blocks of three levels, `u8` bins, SSSE3.
+    /// Complete trees in blocks of three levels, `u8` bins, SSSE3 (≤ 6
+    /// levels, features < 64).
     Blocks(Blocks),
 }
 
@@ -370,10 +390,21 @@ impl<B: BinType> Implicit<B> {
 /// step. Trees shallower than 3 or 6 levels are padded with always-left
 /// nodes (bin `u8::MAX`), as in [`Implicit`].
 ///
-/// Built only when the CPU has SSSE3 (checked once, in [`Blocks::build`])
-/// and the used features fit four 16-byte registers (< 64); elsewhere the
-/// [`Implicit`] walk is used. [`Blocks::walk_portable`] computes the same
-/// thing one node at a time (the reference the tests compare with).
+/// The row is binned for it with explicit SSE counts and POPCNT
+/// (`x86::bin_row`): ~100 ns instead of ~220 ns for the 20 features of the
+/// 200 × depth 3 bench model, ~170 instead of ~320 for the 30 of the
+/// 300 × depth 6 one (measured with a throwaway probe timing `bin_row`
+/// alone in a loop, `taskset -c 0`). Leaves are found 16 trees at a time
+/// before they are visited, so the walks run ahead of the visits' chain
+/// of adds (200 × 3: 1.91–1.93× → 2.07–2.10×, `quant_ratio` binaries
+/// run alternately, two runs each).
+///
+/// Built only when the CPU has SSSE3 and POPCNT (checked once, in
+/// [`Blocks::build`]) and the used features fit four 16-byte registers
+/// (< 64); elsewhere the [`Implicit`] walk is used.
+/// [`Blocks::walk_portable`] computes the same thing one node at a time:
+/// the reference the tests compare with (it also stands in for the SIMD
+/// walk on other architectures, where no `Blocks` is built).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Blocks {
     /// Blocks on a root-to-leaf path: 1 (depth ≤ 3) or 2 (depth ≤ 6).
@@ -563,8 +594,8 @@ impl Walk<Row64> for Blocks {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         {
             // SAFETY: a `Blocks` is only built (`Blocks::build`) when the
-            // CPU has SSSE3 (the tests that build one without the check
-            // call `walk_portable` only).
+            // CPU has SSSE3, by `build_unchecked` (the tests that build one
+            // without the CPU check call this only when it passes).
             unsafe { x86::walk(self, bins, visit) }
         }
         #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
