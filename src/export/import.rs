@@ -35,8 +35,8 @@
 //! as onnxmltools writes LightGBM's) are served through a stand-in value for
 //! missing cells in the pipeline when one exists ([`missing_stand_ins`]), and
 //! rewritten to send it to the false branch otherwise
-//! ([`Forest::send_missing_right`]). XGBoost's files (onnxmltools) send `NaN` right. CI
-//! compares both libraries' files with onnxruntime.
+//! ([`Forest::send_missing_right`]). XGBoost's files (onnxmltools) send
+//! `NaN` right. CI compares both libraries' files with onnxruntime.
 //!
 //! The two-class `TreeEnsembleClassifier` whose weights name one class
 //! (skl2onnx's binary forests and boosting) is read as onnxruntime runs it:
@@ -987,8 +987,9 @@ impl Forest {
         {
             return Err(a.err("the nodes_* attributes have different lengths"));
         }
-        // Splits that send missing values to their true branch are read like
-        // the others; `missing_stand_ins` makes sure no NaN reaches them.
+        // Splits that send missing values to their true branch are rewritten
+        // below where no stand-in value serves their feature (`nan_routes`);
+        // for the others, `missing_stand_ins` gives the pipeline one.
         let mut index = HashMap::with_capacity(n);
         let mut tree_ids = Vec::new();
         let mut seen = HashSet::new();
