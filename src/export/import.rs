@@ -379,37 +379,66 @@ impl<'a> Graph<'a> {
             node: core,
             what: &what,
         };
-        let (mut model, classes) = match core.op_type() {
-            "LinearClassifier" => linear(&attrs, width, &tail)?,
-            "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail)?,
-            _ => tree_regressor(&attrs, width, &tail)?,
-        };
-        model
-            .check()
-            .map_err(|m| Error::onnx(&what, format!("converts to an inconsistent model: {m}")))?;
-        let (stand_ins, rewritten) = missing_stand_ins(&attrs, model.n_features())?;
-        let (mut preprocessing, mut notes, stand_ins) = match columns {
-            Some(c) => {
-                renumber_features(&mut model, &c.position);
-                model.check().map_err(|m| {
-                    Error::onnx(&what, format!("renumbered, an inconsistent model: {m}"))
-                })?;
-                // Stand-ins follow their features to the pipeline's outputs.
-                let mut moved = vec![None; model.n_features()];
-                for (j, v) in stand_ins.iter().enumerate() {
-                    moved[c.position[j]] = *v;
+        // Features whose splits sending NaN left are rewritten although a
+        // stand-in would serve them: those the pipeline cannot give one.
+        let mut force = HashSet::new();
+        let (mut model, classes, preprocessing, mut notes, rewritten) = loop {
+            let (mut model, classes) = match core.op_type() {
+                "LinearClassifier" => linear(&attrs, width, &tail)?,
+                "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail, &force)?,
+                _ => tree_regressor(&attrs, width, &tail, &force)?,
+            };
+            model.check().map_err(|m| {
+                Error::onnx(&what, format!("converts to an inconsistent model: {m}"))
+            })?;
+            let (stand_ins, rewritten) = missing_stand_ins(&attrs, model.n_features(), &force)?;
+            // Model feature `j` is pipeline output `position[j]`.
+            let position: Vec<usize> = match &columns {
+                Some(c) => c.position.clone(),
+                None => (0..model.n_features()).collect(),
+            };
+            let (mut preprocessing, notes) = match &columns {
+                Some(c) => {
+                    renumber_features(&mut model, &c.position);
+                    model.check().map_err(|m| {
+                        Error::onnx(&what, format!("renumbered, an inconsistent model: {m}"))
+                    })?;
+                    (
+                        Some(Preprocessing::Columns(c.pipeline.clone())),
+                        c.notes.clone(),
+                    )
                 }
-                (Some(Preprocessing::Columns(c.pipeline)), c.notes, moved)
+                None => (
+                    preprocessing(&chain, model.n_features())?.map(Preprocessing::Numeric),
+                    Vec::new(),
+                ),
+            };
+            // Stand-ins follow their features to the pipeline's outputs.
+            let mut moved = vec![None; model.n_features()];
+            for (j, v) in stand_ins.iter().enumerate() {
+                moved[position[j]] = *v;
             }
-            None => (
-                preprocessing(&chain, model.n_features())?.map(Preprocessing::Numeric),
-                Vec::new(),
-                stand_ins,
-            ),
+            match fill_stand_ins(&mut preprocessing, &moved) {
+                StandIns::Placed(note) => {
+                    let mut notes = notes;
+                    notes.extend(note);
+                    break (model, classes, preprocessing, notes, rewritten);
+                }
+                StandIns::Scaled(outputs) if force.is_empty() => {
+                    // Once more, with those features' splits rewritten.
+                    force = (0..position.len())
+                        .filter(|&j| outputs.contains(&position[j]))
+                        .map(|j| j as i64)
+                        .collect();
+                }
+                StandIns::Scaled(_) => {
+                    return Err(Error::onnx(
+                        &what,
+                        "a stand-in for missing values is still needed after the rewrite",
+                    ))
+                }
+            }
         };
-        if let Some(note) = fill_stand_ins(&mut preprocessing, &stand_ins, &what)? {
-            notes.push(note);
-        }
         if !rewritten.is_empty() {
             let listed: Vec<String> = rewritten.iter().map(i64::to_string).collect();
             let (s, nodes) = if listed.len() == 1 {
@@ -418,11 +447,12 @@ impl<'a> Graph<'a> {
                 ("s", "them")
             };
             notes.push(format!(
-                "the file's splits on feature{s} {} send missing values to the true branch at \
-                 some thresholds and to the false one at others; optbench's trees send NaN to the \
-                 false branch, so the splits sending it true were rewritten to send it false, to a \
-                 copy of their true branch as a missing value sees {nodes}: the same leaves for \
-                 every row ({} nodes, {} in the file)",
+                "the file's splits on feature{s} {} send missing values to the true branch, \
+                 which optbench's trees cannot (they send NaN to the false one), and no value \
+                 in front of the trees stands in for a missing one (the splits disagree on \
+                 where it goes, or the feature is scaled with no imputer), so those splits \
+                 were rewritten to send it false, to a copy of their true branch as a missing \
+                 value sees {nodes}: the same leaves for every row ({} nodes, {} in the file)",
                 listed.join(", "),
                 model_nodes(&model),
                 file_nodes(&attrs)
@@ -960,7 +990,9 @@ struct Forest {
 }
 
 impl Forest {
-    fn read(a: &Attrs<'_>, prefix: &str, n_outputs: usize) -> Result<Forest> {
+    /// `force`: features whose splits sending a missing value to the true
+    /// branch are rewritten even where a stand-in value would serve them.
+    fn read(a: &Attrs<'_>, prefix: &str, n_outputs: usize, force: &HashSet<i64>) -> Result<Forest> {
         let tree_of = a.ints("nodes_treeids")?.to_vec();
         let node_ids = a.ints("nodes_nodeids")?.to_vec();
         let features = a.ints("nodes_featureids")?.to_vec();
@@ -1049,7 +1081,7 @@ impl Forest {
         let conflicts: HashSet<i64> =
             nan_routes(&forest.modes, &forest.features, &forest.values, &missing)
                 .into_iter()
-                .filter(|(_, r)| *r == NanRoute::Conflict)
+                .filter(|(f, r)| *r == NanRoute::Conflict || force.contains(f))
                 .map(|(f, _)| f)
                 .collect();
         if !conflicts.is_empty() {
@@ -1392,8 +1424,12 @@ fn nan_routes(
 /// is (no split on it sends one left, or the trees were rewritten to send
 /// it right: [`Forest::send_missing_right`]).
 /// Also returns the features whose splits were rewritten instead
-/// ([`NanRoute::Conflict`]), in order.
-fn missing_stand_ins(a: &Attrs<'_>, d: usize) -> Result<(Vec<Option<f32>>, Vec<i64>)> {
+/// ([`NanRoute::Conflict`], and those in `force`), in order.
+fn missing_stand_ins(
+    a: &Attrs<'_>,
+    d: usize,
+    force: &HashSet<i64>,
+) -> Result<(Vec<Option<f32>>, Vec<i64>)> {
     let mut stand_ins = vec![None; d];
     let mut rewritten = Vec::new();
     if a.node.op_type() == "LinearClassifier" {
@@ -1411,6 +1447,7 @@ fn missing_stand_ins(a: &Attrs<'_>, d: usize) -> Result<(Vec<Option<f32>>, Vec<i
     );
     for (f, route) in routes {
         match route {
+            NanRoute::StandIn(_) if force.contains(&f) => rewritten.push(f),
             NanRoute::StandIn(v) => {
                 if let Some(slot) = usize::try_from(f).ok().and_then(|f| stand_ins.get_mut(f)) {
                     *slot = Some(v);
@@ -1436,22 +1473,29 @@ fn file_nodes(a: &Attrs<'_>) -> usize {
     a.strings("nodes_modes").map_or(0, |m| m.len())
 }
 
+/// What [`fill_stand_ins`] did.
+#[derive(Debug, PartialEq)]
+enum StandIns {
+    /// Every stand-in went where a `NaN` would have reached the trees;
+    /// what it did, for the notes (none when nothing was needed).
+    Placed(Option<String>),
+    /// These outputs are scaled with no imputer in front (a stand-in would
+    /// be scaled too): their splits must be rewritten instead.
+    Scaled(Vec<usize>),
+}
+
 /// Makes the preprocessing replace a missing value of model feature `f` by
 /// `stand_ins[f]` wherever it would otherwise pass a `NaN` to the trees (a
 /// passthrough, or a step with no imputer and no scaling; a file without
-/// preprocessing gets passthrough steps). Says what it did, for the notes.
-fn fill_stand_ins(
-    pre: &mut Option<Preprocessing>,
-    stand_ins: &[Option<f32>],
-    what: &str,
-) -> Result<Option<String>> {
+/// preprocessing gets passthrough steps).
+fn fill_stand_ins(pre: &mut Option<Preprocessing>, stand_ins: &[Option<f32>]) -> StandIns {
     let wanted: Vec<(usize, f32)> = stand_ins
         .iter()
         .enumerate()
         .filter_map(|(f, v)| v.map(|v| (f, v)))
         .collect();
     if wanted.is_empty() {
-        return Ok(None);
+        return StandIns::Placed(None);
     }
     let passthrough = NumericStep {
         fill: f64::NAN,
@@ -1459,16 +1503,8 @@ fn fill_stand_ins(
         inv_scale: 1.0,
     };
     let pre = pre.get_or_insert_with(|| Preprocessing::Numeric(vec![passthrough; stand_ins.len()]));
-    let refuse = |f: usize| {
-        Error::onnx(
-            what,
-            format!(
-                "feature {f} is scaled with no imputer in front, and splits on it send missing \
-                 values to the true branch; optbench's trees send NaN to the false branch"
-            ),
-        )
-    };
     let mut filled = Vec::new();
+    let mut scaled = Vec::new();
     match pre {
         Preprocessing::Numeric(steps) => {
             for &(f, v) in &wanted {
@@ -1477,7 +1513,8 @@ fn fill_stand_ins(
                     continue; // imputed: no NaN reaches the trees
                 }
                 if s.center != 0.0 || s.inv_scale != 1.0 {
-                    return Err(refuse(f));
+                    scaled.push(f);
+                    continue;
                 }
                 s.fill = f64::from(v);
                 filled.push((format!("{f}"), v));
@@ -1495,14 +1532,15 @@ fn fill_stand_ins(
                     inv_scale,
                 } = step
                 {
-                    if let Some(&(f, v)) = wanted.iter().find(|&&(f, _)| f == at) {
-                        if fill.is_nan() {
-                            if *center != 0.0 || *inv_scale != 1.0 {
-                                return Err(refuse(f));
-                            }
+                    match wanted.iter().find(|&&(f, _)| f == at) {
+                        // Imputed: no NaN reaches the trees.
+                        Some(_) if !fill.is_nan() => {}
+                        Some(&(f, _)) if *center != 0.0 || *inv_scale != 1.0 => scaled.push(f),
+                        Some(&(_, v)) => {
                             *fill = f64::from(v);
                             filled.push((format!("`{name}`"), v));
                         }
+                        None => {}
                     }
                 }
                 // One-hot outputs are never NaN.
@@ -1510,8 +1548,11 @@ fn fill_stand_ins(
             }
         }
     }
+    if !scaled.is_empty() {
+        return StandIns::Scaled(scaled);
+    }
     if filled.is_empty() {
-        return Ok(None);
+        return StandIns::Placed(None);
     }
     // "0 (features 0, 1, …), 2.5 (feature 7)": one group per value.
     let mut groups: Vec<(f32, Vec<String>)> = Vec::new();
@@ -1529,7 +1570,7 @@ fn fill_stand_ins(
         })
         .collect::<Vec<_>>()
         .join(", ");
-    Ok(Some(format!(
+    StandIns::Placed(Some(format!(
         "the file sends missing values to the true branch at some splits (as onnxmltools \
          writes LightGBM models) and optbench's trees send NaN to the false one, so the \
          package fills a missing value with {filled}: a value every split on its feature \
@@ -1541,10 +1582,11 @@ fn tree_classifier(
     a: &Attrs<'_>,
     width: Option<usize>,
     tail: &Tail,
+    force: &HashSet<i64>,
 ) -> Result<(Model, Vec<String>)> {
     let classes = a.classes("classlabels_int64s")?;
     let k = classes.len();
-    let forest = Forest::read(a, "class", k)?;
+    let forest = Forest::read(a, "class", k, force)?;
     let d = forest.n_features(width);
     let post = a.string("post_transform", "NONE")?;
     let base = a.floats("base_values")?.to_vec();
@@ -1677,6 +1719,7 @@ fn tree_regressor(
     a: &Attrs<'_>,
     width: Option<usize>,
     tail: &Tail,
+    force: &HashSet<i64>,
 ) -> Result<(Model, Vec<String>)> {
     let n_targets = a.int("n_targets", 1)?;
     let post = a.string("post_transform", "NONE")?;
@@ -1687,7 +1730,7 @@ fn tree_regressor(
         )));
     }
     let m = n_targets as usize;
-    let forest = Forest::read(a, "target", m)?;
+    let forest = Forest::read(a, "target", m, force)?;
     let d = forest.n_features(width);
     let base = a.floats("base_values")?.to_vec();
     if !base.is_empty() && base.len() != m {
@@ -1799,28 +1842,34 @@ mod stand_in_tests {
 
     #[test]
     fn a_stand_in_goes_where_a_nan_would_reach_the_trees() {
+        let placed = |s: StandIns| match s {
+            StandIns::Placed(note) => note,
+            other => panic!("{other:?}"),
+        };
         // Passthrough step: filled.
         let mut pre = numeric(f64::NAN, 0.0, 1.0);
-        let note = fill_stand_ins(&mut pre, &[Some(2.5)], "m").unwrap();
+        let note = placed(fill_stand_ins(&mut pre, &[Some(2.5)]));
         assert!(note.unwrap().contains("2.5 (feature 0)"));
         assert_eq!(pre, numeric(2.5, 0.0, 1.0));
         // Imputed already: no NaN reaches the trees, nothing to do.
         let mut pre = numeric(7.0, 1.0, 2.0);
-        assert_eq!(fill_stand_ins(&mut pre, &[Some(2.5)], "m").unwrap(), None);
+        assert_eq!(
+            fill_stand_ins(&mut pre, &[Some(2.5)]),
+            StandIns::Placed(None)
+        );
         assert_eq!(pre, numeric(7.0, 1.0, 2.0));
-        // Scaled with no imputer: the stand-in would be scaled too.
+        // Scaled with no imputer: the stand-in would be scaled too, so the
+        // splits are to be rewritten instead.
         let mut pre = numeric(f64::NAN, 1.0, 2.0);
-        let e = fill_stand_ins(&mut pre, &[Some(2.5)], "m").unwrap_err();
-        assert!(
-            e.to_string()
-                .contains("feature 0 is scaled with no imputer"),
-            "{e}"
+        assert_eq!(
+            fill_stand_ins(&mut pre, &[Some(2.5)]),
+            StandIns::Scaled(vec![0])
         );
         // A per-column pipeline: the stand-in goes to the step whose output
         // the feature is.
         let names = ["a".to_string(), "b".to_string()];
         let mut pre = Some(Preprocessing::Columns(FittedPipeline::passthrough(&names)));
-        let note = fill_stand_ins(&mut pre, &[None, Some(1.0)], "m").unwrap();
+        let note = placed(fill_stand_ins(&mut pre, &[None, Some(1.0)]));
         assert!(note.unwrap().contains("1 (feature `b`)"));
         let Some(Preprocessing::Columns(p)) = &pre else {
             unreachable!()
@@ -1829,7 +1878,10 @@ mod stand_in_tests {
         assert!(matches!(p.steps[1], Step::Numeric { fill, .. } if fill == 1.0));
         // No stand-ins: no pipeline made.
         let mut pre = None;
-        assert_eq!(fill_stand_ins(&mut pre, &[None, None], "m").unwrap(), None);
+        assert_eq!(
+            fill_stand_ins(&mut pre, &[None, None]),
+            StandIns::Placed(None)
+        );
         assert!(pre.is_none());
     }
 }

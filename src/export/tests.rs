@@ -879,3 +879,50 @@ fn damaged_per_column_files_are_errors_not_panics() {
         }
     }
 }
+
+#[test]
+fn a_scaled_feature_with_no_imputer_gets_its_splits_rewritten_not_a_stand_in() {
+    use crate::data::Value::{Missing, Number};
+    // X → Scaler → the stump x0 <= 0.5, which sends NaN to its true branch.
+    // A stand-in (0) would be scaled on its way to the trees, so the split
+    // is rewritten instead, and the file's Scaler is the whole pipeline.
+    let mut m = stump_onnx();
+    let tree = tree_node(&mut m);
+    tree.input[0] = "scaled".into();
+    for a in &mut tree.attribute {
+        if a.name() == "nodes_missing_value_tracks_true" {
+            a.ints[0] = 1;
+        }
+    }
+    m.graph.as_mut().unwrap().node.insert(
+        0,
+        proto::NodeProto {
+            op_type: Some("Scaler".into()),
+            domain: Some(ML_DOMAIN.into()),
+            input: vec!["features".into()],
+            output: vec!["scaled".into()],
+            attribute: vec![
+                attr_floats("offset", vec![1.0, 0.0]),
+                attr_floats("scale", vec![2.0, 1.0]),
+            ],
+            ..Default::default()
+        },
+    );
+    let back = import_onnx(&encode(&m)).unwrap();
+    let Some(Preprocessing::Numeric(steps)) = &back.preprocessing else {
+        panic!("the Scaler is the pipeline")
+    };
+    assert!(steps[0].fill.is_nan(), "no stand-in: {steps:?}");
+    assert!(
+        back.notes
+            .iter()
+            .any(|n| n.contains("feature 0 send missing values")
+                && n.contains("scaled with no imputer")),
+        "{:?}",
+        back.notes
+    );
+    // (x − 1) × 2 <= 0.5 goes left (class 1 at 0); a missing x0 too.
+    assert_eq!(served(&back, &[Missing, Number(0.0)]), 0.0);
+    assert_eq!(served(&back, &[Number(1.1), Number(0.0)]), 0.0);
+    assert_eq!(served(&back, &[Number(1.9), Number(0.0)]), 1.0);
+}
