@@ -33,7 +33,7 @@
 //! `f32` inputs); other modes are refused. The IR sends `NaN` right; splits
 //! that send it to their true branch (`nodes_missing_value_tracks_true = 1`,
 //! as onnxmltools writes LightGBM's) are served through a stand-in value for
-//! missing cells in the pipeline when one exists ([`missing_stand_ins`]), and
+//! missing cells in the pipeline when one exists ([`nan_routes`]), and
 //! rewritten to send it to the false branch otherwise
 //! ([`Forest::send_missing_right`]). XGBoost's files (onnxmltools) send
 //! `NaN` right. CI compares both libraries' files with onnxruntime.
@@ -379,25 +379,32 @@ impl<'a> Graph<'a> {
             node: core,
             what: &what,
         };
-        // Features whose splits sending NaN left are rewritten although a
-        // stand-in would serve them: those the pipeline cannot give one.
-        let mut force = HashSet::new();
-        let (mut model, classes, preprocessing, mut notes, rewritten) = loop {
+        let routes = file_nan_routes(&attrs)?;
+        // Features whose splits sending NaN left are rewritten: those no
+        // single value stands in for, and, after a first attempt, those the
+        // pipeline cannot give one.
+        let mut rewrite: HashSet<i64> = routes
+            .iter()
+            .filter(|(_, r)| **r == NanRoute::Conflict)
+            .map(|(f, _)| *f)
+            .collect();
+        let mut retried = false;
+        let (mut model, classes, preprocessing, mut notes) = loop {
             let (mut model, classes) = match core.op_type() {
                 "LinearClassifier" => linear(&attrs, width, &tail)?,
-                "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail, &force)?,
-                _ => tree_regressor(&attrs, width, &tail, &force)?,
+                "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail, &rewrite)?,
+                _ => tree_regressor(&attrs, width, &tail, &rewrite)?,
             };
             model.check().map_err(|m| {
                 Error::onnx(&what, format!("converts to an inconsistent model: {m}"))
             })?;
-            let (stand_ins, rewritten) = missing_stand_ins(&attrs, model.n_features(), &force)?;
+            let stand_ins = stand_ins(&routes, model.n_features(), &rewrite);
             // Model feature `j` is pipeline output `position[j]`.
             let position: Vec<usize> = match &columns {
                 Some(c) => c.position.clone(),
                 None => (0..model.n_features()).collect(),
             };
-            let (mut preprocessing, notes) = match &columns {
+            let (mut preprocessing, mut notes) = match &columns {
                 Some(c) => {
                     renumber_features(&mut model, &c.position);
                     model.check().map_err(|m| {
@@ -420,16 +427,17 @@ impl<'a> Graph<'a> {
             }
             match fill_stand_ins(&mut preprocessing, &moved) {
                 StandIns::Placed(note) => {
-                    let mut notes = notes;
                     notes.extend(note);
-                    break (model, classes, preprocessing, notes, rewritten);
+                    break (model, classes, preprocessing, notes);
                 }
-                StandIns::Scaled(outputs) if force.is_empty() => {
+                StandIns::Scaled(outputs) if !retried => {
                     // Once more, with those features' splits rewritten.
-                    force = (0..position.len())
-                        .filter(|&j| outputs.contains(&position[j]))
-                        .map(|j| j as i64)
-                        .collect();
+                    retried = true;
+                    rewrite.extend(
+                        (0..position.len())
+                            .filter(|&j| outputs.contains(&position[j]))
+                            .map(|j| j as i64),
+                    );
                 }
                 StandIns::Scaled(_) => {
                     return Err(Error::onnx(
@@ -439,7 +447,9 @@ impl<'a> Graph<'a> {
                 }
             }
         };
-        if !rewritten.is_empty() {
+        if !rewrite.is_empty() {
+            let mut rewritten: Vec<i64> = rewrite.into_iter().collect();
+            rewritten.sort_unstable();
             let listed: Vec<String> = rewritten.iter().map(i64::to_string).collect();
             let (s, nodes) = if listed.len() == 1 {
                 ("", "it")
@@ -990,9 +1000,14 @@ struct Forest {
 }
 
 impl Forest {
-    /// `force`: features whose splits sending a missing value to the true
-    /// branch are rewritten even where a stand-in value would serve them.
-    fn read(a: &Attrs<'_>, prefix: &str, n_outputs: usize, force: &HashSet<i64>) -> Result<Forest> {
+    /// `rewrite`: features whose splits sending a missing value to the true
+    /// branch are rewritten ([`Forest::send_missing_right`]).
+    fn read(
+        a: &Attrs<'_>,
+        prefix: &str,
+        n_outputs: usize,
+        rewrite: &HashSet<i64>,
+    ) -> Result<Forest> {
         let tree_of = a.ints("nodes_treeids")?.to_vec();
         let node_ids = a.ints("nodes_nodeids")?.to_vec();
         let features = a.ints("nodes_featureids")?.to_vec();
@@ -1020,8 +1035,8 @@ impl Forest {
             return Err(a.err("the nodes_* attributes have different lengths"));
         }
         // Splits that send missing values to their true branch are rewritten
-        // below where no stand-in value serves their feature (`nan_routes`);
-        // for the others, `missing_stand_ins` gives the pipeline one.
+        // below on the features the caller names; on the others the
+        // pipeline gives a stand-in value (`stand_ins`).
         let mut index = HashMap::with_capacity(n);
         let mut tree_ids = Vec::new();
         let mut seen = HashSet::new();
@@ -1078,14 +1093,8 @@ impl Forest {
             index,
             weights,
         };
-        let conflicts: HashSet<i64> =
-            nan_routes(&forest.modes, &forest.features, &forest.values, &missing)
-                .into_iter()
-                .filter(|(f, r)| *r == NanRoute::Conflict || force.contains(f))
-                .map(|(f, _)| f)
-                .collect();
-        if !conflicts.is_empty() {
-            forest.send_missing_right(a, &conflicts, &mut missing)?;
+        if !rewrite.is_empty() {
+            forest.send_missing_right(a, rewrite, &mut missing)?;
         }
         Ok(forest)
     }
@@ -1419,45 +1428,42 @@ fn nan_routes(
         .collect()
 }
 
-/// For each of the `d` model features, a value to stand in for a missing
-/// one ([`nan_routes`]), or `None` when a `NaN` may reach the trees as it
-/// is (no split on it sends one left, or the trees were rewritten to send
-/// it right: [`Forest::send_missing_right`]).
-/// Also returns the features whose splits were rewritten instead
-/// ([`NanRoute::Conflict`], and those in `force`), in order.
-fn missing_stand_ins(
-    a: &Attrs<'_>,
-    d: usize,
-    force: &HashSet<i64>,
-) -> Result<(Vec<Option<f32>>, Vec<i64>)> {
-    let mut stand_ins = vec![None; d];
-    let mut rewritten = Vec::new();
+/// [`nan_routes`] of a tree operator's splits (none for a linear model or
+/// a file whose splits all send missing values to the false branch).
+fn file_nan_routes(a: &Attrs<'_>) -> Result<HashMap<i64, NanRoute>> {
     if a.node.op_type() == "LinearClassifier" {
-        return Ok((stand_ins, rewritten));
+        return Ok(HashMap::new());
     }
     let missing = a.ints("nodes_missing_value_tracks_true")?;
     if missing.iter().all(|&m| m == 0) {
-        return Ok((stand_ins, rewritten));
+        return Ok(HashMap::new());
     }
-    let routes = nan_routes(
+    Ok(nan_routes(
         &a.strings("nodes_modes")?,
         a.ints("nodes_featureids")?,
         a.floats("nodes_values")?,
         missing,
-    );
+    ))
+}
+
+/// For each of the `d` model features, a value to stand in for a missing
+/// one, or `None` when a `NaN` may reach the trees as it is (no split on it
+/// sends one left, or its splits are in `rewrite`:
+/// [`Forest::send_missing_right`]).
+fn stand_ins(
+    routes: &HashMap<i64, NanRoute>,
+    d: usize,
+    rewrite: &HashSet<i64>,
+) -> Vec<Option<f32>> {
+    let mut out = vec![None; d];
     for (f, route) in routes {
-        match route {
-            NanRoute::StandIn(_) if force.contains(&f) => rewritten.push(f),
-            NanRoute::StandIn(v) => {
-                if let Some(slot) = usize::try_from(f).ok().and_then(|f| stand_ins.get_mut(f)) {
-                    *slot = Some(v);
-                }
+        if let (NanRoute::StandIn(v), false) = (route, rewrite.contains(f)) {
+            if let Some(slot) = usize::try_from(*f).ok().and_then(|f| out.get_mut(f)) {
+                *slot = Some(*v);
             }
-            NanRoute::Conflict => rewritten.push(f),
         }
     }
-    rewritten.sort_unstable();
-    Ok((stand_ins, rewritten))
+    out
 }
 
 /// Nodes of a tree model (0 for a linear one).
@@ -1582,11 +1588,11 @@ fn tree_classifier(
     a: &Attrs<'_>,
     width: Option<usize>,
     tail: &Tail,
-    force: &HashSet<i64>,
+    rewrite: &HashSet<i64>,
 ) -> Result<(Model, Vec<String>)> {
     let classes = a.classes("classlabels_int64s")?;
     let k = classes.len();
-    let forest = Forest::read(a, "class", k, force)?;
+    let forest = Forest::read(a, "class", k, rewrite)?;
     let d = forest.n_features(width);
     let post = a.string("post_transform", "NONE")?;
     let base = a.floats("base_values")?.to_vec();
@@ -1719,7 +1725,7 @@ fn tree_regressor(
     a: &Attrs<'_>,
     width: Option<usize>,
     tail: &Tail,
-    force: &HashSet<i64>,
+    rewrite: &HashSet<i64>,
 ) -> Result<(Model, Vec<String>)> {
     let n_targets = a.int("n_targets", 1)?;
     let post = a.string("post_transform", "NONE")?;
@@ -1730,7 +1736,7 @@ fn tree_regressor(
         )));
     }
     let m = n_targets as usize;
-    let forest = Forest::read(a, "target", m, force)?;
+    let forest = Forest::read(a, "target", m, rewrite)?;
     let d = forest.n_features(width);
     let base = a.floats("base_values")?.to_vec();
     if !base.is_empty() && base.len() != m {
