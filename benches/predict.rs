@@ -1,5 +1,6 @@
 //! Single-row prediction per model kind, model-only and end-to-end
-//! (validate → preprocess → predict), on the built-in default data.
+//! (validate → preprocess → predict; the request as typed cells and as a row
+//! of numbers), on the built-in default data.
 //! Criterion tracks optbench's own speed over time; `optbench run` measures
 //! the product's per-call percentiles.
 //!
@@ -60,6 +61,18 @@ fn bench_predict(c: &mut Criterion) {
                 i = (i + 1) % test_set.n_rows();
                 let raw = black_box(&raw_rows[i * w..(i + 1) * w]);
                 if plan.transform_checked(raw, &mut buf).is_ok() {
+                    black_box(model.predict(&buf, &mut scratch));
+                }
+            })
+        });
+        // The same rows as a numeric client sends them (this data is all
+        // numeric): what `optbench run` measures end to end.
+        let numbers = &test_set.x;
+        group.bench_function(BenchmarkId::new("end_to_end_numbers", &t.id), |b| {
+            b.iter(|| {
+                i = (i + 1) % test_set.n_rows();
+                let row = black_box(&numbers[i * w..(i + 1) * w]);
+                if plan.transform_numbers(row, &mut buf).is_ok() {
                     black_box(model.predict(&buf, &mut scratch));
                 }
             })

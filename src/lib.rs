@@ -36,9 +36,13 @@
 //! println!("{}", outcome.results.reason);
 //! let artifact = Artifact::load(&plan.out.join("model"))?;
 //! let mut predictor = artifact.predictor(); // buffers made once: no allocation per row
-//! let row = [Value::Number(0.0); 20]; // one value per input column, `Value::Text` for a category
-//! let class = predictor.predict(&row).map_err(|e| e.to_error(&artifact.schema, 1))?;
+//! // Numeric columns only: a row of numbers, NaN for a missing value (the fast form).
+//! let row = [0.0f64; 20];
+//! let class = predictor.predict_numbers(&row).map_err(|e| e.to_error(&artifact.schema, 1))?;
 //! println!("predicted {}", artifact.metadata.classes[class as usize]);
+//! // Any schema: typed cells, `Value::Text` for a category.
+//! let cells = [Value::Number(0.0); 20];
+//! assert_eq!(predictor.predict(&cells).ok(), Some(class));
 //! # Ok::<(), optbench::Error>(())
 //! ```
 

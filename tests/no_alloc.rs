@@ -5,7 +5,7 @@
 //! categorical columns and missing cells, so imputation and the one-hot
 //! lookup are on the counted path.
 
-use optbench::data::{read_csv, read_csv_with_schema, ColumnTypes, Value};
+use optbench::data::{read_csv, read_csv_with_schema, ColumnTypes, Dataset, RequestForm};
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
 use optbench::pipeline::{FittedPipeline, PipelineConfig};
 use optbench::train::{train, CandidateSpec, TrainData};
@@ -44,28 +44,50 @@ fn allocations() -> usize {
     ALLOCATIONS.with(Cell::get)
 }
 
+/// Penguins (categorical columns and missing cells: imputation and the
+/// one-hot lookup are on the counted path) are served as typed cells; breast
+/// cancer (all numeric, a tenth of its test cells blanked) as rows of
+/// numbers, the form `run` measures for numeric data.
 #[test]
 fn serving_a_row_allocates_nothing_for_any_model_form() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/penguins");
-    let train_set = read_csv(&dir.join("train.csv"), "species", &ColumnTypes::new())
-        .unwrap()
-        .data;
-    let test_set = read_csv_with_schema(&dir.join("test.csv"), "species", &train_set, &[])
-        .unwrap()
-        .data;
-    // Serve the test rows and the training rows (which have the missing cells).
-    let mut raw_rows = test_set.raw_rows();
-    raw_rows.extend(train_set.raw_rows());
-    assert!(raw_rows.contains(&Value::Missing), "missing cells served");
-    let w = test_set.n_features();
-    let n_served = raw_rows.len() / w;
-    let pipeline = FittedPipeline::fit(&train_set, &PipelineConfig::default()).unwrap();
-    let x = pipeline.transform(&train_set);
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut checked = 0;
+    for (name, target, form) in [
+        ("penguins", "species", RequestForm::Cells),
+        ("breast_cancer", "label", RequestForm::Numbers),
+    ] {
+        let dir = fixtures.join(name);
+        let train_set = read_csv(&dir.join("train.csv"), target, &ColumnTypes::new())
+            .unwrap()
+            .data;
+        let mut test_set = read_csv_with_schema(&dir.join("test.csv"), target, &train_set, &[])
+            .unwrap()
+            .data;
+        for (i, v) in test_set.x.iter_mut().enumerate() {
+            if i % 10 == 3 {
+                *v = f64::NAN;
+            }
+        }
+        checked += serve_every_form(&train_set, &test_set, form);
+    }
+    assert_eq!(checked, 2 * (4 + 3 * 2 + 1), "every form was checked");
+}
+
+/// Serves the test rows and the training rows through every model form,
+/// counting allocations; returns the number of forms.
+fn serve_every_form(train_set: &Dataset, test_set: &Dataset, form: RequestForm) -> usize {
+    // Serve the test rows and the training rows (penguins' training rows
+    // have the missing cells).
+    let served = [test_set.requests(), train_set.requests()];
+    assert!(served.iter().all(|r| r.form() == form));
+    let n_served = test_set.n_rows() + train_set.n_rows();
+    let pipeline = FittedPipeline::fit(train_set, &PipelineConfig::default()).unwrap();
+    let x = pipeline.transform(train_set);
     let td = TrainData {
         x: &x,
         n_features: pipeline.n_outputs(),
         y: &train_set.y,
-        n_classes: 3,
+        n_classes: train_set.n_classes(),
     };
     let specs = [
         CandidateSpec::LogisticRegression {
@@ -107,7 +129,7 @@ fn serving_a_row_allocates_nothing_for_any_model_form() {
     std::hint::black_box(Vec::<u8>::with_capacity(16));
     assert_eq!(allocations(), probe + 1);
 
-    let schema = test_set.schema();
+    let plan = pipeline.row_plan();
     let d = pipeline.n_outputs();
     for form in &forms {
         let model = &form.model;
@@ -117,12 +139,12 @@ fn serving_a_row_allocates_nothing_for_any_model_form() {
         let mut proba = vec![0.0f32; model.n_classes()];
         let before = allocations();
         let mut checksum = 0u64;
-        for i in 0..n_served {
-            let raw = &raw_rows[i * w..(i + 1) * w];
-            schema.validate_row(raw).unwrap();
-            pipeline.transform_row(raw, &mut features);
-            checksum += u64::from(model.predict(&features, &mut scratch));
-            model.predict_proba(&features, &mut scratch, &mut proba);
+        for requests in &served {
+            for i in 0..requests.n_rows() {
+                plan.serve(requests.row(i), &mut features).unwrap();
+                checksum += u64::from(model.predict(&features, &mut scratch));
+                model.predict_proba(&features, &mut scratch, &mut proba);
+            }
         }
         let after = allocations();
         assert_eq!(
@@ -135,5 +157,5 @@ fn serving_a_row_allocates_nothing_for_any_model_form() {
         );
         std::hint::black_box(checksum);
     }
-    assert_eq!(forms.len(), 4 + 3 * 2 + 1, "every form was checked");
+    forms.len()
 }

@@ -20,7 +20,7 @@ pub use score::{
     predict_csv, score_csv, ColumnNotes, PredictFiles, RowOutcome, ScoreOptions, ScoreSummary,
 };
 
-use crate::data::{FeatureProfile, InputSchema, Invalid, Value};
+use crate::data::{FeatureProfile, InputSchema, Invalid, Request, Value};
 use crate::error::{Error, Result};
 use crate::fsutil::{replace_dir_atomic, sha256_hex, write_atomic};
 use crate::model::{Model, Scratch};
@@ -291,17 +291,22 @@ pub struct Predictor<'a> {
 }
 
 impl Predictor<'_> {
-    /// Validate → preprocess: the model's input for one raw row.
+    /// Validate → preprocess: the model's input for one request.
     #[inline]
-    fn prepare(&mut self, raw: &[Value<'_>]) -> std::result::Result<(), Invalid> {
+    fn prepare(&mut self, request: Request<'_, '_>) -> std::result::Result<(), Invalid> {
         // The pipeline's one-pass check refuses what the schema refuses
         // (`load` checked that they describe the same columns).
-        self.plan.transform_checked(raw, &mut self.features)
+        self.plan.serve(request, &mut self.features)
     }
 
-    /// The predicted class (an index into the package's `classes`).
-    pub fn predict(&mut self, raw: &[Value<'_>]) -> std::result::Result<u32, Invalid> {
-        self.prepare(raw)?;
+    /// The predicted class (an index into the package's `classes`) of a
+    /// request in either form.
+    #[inline]
+    pub fn predict_request(
+        &mut self,
+        request: Request<'_, '_>,
+    ) -> std::result::Result<u32, Invalid> {
+        self.prepare(request)?;
         Ok(self
             .artifact
             .model
@@ -309,17 +314,38 @@ impl Predictor<'_> {
     }
 
     /// The predicted class and the class probabilities (into `proba`, one
-    /// per class): exactly what `predict` and the model's `predict_proba`
-    /// give, so a served probability is the one measured in `run`.
+    /// per class) of a request in either form: exactly what `predict` and
+    /// the model's `predict_proba` give, so a served probability is the one
+    /// measured in `run`.
+    pub fn predict_proba_request(
+        &mut self,
+        request: Request<'_, '_>,
+        proba: &mut [f32],
+    ) -> std::result::Result<u32, Invalid> {
+        self.prepare(request)?;
+        let model = &self.artifact.model;
+        model.predict_proba(&self.features, &mut self.scratch, proba);
+        Ok(model.predict(&self.features, &mut self.scratch))
+    }
+
+    /// The predicted class of a row of typed cells (any schema).
+    pub fn predict(&mut self, raw: &[Value<'_>]) -> std::result::Result<u32, Invalid> {
+        self.predict_request(Request::Cells(raw))
+    }
+
+    /// The predicted class of a row of numbers, `NaN` for a missing value
+    /// (all-numeric schemas; the faster form, see [`Request`]).
+    pub fn predict_numbers(&mut self, row: &[f64]) -> std::result::Result<u32, Invalid> {
+        self.predict_request(Request::Numbers(row))
+    }
+
+    /// [`Self::predict_proba_request`] for a row of typed cells.
     pub fn predict_proba(
         &mut self,
         raw: &[Value<'_>],
         proba: &mut [f32],
     ) -> std::result::Result<u32, Invalid> {
-        self.prepare(raw)?;
-        let model = &self.artifact.model;
-        model.predict_proba(&self.features, &mut self.scratch, proba);
-        Ok(model.predict(&self.features, &mut self.scratch))
+        self.predict_proba_request(Request::Cells(raw), proba)
     }
 }
 
@@ -409,6 +435,15 @@ mod tests {
             );
             assert_eq!(qa, qb);
             assert_eq!(pa.predict(&raw).unwrap(), pb.predict(&raw).unwrap());
+            // The numeric form of the same row: the same class and bits.
+            let numbers = data.row(i);
+            assert_eq!(
+                pb.predict_proba_request(Request::Numbers(numbers), &mut qb)
+                    .unwrap(),
+                pa.predict(&raw).unwrap()
+            );
+            assert_eq!(qa.map(f32::to_bits), qb.map(f32::to_bits));
+            assert_eq!(pb.predict_numbers(numbers), pa.predict(&raw));
         }
         assert!(b.metadata.crate_versions.contains_key("argmin"));
     }

@@ -6,7 +6,7 @@
 //! scored, handed to the caller and forgotten.
 
 use super::{Artifact, Predictor};
-use crate::data::{csv_error, is_missing, FeatureProfile, Value};
+use crate::data::{csv_error, is_missing, FeatureProfile, Request, Value};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::collections::HashSet;
@@ -187,6 +187,8 @@ pub fn score_csv(
     let mut predictor: Predictor<'_> = artifact.predictor();
     let mut proba = vec![0.0f32; artifact.model.n_classes()];
     let mut record = csv::StringRecord::new();
+    let numeric = schema.is_numeric();
+    let mut numbers: Vec<f64> = Vec::with_capacity(schema.len());
     loop {
         match rdr.read_record(&mut record) {
             Ok(false) => break,
@@ -269,16 +271,30 @@ pub fn score_csv(
             })?;
             continue;
         }
+        // Served in the form `run` measured: numbers when every column is
+        // numeric (validated above, so a `NaN` here is a missing cell).
+        let request = if numeric {
+            numbers.clear();
+            numbers.extend(values.iter().map(|v| match *v {
+                Value::Number(x) => x,
+                _ => f64::NAN,
+            }));
+            Request::Numbers(&numbers)
+        } else {
+            Request::Cells(&values)
+        };
         // Validated above, so this cannot refuse; if it did, say so.
-        let class = predictor.predict_proba(&values, &mut proba).map_err(|e| {
-            let (column, message) = e.message(schema, None);
-            Error::Cell {
-                path: input.into(),
-                line,
-                column,
-                message,
-            }
-        })?;
+        let class = predictor
+            .predict_proba_request(request, &mut proba)
+            .map_err(|e| {
+                let (column, message) = e.message(schema, None);
+                Error::Cell {
+                    path: input.into(),
+                    line,
+                    column,
+                    message,
+                }
+            })?;
         summary.scored += 1;
         if let Some(t) = target_col {
             let label = &record[t];

@@ -252,8 +252,10 @@ pub fn bench(args: BenchArgs) -> ExitCode {
     let l = &b.latency;
     let s = &l.subjects[0];
     println!(
-        "{} rows, {} timed calls per path",
-        b.rows, s.end_to_end.calls
+        "{} rows served as {}, {} timed calls per path",
+        b.rows,
+        l.stages.request.describe(),
+        s.end_to_end.calls
     );
     println!(
         "{:<12} {:>12} {:>12} {:>12} {:>12}",

@@ -18,7 +18,8 @@ pub use self::csv::{
 };
 pub use profile::{profile, CategoryCount, FeatureProfile, Quantile, PROFILE_QUANTILES};
 pub use schema::{
-    is_missing, FeatureKind, FeatureSpec, InputSchema, Invalid, Value, MISSING_TOKENS,
+    is_missing, FeatureKind, FeatureSpec, InputSchema, Invalid, Request, RequestForm, Value,
+    MISSING_TOKENS,
 };
 pub use synthetic::SyntheticSpec;
 
@@ -27,6 +28,39 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+
+/// The rows of a table as requests, row-major, `width` values a row.
+#[derive(Debug, Clone)]
+pub enum Requests<'a> {
+    Cells(Vec<Value<'a>>, usize),
+    Numbers(&'a [f64], usize),
+}
+
+impl<'a> Requests<'a> {
+    /// Row `i`.
+    #[inline(always)]
+    pub fn row(&self, i: usize) -> Request<'_, 'a> {
+        match self {
+            Requests::Cells(v, w) => Request::Cells(&v[i * w..(i + 1) * w]),
+            Requests::Numbers(v, w) => Request::Numbers(&v[i * w..(i + 1) * w]),
+        }
+    }
+
+    pub fn n_rows(&self) -> usize {
+        match self {
+            Requests::Cells(v, w) => v.len() / w.max(&1),
+            Requests::Numbers(v, w) => v.len() / w.max(&1),
+        }
+    }
+
+    /// What the rows are.
+    pub fn form(&self) -> RequestForm {
+        match self {
+            Requests::Cells(..) => RequestForm::Cells,
+            Requests::Numbers(..) => RequestForm::Numbers,
+        }
+    }
+}
 
 /// A table of numeric and categorical features with a class target.
 ///
@@ -83,6 +117,18 @@ impl Dataset {
             }
         }
         out
+    }
+
+    /// Every row as the request a client would send (the latency harness
+    /// and batch measurement preload these): plain numbers when every column
+    /// is numeric (the rows themselves), typed cells otherwise.
+    pub fn requests(&self) -> Requests<'_> {
+        let width = self.n_features();
+        if self.kinds.iter().all(|&k| k == FeatureKind::Numeric) {
+            Requests::Numbers(&self.x, width)
+        } else {
+            Requests::Cells(self.raw_rows(), width)
+        }
     }
 
     #[inline]

@@ -48,6 +48,50 @@ pub enum Value<'a> {
     Text(&'a str),
 }
 
+/// A served row in one of the two forms serving takes: typed cells (any
+/// schema), or, for an all-numeric schema, plain numbers with `NaN` for a
+/// missing value, the form a numeric client sends (a numpy row, a JSON
+/// array) and 8 bytes a cell where a tagged [`Value`] is 24. Reading and
+/// checking 20 tagged cells costs 23–31 ns, as much as a logistic
+/// regression; 20 numbers are checked and transformed in a few vector
+/// instructions (`cargo bench --bench predict`, `end_to_end` against
+/// `end_to_end_numbers`). Both forms give the same model input, bit for bit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Request<'r, 'a> {
+    Cells(&'r [Value<'a>]),
+    Numbers(&'r [f64]),
+}
+
+impl Request<'_, '_> {
+    pub fn form(&self) -> RequestForm {
+        match self {
+            Request::Cells(_) => RequestForm::Cells,
+            Request::Numbers(_) => RequestForm::Numbers,
+        }
+    }
+}
+
+/// Which form of [`Request`] a measurement served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestForm {
+    /// Typed cells ([`Value`]s).
+    #[default]
+    Cells,
+    /// Plain numbers, `NaN` missing.
+    Numbers,
+}
+
+impl RequestForm {
+    /// How a report words it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            RequestForm::Cells => "typed cells (numbers, categories, missing)",
+            RequestForm::Numbers => "a row of numbers (NaN for missing)",
+        }
+    }
+}
+
 /// Why a row was refused. Carries no strings, so refusing a row costs no
 /// allocation; [`Invalid::message`] words it when someone reads it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -142,6 +186,44 @@ impl InputSchema {
                 .parse::<f64>()
                 .map_or(Value::Text(field), Value::Number),
             FeatureKind::Categorical => Value::Text(field),
+        }
+    }
+
+    /// Whether every column is numeric: requests may then come as plain
+    /// numbers ([`Request::Numbers`]).
+    pub fn is_numeric(&self) -> bool {
+        self.features.iter().all(|f| f.kind == FeatureKind::Numeric)
+    }
+
+    /// [`Self::validate_row`] for either form of request. A row of numbers
+    /// is refused for a schema with a categorical column (at its first one),
+    /// and a `NaN` in it is a missing value.
+    #[inline]
+    pub fn validate(&self, request: Request<'_, '_>) -> Result<(), Invalid> {
+        match request {
+            Request::Cells(row) => self.validate_row(row),
+            Request::Numbers(row) => {
+                if row.len() != self.features.len() {
+                    return Err(Invalid::Width {
+                        expected: self.features.len(),
+                        found: row.len(),
+                    });
+                }
+                if let Some(column) = self
+                    .features
+                    .iter()
+                    .position(|f| f.kind == FeatureKind::Categorical)
+                {
+                    return Err(Invalid::NotText { column });
+                }
+                match row.iter().position(|x| x.is_infinite()) {
+                    Some(column) => Err(Invalid::NotFinite {
+                        column,
+                        value: row[column],
+                    }),
+                    None => Ok(()),
+                }
+            }
         }
     }
 

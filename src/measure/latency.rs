@@ -17,7 +17,7 @@
 //! fake clock; no test asserts a real time.
 
 use super::{MeasureSettings, Nanos, Subject};
-use crate::data::{Dataset, Value};
+use crate::data::{Dataset, Request, RequestForm};
 use crate::error::{Error, Result};
 use crate::model::Scratch;
 use crate::pipeline::RowPlan;
@@ -152,6 +152,10 @@ pub struct SubjectLatency {
 /// they make the per-stage breakdown of an end-to-end request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageLatency {
+    /// The form the requests came in (every end-to-end figure of the run
+    /// served this form): numbers when every column is numeric.
+    #[serde(default)]
+    pub request: RequestForm,
     pub validate: LatencyStats,
     pub preprocess: LatencyStats,
 }
@@ -166,8 +170,8 @@ pub struct LatencyRun {
 }
 
 /// Measures every subject. `test` holds the raw held-out rows (the
-/// end-to-end input, served as [`Value`]s like a request carries them) and
-/// `features` the same rows after the pipeline (the model-only input). The
+/// end-to-end input, served as the [`Request`]s a client sends: numbers
+/// when every column is numeric, typed cells otherwise) and `features` the same rows after the pipeline (the model-only input). The
 /// stage breakdown uses the first subject's schema and pipeline (a run's
 /// candidates share one).
 pub fn measure_latency<C: Clock>(
@@ -204,9 +208,8 @@ pub fn measure_latency<C: Clock>(
     let mut scratches: Vec<Scratch> = subjects.iter().map(|s| s.model.scratch()).collect();
     let plans: Vec<RowPlan<'_>> = subjects.iter().map(|s| s.pipeline.row_plan()).collect();
     let d = subjects[0].pipeline.n_outputs();
-    let raw_rows = test.raw_rows();
-    let w = test.n_features();
-    let raw = |i: usize| &raw_rows[i * w..(i + 1) * w];
+    let requests = test.requests();
+    let raw = |i: usize| requests.row(i);
 
     progress.stage("warming up", subjects.len() as u64);
     for ((s, plan), scratch) in subjects.iter().zip(&plans).zip(&mut scratches) {
@@ -276,9 +279,9 @@ pub fn measure_latency<C: Clock>(
         for c in 0..calls {
             let row = raw(order[(first + c) % n_rows]);
             let t0 = clock.now();
-            black_box(s.schema.validate_row(black_box(row)).is_ok());
+            black_box(s.schema.validate(black_box(row)).is_ok());
             let t1 = clock.now();
-            s.pipeline.transform_row(black_box(row), out);
+            plans[0].transform(black_box(row), out);
             black_box(&*out);
             let t2 = clock.now();
             validate_samples.push(t1.saturating_sub(t0).saturating_sub(net));
@@ -288,6 +291,7 @@ pub fn measure_latency<C: Clock>(
     progress.finish_stage();
 
     let stages = StageLatency {
+        request: requests.form(),
         validate: LatencyStats::from_samples(&mut validate_samples)?,
         preprocess: LatencyStats::from_samples(&mut preprocess_samples)?,
     };
@@ -313,12 +317,12 @@ pub fn measure_latency<C: Clock>(
 fn end_to_end(
     s: &Subject<'_>,
     plan: &RowPlan<'_>,
-    raw: &[Value<'_>],
+    raw: Request<'_, '_>,
     buf: &mut [f32],
     scratch: &mut Scratch,
 ) -> u32 {
     let out = &mut buf[..plan.n_outputs()];
-    if plan.transform_checked(raw, out).is_err() {
+    if plan.serve(raw, out).is_err() {
         return u32::MAX;
     }
     s.model.predict(out, scratch)

@@ -256,8 +256,8 @@ pub fn measure_offline(
 /// `batch_ms` (and at least twice).
 fn batch_throughput(subject: Subject<'_>, test: &Dataset, batch_ms: u64) -> f64 {
     let d = subject.pipeline.n_outputs();
-    let raw_rows = test.raw_rows();
-    let w = test.n_features();
+    let requests = test.requests();
+    let plan = subject.pipeline.row_plan();
     let mut features = vec![0.0f32; test.n_rows() * d];
     let mut pred = Vec::with_capacity(test.n_rows());
     // The figure is one thread's, as reported: big batches would otherwise
@@ -271,9 +271,9 @@ fn batch_throughput(subject: Subject<'_>, test: &Dataset, batch_ms: u64) -> f64 
     let mut passes = 0;
     while passes < 2 || start.elapsed().as_millis() < u128::from(batch_ms) {
         for (i, out) in features.chunks_exact_mut(d.max(1)).enumerate() {
-            let raw = &raw_rows[i * w..(i + 1) * w];
-            if subject.schema.validate_row(raw).is_ok() {
-                subject.pipeline.transform_row(raw, out);
+            let request = requests.row(i);
+            if subject.schema.validate(request).is_ok() {
+                plan.transform(request, out);
             }
         }
         one_thread.install(|| subject.model.predict_batch(&features, &mut pred));

@@ -17,7 +17,7 @@
 //! nothing; [`FittedPipeline::transform`] does a whole table the same way
 //! (tested bit for bit against the row path).
 
-use crate::data::{Dataset, FeatureKind, Invalid, Value};
+use crate::data::{Dataset, FeatureKind, Invalid, Request, Value};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -447,8 +447,17 @@ impl FittedPipeline {
             .collect();
         RowPlan {
             pipeline: self,
-            plan: affine.map_or(Plan::Mixed(ops), Plan::Numeric),
+            plan: affine.map_or(Plan::Mixed(ops), |affine| {
+                let columns = Columns {
+                    fill: affine.iter().map(|a| a.fill).collect(),
+                    center: affine.iter().map(|a| a.center).collect(),
+                    inv_scale: affine.iter().map(|a| a.inv_scale).collect(),
+                };
+                Plan::Numeric(affine, columns)
+            }),
             n_outputs: self.n_outputs(),
+            #[cfg(target_arch = "x86_64")]
+            avx2: std::arch::is_x86_feature_detected!("avx2"),
         }
     }
 
@@ -524,13 +533,63 @@ pub struct RowPlan<'p> {
     pipeline: &'p FittedPipeline,
     plan: Plan,
     n_outputs: usize,
+    /// Rows of numbers take the AVX2 build of their loop.
+    #[cfg(target_arch = "x86_64")]
+    avx2: bool,
 }
 
 #[derive(Debug, Clone)]
 enum Plan {
     /// Every column numeric: column `j` writes output `j`.
-    Numeric(Vec<Affine>),
+    Numeric(Vec<Affine>, Columns),
     Mixed(Vec<Op>),
+}
+
+/// The [`Affine`] constants of an all-numeric plan by kind, one array each,
+/// so a row of numbers is transformed with whole vectors of constants.
+#[derive(Debug, Clone)]
+struct Columns {
+    fill: Vec<f64>,
+    center: Vec<f64>,
+    inv_scale: Vec<f64>,
+}
+
+impl Columns {
+    /// Imputes and scales a row of numbers (of the plan's width) into `out`
+    /// and says whether any value was infinite. Written so that it
+    /// vectorizes (checked in the assembly): the fill is loaded whether or
+    /// not it is used (loading it only for a NaN is a branch), and the check
+    /// folds into an integer. 20 columns, one core, the loop alone: 25 ns
+    /// with the baseline's SSE2, 17 ns with AVX2, 37 ns written as a plain
+    /// loop that stops at an infinite value (a throwaway micro-benchmark;
+    /// hand-written AVX intrinsics measured the same as this loop compiled
+    /// for AVX2, so there are none).
+    #[inline(always)]
+    fn transform(&self, row: &[f64], out: &mut [f32]) -> bool {
+        let n = row.len();
+        let (fill, center, inv_scale, out) = (
+            &self.fill[..n],
+            &self.center[..n],
+            &self.inv_scale[..n],
+            &mut out[..n],
+        );
+        let mut infinite = 0u64;
+        for j in 0..n {
+            let (x, f) = (row[j], fill[j]);
+            infinite |= u64::from(x.abs() == f64::INFINITY);
+            let x = if x.is_nan() { f } else { x };
+            out[j] = standardise(x, center[j], inv_scale[j]);
+        }
+        infinite != 0
+    }
+
+    /// [`Columns::transform`] compiled for AVX2: the same IEEE operations
+    /// in wider registers, so the same bits.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn transform_avx2(&self, row: &[f64], out: &mut [f32]) -> bool {
+        self.transform(row, out)
+    }
 }
 
 /// A numeric step's constants: `(x, or fill when missing, − center) × inv_scale`.
@@ -587,7 +646,7 @@ impl RowPlan<'_> {
             });
         }
         match &self.plan {
-            Plan::Numeric(affine) => {
+            Plan::Numeric(affine, _) => {
                 let out = &mut out[..affine.len()];
                 for (column, ((a, &v), o)) in affine.iter().zip(raw).zip(out).enumerate() {
                     *o = a.apply(column, v)?;
@@ -608,6 +667,89 @@ impl RowPlan<'_> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The model's input for a request already validated
+    /// ([`InputSchema::validate`]): [`FittedPipeline::transform_row`] for
+    /// cells, the loop of [`Self::transform_numbers`] for numbers (`NaN`
+    /// is missing).
+    ///
+    /// [`InputSchema::validate`]: crate::data::InputSchema::validate
+    #[inline]
+    pub fn transform(&self, request: Request<'_, '_>, out: &mut [f32]) {
+        match (request, &self.plan) {
+            (Request::Cells(row), _) => self.pipeline.transform_row(row, out),
+            (Request::Numbers(row), Plan::Numeric(_, columns)) => {
+                self.numbers(columns, row, out);
+            }
+            (Request::Numbers(_), Plan::Mixed(_)) => {
+                debug_assert!(false, "validation refuses numbers for categorical columns");
+            }
+        }
+    }
+
+    /// [`Self::transform_checked`] for either form of request: refuses what
+    /// [`InputSchema::validate`] refuses and writes what
+    /// [`Self::transform`] writes.
+    ///
+    /// [`InputSchema::validate`]: crate::data::InputSchema::validate
+    #[inline(always)]
+    pub fn serve(&self, request: Request<'_, '_>, out: &mut [f32]) -> Result<(), Invalid> {
+        match request {
+            Request::Cells(row) => self.transform_checked(row, out),
+            Request::Numbers(row) => self.transform_numbers(row, out),
+        }
+    }
+
+    /// [`Columns::transform`] in the build this CPU runs best.
+    #[inline(always)]
+    fn numbers(&self, c: &Columns, row: &[f64], out: &mut [f32]) -> bool {
+        let out = &mut out[..row.len()];
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is set only when the CPU has AVX2 (`row_plan`).
+            return unsafe { c.transform_avx2(row, out) };
+        }
+        c.transform(row, out)
+    }
+
+    /// A row of numbers (`NaN` missing) checked and transformed in one pass
+    /// with no branch on the data, so the loop vectorizes: every column is
+    /// imputed and scaled, and whether any value was infinite is folded on
+    /// the side; only then is the row refused (at its first infinite value,
+    /// as [`InputSchema::validate`] would).
+    ///
+    /// [`InputSchema::validate`]: crate::data::InputSchema::validate
+    #[inline]
+    pub fn transform_numbers(&self, row: &[f64], out: &mut [f32]) -> Result<(), Invalid> {
+        let c = match &self.plan {
+            Plan::Numeric(_, columns) => columns,
+            Plan::Mixed(ops) => {
+                let column = ops
+                    .iter()
+                    .position(|o| matches!(o, Op::OneHot(_)))
+                    .expect("a mixed plan has a one-hot step");
+                return Err(Invalid::NotText { column });
+            }
+        };
+        let n = c.fill.len();
+        if row.len() != n {
+            return Err(Invalid::Width {
+                expected: n,
+                found: row.len(),
+            });
+        }
+        if self.numbers(c, row, out) {
+            let column = row
+                .iter()
+                .position(|x| x.is_infinite())
+                .expect("an infinite value was seen");
+            return Err(Invalid::NotFinite {
+                column,
+                value: row[column],
+            });
         }
         Ok(())
     }
@@ -807,7 +949,7 @@ mod tests {
             let schema = d.schema();
             let plan = p.row_plan();
             let all_numeric = d.kinds.iter().all(|&k| k == FeatureKind::Numeric);
-            assert_eq!(matches!(plan.plan, Plan::Numeric(_)), all_numeric);
+            assert_eq!(matches!(plan.plan, Plan::Numeric(..)), all_numeric);
             let width = p.n_outputs();
             let values = [
                 Value::Missing,
@@ -846,6 +988,89 @@ mod tests {
                 assert!(plan.transform_checked(short, &mut out).is_err());
             }
         }
+    }
+
+    /// A row of numbers is served like the same row of typed cells (`NaN`
+    /// as `Missing`): the same output bits, the same refusals, through the
+    /// checked path, the schema and the two-pass path, and by both builds of
+    /// the loop; a schema with a categorical column refuses it at that
+    /// column. Widths 1–37 cover whole vectors and every remainder.
+    #[test]
+    fn numbers_are_served_like_cells() {
+        use crate::data::Request;
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+        let specials = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 1e300];
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        for width in 1..=37 {
+            let (n_rows, names) = (40, (0..width).map(|j| format!("c{j}")).collect());
+            let x: Vec<f64> = (0..n_rows * width)
+                .map(|_| match rng.random_range(0..10) {
+                    0 => f64::NAN,
+                    _ => rng.random_range(-50.0..50.0),
+                })
+                .collect();
+            let d = Dataset::numeric(names, x, vec![0; n_rows], vec!["0".into()]);
+            let p = FittedPipeline::fit(&d, &PipelineConfig::default()).unwrap();
+            let (plan, schema) = (p.row_plan(), d.schema());
+            for _ in 0..200 {
+                let row: Vec<f64> = (0..width)
+                    .map(|_| match rng.random_range(0..8) {
+                        0 => specials[rng.random_range(0..specials.len())],
+                        _ => rng.random_range(-80.0..80.0),
+                    })
+                    .collect();
+                let cells: Vec<Value> = row
+                    .iter()
+                    .map(|&v| {
+                        if v.is_nan() {
+                            Value::Missing
+                        } else {
+                            Value::Number(v)
+                        }
+                    })
+                    .collect();
+                let (mut one, mut two) = (vec![7f32; width], vec![7f32; width]);
+                let got = plan.transform_numbers(&row, &mut one);
+                let want = plan.transform_checked(&cells, &mut two);
+                assert_eq!(format!("{got:?}"), format!("{want:?}"), "{row:?}");
+                let request = Request::Numbers(&row);
+                assert_eq!(
+                    format!("{:?}", schema.validate(request)),
+                    format!("{want:?}")
+                );
+                if want.is_ok() {
+                    assert_eq!(bits(&one), bits(&two), "{row:?}");
+                    plan.transform(request, &mut two);
+                    assert_eq!(bits(&one), bits(&two), "{row:?}");
+                    let Plan::Numeric(_, columns) = &plan.plan else {
+                        unreachable!("an all-numeric plan")
+                    };
+                    assert!(!columns.transform(&row, &mut two));
+                    assert_eq!(bits(&one), bits(&two), "portable build");
+                    #[cfg(target_arch = "x86_64")]
+                    if std::arch::is_x86_feature_detected!("avx2") {
+                        // SAFETY: the CPU has AVX2.
+                        assert!(!unsafe { columns.transform_avx2(&row, &mut two) });
+                        assert_eq!(bits(&one), bits(&two), "AVX2 build");
+                    }
+                }
+            }
+            let long = vec![1.0; width + 1];
+            assert_eq!(
+                plan.transform_numbers(&long, &mut vec![0f32; width + 1]),
+                Err(Invalid::Width {
+                    expected: width,
+                    found: width + 1
+                })
+            );
+        }
+        let d = mixed();
+        let p = FittedPipeline::fit(&d, &PipelineConfig::default()).unwrap();
+        let mut out = vec![0f32; p.n_outputs()];
+        let want = Err(Invalid::NotText { column: 1 });
+        assert_eq!(p.row_plan().transform_numbers(&[1.0, 2.0], &mut out), want);
+        assert_eq!(d.schema().validate(Request::Numbers(&[1.0, 2.0])), want);
     }
 
     #[test]

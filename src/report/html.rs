@@ -367,7 +367,7 @@ document.querySelectorAll('table.sortable th').forEach(th => {
 fn stage_breakdown(o: &mut String, r: &RunResults, c: &CandidateResult) {
     let st = &r.stage_latency_ns;
     let parts = [
-        ("validate (schema check of the raw row)", &st.validate),
+        ("validate (schema check of the request)", &st.validate),
         ("preprocess (impute, scale, one-hot)", &st.preprocess),
         (
             "model (predict on the preprocessed row)",
@@ -378,9 +378,10 @@ fn stage_breakdown(o: &mut String, r: &RunResults, c: &CandidateResult) {
         o,
         "<h2>Where the time goes: <code>{}</code></h2><p class=\"note\">The latency budget broken down by stage, measured \
          (not guessed): each stage is timed on its own over the same rows; <em>end-to-end</em> is the whole request timed in one \
-         piece. The budget is {} on the p99 upper bound.</p><table><thead><tr><th>stage</th><th>p50</th><th>p99</th>\
+         piece. Requests came as {}. The budget is {} on the p99 upper bound.</p><table><thead><tr><th>stage</th><th>p50</th><th>p99</th>\
          <th>share of end-to-end p50</th></tr></thead><tbody>",
         escape(&c.id),
+        st.request.describe(),
         crate::select::format_ms(Nanos::from_ms(r.budget.p99_ms)),
     );
     let whole = c.latency_ns.p50.0.max(1) as f64;

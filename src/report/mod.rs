@@ -417,6 +417,7 @@ pub(crate) mod sample {
                 p99: Nanos(40),
             },
             stage_latency_ns: StageLatency {
+                request: crate::data::RequestForm::Numbers,
                 validate: lat(12),
                 preprocess: lat(35),
             },
