@@ -1,6 +1,7 @@
 """Do two runs agree? Compares two results.json files: the Pareto sets, the
 choice, and the order of candidates by latency (Kendall's tau-b on end-to-end
-p50 and p99, and on model-only p50). Exit 1 when tau on end-to-end p50 is
+p50 and p99, and on model-only p50), and what a request adds to the model
+(end-to-end over model-only, p50 and p99, per run). Exit 1 when tau on end-to-end p50 is
 below --min-tau (default 0.9) or the Pareto sets differ.
 
     cargo run --release -- run --out target/stability/a
@@ -61,6 +62,18 @@ def main(a_path, b_path, min_tau):
     print(f"chosen: {a['chosen']} / {b['chosen']}")
     noisy = sorted({c["id"] for c in a["candidates"] + b["candidates"] if c.get("noisy")})
     print(f"flagged noisy in either run: {noisy or 'none'}")
+    # What a request adds to the model: end-to-end over model-only, per run.
+    for name, run in [("A", a), ("B", b)]:
+        for q in ["p50", "p99"]:
+            r = sorted(
+                (c["latency_ns"][q] / max(c["model_latency_ns"][q], 1), c["id"])
+                for c in run["candidates"]
+            )
+            over = sum(1 for x, _ in r if x > 2.0)
+            print(
+                f"run {name}: end-to-end {q} / model-only {q}: {r[0][0]:.2f} ({r[0][1]}) to "
+                f"{r[-1][0]:.2f} ({r[-1][1]}); {over} of {len(r)} above 2"
+            )
     return ok and pa == pb
 
 
