@@ -252,7 +252,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
     let l = &b.latency;
     let s = &l.subjects[0];
     println!(
-        "{} rows served as {}, {} timed calls per path",
+        "{} rows, served as {}; {} timed calls per path",
         b.rows,
         l.stages.request.describe(),
         s.end_to_end.calls

@@ -86,8 +86,8 @@ impl RequestForm {
     /// How a report words it.
     pub fn describe(self) -> &'static str {
         match self {
-            RequestForm::Cells => "typed cells (numbers, categories, missing)",
-            RequestForm::Numbers => "a row of numbers (NaN for missing)",
+            RequestForm::Cells => "rows of typed cells (numbers, categories, missing)",
+            RequestForm::Numbers => "rows of numbers (NaN for missing)",
         }
     }
 }
