@@ -278,30 +278,34 @@ impl TreeEnsemble {
         }
     }
 
-    /// Raw scores into `acc[..n_outputs]`: summed leaf vectors (averaging)
-    /// or base + summed leaf scores (boosting).
-    #[inline]
-    fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
+    /// Calls `visit(tree, leaf number)` for every tree, in tree order,
+    /// through the run-time layout: the one dispatch over layouts, shared by
+    /// [`TreeEnsemble::accumulate`] and by the binned form's cut walk
+    /// (`quant.rs`), which walks a leafless copy of its trees whose leaf
+    /// numbers index its own leaves.
+    #[inline(always)]
+    pub(crate) fn walk_leaves(&self, row: &[f32], visit: impl FnMut(usize, u32)) {
         // The layouts' unchecked loads rely on this (and it panics on a
         // short row as indexing it would).
         let row = &row[..self.n_features];
         // One monomorphic loop per layout.
         match self.layout.0.as_ref().filter(|b| b.fits(self)) {
-            Some(Built::Implicit(l)) => self.accumulate_with(l, row, acc),
-            Some(Built::Packed(l)) => self.accumulate_with(l, row, acc),
-            None => self.accumulate_with(&Pointers(self), row, acc),
+            Some(Built::Implicit(l)) => l.walk(row, visit),
+            Some(Built::Packed(l)) => l.walk(row, visit),
+            None => Pointers(self).walk(row, visit),
         }
     }
 
-    /// The accumulation shared by every layout: trees are visited in order,
+    /// Raw scores into `acc[..n_outputs]`: summed leaf vectors (averaging)
+    /// or base + summed leaf scores (boosting). Trees are visited in order,
     /// so every layout adds the same values in the same order.
-    #[inline(always)]
-    fn accumulate_with(&self, walk: &impl Walk, row: &[f32], acc: &mut [f32]) {
+    #[inline]
+    fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
         match &self.output {
             Output::Average => {
                 acc.fill(0.0);
                 let k = self.n_classes;
-                walk.walk(row, |_, leaf| {
+                self.walk_leaves(row, |_, leaf| {
                     let leaf = leaf as usize;
                     let values = &self.leaf_values[leaf * k..leaf * k + k];
                     for (a, v) in acc.iter_mut().zip(values) {
@@ -316,11 +320,11 @@ impl TreeEnsemble {
                     // One output: sum in a register, not through memory
                     // (a store-to-load chain per tree otherwise).
                     let mut sum = b;
-                    walk.walk(row, |_, leaf| sum += self.leaf_values[leaf as usize]);
+                    self.walk_leaves(row, |_, leaf| sum += self.leaf_values[leaf as usize]);
                     acc[0] = sum;
                 } else {
                     acc[..base.len()].copy_from_slice(base);
-                    walk.walk(row, |t, leaf| {
+                    self.walk_leaves(row, |t, leaf| {
                         acc[tree_output[t] as usize] += self.leaf_values[leaf as usize];
                     });
                 }
