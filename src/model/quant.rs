@@ -1218,33 +1218,48 @@ impl Cuts {
     }
 
     /// Whether to walk `q` this way rather than bin its row, given the
-    /// binned walker `relayout` built for it: binning costs about the same
+    /// binned walker `relayout` built for it. Binning costs about the same
     /// for every used feature, and each tree's binned walk saves about the
     /// same over its float walk, so the cut walk pays while the trees are few
-    /// for the used features: `trees × k ≤ used features`, with `k` = 1 for
-    /// shallow trees (complete-tree walks, whose binned walk saves little a
-    /// tree) and 2 for deep ones (packed walks: a tree's binned walk saves
-    /// more, its nodes being half as wide).
+    /// for the features they use: fewer shallow trees (complete-tree walks)
+    /// than used features, or at most half as many deep ones (packed walks,
+    /// where a tree's binned walk saves more: its nodes are half as wide).
+    /// A single tree never repays the binning (every single-tree shape
+    /// below, 1 to 20 features used).
     ///
-    /// The break-even, measured (`taskset -c 0 cargo bench --bench
-    /// quant_ratio -j 1 -- small`, two runs on a shared 2-core machine;
-    /// speed against the float parent, cut walk vs `u8` binned walk):
-    /// single trees of depth 10 or unbounded, 20 features, 0.94–0.99× vs
-    /// 0.19–0.23×; forests of 3 / 10 / 20 deep trees on 20 features
-    /// 0.98× vs 0.40–0.71×, 0.98× vs 0.92–0.98×, 0.98× vs 1.12–1.67×; on 30
-    /// features, 10 / 20 trees 0.97–0.98× vs 0.90–0.96×, 0.97–0.98× vs
-    /// 1.07–1.59×; boosting of depth 3 on 20 features, 1 / 10 / 20 trees
-    /// (5, 12, 13 features used) 0.85–0.87× vs 0.67–0.73×, 0.92–0.93× vs
-    /// 0.80×, 0.91–0.92× vs 1.06–1.07×; depth 6 on 30 features, 10 / 20 / 30
-    /// trees (27, 30, 30 used) 0.95–0.97× vs 0.63–0.64×, 1.00× vs 0.89×,
-    /// 0.99–1.03× vs 1.02–1.06×. Every shape of 50 trees or more keeps its
-    /// binned walk by a wide margin (boosting 50 × 3: 1.39–1.49× binned).
+    /// The break-even, measured with `taskset -c 0 cargo bench --bench
+    /// quant_ratio -j 1` (three or four runs on a 2-core machine shared
+    /// with another build; speed against the float parent, cut walk vs `u8`
+    /// binned walk, lowest–highest of the runs):
+    ///
+    /// | shape (features used)              | cut walk    | binned      |
+    /// |------------------------------------|-------------|-------------|
+    /// | tree depth 10 (20)                 | 0.94–0.98×  | 0.19–0.21×  |
+    /// | tree depth 3 (4)                   | 0.88–0.99×  | 0.73–0.85×  |
+    /// | forest 3 (20)                      | 0.95–1.12×  | 0.40–0.71×  |
+    /// | forest 10 (20)                     | 0.98–1.00×  | 0.92–1.00×  |
+    /// | forest 20 (20)                     | 0.98–1.38×  | 1.12–1.67×  |
+    /// | forest 10 (30)                     | 0.97–1.00×  | 0.89–0.98×  |
+    /// | forest 20 (30)                     | 0.97–1.01×  | 1.07–1.59×  |
+    /// | boosting 1 × depth 3 (5)           | 0.85–0.91×  | 0.67–0.74×  |
+    /// | boosting 10 × depth 3 (12)         | 0.92–1.00×  | 0.78–0.90×  |
+    /// | boosting 20 × depth 3 (13)         | 0.91–1.00×  | 1.06–1.07×  |
+    /// | boosting 30 × depth 3 (15)         | 0.94–1.06×  | 1.21–1.39×  |
+    /// | boosting 20 × depth 6 (30)         | 1.00× ¹     | 0.89–0.91× ¹|
+    /// | boosting 30 × depth 6 (30)         | 0.99–1.03×  | 1.02–1.13×  |
+    ///
+    /// ¹ Two runs; in the third the float column was disturbed (cut walk
+    /// 3.63×, binned 3.36×).
+    ///
+    /// Every shape of 50 trees or more keeps its binned walk by a wide
+    /// margin (boosting 50 × depth 3: 1.38–1.49× binned, 0.99–1.02× cuts).
     fn pays(q: &QuantTrees) -> bool {
-        let k = match q.walker {
-            Walker::Implicit(_) | Walker::Implicit8(_) | Walker::Blocks(_) => 1,
-            _ => 2,
-        };
-        q.trees.len() * k <= q.used_features.len()
+        let (trees, used) = (q.trees.len(), q.used_features.len());
+        trees == 1
+            || match q.walker {
+                Walker::Implicit(_) | Walker::Implicit8(_) | Walker::Blocks(_) => trees < used,
+                _ => 2 * trees <= used,
+            }
     }
 
     fn heap_bytes(&self) -> usize {
@@ -2127,31 +2142,27 @@ mod tests {
                 unreachable!()
             };
             assert!(
-                matches!(inner.walker, Walker::Cuts(_)),
-                "two trees on two features: binning does not pay"
+                matches!(inner.walker, Walker::Implicit8(_) | Walker::Blocks(_)),
+                "two shallow trees on two features: complete trees, u8 bins"
             );
-            let mut narrow = inner.clone();
-            assert!(narrow.relayout_binned(true));
-            assert!(
-                matches!(narrow.walker, Walker::Implicit8(_) | Walker::Blocks(_)),
-                "a depth-2 ensemble is walked as complete trees, u8 bins"
-            );
+            let mut cut = inner.clone();
+            assert!(cut.relayout_cuts());
             let mut wide = inner.clone();
             assert!(!wide.relayout_binned(false));
             assert!(matches!(wide.walker, Walker::Implicit(_)));
             let pointers = QuantTrees {
                 walker: Walker::Pointers,
-                ..narrow.clone()
+                ..inner.clone()
             };
             let float = Model::Trees(f.clone());
             let (wide, pointers) = (Model::QuantTrees(wide), Model::QuantTrees(pointers));
-            let narrow = Model::QuantTrees(narrow);
+            let cut = Model::QuantTrees(cut);
             let mut s = [
                 q.scratch(),
                 float.scratch(),
                 pointers.scratch(),
                 wide.scratch(),
-                narrow.scratch(),
+                cut.scratch(),
             ];
             for row in [
                 [0.5, 2.0],
@@ -2164,7 +2175,7 @@ mod tests {
                 assert_eq!(q.predict(&row, &mut s[0]), expected, "{row:?}");
                 assert_eq!(pointers.predict(&row, &mut s[2]), expected, "{row:?}");
                 assert_eq!(wide.predict(&row, &mut s[3]), expected, "{row:?}");
-                assert_eq!(narrow.predict(&row, &mut s[4]), expected, "{row:?}");
+                assert_eq!(cut.predict(&row, &mut s[4]), expected, "{row:?}");
             }
         }
     }
@@ -2395,7 +2406,7 @@ mod tests {
                 let simd = Blocks::cpu_supported();
                 // Many trees for their features: the block walk; 40 on 64
                 // features (case 7): the cut walk, unless forced.
-                let binned = q.trees.len() > q.used_features.len();
+                let binned = q.trees.len() >= q.used_features.len();
                 assert_eq!(binned, case != 7, "case {case}");
                 assert_eq!(q.walker_name() == "cuts", !binned, "case {case}");
                 let mut q = q;
