@@ -46,7 +46,7 @@
 //! walk: a single tree of depth 10 on 20 features took 271–291 ns binned
 //! against 58 ns float (`quant_ratio -- small`). [`Cuts`] walks such models
 //! over the raw row, cut values as thresholds, in the float model's own
-//! layout, at 0.94–0.99× the float speed; [`QuantTrees::relayout`] takes it
+//! layout, at 0.94–1.07× the float speed; [`QuantTrees::relayout`] takes it
 //! while the trees are few for the features they use ([`Cuts::pays`]).
 
 use super::layout::lock_step;
@@ -1228,27 +1228,27 @@ impl Cuts {
     /// below, 1 to 20 features used).
     ///
     /// The break-even, measured with `taskset -c 0 cargo bench --bench
-    /// quant_ratio -j 1` (three or four runs on a 2-core machine shared
+    /// quant_ratio -j 1` (four or five runs on a 2-core machine shared
     /// with another build; speed against the float parent, cut walk vs `u8`
     /// binned walk, lowest–highest of the runs):
     ///
     /// | shape (features used)              | cut walk    | binned      |
     /// |------------------------------------|-------------|-------------|
-    /// | tree depth 10 (20)                 | 0.94–0.98×  | 0.19–0.21×  |
-    /// | tree depth 3 (4)                   | 0.88–0.99×  | 0.73–0.85×  |
-    /// | forest 3 (20)                      | 0.95–1.12×  | 0.40–0.71×  |
-    /// | forest 10 (20)                     | 0.98–1.00×  | 0.92–1.00×  |
+    /// | tree depth 10 (20)                 | 0.94–1.07×  | 0.19–0.21×  |
+    /// | tree depth 3 (4)                   | 0.88–0.99×  | 0.73–0.87×  |
+    /// | forest 3 (20)                      | 0.95–1.18×  | 0.40–0.71×  |
+    /// | forest 10 (20)                     | 0.98–1.11×  | 0.92–1.00×  |
     /// | forest 20 (20)                     | 0.98–1.38×  | 1.12–1.67×  |
-    /// | forest 10 (30)                     | 0.97–1.00×  | 0.89–0.98×  |
-    /// | forest 20 (30)                     | 0.97–1.01×  | 1.07–1.59×  |
-    /// | boosting 1 × depth 3 (5)           | 0.85–0.91×  | 0.67–0.74×  |
-    /// | boosting 10 × depth 3 (12)         | 0.92–1.00×  | 0.78–0.90×  |
-    /// | boosting 20 × depth 3 (13)         | 0.91–1.00×  | 1.06–1.07×  |
-    /// | boosting 30 × depth 3 (15)         | 0.94–1.06×  | 1.21–1.39×  |
-    /// | boosting 20 × depth 6 (30)         | 1.00× ¹     | 0.89–0.91× ¹|
-    /// | boosting 30 × depth 6 (30)         | 0.99–1.03×  | 1.02–1.13×  |
+    /// | forest 10 (30)                     | 0.97–1.10×  | 0.89–0.98×  |
+    /// | forest 20 (30)                     | 0.97–1.10×  | 1.07–1.59×  |
+    /// | boosting 1 × depth 3 (5)           | 0.85–0.91×  | 0.67–0.75×  |
+    /// | boosting 10 × depth 3 (12)         | 0.92–1.00×  | 0.78–0.92×  |
+    /// | boosting 20 × depth 3 (13)         | 0.91–1.00×  | 1.06–1.20×  |
+    /// | boosting 30 × depth 3 (15)         | 0.94–1.06×  | 1.21–1.41×  |
+    /// | boosting 20 × depth 6 (30)         | 0.98–1.00× ¹| 0.89–0.93× ¹|
+    /// | boosting 30 × depth 6 (30)         | 0.97–1.03×  | 1.02–1.13×  |
     ///
-    /// ¹ Two runs; in the third the float column was disturbed (cut walk
+    /// ¹ Three runs; in a fourth the float column was disturbed (cut walk
     /// 3.63×, binned 3.36×).
     ///
     /// Every shape of 50 trees or more keeps its binned walk by a wide
