@@ -4,15 +4,24 @@
 //! float/quantized is taken within the round, so machine noise that spans a
 //! round cancels. Reports medians over rounds. Shapes: those of
 //! `benches/layouts.rs` (forest 100 and boosting 200 × depth 3 on 5,000 × 20
-//! synthetic rows; forest 100 and boosting 300 × depth 6 on 10,000 × 30).
+//! synthetic rows; forest 100 and boosting 300 × depth 6 on 10,000 × 30),
+//! then few-tree shapes (single trees, forests and boosting of 1 to 100
+//! trees), where binning the row may cost more than it saves.
 //!
-//! taskset -c 0 cargo bench --bench quant_ratio -j 1
+//! Forms: `float` (the parent), `cuts` (the binned model walked over the raw
+//! row with cut values as thresholds), `bins-u16` and `bins-u8` (the binned
+//! model forced onto a binned walk, wide and narrow), `int8` (int8 leaves,
+//! on the walker `relayout` chooses, named in brackets, which is also what
+//! the `bins` variant gets).
+//!
+//! taskset -c 0 cargo bench --bench quant_ratio -j 1 [-- FILTER…]
 
 mod common;
 
+use optbench::data::SyntheticSpec;
 use optbench::model::Model;
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
-use optbench::train::train;
+use optbench::train::{train, CandidateSpec};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -25,14 +34,42 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
+/// Few-tree shapes: the default config's single trees, and forests and
+/// boosting of 1 to 100 trees, on both data shapes.
+fn small_shapes() -> Vec<(&'static str, SyntheticSpec, Vec<CandidateSpec>)> {
+    let spec = |n_samples, n_features| SyntheticSpec {
+        n_samples,
+        n_features,
+        ..SyntheticSpec::default()
+    };
+    let tree = |max_depth| CandidateSpec::DecisionTree {
+        max_depth,
+        min_samples_leaf: 1,
+    };
+    let mut w1 = vec![tree(Some(3)), tree(Some(10)), tree(None)];
+    w1.extend([1, 3, 10, 20, 30].map(CandidateSpec::random_forest));
+    w1.extend([1, 3, 10, 20, 30, 50, 100].map(|n| CandidateSpec::gradient_boosting(n, 3)));
+    let mut w2 = vec![tree(Some(10))];
+    w2.extend([3, 10, 20].map(CandidateSpec::random_forest));
+    w2.extend([3, 10, 20, 30, 100].map(|n| CandidateSpec::gradient_boosting(n, 6)));
+    vec![
+        ("w1-small", spec(5_000, 20), w1),
+        ("w2-small", spec(10_000, 30), w2),
+    ]
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument picks shapes.
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    println!("shape/model: median ns per prediction (float, bins-u16, bins, int8); median per-round ratio float/quantized (>1 = quantized faster)");
-    for (name, data, specs) in common::peer_shapes() {
+    println!("shape/model: median ns per prediction (float, cuts, bins-u16, bins-u8, int8 [walker chosen]); median per-round ratio float/form (>1 = form faster)");
+    let shapes = common::peer_shapes()
+        .into_iter()
+        .map(|(name, data, specs)| (name, data, specs.to_vec()))
+        .chain(small_shapes());
+    for (name, data, specs) in shapes {
         let prepared = common::Prepared::new(data);
         let (d, td) = (prepared.d, prepared.train_data());
         let x = &prepared.x_test;
@@ -43,73 +80,97 @@ fn main() {
             if !filter.is_empty() && !filter.iter().any(|f| id.contains(f.as_str())) {
                 continue;
             }
-            let mut forms: Vec<(&str, Model)> = vec![("float", parent.model.clone())];
-            for (label, kind) in [("bins", QuantizeKind::Bins), ("int8", QuantizeKind::Int8)] {
-                let q = quantize(&parent, kind)
-                    .expect("quantizes")
-                    .expect("a tree model");
-                if kind == QuantizeKind::Bins {
-                    // The same binned model on the wide (`u16`) layout.
-                    if let Model::QuantTrees(mut wide) = q.model.clone() {
-                        wide.relayout(false);
-                        forms.push(("bins-u16", Model::QuantTrees(wide)));
-                    }
-                }
-                forms.push((label, q.model));
-            }
-            // Losslessness on these rows, while we are here.
-            let mut s0 = forms[0].1.scratch();
-            let k = forms[0].1.n_classes();
-            let (mut p0, mut p1) = (vec![0f32; k], vec![0f32; k]);
-            for (label, m) in forms.iter().filter(|(l, _)| l.starts_with("bins")) {
-                let mut s1 = m.scratch();
-                for i in 0..n_rows {
-                    let row = &x[i * d..(i + 1) * d];
-                    forms[0].1.predict_proba(row, &mut s0, &mut p0);
-                    m.predict_proba(row, &mut s1, &mut p1);
-                    assert_eq!(p0, p1, "{id}: {label} differs from float on row {i}");
-                }
-            }
-            let mut ns: Vec<Vec<f64>> = vec![Vec::new(); forms.len()];
-            let mut ratio: Vec<Vec<f64>> = vec![Vec::new(); forms.len()];
-            let mut scratch: Vec<_> = forms.iter().map(|(_, m)| m.scratch()).collect();
-            for round in 0..ROUNDS {
-                let mut this = vec![0f64; forms.len()];
-                for k in 0..forms.len() {
-                    let f = (k + round) % forms.len();
-                    let model = &forms[f].1;
-                    let s = &mut scratch[f];
-                    let t = Instant::now();
-                    let mut i = 0usize;
-                    for _ in 0..CALLS {
-                        i += 1;
-                        if i == n_rows {
-                            i = 0;
-                        }
-                        black_box(model.predict(black_box(&x[i * d..(i + 1) * d]), s));
-                    }
-                    this[f] = t.elapsed().as_nanos() as f64 / CALLS as f64;
-                }
-                if round == 0 {
-                    continue; // warm-up
-                }
-                for f in 0..forms.len() {
-                    ns[f].push(this[f]);
-                    ratio[f].push(this[0] / this[f]);
-                }
-            }
-            let cells: Vec<String> = forms
-                .iter()
-                .enumerate()
-                .map(|(f, (label, _))| {
-                    format!(
-                        "{label} {:.0} ns (×{:.2})",
-                        median(&mut ns[f]),
-                        median(&mut ratio[f])
-                    )
-                })
-                .collect();
-            println!("{id}: {}", cells.join(", "));
+            compare(&id, &parent, x, d, n_rows);
         }
     }
+}
+
+/// Times the forms of `parent` (see the module docs) and prints one line.
+fn compare(id: &str, parent: &Candidate, x: &[f32], d: usize, n_rows: usize) {
+    let quantized = |kind| {
+        let Model::QuantTrees(q) = quantize(parent, kind)
+            .expect("quantizes")
+            .expect("a tree model")
+            .model
+        else {
+            panic!("a tree model quantizes to binned trees")
+        };
+        q
+    };
+    let bins = quantized(QuantizeKind::Bins);
+    let int8 = quantized(QuantizeKind::Int8);
+    let chosen = int8.walker_name();
+    let used = bins.used_features.len();
+    assert_eq!(bins.walker_name(), chosen, "{id}: one choice per shape");
+    let mut cuts = bins.clone();
+    assert!(cuts.relayout_cuts(), "{id}: trained cuts are sorted");
+    let (mut wide, mut narrow) = (bins.clone(), bins.clone());
+    wide.relayout_binned(false);
+    narrow.relayout_binned(true);
+    let forms: Vec<(String, Model)> = vec![
+        ("float".into(), parent.model.clone()),
+        ("cuts".into(), Model::QuantTrees(cuts)),
+        (
+            format!("bins-u16 [{}]", wide.walker_name()),
+            Model::QuantTrees(wide),
+        ),
+        (
+            format!("bins-u8 [{}]", narrow.walker_name()),
+            Model::QuantTrees(narrow),
+        ),
+        (format!("int8 [{chosen}]"), Model::QuantTrees(int8)),
+    ];
+    // Losslessness on these rows, while we are here (int8 leaves excepted).
+    let mut s0 = forms[0].1.scratch();
+    let k = forms[0].1.n_classes();
+    let (mut p0, mut p1) = (vec![0f32; k], vec![0f32; k]);
+    for (label, m) in forms.iter().filter(|(l, _)| !l.starts_with("int8")) {
+        let mut s1 = m.scratch();
+        for i in 0..n_rows {
+            let row = &x[i * d..(i + 1) * d];
+            forms[0].1.predict_proba(row, &mut s0, &mut p0);
+            m.predict_proba(row, &mut s1, &mut p1);
+            assert_eq!(p0, p1, "{id}: {label} differs from float on row {i}");
+        }
+    }
+    let mut ns: Vec<Vec<f64>> = vec![Vec::new(); forms.len()];
+    let mut ratio: Vec<Vec<f64>> = vec![Vec::new(); forms.len()];
+    let mut scratch: Vec<_> = forms.iter().map(|(_, m)| m.scratch()).collect();
+    for round in 0..ROUNDS {
+        let mut this = vec![0f64; forms.len()];
+        for k in 0..forms.len() {
+            let f = (k + round) % forms.len();
+            let model = &forms[f].1;
+            let s = &mut scratch[f];
+            let t = Instant::now();
+            let mut i = 0usize;
+            for _ in 0..CALLS {
+                i += 1;
+                if i == n_rows {
+                    i = 0;
+                }
+                black_box(model.predict(black_box(&x[i * d..(i + 1) * d]), s));
+            }
+            this[f] = t.elapsed().as_nanos() as f64 / CALLS as f64;
+        }
+        if round == 0 {
+            continue; // warm-up
+        }
+        for f in 0..forms.len() {
+            ns[f].push(this[f]);
+            ratio[f].push(this[0] / this[f]);
+        }
+    }
+    let cells: Vec<String> = forms
+        .iter()
+        .enumerate()
+        .map(|(f, (label, _))| {
+            format!(
+                "{label} {:.0} ns (×{:.2})",
+                median(&mut ns[f]),
+                median(&mut ratio[f])
+            )
+        })
+        .collect();
+    println!("{id} ({used} features used): {}", cells.join(", "));
 }

@@ -188,11 +188,16 @@ pub(crate) struct Packed {
 
 impl Packed {
     /// `None` when a tree is too big for `u16` offsets, a feature index for
-    /// 15 bits, or there are more leaves than a NaN payload holds.
+    /// 15 bits, or a leaf number for a NaN payload. (Leaf numbers are read
+    /// from the nodes, not counted in `leaf_values`: the binned form's cut
+    /// walk lays out a copy of its trees that has no leaf values.)
     fn build(ens: &TreeEnsemble) -> Option<Packed> {
         if ens.n_features == 0
             || ens.n_features > usize::from(!FLIPPED)
-            || ens.n_leaves() > NAN_PAYLOAD as usize
+            || ens
+                .nodes
+                .iter()
+                .any(|n| n.is_leaf() && n.left > NAN_PAYLOAD)
             // The lock-step walk loads features unchecked.
             || ens
                 .nodes
@@ -269,7 +274,7 @@ impl Walk for Packed {
             // at a tree's first node and moves only to a child of the same
             // tree (offsets are built from the tree) or stays on a leaf, so
             // `p` is inside `nodes`; `build` keeps only features below
-            // `n_features`, which `TreeEnsemble::accumulate` checks `row`
+            // `n_features`, which `TreeEnsemble::walk_leaves` checks `row`
             // covers.
             let n = unsafe { self.nodes.get_unchecked(p) };
             n.step_from(unsafe { *row.get_unchecked(usize::from(n.feature & !FLIPPED)) })
@@ -435,7 +440,7 @@ impl Walk for Implicit {
                     // SAFETY: after s < D steps from the root a heap position
                     // is below 2^(s+1) − 1 ≤ 2^D − 1 = `heaps[k].len()`, and
                     // `build` keeps only features below `n_features`, which
-                    // `TreeEnsemble::accumulate` checks `row` covers. (The
+                    // `TreeEnsemble::walk_leaves` checks `row` covers. (The
                     // bounds checks cost ~15% of this loop: measured.)
                     let n = unsafe { heaps[k].get_unchecked(pos[k]) };
                     let x = unsafe { *row.get_unchecked(n.feature as usize) };

@@ -41,9 +41,16 @@
 //!
 //! (Before [`Blocks`], same command: boosting 943 vs 1,206 ns, 0.78×, and
 //! 2,766 vs 2,947 ns, 0.94×.)
+//!
+//! For a few trees the row's binning costs more than the trees' whole float
+//! walk: a single tree of depth 10 on 20 features took 271–291 ns binned
+//! against 58 ns float (`quant_ratio -- small`). [`Cuts`] walks such models
+//! over the raw row, cut values as thresholds, in the float model's own
+//! layout, at 0.94–1.07× the float speed; [`QuantTrees::relayout`] takes it
+//! while the trees are few for the features they use ([`Cuts::pays`]).
 
 use super::layout::lock_step;
-use super::tree::{Output, TreeEnsemble};
+use super::tree::{Node, Output, TreeEnsemble};
 use super::Link;
 use serde::{Deserialize, Serialize};
 
@@ -137,6 +144,9 @@ pub enum Walker {
     /// Complete trees in blocks of three levels, `u8` bins, SSSE3 (≤ 6
     /// levels, features < 64).
     Blocks(Blocks),
+    /// No binning: the trees over the raw row, cut values as thresholds, in
+    /// the float model's layout (few trees).
+    Cuts(Cuts),
 }
 
 /// A bin number (and feature index) type of the run-time layouts.
@@ -1135,6 +1145,136 @@ impl<B: BinType, R: BinRow<B> + ?Sized> Walk<R> for Implicit<B> {
     }
 }
 
+/// The trees walked over the raw row, with no binning: a split on
+/// `(feature, bin)` tests `x <= cuts[cut_start[feature] + bin]`, which holds
+/// exactly when `bin(x) <= bin` (a `NaN` goes right in both), so it reaches
+/// the leaves the binned walks reach. The trees are a [`TreeEnsemble`] with
+/// those thresholds whose leaf nodes hold the global leaf numbers of
+/// [`QuantTrees::leaves`] and which has no leaf values; it takes the float
+/// model's own run-time layout (`layout.rs`), and its walk is the float
+/// model's ([`TreeEnsemble::walk_leaves`]). The leaf arithmetic is the binned
+/// walks' ([`QuantTrees::accumulate_with`]), so predictions are bit for bit
+/// theirs.
+///
+/// For a few trees this is the fastest walk: binning the row costs more than
+/// the trees' walks save (see [`Cuts::pays`] for the measurements).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cuts {
+    /// Boxed: a [`TreeEnsemble`] inline would make every [`Walker`] (and
+    /// [`super::Model`]) twice as large.
+    trees: Box<TreeEnsemble>,
+}
+
+impl Cuts {
+    /// `None` when some feature's cuts are not strictly increasing and
+    /// `NaN`-free (the binned form's own conversion always makes them so; a
+    /// damaged file might not, and then only the binned walks agree with the
+    /// binning). Checked models only: it trusts the node references.
+    fn build(q: &QuantTrees) -> Option<Cuts> {
+        let sorted = q.cut_start.windows(2).all(|w| {
+            let c = &q.cuts[w[0] as usize..w[1] as usize];
+            // `!(a < b)` also refuses a NaN.
+            c.windows(2).all(|p| p[0] < p[1]) && c.first().is_none_or(|c| !c.is_nan())
+        });
+        if !sorted {
+            return None;
+        }
+        let mut trees = TreeEnsemble::new(q.n_features, q.n_classes);
+        trees.nodes.reserve(2 * q.nodes.len() + q.trees.len());
+        for tree in &q.trees {
+            let local = &q.nodes[tree.node_base as usize..];
+            trees.roots.push(u32::try_from(trees.nodes.len()).ok()?);
+            // Pre-order, left first: (child reference, parent waiting for
+            // it, as its right child?).
+            let mut stack = vec![(tree.root, None::<(usize, bool)>)];
+            while let Some((c, parent)) = stack.pop() {
+                let here = u32::try_from(trees.nodes.len()).ok()?;
+                if let Some((p, right)) = parent {
+                    let p = &mut trees.nodes[p];
+                    *(if right { &mut p.right } else { &mut p.left }) = here;
+                }
+                match decode(c) {
+                    Err(l) => trees.nodes.push(Node::leaf(tree.leaf_base + l as u32)),
+                    Ok(i) => {
+                        let n = &local[i];
+                        let f = usize::from(n.feature);
+                        trees.nodes.push(Node {
+                            feature: u32::from(n.feature),
+                            // `check`: the bin is below the feature's cut count.
+                            threshold: q.cuts[q.cut_start[f] as usize + usize::from(n.bin)],
+                            left: 0,
+                            right: 0,
+                        });
+                        stack.push((n.right, Some((here as usize, true))));
+                        stack.push((n.left, Some((here as usize, false))));
+                    }
+                }
+            }
+        }
+        trees.prepare();
+        Some(Cuts {
+            trees: Box::new(trees),
+        })
+    }
+
+    /// Whether to walk `q` this way rather than bin its row, given the
+    /// binned walker `relayout` built for it. Binning costs about the same
+    /// for every used feature, and each tree's binned walk saves about the
+    /// same over its float walk, so the cut walk pays while the trees are few
+    /// for the features they use: fewer shallow trees (complete-tree walks)
+    /// than used features, or at most half as many deep ones (packed walks,
+    /// where a tree's binned walk saves more: its nodes are half as wide).
+    /// A single tree never repays the binning (every single-tree shape
+    /// below, 1 to 20 features used).
+    ///
+    /// The break-even, measured with `taskset -c 0 cargo bench --bench
+    /// quant_ratio -j 1` (four or five runs on a 2-core machine shared
+    /// with another build; speed against the float parent, cut walk vs `u8`
+    /// binned walk, lowest–highest of the runs):
+    ///
+    /// | shape (features used)              | cut walk    | binned      |
+    /// |------------------------------------|-------------|-------------|
+    /// | tree depth 10 (20)                 | 0.94–1.07×  | 0.19–0.21×  |
+    /// | tree depth 3 (4)                   | 0.88–0.99×  | 0.73–0.87×  |
+    /// | forest 3 (20)                      | 0.95–1.18×  | 0.40–0.71×  |
+    /// | forest 10 (20)                     | 0.98–1.11×  | 0.92–1.00×  |
+    /// | forest 20 (20)                     | 0.98–1.38×  | 1.12–1.67×  |
+    /// | forest 10 (30)                     | 0.97–1.10×  | 0.89–0.98×  |
+    /// | forest 20 (30)                     | 0.97–1.10×  | 1.07–1.59×  |
+    /// | boosting 1 × depth 3 (5)           | 0.85–0.91×  | 0.67–0.75×  |
+    /// | boosting 10 × depth 3 (12)         | 0.92–1.00×  | 0.78–0.92×  |
+    /// | boosting 20 × depth 3 (13)         | 0.91–1.00×  | 1.06–1.20×  |
+    /// | boosting 30 × depth 3 (15)         | 0.94–1.06×  | 1.21–1.41×  |
+    /// | boosting 20 × depth 6 (30)         | 0.98–1.00× ¹| 0.89–0.93× ¹|
+    /// | boosting 30 × depth 6 (30)         | 0.97–1.03×  | 1.02–1.13×  |
+    ///
+    /// ¹ Three runs; in a fourth the float column was disturbed (cut walk
+    /// 3.63×, binned 3.36×).
+    ///
+    /// Every shape of 50 trees or more keeps its binned walk by a wide
+    /// margin (boosting 50 × depth 3: 1.38–1.49× binned, 0.99–1.02× cuts).
+    fn pays(q: &QuantTrees) -> bool {
+        let (trees, used) = (q.trees.len(), q.used_features.len());
+        trees == 1
+            || match q.walker {
+                Walker::Implicit(_) | Walker::Implicit8(_) | Walker::Blocks(_) => trees < used,
+                _ => 2 * trees <= used,
+            }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        size_of::<TreeEnsemble>() + self.trees.heap_bytes()
+    }
+}
+
+impl Walk<[f32]> for Cuts {
+    #[inline(always)]
+    fn walk(&self, _: &QuantTrees, row: &[f32], mut visit: impl FnMut(usize, usize)) {
+        self.trees
+            .walk_leaves(row, |t, leaf| visit(t, leaf as usize));
+    }
+}
+
 const MAX_LOCAL: usize = i16::MAX as usize;
 
 /// Child reference to internal node `i` of the same tree.
@@ -1329,6 +1469,7 @@ impl QuantTrees {
             Walker::Blocks(b) => {
                 b.blocks.len() * size_of::<Block>() + b.leaf_ref.len() * size_of::<u32>()
             }
+            Walker::Cuts(c) => c.heap_bytes(),
         };
         let binner = self.binner.features.len() * size_of::<BinFeature>()
             + self.binner.padded.len() * size_of::<f32>()
@@ -1351,12 +1492,54 @@ impl QuantTrees {
         self
     }
 
-    /// Rebuilds the run-time layout: complete trees when the trees are
-    /// shallow (boosting), else packed nodes (deep forests), else the stored
-    /// nodes; with `u8` bins when `narrow` and every feature and bin fits a
-    /// byte. Returns whether the layout is narrow. (Benchmarks compare the
-    /// widths; models always take the narrow one when it fits.)
+    /// Rebuilds the run-time walker: a binned walk
+    /// ([`QuantTrees::relayout_binned`]), replaced by the cut walk when
+    /// binning the row does not pay for these trees ([`Cuts::pays`], which
+    /// looks at the binned walk's kind), whatever `narrow` says. Returns
+    /// whether the walker bins into `u8` (false for the cut walk, which bins
+    /// nothing).
     pub fn relayout(&mut self, narrow: bool) -> bool {
+        let narrow = self.relayout_binned(narrow);
+        if Cuts::pays(self) && self.relayout_cuts() {
+            return false;
+        }
+        narrow
+    }
+
+    /// The walk over the raw row with cut values as thresholds, whatever the
+    /// trees' shape (benchmarks and tests: [`QuantTrees::relayout`]
+    /// chooses); `false` (and no change) when the cuts do not allow it.
+    pub fn relayout_cuts(&mut self) -> bool {
+        match Cuts::build(self) {
+            Some(c) => {
+                // Nothing is binned.
+                self.binner = Binner::default();
+                self.walker = Walker::Cuts(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The walker's name (for benchmarks and reports).
+    pub fn walker_name(&self) -> &'static str {
+        match &self.walker {
+            Walker::Pointers => "pointers",
+            Walker::Implicit(_) => "implicit-u16",
+            Walker::Packed(_) => "packed-u16",
+            Walker::Implicit8(_) => "implicit-u8",
+            Walker::Packed8(_) => "packed-u8",
+            Walker::Blocks(_) => "blocks",
+            Walker::Cuts(_) => "cuts",
+        }
+    }
+
+    /// A binned walk: complete trees when the trees are shallow (boosting),
+    /// else packed nodes (deep forests), else the stored nodes; with `u8`
+    /// bins when `narrow` and every feature and bin fits a byte. Returns
+    /// whether the layout is narrow. (Benchmarks compare the widths; models
+    /// always take the narrow one when it fits.)
+    pub fn relayout_binned(&mut self, narrow: bool) -> bool {
         self.binner = Binner::build(&self.cuts, &self.cut_start, &self.used_features);
         // A row's bins run up to the cut count (a NaN's bin).
         let fits = (0..self.n_features)
@@ -1415,6 +1598,7 @@ impl QuantTrees {
     #[inline]
     fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
         match &self.walker {
+            Walker::Cuts(c) => self.accumulate_leaves(acc, c, row),
             Walker::Blocks(b) => self.accumulate_blocks(row, acc, b),
             Walker::Implicit8(im) => self.accumulate8(row, acc, im),
             Walker::Packed8(p) => self.accumulate8(row, acc, p),
@@ -1870,7 +2054,66 @@ impl QuantLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Model;
+    use crate::model::{Model, Scratch};
+
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// Appends a random tree of depth ≤ `max_depth` (pre-order) whose
+    /// thresholds come from `grid`, the last feature taking them in turn
+    /// (so it gets many cuts); returns its root.
+    fn grow(
+        f: &mut TreeEnsemble,
+        rng: &mut ChaCha8Rng,
+        grid: &[f32],
+        next_cut: &mut usize,
+        depth: u32,
+        max_depth: u32,
+    ) -> u32 {
+        let leaf_p = if depth == 0 { 0.05 } else { 0.1 };
+        if depth == max_depth || rng.random_bool(leaf_p) {
+            let v: Vec<f32> = (0..f.leaf_width())
+                .map(|_| rng.random_range(-1.0..1.0))
+                .collect();
+            return f.push_leaf(&v);
+        }
+        let top = f.n_features - 1;
+        let feature = if rng.random_bool(0.4) {
+            top
+        } else {
+            rng.random_range(0..f.n_features)
+        };
+        let threshold = if feature == top {
+            *next_cut += 1;
+            grid[*next_cut % grid.len()]
+        } else {
+            grid[rng.random_range(0..grid.len())]
+        };
+        let node = f.push_split(feature as u32, threshold);
+        let l = grow(f, rng, grid, next_cut, depth + 1, max_depth);
+        let r = grow(f, rng, grid, next_cut, depth + 1, max_depth);
+        f.set_children(node, l, r);
+        node
+    }
+
+    /// A row of values on, just above and just below `grid` values (the
+    /// cuts), NaN, infinities, huge values (one kind a row, by `r`) and
+    /// values in between.
+    fn random_row(rng: &mut ChaCha8Rng, grid: &[f32], n_features: usize, r: usize) -> Vec<f32> {
+        (0..n_features)
+            .map(|_| {
+                let g = grid[rng.random_range(0..grid.len())];
+                match rng.random_range(0..9) {
+                    0 => g,
+                    1 => g.next_up(),
+                    2 => g.next_down(),
+                    3 => f32::NAN,
+                    4 => [f32::NEG_INFINITY, f32::INFINITY, -1e9, 1e9][r % 4],
+                    _ => rng.random_range(-32.0..32.0),
+                }
+            })
+            .collect()
+    }
 
     /// Two small trees: x0 <= 0.5 ? (x1 <= 2 ? A : B) : C, and a lone leaf.
     fn ensemble() -> TreeEnsemble {
@@ -1900,10 +2143,12 @@ mod tests {
             };
             assert!(
                 matches!(inner.walker, Walker::Implicit8(_) | Walker::Blocks(_)),
-                "a depth-2 ensemble is walked as complete trees, u8 bins"
+                "two shallow trees on two features: complete trees, u8 bins"
             );
+            let mut cut = inner.clone();
+            assert!(cut.relayout_cuts());
             let mut wide = inner.clone();
-            assert!(!wide.relayout(false));
+            assert!(!wide.relayout_binned(false));
             assert!(matches!(wide.walker, Walker::Implicit(_)));
             let pointers = QuantTrees {
                 walker: Walker::Pointers,
@@ -1911,11 +2156,13 @@ mod tests {
             };
             let float = Model::Trees(f.clone());
             let (wide, pointers) = (Model::QuantTrees(wide), Model::QuantTrees(pointers));
+            let cut = Model::QuantTrees(cut);
             let mut s = [
                 q.scratch(),
                 float.scratch(),
                 pointers.scratch(),
                 wide.scratch(),
+                cut.scratch(),
             ];
             for row in [
                 [0.5, 2.0],
@@ -1928,6 +2175,7 @@ mod tests {
                 assert_eq!(q.predict(&row, &mut s[0]), expected, "{row:?}");
                 assert_eq!(pointers.predict(&row, &mut s[2]), expected, "{row:?}");
                 assert_eq!(wide.predict(&row, &mut s[3]), expected, "{row:?}");
+                assert_eq!(cut.predict(&row, &mut s[4]), expected, "{row:?}");
             }
         }
     }
@@ -1988,10 +2236,15 @@ mod tests {
                 walker: Walker::Pointers,
                 ..q.clone()
             };
+            // 11 deep trees on 3 features: binning pays, the cut walk is
+            // only forced.
+            let mut cut = q.clone();
+            assert!(cut.relayout_cuts());
+            let cut = Model::QuantTrees(cut);
             let (q, pointers) = (Model::QuantTrees(q), Model::QuantTrees(pointers));
             let (wide, float) = (Model::QuantTrees(wide), Model::Trees(f.clone()));
             let (mut a, mut b, mut c) = (q.scratch(), pointers.scratch(), float.scratch());
-            let mut w = wide.scratch();
+            let (mut w, mut u) = (wide.scratch(), cut.scratch());
             let mut values = grid.to_vec();
             values.extend(grid.iter().map(|g| g.next_up()));
             values.extend([f32::NAN, -3.0, 3.0]);
@@ -2004,6 +2257,8 @@ mod tests {
                         pointers.predict_proba(&row, &mut b, &mut pb);
                         assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
                         wide.predict_proba(&row, &mut w, &mut pb);
+                        assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
+                        cut.predict_proba(&row, &mut u, &mut pb);
                         assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
                         if precision == LeafPrecision::F32 {
                             float.predict_proba(&row, &mut c, &mut pb);
@@ -2079,44 +2334,9 @@ mod tests {
     /// cuts, NaN and infinities, bins 0 and 255.
     #[test]
     fn block_walk_reaches_the_leaves_the_complete_trees_reach() {
-        use rand::{Rng, SeedableRng};
-        use rand_chacha::ChaCha8Rng;
         // 255 cuts on the last feature: a NaN or a value above them all
         // gets bin 255.
         let grid: Vec<f32> = (0..255).map(|i| i as f32 * 0.25 - 30.0).collect();
-        fn grow(
-            f: &mut TreeEnsemble,
-            rng: &mut ChaCha8Rng,
-            grid: &[f32],
-            next_cut: &mut usize,
-            depth: u32,
-            max_depth: u32,
-        ) -> u32 {
-            let leaf_p = if depth == 0 { 0.05 } else { 0.1 };
-            if depth == max_depth || rng.random_bool(leaf_p) {
-                let v: Vec<f32> = (0..f.leaf_width())
-                    .map(|_| rng.random_range(-1.0..1.0))
-                    .collect();
-                return f.push_leaf(&v);
-            }
-            let top = f.n_features - 1;
-            let feature = if rng.random_bool(0.4) {
-                top
-            } else {
-                rng.random_range(0..f.n_features)
-            };
-            let threshold = if feature == top {
-                *next_cut += 1;
-                grid[*next_cut % grid.len()]
-            } else {
-                grid[rng.random_range(0..grid.len())]
-            };
-            let node = f.push_split(feature as u32, threshold);
-            let l = grow(f, rng, grid, next_cut, depth + 1, max_depth);
-            let r = grow(f, rng, grid, next_cut, depth + 1, max_depth);
-            f.set_children(node, l, r);
-            node
-        }
         let mut rng = ChaCha8Rng::seed_from_u64(11);
         let (mut saw_0, mut saw_255) = (false, false);
         let shapes = [
@@ -2184,6 +2404,13 @@ mod tests {
                 let blocks = Blocks::build_unchecked(&q, &im).expect("≤ 6 deep, < 64 features");
                 assert_eq!(blocks.regs as usize, n_features.div_ceil(16), "case {case}");
                 let simd = Blocks::cpu_supported();
+                // Many trees for their features: the block walk; 40 on 64
+                // features (case 7): the cut walk, unless forced.
+                let binned = q.trees.len() >= q.used_features.len();
+                assert_eq!(binned, case != 7, "case {case}");
+                assert_eq!(q.walker_name() == "cuts", !binned, "case {case}");
+                let mut q = q;
+                q.relayout_binned(true);
                 if simd {
                     assert!(matches!(q.walker, Walker::Blocks(_)), "case {case}");
                 }
@@ -2191,26 +2418,23 @@ mod tests {
                     walker: Walker::Implicit8(im.clone()),
                     ..q.clone()
                 };
+                // The same trees walked over the raw row (many trees: only
+                // when forced).
+                let mut cut = q.clone();
+                assert!(cut.relayout_cuts(), "case {case}");
+                let Walker::Cuts(cw) = cut.walker.clone() else {
+                    unreachable!()
+                };
                 let float = Model::Trees(f.clone());
                 let (q, implicit) = (Model::QuantTrees(q), Model::QuantTrees(implicit));
+                let cut = Model::QuantTrees(cut);
                 let (mut s0, mut s1, mut s2) = (q.scratch(), implicit.scratch(), float.scratch());
+                let mut s3 = cut.scratch();
                 let Model::QuantTrees(inner) = &q else {
                     unreachable!()
                 };
                 for r in 0..400 {
-                    let row: Vec<f32> = (0..n_features)
-                        .map(|_| {
-                            let g = grid[rng.random_range(0..grid.len())];
-                            match rng.random_range(0..9) {
-                                0 => g,
-                                1 => g.next_up(),
-                                2 => g.next_down(),
-                                3 => f32::NAN,
-                                4 => [f32::NEG_INFINITY, f32::INFINITY, -1e9, 1e9][r % 4],
-                                _ => rng.random_range(-32.0..32.0),
-                            }
-                        })
-                        .collect();
+                    let row = random_row(&mut rng, &grid, n_features, r);
                     let mut bins = Row64([0; 64]);
                     let mut wide = [0u8; 256];
                     inner.binner.bin_row(&row, |f, b| {
@@ -2228,12 +2452,17 @@ mod tests {
                         blocks.walk(inner, &bins, |t, l| got.push((t, l)));
                         assert_eq!(got, want, "case {case}, SSSE3, {row:?}");
                     }
+                    got.clear();
+                    cw.walk(inner, &row[..], |t, l| got.push((t, l)));
+                    assert_eq!(got, want, "case {case}, cuts, {row:?}");
                     let k = q.n_classes();
                     let (mut a, mut b, mut c) = (vec![0f32; k], vec![0f32; k], vec![0f32; k]);
                     q.predict_proba(&row, &mut s0, &mut a);
                     implicit.predict_proba(&row, &mut s1, &mut b);
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     assert_eq!(bits(&a), bits(&b), "case {case}, {row:?}");
+                    cut.predict_proba(&row, &mut s3, &mut b);
+                    assert_eq!(bits(&a), bits(&b), "case {case}, cuts, {row:?}");
                     if precision == LeafPrecision::F32 {
                         float.predict_proba(&row, &mut s2, &mut c);
                         assert_eq!(bits(&a), bits(&c), "case {case}, {row:?}");
@@ -2242,6 +2471,133 @@ mod tests {
             }
         }
         assert!(saw_0 && saw_255, "rows reach the extreme bins");
+    }
+
+    /// Few trees get the cut walk, whose leaves and probabilities are bit
+    /// for bit those of the binned walk one node at a time (`Pointers` over
+    /// `u16` bins), of the `u8` binned walk `relayout` would otherwise
+    /// choose, and (f32 leaves) of the float model: a single deep tree,
+    /// forests of 1–3 trees, boosting of 1–4 shallow trees (logistic and
+    /// softmax), f32 and int8 leaves; rows on, just above and just below the
+    /// cuts, NaN, infinities. The file holds no walker: a reload chooses the
+    /// cut walk again.
+    #[test]
+    fn few_trees_walk_the_cut_values_like_the_binned_walks() {
+        let grid: Vec<f32> = (0..255).map(|i| i as f32 * 0.25 - 30.0).collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(17);
+        // (features, classes, output, trees, depth)
+        let logistic = Output::Boosted {
+            link: Link::Logistic,
+            base: vec![0.3],
+            tree_output: vec![],
+        };
+        let softmax = Output::Boosted {
+            link: Link::Softmax,
+            base: vec![0.1, -0.2, 0.05],
+            tree_output: vec![],
+        };
+        let shapes = [
+            (20, 2, Output::Average, 1, 10),
+            (20, 3, Output::Average, 1, 14),
+            (20, 2, Output::Average, 3, 12),
+            (12, 2, logistic.clone(), 1, 3),
+            (12, 2, logistic, 4, 4),
+            (12, 3, softmax.clone(), 3, 3),
+            (30, 3, softmax, 3, 6),
+        ];
+        for (case, (n_features, k, output, n_trees, depth)) in shapes.into_iter().enumerate() {
+            let mut f = TreeEnsemble::new(n_features, k);
+            f.output = output;
+            let mut next_cut = 0;
+            for t in 0..n_trees {
+                let root = grow(&mut f, &mut rng, &grid, &mut next_cut, 0, depth);
+                f.roots.push(root);
+                if let Output::Boosted {
+                    tree_output, base, ..
+                } = &mut f.output
+                {
+                    tree_output.push((t % base.len()) as u32);
+                }
+            }
+            f.check().unwrap();
+            f.prepare();
+            for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
+                let q = QuantTrees::from_ensemble(&f, precision).unwrap();
+                let Walker::Cuts(cw) = q.walker.clone() else {
+                    panic!("case {case}: {} for few trees", q.walker_name())
+                };
+                assert!(q.heap_bytes() >= cw.heap_bytes() + q.nodes.len() * size_of::<QNode>());
+                let back = Model::from_bytes(&Model::QuantTrees(q.clone()).to_bytes()).unwrap();
+                let Model::QuantTrees(back) = back else {
+                    unreachable!()
+                };
+                assert_eq!(back.walker_name(), "cuts", "case {case}: reloaded");
+                let mut narrow = q.clone();
+                narrow.relayout_binned(true);
+                assert_ne!(narrow.walker_name(), "cuts");
+                let pointers = QuantTrees {
+                    walker: Walker::Pointers,
+                    ..narrow.clone()
+                };
+                let models = [
+                    Model::QuantTrees(q.clone()),
+                    Model::QuantTrees(pointers.clone()),
+                    Model::QuantTrees(narrow),
+                    Model::Trees(f.clone()),
+                ];
+                let mut scratch: Vec<_> = models.iter().map(Model::scratch).collect();
+                let mut bins = vec![0u16; n_features];
+                for r in 0..2000 {
+                    let row = random_row(&mut rng, &grid, n_features, r);
+                    let (mut want, mut got) = (Vec::new(), Vec::new());
+                    pointers.binner.bin_row(&row, |f, b| bins[f] = b);
+                    Pointers.walk(&pointers, &bins[..], |t, l| want.push((t, l)));
+                    cw.walk(&q, &row[..], |t, l| got.push((t, l)));
+                    assert_eq!(got, want, "case {case}, {row:?}");
+                    let bits = |m: &Model, s: &mut Scratch| {
+                        let mut p = vec![0f32; k];
+                        m.predict_proba(&row, s, &mut p);
+                        p.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+                    };
+                    let expected = bits(&models[0], &mut scratch[0]);
+                    let n = if precision == LeafPrecision::F32 {
+                        4
+                    } else {
+                        3
+                    };
+                    for (m, s) in models.iter().zip(&mut scratch).take(n).skip(1) {
+                        assert_eq!(bits(m, s), expected, "case {case}, {row:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// A model whose cuts are out of order, repeated or NaN (a damaged file
+    /// could hold one: `check` does not look) keeps a binned walk: only the
+    /// binning defines its branches then.
+    #[test]
+    fn unsorted_cuts_keep_the_binned_walk() {
+        // x0 <= 2 ? (x0 <= 0.5 ? A : B) : C: one feature, two cuts.
+        let mut f = TreeEnsemble::new(1, 2);
+        let root = f.push_split(0, 2.0);
+        let l = f.push_split(0, 0.5);
+        let ll = f.push_leaf(&[1.0, 0.0]);
+        let lr = f.push_leaf(&[0.0, 1.0]);
+        let r = f.push_leaf(&[0.25, 0.75]);
+        f.set_children(root, l, r);
+        f.set_children(l, ll, lr);
+        f.roots.push(root);
+        let mut q = QuantTrees::from_ensemble(&f, LeafPrecision::F32).unwrap();
+        assert_eq!(q.walker_name(), "cuts");
+        assert_eq!(q.cuts, [0.5, 2.0]);
+        for cuts in [[2.0, 0.5], [0.5, 0.5], [0.5, f32::NAN], [f32::NAN, 2.0]] {
+            q.cuts = cuts.to_vec();
+            q.check().unwrap();
+            assert!(!q.relayout_cuts(), "{cuts:?}");
+            q.relayout(true);
+            assert_ne!(q.walker_name(), "cuts", "{cuts:?}");
+        }
     }
 
     #[test]
