@@ -2096,6 +2096,17 @@ mod tests {
         node
     }
 
+    /// Adds tree `t` (root `root`): boosted trees take the outputs in turn.
+    fn push_root(f: &mut TreeEnsemble, root: u32, t: usize) {
+        f.roots.push(root);
+        if let Output::Boosted {
+            tree_output, base, ..
+        } = &mut f.output
+        {
+            tree_output.push((t % base.len()) as u32);
+        }
+    }
+
     /// A row of values on, just above and just below `grid` values (the
     /// cuts), NaN, infinities, huge values (one kind a row, by `r`) and
     /// values in between.
@@ -2387,13 +2398,7 @@ mod tests {
                 } else {
                     grow(&mut f, &mut rng, &grid, &mut next_cut, 0, d)
                 };
-                f.roots.push(root);
-                if let Output::Boosted {
-                    tree_output, base, ..
-                } = &mut f.output
-                {
-                    tree_output.push((t % base.len()) as u32);
-                }
+                push_root(&mut f, root, t);
             }
             f.check().unwrap();
             for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
@@ -2511,13 +2516,7 @@ mod tests {
             let mut next_cut = 0;
             for t in 0..n_trees {
                 let root = grow(&mut f, &mut rng, &grid, &mut next_cut, 0, depth);
-                f.roots.push(root);
-                if let Output::Boosted {
-                    tree_output, base, ..
-                } = &mut f.output
-                {
-                    tree_output.push((t % base.len()) as u32);
-                }
+                push_root(&mut f, root, t);
             }
             f.check().unwrap();
             f.prepare();

@@ -1014,22 +1014,14 @@ mod tests {
             let p = FittedPipeline::fit(&d, &PipelineConfig::default()).unwrap();
             let (plan, schema) = (p.row_plan(), d.schema());
             for _ in 0..200 {
-                let row: Vec<f64> = (0..width)
+                let numbers: Vec<f64> = (0..width)
                     .map(|_| match rng.random_range(0..8) {
                         0 => specials[rng.random_range(0..specials.len())],
                         _ => rng.random_range(-80.0..80.0),
                     })
                     .collect();
-                let cells: Vec<Value> = row
-                    .iter()
-                    .map(|&v| {
-                        if v.is_nan() {
-                            Value::Missing
-                        } else {
-                            Value::Number(v)
-                        }
-                    })
-                    .collect();
+                let cells = row(&numbers);
+                let row = numbers;
                 let (mut one, mut two) = (vec![7f32; width], vec![7f32; width]);
                 let got = plan.transform_numbers(&row, &mut one);
                 let want = plan.transform_checked(&cells, &mut two);
