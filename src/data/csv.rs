@@ -185,7 +185,70 @@ fn read_with_schema(
 }
 
 /// A CSV file opened for streaming, positioned after its header.
-pub type CsvReader = csv::Reader<std::io::BufReader<std::fs::File>>;
+pub type CsvReader = csv::Reader<CrlfToLf<std::io::BufReader<std::fs::File>>>;
+
+/// Reads a file with each `\r\n` as `\n`. The csv crate counts a line when
+/// it consumes a `\n`, and of a `\r\n` terminator it consumes the `\n` only
+/// when it starts the next record, so with Windows line endings (Python's
+/// `csv` module writes them) every record's line is one short
+/// (BurntSushi/rust-csv#395, open) and errors would name the line above the
+/// bad one. A lone `\r` is kept.
+pub struct CrlfToLf<R> {
+    inner: R,
+    /// A `\r` ended the last chunk read: whether to keep it depends on the
+    /// next byte.
+    pending_cr: bool,
+}
+
+impl<R: std::io::BufRead> CrlfToLf<R> {
+    pub fn new(inner: R) -> CrlfToLf<R> {
+        CrlfToLf {
+            inner,
+            pending_cr: false,
+        }
+    }
+}
+
+impl<R: std::io::BufRead> std::io::Read for CrlfToLf<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let buf = self.inner.fill_buf()?;
+            let mut n = 0;
+            if self.pending_cr && buf.first() != Some(&b'\n') {
+                out[0] = b'\r';
+                n = 1;
+            }
+            self.pending_cr = false;
+            if buf.is_empty() {
+                return Ok(n);
+            }
+            let mut used = 0;
+            while used < buf.len() && n < out.len() {
+                let b = buf[used];
+                used += 1;
+                if b == b'\r' {
+                    match buf.get(used) {
+                        Some(&b'\n') => continue,
+                        Some(_) => {}
+                        None => {
+                            self.pending_cr = true;
+                            continue;
+                        }
+                    }
+                }
+                out[n] = b;
+                n += 1;
+            }
+            self.inner.consume(used);
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+}
 
 /// Opens `path` the way every optbench reader does (cells trimmed) and
 /// checks its header: not empty, every column named, no name twice.
@@ -194,7 +257,7 @@ pub fn open_csv(path: &Path) -> Result<(CsvReader, Vec<String>)> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::new(file));
+        .from_reader(CrlfToLf::new(std::io::BufReader::new(file)));
     let header: Vec<String> = rdr
         .headers()
         .map_err(|e| csv_error(path, e))?
@@ -457,6 +520,42 @@ pub(crate) fn csv_error(path: &Path, e: csv::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every `\r\n` becomes `\n` and nothing else changes, whatever the
+    /// chunk sizes (a `\r\n` split between two reads included).
+    #[test]
+    fn crlf_reads_as_lf_across_every_chunk_boundary() {
+        use std::io::Read;
+        let text = b"a,b\r\n1,\r\r\n\r\n\rx\n\r\r\n2,3\r";
+        let want: Vec<u8> = String::from_utf8(text.to_vec())
+            .unwrap()
+            .replace("\r\n", "\n")
+            .into_bytes();
+        for capacity in 1..6 {
+            for chunk in 1..7 {
+                let inner = std::io::BufReader::with_capacity(capacity, &text[..]);
+                let mut r = CrlfToLf::new(inner);
+                let (mut got, mut buf) = (Vec::new(), vec![0u8; chunk]);
+                loop {
+                    let n = r.read(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(got, want, "capacity {capacity}, chunk {chunk}");
+            }
+        }
+    }
+
+    /// Errors in a file with Windows line endings name the bad line itself
+    /// (line 3 without the conversion).
+    #[test]
+    fn line_numbers_are_right_with_windows_line_endings() {
+        let f = file("x,y\r\n1,a\r\n2,b\r\n1,2,3\r\n");
+        let err = read_csv(f.path(), "y", &ColumnTypes::new()).unwrap_err();
+        assert!(err.to_string().contains("line 4"), "{err}");
+    }
 
     fn file(text: &str) -> tempfile::NamedTempFile {
         use std::io::Write;
