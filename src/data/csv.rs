@@ -225,22 +225,31 @@ impl<R: std::io::BufRead> std::io::Read for CrlfToLf<R> {
             if buf.is_empty() {
                 return Ok(n);
             }
+            // Copy runs between `\r`s whole: drift streams big files
+            // through this. Drift of two 63 MB files took 0.80-0.86 s with
+            // the adapter and 0.78-0.90 s without it, alternated.
             let mut used = 0;
             while used < buf.len() && n < out.len() {
-                let b = buf[used];
-                used += 1;
-                if b == b'\r' {
-                    match buf.get(used) {
-                        Some(&b'\n') => continue,
-                        Some(_) => {}
-                        None => {
-                            self.pending_cr = true;
-                            continue;
-                        }
+                let take = (buf.len() - used).min(out.len() - n);
+                let run = &buf[used..used + take];
+                let Some(i) = memchr::memchr(b'\r', run) else {
+                    out[n..n + take].copy_from_slice(run);
+                    n += take;
+                    used += take;
+                    break;
+                };
+                out[n..n + i].copy_from_slice(&run[..i]);
+                n += i;
+                used += i + 1;
+                // The `\r` lay within `take`, so there is room for it.
+                match buf.get(used) {
+                    Some(&b'\n') => {}
+                    Some(_) => {
+                        out[n] = b'\r';
+                        n += 1;
                     }
+                    None => self.pending_cr = true,
                 }
-                out[n] = b;
-                n += 1;
             }
             self.inner.consume(used);
             if n > 0 {
@@ -525,15 +534,33 @@ mod tests {
     /// chunk sizes (a `\r\n` split between two reads included).
     #[test]
     fn crlf_reads_as_lf_across_every_chunk_boundary() {
+        // A fixed text with every corner, then random ones over the bytes
+        // that matter (a tiny LCG: the test needs no seed crate).
+        let mut texts = vec![b"a,b\r\n1,\r\r\n\r\n\rx\n\r\r\n2,3\r".to_vec()];
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for len in [7, 19, 40] {
+            let text = (0..len)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    b"ab\r\r\n,"[(state >> 60) as usize % 6]
+                })
+                .collect();
+            texts.push(text);
+        }
+        for text in &texts {
+            let want: Vec<u8> = String::from_utf8(text.clone())
+                .unwrap()
+                .replace("\r\n", "\n")
+                .into_bytes();
+            check_crlf(text, &want);
+        }
+    }
+
+    fn check_crlf(text: &[u8], want: &[u8]) {
         use std::io::Read;
-        let text = b"a,b\r\n1,\r\r\n\r\n\rx\n\r\r\n2,3\r";
-        let want: Vec<u8> = String::from_utf8(text.to_vec())
-            .unwrap()
-            .replace("\r\n", "\n")
-            .into_bytes();
-        for capacity in 1..6 {
-            for chunk in 1..7 {
-                let inner = std::io::BufReader::with_capacity(capacity, &text[..]);
+        for capacity in 1..9 {
+            for chunk in 1..10 {
+                let inner = std::io::BufReader::with_capacity(capacity, text);
                 let mut r = CrlfToLf::new(inner);
                 let (mut got, mut buf) = (Vec::new(), vec![0u8; chunk]);
                 loop {
@@ -543,7 +570,7 @@ mod tests {
                     }
                     got.extend_from_slice(&buf[..n]);
                 }
-                assert_eq!(got, want, "capacity {capacity}, chunk {chunk}");
+                assert_eq!(got, want, "{text:?}: capacity {capacity}, chunk {chunk}");
             }
         }
     }

@@ -14,7 +14,7 @@ mod synthetic;
 pub(crate) use self::csv::csv_error;
 pub use self::csv::{
     open_csv, read_csv, read_csv_with_schema, read_header, read_rows_with_schema, ColumnType,
-    ColumnTypes, CsvReader, CsvTable,
+    ColumnTypes, CrlfToLf, CsvReader, CsvTable,
 };
 pub use profile::{profile, CategoryCount, FeatureProfile, Quantile, PROFILE_QUANTILES};
 pub use schema::{

@@ -9,7 +9,7 @@
 //! to be categorical part-way through makes the reader start again with that
 //! column known — in practice it is the first data row that tells.
 
-use crate::data::{csv_error, is_missing};
+use crate::data::{csv_error, is_missing, CrlfToLf};
 use crate::error::{Error, Result};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -102,7 +102,10 @@ fn read_pass(
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        .from_reader(CrlfToLf::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            file,
+        )));
     let header: Vec<String> = rdr
         .headers()
         .map_err(|e| csv_error(path, e))?
@@ -292,5 +295,18 @@ mod tests {
             e.contains("line 3, column `b`") && e.contains("`oops`"),
             "{e}"
         );
+    }
+
+    /// Windows line endings: the error names the bad line, not the one
+    /// above it (rust-csv#395; see `CrlfToLf`).
+    #[test]
+    fn line_numbers_are_right_with_windows_line_endings() {
+        let f = file("a,b\r\n1,2\r\n3,oops\r\n");
+        let known = HashMap::from([("b".to_string(), (Kind::Numeric, "the reference"))]);
+        let e = read_table(f.path(), None, &known).unwrap_err().to_string();
+        assert!(e.contains("line 3, column `b`"), "{e}");
+        let f = file("a,b\r\n1,2\r\n3,4,5\r\n");
+        let e = read_table(f.path(), None, &known).unwrap_err().to_string();
+        assert!(e.contains("line 3, column `*`"), "{e}");
     }
 }
