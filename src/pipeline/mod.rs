@@ -540,7 +540,11 @@ pub struct RowPlan<'p> {
 
 #[derive(Debug, Clone)]
 enum Plan {
-    /// Every column numeric: column `j` writes output `j`.
+    /// Every column numeric: column `j` writes output `j`. The constants
+    /// are kept twice on purpose, per column for cells (one struct read per
+    /// value) and per kind for rows of numbers (whole vectors): the cells
+    /// path reading the per-kind arrays measured 0-15% slower (criterion,
+    /// four alternated pairs: 93/108, 64/72, 65/65, 95/98 ns).
     Numeric(Vec<Affine>, Columns),
     Mixed(Vec<Op>),
 }
