@@ -4,11 +4,16 @@
 //! - held-out rows are preloaded and cycled in a seeded order (never one row
 //!   repeated, which would let branch predictors and caches learn it);
 //! - each candidate is warmed up (at least `warmup_calls` and `warmup_ms`);
-//! - then candidates take turns in interleaved rounds (in a seeded order each
-//!   round), so a noisy neighbour slows them all alike; in a round every
-//!   candidate sees the same rows;
+//! - then candidates take turns in interleaved rounds, so a noisy neighbour
+//!   slows them all alike; in a round every candidate sees the same rows.
+//!   A round is taken in [`SLICES`] slices, the candidates in a fresh seeded
+//!   order in each, so every candidate's calls are spread over the whole
+//!   round; each candidate's turn starts with [`REWARM_CALLS`] untimed calls;
 //! - every call is timed on its own, model-only and end-to-end
-//!   (validate → preprocess → predict);
+//!   (validate → preprocess → predict), the two paths taking turns call by
+//!   call: timed in blocks, the model-only block came first after the
+//!   re-warm and caught the cache colder (a forest of 100 full-depth trees
+//!   measured 0.83× end to end against model-only p50);
 //! - the timer's own cost (two clock reads back to back, median of 10,000)
 //!   is measured, reported, and subtracted from every timed call: a caller
 //!   does not read our clock, so the net time is what it would observe.
@@ -35,6 +40,20 @@ use std::time::Instant;
 /// maximum only from n = 473; 662 leaves a margin of a few order statistics
 /// (at n = 662 the bound is X₍₆₆₀₎).
 pub const MIN_CALLS_FOR_P99: usize = 662;
+
+/// Slices per round. Taken whole, a round gave a fast candidate's 1,000
+/// calls a tenth of a millisecond: one instant of a host whose speed
+/// changes over milliseconds, so its p50 was whichever state it caught, and
+/// the candidates' latency order moved between runs (Kendall τ 0.84-0.86 on
+/// end-to-end p50 and p99 for two default runs on a noisy host).
+pub const SLICES: usize = 10;
+
+/// Untimed calls at the start of each candidate's turn in a slice (end to
+/// end, so the model and the pipeline are both touched): they bring the
+/// model back into the caches the other candidates' turns used, so the
+/// figures are those of a server serving this one model, whose first call
+/// after another model's 100 calls would otherwise be timed cold.
+pub const REWARM_CALLS: usize = 8;
 
 /// A monotonic time source in nanoseconds.
 pub trait Clock {
@@ -244,31 +263,43 @@ pub fn measure_latency<C: Clock>(
         if calls == 0 {
             break;
         }
-        turn.shuffle(&mut rng);
         let first = (round * per_round) % n_rows;
-        for &si in &turn {
-            let s = &subjects[si];
-            let scratch = &mut scratches[si];
-            let samples = &mut model_samples[si];
-            for c in 0..calls {
-                let i = order[(first + c) % n_rows];
-                let row = &features[i * d..(i + 1) * d];
-                let t0 = clock.now();
-                black_box(s.model.predict(black_box(row), scratch));
-                let t1 = clock.now();
-                samples.push(t1.saturating_sub(t0).saturating_sub(net));
+        let from: Vec<usize> = e2e_samples.iter().map(Vec::len).collect();
+        let per_slice = calls.div_ceil(SLICES);
+        for slice_first in (0..calls).step_by(per_slice) {
+            let slice = slice_first..calls.min(slice_first + per_slice);
+            turn.shuffle(&mut rng);
+            for &si in &turn {
+                let s = &subjects[si];
+                let (plan, scratch) = (&plans[si], &mut scratches[si]);
+                let row_of = |c: usize| order[(first + c) % n_rows];
+                for c in 0..REWARM_CALLS {
+                    let i = row_of(slice.start + c);
+                    black_box(end_to_end(s, plan, raw(i), &mut buf, scratch));
+                }
+                // The two paths take turns call by call, so they are timed
+                // in the same cache state, each on the slice's rows; the
+                // end-to-end call takes the row half a slice on, so no call
+                // repeats the one before it.
+                let (model_samples, e2e_samples) = (&mut model_samples[si], &mut e2e_samples[si]);
+                for c in slice.clone() {
+                    let i = row_of(c);
+                    let row = &features[i * d..(i + 1) * d];
+                    let t0 = clock.now();
+                    black_box(s.model.predict(black_box(row), scratch));
+                    let t1 = clock.now();
+                    model_samples.push(t1.saturating_sub(t0).saturating_sub(net));
+                    let shifted = slice.start + (c - slice.start + slice.len() / 2) % slice.len();
+                    let row = raw(row_of(shifted));
+                    let t0 = clock.now();
+                    black_box(end_to_end(s, plan, black_box(row), &mut buf, scratch));
+                    let t1 = clock.now();
+                    e2e_samples.push(t1.saturating_sub(t0).saturating_sub(net));
+                }
             }
-            let samples = &mut e2e_samples[si];
-            let from = samples.len();
-            for c in 0..calls {
-                let i = order[(first + c) % n_rows];
-                let row = raw(i);
-                let t0 = clock.now();
-                black_box(end_to_end(s, &plans[si], black_box(row), &mut buf, scratch));
-                let t1 = clock.now();
-                samples.push(t1.saturating_sub(t0).saturating_sub(net));
-            }
-            let mut this_round = samples[from..].to_vec();
+        }
+        for (si, samples) in e2e_samples.iter().enumerate() {
+            let mut this_round = samples[from[si]..].to_vec();
             this_round.sort_unstable();
             round_p50s[si].push(Nanos(this_round[this_round.len() / 2]));
             progress.advance(1);

@@ -11,7 +11,7 @@ mod quality;
 
 pub use latency::{
     measure_latency, Clock, LatencyRun, LatencyStats, MonotonicClock, StageLatency, TimerOverhead,
-    MIN_CALLS_FOR_P99,
+    MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
 };
 pub use quality::{accuracy, f1_macro};
 

@@ -517,7 +517,8 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         o,
         "<h2>How this was measured</h2><p class=\"note\">Held-out rows are preloaded and cycled in a seeded order; each candidate \
          is warmed up (≥ {} calls and ≥ {} ms), then every call is timed on its own, {} calls per path and candidate, in {} \
-         interleaved rounds so that a noisy neighbour hurts all candidates alike. Percentiles are nearest-rank; the p99 bound is the \
+         interleaved rounds so that a noisy neighbour hurts all candidates alike (each round in {} slices, the candidates in a fresh \
+         order in each; each turn starts with {} untimed calls that bring the model back into cache). Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. The frontier compares the end-to-end p50 (a typical request; the p99 of a \
          sub-microsecond call is mostly the timer and interrupts, and reorders between runs), and the budget the p99 bound. On the frontier, \
          p50s closer than 25% (and never less than two timer reads) are not told apart: a point is dominated by one that is more accurate \
@@ -530,6 +531,8 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         m.warmup_ms,
         m.timed_calls,
         m.rounds,
+        crate::measure::SLICES,
+        crate::measure::REWARM_CALLS,
         r.timer_overhead_ns.p50,
         r.timer_overhead_ns.p99,
         m.zstd_levels
