@@ -44,8 +44,8 @@ pub const MIN_CALLS_FOR_P99: usize = 662;
 /// Slices per round. Taken whole, a round gave a fast candidate's 1,000
 /// calls a tenth of a millisecond: one instant of a host whose speed
 /// changes over milliseconds, so its p50 was whichever state it caught, and
-/// the candidates' latency order moved between runs (Kendall τ 0.84-0.86 on
-/// end-to-end p50 and p99 for two default runs on a noisy host).
+/// the candidates' latency order moved between runs (Kendall τ 0.82-0.86 on
+/// end-to-end p50 and p99 for pairs of default runs on a noisy host).
 pub const SLICES: usize = 10;
 
 /// Untimed calls at the start of each candidate's turn in a slice (end to
@@ -273,8 +273,10 @@ pub fn measure_latency<C: Clock>(
                 let s = &subjects[si];
                 let (plan, scratch) = (&plans[si], &mut scratches[si]);
                 let row_of = |c: usize| order[(first + c) % n_rows];
+                // On the rows after the slice, so no timed call repeats a
+                // row the re-warm just served.
                 for c in 0..REWARM_CALLS {
-                    let i = row_of(slice.start + c);
+                    let i = row_of(slice.end + c);
                     black_box(end_to_end(s, plan, raw(i), &mut buf, scratch));
                 }
                 // The two paths take turns call by call, so they are timed
