@@ -269,18 +269,27 @@ fn evaluate(
         .collect();
     let selection = select(&points, &plan.budget);
 
-    let spread: Vec<f64> = latency
+    // A candidate is judged on its rounds with the machine's own changes of
+    // speed divided out (every candidate took turns in every slice, so they
+    // all felt them); those are reported once for the run.
+    let rounds: Vec<&[Nanos]> = latency.iter().map(|l| &l.round_p50s[..]).collect();
+    let host_speed = crate::measure::host_speed(&rounds);
+    let own: Vec<Vec<Nanos>> = rounds
         .iter()
-        .map(|l| crate::measure::round_spread(&l.round_p50s))
+        .map(|r| crate::measure::without_host(r, &host_speed))
+        .collect();
+    let spread: Vec<f64> = own
+        .iter()
+        .map(|r| crate::measure::round_spread(r))
         .collect();
     // Rounds that differ by less than two timer reads cannot be told apart:
     // cheap models are not called noisy for that.
-    let noisy: Vec<bool> = latency
+    let noisy: Vec<bool> = own
         .iter()
         .zip(&spread)
-        .map(|(l, &s)| {
+        .map(|(r, &s)| {
             s > plan.measure.noise_tolerance
-                && crate::measure::round_range(&l.round_p50s).0 > 2 * overhead.p50.0
+                && crate::measure::round_range(r).0 > 2 * overhead.p50.0
         })
         .collect();
     let candidates: Vec<CandidateResult> = trained
@@ -351,6 +360,8 @@ fn evaluate(
         measure: plan.measure.clone(),
         machine: Machine::detect(),
         timer_overhead_ns: overhead,
+        host_spread: crate::measure::host_spread(&host_speed),
+        host_speed,
         stage_latency_ns: stages,
         chosen: selection.chosen.map(|i| trained[i].id.clone()),
         closest: selection.closest.map(|i| trained[i].id.clone()),

@@ -171,9 +171,16 @@ fn print_summary(r: &RunResults) {
         .collect();
     if !noisy.is_empty() {
         println!(
-            "\nnoisy (rounds disagree by more than {:.0} %): {}",
+            "\nnoisy (rounds disagree by more than {:.0} %, beyond what the whole machine did): {}",
             r.measure.noise_tolerance * 100.0,
             noisy.join(", ")
+        );
+    }
+    if r.host_spread > r.measure.noise_tolerance {
+        println!(
+            "\nthe machine's speed moved by {:.0} % between rounds (every candidate felt it, so \
+             their order holds; absolute times are that uncertain: re-run on a quieter machine)",
+            r.host_spread * 100.0
         );
     }
     println!("\n{}", r.reason);

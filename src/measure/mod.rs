@@ -148,6 +148,68 @@ pub fn round_range(round_p50s: &[Nanos]) -> Nanos {
     Nanos(max.0 - min.0)
 }
 
+/// Fewest candidates from which a round's common slowdown is told apart
+/// from one candidate's own: the median of three outvotes one.
+pub const MIN_CANDIDATES_FOR_HOST_SPEED: usize = 3;
+
+/// The machine's speed in each round, as a factor on every candidate's
+/// time: the median over candidates of their round p50 ÷ their median
+/// round p50 (1 in every round when the machine held steady). The
+/// candidates take turns within every slice of a round, so a host that
+/// slows down slows them all by about this factor; dividing it out leaves
+/// each candidate's own noise. All 1 with fewer than
+/// [`MIN_CANDIDATES_FOR_HOST_SPEED`] candidates or rounds of unequal count.
+pub fn host_speed(round_p50s: &[&[Nanos]]) -> Vec<f64> {
+    let rounds = round_p50s.first().map_or(0, |r| r.len());
+    if round_p50s.len() < MIN_CANDIDATES_FOR_HOST_SPEED
+        || round_p50s.iter().any(|r| r.len() != rounds)
+    {
+        return vec![1.0; rounds];
+    }
+    let relative: Vec<Vec<f64>> = round_p50s
+        .iter()
+        .map(|r| {
+            let mut v: Vec<u64> = r.iter().map(|n| n.0).collect();
+            v.sort_unstable();
+            let median = v[v.len() / 2].max(1) as f64;
+            r.iter().map(|n| n.0 as f64 / median).collect()
+        })
+        .collect();
+    (0..rounds)
+        .map(|k| {
+            let mut v: Vec<f64> = relative.iter().map(|r| r[k]).collect();
+            v.sort_by(f64::total_cmp);
+            let factor = v[v.len() / 2];
+            if factor > 0.0 {
+                factor
+            } else {
+                1.0
+            }
+        })
+        .collect()
+}
+
+/// A candidate's round p50s with the host's speed divided out
+/// ([`host_speed`]): what [`round_spread`] and [`round_range`] judge.
+pub fn without_host(round_p50s: &[Nanos], speed: &[f64]) -> Vec<Nanos> {
+    round_p50s
+        .iter()
+        .zip(speed)
+        .map(|(n, f)| Nanos((n.0 as f64 / f).round() as u64))
+        .collect()
+}
+
+/// How far the host's speed moved between rounds: `(max − min) / median`
+/// of [`host_speed`]'s factors, as [`round_spread`] measures a candidate.
+pub fn host_spread(speed: &[f64]) -> f64 {
+    if speed.len() < 2 {
+        return 0.0;
+    }
+    let mut v = speed.to_vec();
+    v.sort_by(f64::total_cmp);
+    (v[v.len() - 1] - v[0]) / v[v.len() / 2]
+}
+
 /// The serving path of one candidate: validate → preprocess → predict.
 #[derive(Clone, Copy)]
 pub struct Subject<'a> {
@@ -314,6 +376,31 @@ mod tests {
         let tie = [c(3, 700, 100), c(19, 700, 100)];
         assert_eq!(Compression::choose(&tie).unwrap().level, 3);
         assert!(Compression::choose(&[]).is_none());
+    }
+
+    /// A slowdown every candidate feels is the host's and is divided out;
+    /// one candidate's own jump is not; with two candidates nothing can be
+    /// told apart, so nothing is divided out.
+    #[test]
+    fn host_speed_divides_out_what_every_candidate_felt() {
+        let ns = |v: &[u64]| v.iter().map(|&x| Nanos(x)).collect::<Vec<_>>();
+        let a = ns(&[100, 200, 100, 100, 150]);
+        let b = ns(&[40, 80, 40, 40, 60]);
+        let c = ns(&[1000, 2000, 1000, 1000, 1500]);
+        let jumpy = ns(&[500, 1000, 500, 2000, 750]);
+        let speed = host_speed(&[&a, &b, &c, &jumpy]);
+        assert_eq!(speed, [1.0, 2.0, 1.0, 1.0, 1.5]);
+        assert_eq!(host_spread(&speed), 1.0);
+        for steady in [&a, &b, &c] {
+            assert_eq!(round_spread(steady), 1.0, "raw: the host's doing");
+            assert_eq!(round_spread(&without_host(steady, &speed)), 0.0);
+        }
+        let own = without_host(&jumpy, &speed);
+        assert_eq!(own, ns(&[500, 500, 500, 2000, 500]));
+        assert_eq!(round_spread(&own), 3.0);
+        assert_eq!(host_speed(&[&a, &jumpy]), [1.0; 5]);
+        assert_eq!(host_speed(&[&a, &b, &ns(&[1, 2])]), [1.0; 5]);
+        assert_eq!(host_spread(&[1.0]), 0.0);
     }
 
     #[test]

@@ -364,6 +364,31 @@ document.querySelectorAll('table.sortable th').forEach(th => {
 /// model (its model-only figures), and the whole request as measured. The
 /// parts are medians and p99s of separate measurements, so they need not add
 /// up exactly; the table says how far they are from the measured whole.
+/// What the machine's own changes of speed did to the run, in a sentence.
+fn host_note(r: &RunResults) -> String {
+    let (lo, hi) = r
+        .host_speed
+        .iter()
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), &f| {
+            (lo.min(f), hi.max(f))
+        });
+    if r.host_speed.is_empty() || r.candidates.len() < crate::measure::MIN_CANDIDATES_FOR_HOST_SPEED
+    {
+        return String::new();
+    }
+    let moved = if r.host_spread > r.measure.noise_tolerance {
+        "<b>The machine itself changed speed while measuring</b>: every candidate felt it, so their order holds, but absolute times \
+         are that uncertain; re-run on a quieter machine before trusting them against a tight budget."
+    } else {
+        "That is within the noise tolerance."
+    };
+    format!(
+        "The machine's speed per round, from the median change of all candidates, ran from {lo:.2}× to {hi:.2}× its usual \
+         (a spread of {:.0} %). {moved}",
+        r.host_spread * 100.0
+    )
+}
+
 fn stage_breakdown(o: &mut String, r: &RunResults, c: &CandidateResult) {
     let st = &r.stage_latency_ns;
     let parts = [
@@ -477,7 +502,8 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         "<h2>Candidates</h2><p class=\"note\">Click a column to sort. Latencies are per row, one thread: \
          <em>end-to-end</em> = validate → preprocess → predict on a raw row, <em>model</em> = predict on a preprocessed row. \
          The budget is checked against the p99 upper bound. Grey rows do not fit the budget. \
-         <em>Round spread</em> is (max − min) ÷ median of the per-round end-to-end p50s; above the noise tolerance a candidate is <b>noisy</b>: \
+         <em>Round spread</em> is (max − min) ÷ median of the per-round end-to-end p50s, with the machine's own changes of speed (which \
+         every candidate felt) divided out; above the noise tolerance a candidate is <b>noisy</b>: \
          its latency moved while it was measured, so re-run on a quieter machine before trusting small differences.</p>\
          <div class=\"scroll\"><table class=\"sortable cands\"><thead><tr>\
          <th>id</th><th>family</th><th>params</th><th>parent</th><th>transform</th><th>accuracy</th>\
@@ -518,7 +544,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         "<h2>How this was measured</h2><p class=\"note\">Held-out rows are preloaded and cycled in a seeded order; each candidate \
          is warmed up (≥ {} calls and ≥ {} ms), then every call is timed on its own, {} calls per path and candidate, in {} \
          interleaved rounds so that a noisy neighbour hurts all candidates alike (each round in {} slices, the candidates in a fresh \
-         order in each; each turn starts with {} untimed calls that bring the model back into cache). Percentiles are nearest-rank; the p99 bound is the \
+         order in each; each turn starts with {} untimed calls that bring the model back into cache). {} Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. The frontier compares the end-to-end p50 (a typical request; the p99 of a \
          sub-microsecond call is mostly the timer and interrupts, and reorders between runs), and the budget the p99 bound. On the frontier, \
          p50s closer than 25% (and never less than two timer reads) are not told apart: a point is dominated by one that is more accurate \
@@ -533,6 +559,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         m.rounds,
         crate::measure::SLICES,
         crate::measure::REWARM_CALLS,
+        host_note(r),
         r.timer_overhead_ns.p50,
         r.timer_overhead_ns.p99,
         m.zstd_levels

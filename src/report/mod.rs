@@ -31,6 +31,15 @@ pub struct RunResults {
     pub measure: MeasureSettings,
     pub machine: Machine,
     pub timer_overhead_ns: TimerOverhead,
+    /// The machine's speed in each round, a factor on every candidate's
+    /// time (`measure::host_speed`; all 1 when it held steady)…
+    #[serde(default)]
+    pub host_speed: Vec<f64>,
+    /// …and how far it moved, `(max − min) / median`: above
+    /// `measure.noise_tolerance`, absolute times carry that uncertainty (the
+    /// candidates' order does not: they all felt it).
+    #[serde(default)]
+    pub host_spread: f64,
     /// Validation and preprocessing timed on their own (the same for every
     /// candidate): with a candidate's model-only figures, the breakdown of
     /// its end-to-end latency.
@@ -173,10 +182,12 @@ pub struct CandidateResult {
     pub model_latency_ns: LatencyStats,
     /// Median per round of the end-to-end p50 (spread = noise).
     pub round_p50_ns: Vec<Nanos>,
-    /// `(max − min) / median` of `round_p50_ns`…
+    /// `(max − min) / median` of `round_p50_ns` with the machine's speed
+    /// (`host_speed`) divided out…
     pub round_spread: f64,
-    /// …above `measure.noise_tolerance`: the rounds disagree, so the
-    /// latency figures deserve less trust (re-run on a quieter machine).
+    /// …above `measure.noise_tolerance`: the rounds disagree beyond what
+    /// the whole machine did, so this candidate's figures deserve less
+    /// trust (re-run on a quieter machine).
     pub noisy: bool,
     pub throughput_rows_per_s: f64,
     pub size_bytes: Sizes,
@@ -416,6 +427,8 @@ pub(crate) mod sample {
                 p50: Nanos(20),
                 p99: Nanos(40),
             },
+            host_speed: vec![1.0, 1.0],
+            host_spread: 0.0,
             stage_latency_ns: StageLatency {
                 request: crate::data::RequestForm::Numbers,
                 validate: lat(12),
