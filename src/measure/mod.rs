@@ -132,13 +132,23 @@ impl MeasureSettings {
 /// Spread of per-round medians relative to their median: `(max − min) /
 /// median`, 0 with fewer than two rounds.
 pub fn round_spread(round_p50s: &[Nanos]) -> f64 {
-    if round_p50s.len() < 2 {
+    relative_range(round_p50s.iter().map(|n| n.0 as f64).collect(), 1.0)
+}
+
+/// `(max − min) / median` (the upper median, at least `floor`), 0 for
+/// fewer than two values: how [`round_spread`] (floor 1 ns) and
+/// [`host_spread`] measure.
+fn relative_range(mut v: Vec<f64>, floor: f64) -> f64 {
+    if v.len() < 2 {
         return 0.0;
     }
-    let mut v: Vec<u64> = round_p50s.iter().map(|n| n.0).collect();
-    v.sort_unstable();
-    let median = v[v.len() / 2].max(1) as f64;
-    (v[v.len() - 1] - v[0]) as f64 / median
+    v.sort_by(f64::total_cmp);
+    (v[v.len() - 1] - v[0]) / upper_median(&v).max(floor)
+}
+
+/// The upper median of sorted values.
+fn upper_median(sorted: &[f64]) -> f64 {
+    sorted[sorted.len() / 2]
 }
 
 /// Largest minus smallest of the per-round medians.
@@ -166,20 +176,21 @@ pub fn host_speed(round_p50s: &[&[Nanos]]) -> Vec<f64> {
     {
         return vec![1.0; rounds];
     }
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
     let relative: Vec<Vec<f64>> = round_p50s
         .iter()
         .map(|r| {
-            let mut v: Vec<u64> = r.iter().map(|n| n.0).collect();
-            v.sort_unstable();
-            let median = v[v.len() / 2].max(1) as f64;
-            r.iter().map(|n| n.0 as f64 / median).collect()
+            let ns: Vec<f64> = r.iter().map(|n| n.0 as f64).collect();
+            let median = upper_median(&sorted(ns.clone())).max(1.0);
+            ns.iter().map(|x| x / median).collect()
         })
         .collect();
     (0..rounds)
         .map(|k| {
-            let mut v: Vec<f64> = relative.iter().map(|r| r[k]).collect();
-            v.sort_by(f64::total_cmp);
-            let factor = v[v.len() / 2];
+            let factor = upper_median(&sorted(relative.iter().map(|r| r[k]).collect()));
             if factor > 0.0 {
                 factor
             } else {
@@ -202,12 +213,7 @@ pub fn without_host(round_p50s: &[Nanos], speed: &[f64]) -> Vec<Nanos> {
 /// How far the host's speed moved between rounds: `(max − min) / median`
 /// of [`host_speed`]'s factors, as [`round_spread`] measures a candidate.
 pub fn host_spread(speed: &[f64]) -> f64 {
-    if speed.len() < 2 {
-        return 0.0;
-    }
-    let mut v = speed.to_vec();
-    v.sort_by(f64::total_cmp);
-    (v[v.len() - 1] - v[0]) / v[v.len() / 2]
+    relative_range(speed.to_vec(), f64::MIN_POSITIVE)
 }
 
 /// The serving path of one candidate: validate → preprocess → predict.

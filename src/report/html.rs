@@ -358,12 +358,6 @@ document.querySelectorAll('table.sortable th').forEach(th => {
 });
 "#;
 
-/// Renders `report.html` with `svg` (the frontier plot) inline.
-/// The end-to-end request of one candidate, stage by stage: validation and
-/// preprocessing (timed on their own, the same for every candidate), the
-/// model (its model-only figures), and the whole request as measured. The
-/// parts are medians and p99s of separate measurements, so they need not add
-/// up exactly; the table says how far they are from the measured whole.
 /// What the machine's own changes of speed did to the run, in a sentence.
 fn host_note(r: &RunResults) -> String {
     let (lo, hi) = r
@@ -389,6 +383,11 @@ fn host_note(r: &RunResults) -> String {
     )
 }
 
+/// The end-to-end request of one candidate, stage by stage: validation and
+/// preprocessing (timed on their own, the same for every candidate), the
+/// model (its model-only figures), and the whole request as measured. The
+/// parts are medians and p99s of separate measurements, so they need not add
+/// up exactly; the table says how far they are from the measured whole.
 fn stage_breakdown(o: &mut String, r: &RunResults, c: &CandidateResult) {
     let st = &r.stage_latency_ns;
     let parts = [
@@ -434,6 +433,7 @@ fn stage_breakdown(o: &mut String, r: &RunResults, c: &CandidateResult) {
     );
 }
 
+/// Renders `report.html` with `svg` (the frontier plot) inline.
 pub fn render_html(r: &RunResults, svg: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(
