@@ -360,6 +360,7 @@ fn evaluate(
         measure: plan.measure.clone(),
         machine: Machine::detect(),
         timer_overhead_ns: overhead,
+        interleaving: Some(crate::measure::Interleaving::CURRENT),
         host_spread: crate::measure::host_spread(&host_speed),
         host_speed,
         stage_latency_ns: stages,

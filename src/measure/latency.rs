@@ -55,6 +55,25 @@ pub const SLICES: usize = 10;
 /// after another model's 100 calls would otherwise be timed cold.
 pub const REWARM_CALLS: usize = 8;
 
+/// How the harness interleaved the candidates, recorded with the results
+/// (`results.json`: `interleaving`) so a report rebuilt from them describes
+/// the run that made them, whatever the binary that rebuilds it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interleaving {
+    /// [`SLICES`].
+    pub slices: usize,
+    /// [`REWARM_CALLS`].
+    pub rewarm_calls: usize,
+}
+
+impl Interleaving {
+    /// This binary's harness.
+    pub const CURRENT: Interleaving = Interleaving {
+        slices: SLICES,
+        rewarm_calls: REWARM_CALLS,
+    };
+}
+
 /// A monotonic time source in nanoseconds.
 pub trait Clock {
     fn now(&self) -> u64;

@@ -10,8 +10,8 @@ mod latency;
 mod quality;
 
 pub use latency::{
-    measure_latency, Clock, LatencyRun, LatencyStats, MonotonicClock, StageLatency, TimerOverhead,
-    MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
+    measure_latency, Clock, Interleaving, LatencyRun, LatencyStats, MonotonicClock, StageLatency,
+    TimerOverhead, MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
 };
 pub use quality::{accuracy, f1_macro};
 

@@ -358,6 +358,18 @@ document.querySelectorAll('table.sortable th').forEach(th => {
 });
 "#;
 
+/// How the candidates took turns within a round, as recorded in the
+/// results (nothing for results that predate the record).
+fn interleaving_note(i: Option<crate::measure::Interleaving>) -> String {
+    i.map_or_else(String::new, |i| {
+        format!(
+            " (each round in {} slices, the candidates in a fresh order in each; each turn starts with {} untimed calls \
+             that bring the model back into cache)",
+            i.slices, i.rewarm_calls
+        )
+    })
+}
+
 /// What the machine's own changes of speed did to the run, in a sentence.
 fn host_note(r: &RunResults) -> String {
     let (lo, hi) = r
@@ -543,8 +555,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         o,
         "<h2>How this was measured</h2><p class=\"note\">Held-out rows are preloaded and cycled in a seeded order; each candidate \
          is warmed up (≥ {} calls and ≥ {} ms), then every call is timed on its own, {} calls per path and candidate, in {} \
-         interleaved rounds so that a noisy neighbour hurts all candidates alike (each round in {} slices, the candidates in a fresh \
-         order in each; each turn starts with {} untimed calls that bring the model back into cache). {} Percentiles are nearest-rank; the p99 bound is the \
+         interleaved rounds so that a noisy neighbour hurts all candidates alike{}. {} Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. The frontier compares the end-to-end p50 (a typical request; the p99 of a \
          sub-microsecond call is mostly the timer and interrupts, and reorders between runs), and the budget the p99 bound. On the frontier, \
          p50s closer than 25% (and never less than two timer reads) are not told apart: a point is dominated by one that is more accurate \
@@ -557,8 +568,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
         m.warmup_ms,
         m.timed_calls,
         m.rounds,
-        crate::measure::SLICES,
-        crate::measure::REWARM_CALLS,
+        interleaving_note(r.interleaving),
         host_note(r),
         r.timer_overhead_ns.p50,
         r.timer_overhead_ns.p99,
@@ -636,6 +646,18 @@ mod tests {
         assert!(html.contains("class=\"sortable cands\""));
         assert!(html.contains("<code>forest-&lt;10&gt;/first5</code> (= <code>forest-5</code>)"));
         assert_eq!(html.matches("<tr class=").count(), 3);
+        // The interleaving described is the one recorded, and none when
+        // the results predate the record.
+        let mut odd = r.clone();
+        odd.interleaving = Some(crate::measure::Interleaving {
+            slices: 7,
+            rewarm_calls: 3,
+        });
+        let html_odd = render_html(&odd, "");
+        assert!(html_odd.contains("each round in 7 slices"));
+        assert!(html_odd.contains("starts with 3 untimed calls"));
+        odd.interleaving = None;
+        assert!(!render_html(&odd, "").contains("slices"));
         // A noisy candidate's flag is markup, not escaped text.
         let mut noisy = r.clone();
         noisy.candidates[0].noisy = true;

@@ -13,7 +13,8 @@ pub use svg::render_pareto_svg;
 use crate::data::FeatureKind;
 use crate::error::{Error, Result};
 use crate::measure::{
-    Compression, LatencyStats, MeasureSettings, Nanos, Sizes, StageLatency, TimerOverhead,
+    Compression, Interleaving, LatencyStats, MeasureSettings, Nanos, Sizes, StageLatency,
+    TimerOverhead,
 };
 use crate::optimize::Transform;
 use crate::select::Budget;
@@ -31,6 +32,10 @@ pub struct RunResults {
     pub measure: MeasureSettings,
     pub machine: Machine,
     pub timer_overhead_ns: TimerOverhead,
+    /// How the candidates took turns (absent from results written before it
+    /// was recorded: the report then does not describe it).
+    #[serde(default)]
+    pub interleaving: Option<Interleaving>,
     /// The machine's speed in each round, a factor on every candidate's
     /// time (`measure::host_speed`; all 1 when it held steady)…
     #[serde(default)]
@@ -427,6 +432,7 @@ pub(crate) mod sample {
                 p50: Nanos(20),
                 p99: Nanos(40),
             },
+            interleaving: Some(Interleaving::CURRENT),
             host_speed: vec![1.0, 1.0],
             host_spread: 0.0,
             stage_latency_ns: StageLatency {
@@ -481,6 +487,16 @@ mod tests {
             assert!(v.get(key).is_some(), "missing {key}");
         }
         assert_eq!(v["dataset"]["sha256"].as_str().unwrap().len(), 64);
+        assert_eq!(v["interleaving"]["slices"], crate::measure::SLICES);
+        assert_eq!(
+            v["interleaving"]["rewarm_calls"],
+            crate::measure::REWARM_CALLS
+        );
+        // Results written before the interleaving was recorded still load.
+        let mut old = v.clone();
+        old.as_object_mut().unwrap().remove("interleaving");
+        let old: RunResults = serde_json::from_value(old).unwrap();
+        assert_eq!(old.interleaving, None);
     }
 
     #[test]
