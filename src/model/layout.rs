@@ -274,7 +274,7 @@ impl Walk for Packed {
             // at a tree's first node and moves only to a child of the same
             // tree (offsets are built from the tree) or stays on a leaf, so
             // `p` is inside `nodes`; `build` keeps only features below
-            // `n_features`, which `TreeEnsemble::walk_leaves` checks `row`
+            // `n_features`, which `TreeEnsemble::accumulate` checks `row`
             // covers.
             let n = unsafe { self.nodes.get_unchecked(p) };
             n.step_from(unsafe { *row.get_unchecked(usize::from(n.feature & !FLIPPED)) })
@@ -440,7 +440,7 @@ impl Walk for Implicit {
                     // SAFETY: after s < D steps from the root a heap position
                     // is below 2^(s+1) − 1 ≤ 2^D − 1 = `heaps[k].len()`, and
                     // `build` keeps only features below `n_features`, which
-                    // `TreeEnsemble::walk_leaves` checks `row` covers. (The
+                    // `TreeEnsemble::accumulate` checks `row` covers. (The
                     // bounds checks cost ~15% of this loop: measured.)
                     let n = unsafe { heaps[k].get_unchecked(pos[k]) };
                     let x = unsafe { *row.get_unchecked(n.feature as usize) };

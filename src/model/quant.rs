@@ -1150,11 +1150,17 @@ impl<B: BinType, R: BinRow<B> + ?Sized> Walk<R> for Implicit<B> {
 /// exactly when `bin(x) <= bin` (a `NaN` goes right in both), so it reaches
 /// the leaves the binned walks reach. The trees are a [`TreeEnsemble`] with
 /// those thresholds whose leaf nodes hold the global leaf numbers of
-/// [`QuantTrees::leaves`] and which has no leaf values; it takes the float
-/// model's own run-time layout (`layout.rs`), and its walk is the float
-/// model's ([`TreeEnsemble::walk_leaves`]). The leaf arithmetic is the binned
-/// walks' ([`QuantTrees::accumulate_with`]), so predictions are bit for bit
-/// theirs.
+/// [`QuantTrees::leaves`], and a copy of those leaves as f32 (int8 ones as
+/// their integers, the base left to [`QuantTrees::rescale`] when scaled).
+/// It takes the float model's own run-time layout (`layout.rs`) and is
+/// summed by the float model's own loop, so its sums are the binned walks'
+/// bit for bit, at about the float parent's cost. Interleaved
+/// (`taskset -c 1 cargo bench --bench quant_ratio -j 1 -- w1-small`), speed
+/// against the float parent, f32 / int8 leaves: single trees 0.93–0.94× /
+/// 0.87–0.90×, boosting 1–10 × depth 3 0.92–0.96× / 0.85–0.92×, forest 10
+/// 1.00× / 0.98× (a few ns of dispatch and the int8 scaling). When it
+/// walked the leafless copy and summed through the binned walks' generic
+/// loop, the int8 forms measured 0.78–0.83×, 0.75–0.88× and 0.92×.
 ///
 /// For a few trees this is the fastest walk: binning the row costs more than
 /// the trees' walks save (see [`Cuts::pays`] for the measurements).
@@ -1211,6 +1217,31 @@ impl Cuts {
                 }
             }
         }
+        // The leaves as the binned walks add them: f32 leaves as stored,
+        // int8 ones as their integers, summed from 0 and scaled after
+        // (`QuantTrees::rescale`), so the float model's accumulation gives
+        // the binned walks' sums bit for bit.
+        let scaled = q.leaf_scale().is_some();
+        trees.leaf_values = match &q.leaves {
+            Leaves::F32(v) => v.clone(),
+            Leaves::Int8 { values, .. } => values.iter().map(|&v| f32::from(v)).collect(),
+        };
+        trees.output = match &q.output {
+            Output::Average => Output::Average,
+            Output::Boosted {
+                link,
+                base,
+                tree_output,
+            } => Output::Boosted {
+                link: *link,
+                base: if scaled {
+                    vec![0.0; base.len()]
+                } else {
+                    base.clone()
+                },
+                tree_output: tree_output.clone(),
+            },
+        };
         trees.prepare();
         Some(Cuts {
             trees: Box::new(trees),
@@ -1267,6 +1298,9 @@ impl Cuts {
     }
 }
 
+/// The leaves the cut walk reaches (tests compare them with the binned
+/// walks'; predictions sum them through [`TreeEnsemble::accumulate`]).
+#[cfg(test)]
 impl Walk<[f32]> for Cuts {
     #[inline(always)]
     fn walk(&self, _: &QuantTrees, row: &[f32], mut visit: impl FnMut(usize, usize)) {
@@ -1595,10 +1629,13 @@ impl QuantTrees {
     }
 
     /// Raw scores into `acc`, as [`TreeEnsemble`] computes them.
-    #[inline]
+    #[inline(always)]
     fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
         match &self.walker {
-            Walker::Cuts(c) => self.accumulate_leaves(acc, c, row),
+            Walker::Cuts(c) => {
+                c.trees.accumulate(row, acc);
+                self.rescale(acc);
+            }
             Walker::Blocks(b) => self.accumulate_blocks(row, acc, b),
             Walker::Implicit8(im) => self.accumulate8(row, acc, im),
             Walker::Packed8(p) => self.accumulate8(row, acc, p),
@@ -1610,7 +1647,7 @@ impl QuantTrees {
 
     /// [`QuantTrees::accumulate`] on `u8` bins, in a 256-slot row on the
     /// stack (unused features stay 0: only leaves and padding test them).
-    #[inline(always)]
+    #[inline(never)]
     fn accumulate8(&self, row: &[f32], acc: &mut [f32], walk: &impl Walk<[u8; 256]>) {
         let mut bins = [0u8; 256];
         // `relayout` made this walker only when every bin fits a byte.
@@ -1620,7 +1657,7 @@ impl QuantTrees {
 
     /// [`QuantTrees::accumulate`] for [`Blocks`]: every used feature is
     /// below 64 (`Blocks::build`).
-    #[inline(always)]
+    #[inline(never)]
     fn accumulate_blocks(&self, row: &[f32], acc: &mut [f32], walk: &Blocks) {
         let mut bins = Row64([0; 64]);
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
@@ -1635,7 +1672,7 @@ impl QuantTrees {
     }
 
     /// [`QuantTrees::accumulate`] on `u16` bins, in the scratch.
-    #[inline(always)]
+    #[inline(never)]
     fn accumulate16(
         &self,
         row: &[f32],
@@ -1650,30 +1687,57 @@ impl QuantTrees {
         self.accumulate_leaves(acc, walk, &*bins);
     }
 
-    /// One monomorphic loop per layout × leaf precision.
+    /// The int8 leaves' scale, when their integer sums must be scaled
+    /// (`None` for f32 leaves, or a scale of exactly 1).
+    fn leaf_scale(&self) -> Option<f32> {
+        match self.leaves {
+            Leaves::Int8 { scale, .. } if scale != 1.0 => Some(scale),
+            _ => None,
+        }
+    }
+
+    /// Int8 leaves: the integer sums in `acc` into scores (averaging: times
+    /// the scale; boosting: times the scale plus the base). Nothing for f32
+    /// leaves, whose sums already are the scores.
     #[inline(always)]
-    fn accumulate_leaves<R: ?Sized>(&self, acc: &mut [f32], walk: &impl Walk<R>, bins: &R) {
-        match &self.leaves {
-            Leaves::F32(v) => self.accumulate_with(acc, 1.0, walk, bins, |i| v[i]),
-            Leaves::Int8 { values, scale } => {
-                self.accumulate_with(acc, *scale, walk, bins, |i| f32::from(values[i]))
+    fn rescale(&self, acc: &mut [f32]) {
+        let Some(scale) = self.leaf_scale() else {
+            return;
+        };
+        match &self.output {
+            Output::Average => acc.iter_mut().for_each(|a| *a *= scale),
+            Output::Boosted { base, .. } => {
+                for (a, b) in acc.iter_mut().zip(base) {
+                    *a = *a * scale + b;
+                }
             }
         }
     }
 
-    /// The accumulation of [`QuantTrees::accumulate`] for either layout and
-    /// leaf precision: `value(i)` is leaf value `i` before `scale` (1 for
-    /// f32 leaves, whose sums then follow the float model's order exactly).
+    /// One monomorphic loop per layout × leaf precision.
+    #[inline(always)]
+    fn accumulate_leaves<R: ?Sized>(&self, acc: &mut [f32], walk: &impl Walk<R>, bins: &R) {
+        match &self.leaves {
+            Leaves::F32(v) => self.accumulate_with(acc, walk, bins, |i| v[i]),
+            Leaves::Int8 { values, .. } => {
+                self.accumulate_with(acc, walk, bins, |i| f32::from(values[i]))
+            }
+        }
+        self.rescale(acc);
+    }
+
+    /// The sums of [`QuantTrees::accumulate`] for either layout and leaf
+    /// precision, before [`QuantTrees::rescale`]: `value(i)` is leaf value
+    /// `i` as stored (f32 leaves' sums then follow the float model's order
+    /// exactly).
     #[inline(always)]
     fn accumulate_with<R: ?Sized>(
         &self,
         acc: &mut [f32],
-        scale: f32,
         walk: &impl Walk<R>,
         bins: &R,
         value: impl Fn(usize) -> f32,
     ) {
-        let quantized = scale != 1.0;
         match &self.output {
             Output::Average => {
                 acc.fill(0.0);
@@ -1683,16 +1747,14 @@ impl QuantTrees {
                         *a += value(leaf * k + j);
                     }
                 });
-                if quantized {
-                    acc.iter_mut().for_each(|a| *a *= scale);
-                }
             }
             Output::Boosted {
                 base, tree_output, ..
             } => {
                 // f32 leaves: the float model's order (base first), so the
-                // sums are bit-identical; int8: integer sums, then scale.
-                if quantized {
+                // sums are bit-identical; int8: integer sums, the base added
+                // when scaled.
+                if self.leaf_scale().is_some() {
                     acc[..base.len()].fill(0.0);
                 } else {
                     acc[..base.len()].copy_from_slice(base);
@@ -1707,16 +1769,11 @@ impl QuantTrees {
                         acc[tree_output[t] as usize] += value(leaf);
                     });
                 }
-                if quantized {
-                    for (a, b) in acc.iter_mut().zip(base) {
-                        *a = *a * scale + b;
-                    }
-                }
             }
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn predict_proba(&self, row: &[f32], bins: &mut [u16], out: &mut [f32]) {
         self.accumulate(row, bins, out);
         match &self.output {
@@ -1728,7 +1785,7 @@ impl QuantTrees {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub fn predict(&self, row: &[f32], bins: &mut [u16], scores: &mut [f32]) -> u32 {
         self.accumulate(row, bins, scores);
         match &self.output {

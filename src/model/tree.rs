@@ -279,16 +279,11 @@ impl TreeEnsemble {
     }
 
     /// Calls `visit(tree, leaf number)` for every tree, in tree order,
-    /// through the run-time layout. The binned form's cut walk walks a
-    /// leafless copy of its trees this way, whose leaf numbers index its own
-    /// leaves.
-    #[inline(always)]
+    /// through the run-time layout: the leaves [`TreeEnsemble::accumulate`]
+    /// sums. Tests use it to check that the binned form's cut walk reaches
+    /// the binned walks' leaves.
+    #[cfg(test)]
     pub(crate) fn walk_leaves(&self, row: &[f32], visit: impl FnMut(usize, u32)) {
-        // The same dispatch as `accumulate`, written twice on purpose: with
-        // one shared dispatch (a job run per layout), float boosting
-        // measured 12% slower in the default run (boost-200 model-only p50
-        // 1,055 / 1,029 ns against 916 / 938 before it, two runs each,
-        // alternated); written out twice, 922 against 915.
         let row = &row[..self.n_features];
         match self.layout.0.as_ref().filter(|b| b.fits(self)) {
             Some(Built::Implicit(l)) => l.walk(row, visit),
@@ -298,9 +293,10 @@ impl TreeEnsemble {
     }
 
     /// Raw scores into `acc[..n_outputs]`: summed leaf vectors (averaging)
-    /// or base + summed leaf scores (boosting).
+    /// or base + summed leaf scores (boosting). Also the binned form's cut
+    /// walk (`quant::Cuts`), over its copy of the trees.
     #[inline]
-    fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
+    pub(crate) fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
         // The layouts' unchecked loads rely on this (and it panics on a
         // short row as indexing it would).
         let row = &row[..self.n_features];
