@@ -10,9 +10,10 @@
 //!
 //! Forms: `float` (the parent), `cuts` (the binned model walked over the raw
 //! row with cut values as thresholds), `bins-u16` and `bins-u8` (the binned
-//! model forced onto a binned walk, wide and narrow), `int8` (int8 leaves,
-//! on the walker `relayout` chooses, named in brackets, which is also what
-//! the `bins` variant gets).
+//! model forced onto a binned walk, wide and narrow), `int8-u8` (int8
+//! leaves forced onto the narrow binned walk), `int8` (int8 leaves, on the
+//! walker `relayout` chooses, named in brackets, which is also what the
+//! `bins` variant gets).
 //!
 //! taskset -c 0 cargo bench --bench quant_ratio -j 1 [-- FILTER…]
 
@@ -64,7 +65,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    println!("shape/model: median ns per prediction (float, cuts, bins-u16, bins-u8, int8 [walker chosen]); median per-round ratio float/form (>1 = form faster)");
+    println!("shape/model: median ns per prediction (float, cuts, bins-u16, bins-u8, int8-u8, int8 [walker chosen]); median per-round ratio float/form (>1 = form faster)");
     let shapes = common::peer_shapes()
         .into_iter()
         .map(|(name, data, specs)| (name, data, specs.to_vec()))
@@ -104,6 +105,8 @@ fn compare(id: &str, parent: &Candidate, x: &[f32], d: usize, n_rows: usize) {
     assert_eq!(bins.walker_name(), chosen, "{id}: one choice per shape");
     let mut cuts = bins.clone();
     assert!(cuts.relayout_cuts(), "{id}: trained cuts are sorted");
+    let mut int8_binned = int8.clone();
+    int8_binned.relayout_binned(true);
     let (mut wide, mut narrow) = (bins.clone(), bins.clone());
     wide.relayout_binned(false);
     narrow.relayout_binned(true);
@@ -117,6 +120,10 @@ fn compare(id: &str, parent: &Candidate, x: &[f32], d: usize, n_rows: usize) {
         (
             format!("bins-u8 [{}]", narrow.walker_name()),
             Model::QuantTrees(narrow),
+        ),
+        (
+            format!("int8-u8 [{}]", int8_binned.walker_name()),
+            Model::QuantTrees(int8_binned),
         ),
         (format!("int8 [{chosen}]"), Model::QuantTrees(int8)),
     ];
