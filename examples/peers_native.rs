@@ -2,8 +2,13 @@
 //! TL2cgen's compiled C, timed side by side in one process, one thread, with
 //! BENCHMARKS.md's native protocol: rows preloaded, 2,000 warm-up calls each,
 //! then 20,000 calls each timed individually (`Instant`), cycling through the
-//! test rows, in 10 interleaved rounds (optbench, Treelite, optbench, …) so
-//! a noisy neighbour hurts both alike. Also: the mean of untimed blocks of
+//! test rows, in 10 interleaved rounds of 20 slices each, every subject
+//! taking a turn of 100 calls in each slice in an order that rotates, so a
+//! host whose speed changes over milliseconds slows all alike. The ratios
+//! still follow the host's state: w1 boosting 200 measured 0.68× TL2cgen in
+//! the morning of 2026-11-27, and 0.92× (whole rounds of 2,000 calls) and
+//! 0.90× (slices) in its evening, when optbench ran 2–2.5× slower than in
+//! the morning and TL2cgen 1.5–1.8×. Also: the mean of untimed blocks of
 //! calls (no timer in the loop), node visits per row, and batch throughput
 //! on 10,000 rows (optbench at 1 and 2 threads; TL2cgen's per-row `predict`
 //! in a loop, one thread).
@@ -36,6 +41,9 @@ use std::time::Instant;
 const WARMUP: usize = 2_000;
 const TIMED: usize = 20_000;
 const ROUNDS: usize = 10;
+/// Turns per subject and round (see the module docs).
+const SLICES: usize = 20;
+/// Untimed calls per subject and round, in [`SLICES`] parts.
 const BLOCK: usize = 1_000;
 const BATCH_ROWS: usize = 10_000;
 
@@ -132,24 +140,37 @@ fn percentile(sorted: &[u64], q: f64) -> u64 {
 #[derive(Default)]
 struct Timing {
     ns: Vec<u64>,
+    /// Mean ns per untimed call, one per round.
     blocks: Vec<f64>,
+    /// This round's untimed calls so far: total ns and count.
+    block_ns: u128,
+    block_calls: usize,
 }
 
 impl Timing {
-    /// One round: `calls` calls each timed with `Instant` (rows `start..`),
-    /// then an untimed block of [`BLOCK`] calls (the rows after them).
-    fn round(&mut self, start: usize, calls: usize, mut call: impl FnMut(usize)) {
+    /// One turn: `calls` calls each timed with `Instant` (rows `start..`),
+    /// then `block` untimed calls (the rows after them), timed together.
+    fn turn(&mut self, start: usize, calls: usize, block: usize, mut call: impl FnMut(usize)) {
         for j in start..start + calls {
             let t0 = Instant::now();
             call(j);
             self.ns.push(t0.elapsed().as_nanos() as u64);
         }
         let t0 = Instant::now();
-        for j in start + calls..start + calls + BLOCK {
+        for j in start + calls..start + calls + block {
             call(j);
         }
-        self.blocks
-            .push(t0.elapsed().as_nanos() as f64 / BLOCK as f64);
+        self.block_ns += t0.elapsed().as_nanos();
+        self.block_calls += block;
+    }
+
+    /// Closes a round: its untimed calls' mean.
+    fn end_round(&mut self) {
+        if self.block_calls > 0 {
+            self.blocks
+                .push(self.block_ns as f64 / self.block_calls as f64);
+        }
+        (self.block_ns, self.block_calls) = (0, 0);
     }
 
     fn summary(&self) -> Value {
@@ -259,23 +280,38 @@ fn main() {
             }
         }
         let (mut ob, mut tl, mut sm) = (Timing::default(), Timing::default(), Timing::default());
-        let per_round = TIMED / ROUNDS;
+        let (calls, block) = (TIMED / ROUNDS / SLICES, BLOCK / SLICES);
         let mut i = 0usize;
         for _ in 0..ROUNDS {
-            ob.round(i, per_round, |j| {
-                black_box(model.predict(black_box(ob_row(j)), &mut scratch));
-            });
-            if let Some(c) = &compiled {
-                tl.round(i, per_round, |j| {
-                    black_box(c.class(black_box(tl_row(j)), &mut tl_out));
-                });
+            for slice in 0..SLICES {
+                // Every subject serves the same rows in a slice; who goes
+                // first rotates.
+                for k in 0..3 {
+                    match (k + slice) % 3 {
+                        0 => ob.turn(i, calls, block, |j| {
+                            black_box(model.predict(black_box(ob_row(j)), &mut scratch));
+                        }),
+                        1 => {
+                            if let Some(c) = &compiled {
+                                tl.turn(i, calls, block, |j| {
+                                    black_box(c.class(black_box(tl_row(j)), &mut tl_out));
+                                });
+                            }
+                        }
+                        _ => {
+                            if let (Some(m), Some(s)) = (&same, &mut same_scratch) {
+                                sm.turn(i, calls, block, |j| {
+                                    black_box(m.predict(black_box(same_row(j)), s));
+                                });
+                            }
+                        }
+                    }
+                }
+                i += calls + block;
             }
-            if let (Some(m), Some(s)) = (&same, &mut same_scratch) {
-                sm.round(i, per_round, |j| {
-                    black_box(m.predict(black_box(same_row(j)), s));
-                });
+            for t in [&mut ob, &mut tl, &mut sm] {
+                t.end_round();
             }
-            i += per_round + BLOCK;
         }
 
         // Batch throughput on 10,000 rows (the test rows, cycled).
