@@ -3,7 +3,8 @@
 //! BENCHMARKS.md's native protocol: rows preloaded, 2,000 warm-up calls each,
 //! then 20,000 calls each timed individually (`Instant`), cycling through the
 //! test rows, in 10 interleaved rounds of 20 slices each, every subject
-//! taking a turn of 100 calls in each slice in an order that rotates, so a
+//! taking a turn of 100 calls in each slice in an order that rotates (after
+//! 8 untimed calls that bring its model back into cache), so a
 //! host whose speed changes over milliseconds slows all alike. The ratios
 //! still follow the host's state: w1 boosting 200 measured 0.68× TL2cgen in
 //! the morning of 2026-11-27, and 0.92× (whole rounds of 2,000 calls) and
@@ -45,6 +46,12 @@ const ROUNDS: usize = 10;
 const SLICES: usize = 20;
 /// Untimed calls per subject and round, in [`SLICES`] parts.
 const BLOCK: usize = 1_000;
+/// Untimed, uncounted calls at the start of each turn, on rows past the
+/// turn's: they bring the model back into the caches the other subjects'
+/// turns used, as optbench's harness does (`measure::REWARM_CALLS`).
+/// Without them the sliced protocol timed each turn's first calls cold: w1
+/// forest 100's p99 doubled (22 → 42 µs), TL2cgen's alike.
+const REWARM: usize = 8;
 const BATCH_ROWS: usize = 10_000;
 
 /// TL2cgen's generated `predict(union Entry* data, int pred_margin, double* result)`.
@@ -148,9 +155,13 @@ struct Timing {
 }
 
 impl Timing {
-    /// One turn: `calls` calls each timed with `Instant` (rows `start..`),
-    /// then `block` untimed calls (the rows after them), timed together.
+    /// One turn: [`REWARM`] untimed calls, then `calls` calls each timed
+    /// with `Instant` (rows `start..`), then `block` untimed calls (the rows
+    /// after them), timed together.
     fn turn(&mut self, start: usize, calls: usize, block: usize, mut call: impl FnMut(usize)) {
+        for j in start + calls + block..start + calls + block + REWARM {
+            call(j);
+        }
         for j in start..start + calls {
             let t0 = Instant::now();
             call(j);

@@ -189,8 +189,8 @@ optbench and TL2cgen natively (`examples/peers_native.rs`): TL2cgen's generated
 C (`parallel_comp` 20, `gcc -O3`, shared library) called through its per-row
 `predict`; rows preloaded; 2,000 warm-up calls each, then 20,000 calls each,
 each timed with `Instant`, in 10 interleaved rounds of 20 slices, each
-subject taking a turn of 100 timed and 50 untimed calls per slice in a
-rotating order, cycling through the test rows. Timer overhead (two clock reads, median,
+subject taking a turn of 8 re-warming, 100 timed and 50 untimed calls per
+slice in a rotating order, cycling through the test rows. Timer overhead (two clock reads, median,
 not subtracted from p50/p99): {timers}. "Block mean" = mean of the untimed
 calls (1,000 per round; median round). The harness column is `optbench run`'s own
 model-only figure (net of the timer). Python figures (`scripts/compare_peers.py`):
