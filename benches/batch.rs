@@ -56,6 +56,7 @@ fn bench_batch(c: &mut Criterion) {
     let mut group = c.benchmark_group("batch");
     for spec in &specs {
         let t = train(spec, &td, 42).expect("training succeeds");
+        let model = t.model.compile().expect("trained models compile");
         for rows in [1_000usize, 10_000] {
             // The test rows, cycled.
             let batch: Vec<f32> = (0..rows)
@@ -68,7 +69,7 @@ fn bench_batch(c: &mut Criterion) {
                 group.bench_function(BenchmarkId::new("predict_batch", id), |b| {
                     pool.install(|| {
                         b.iter(|| {
-                            t.model.predict_batch(black_box(&batch), &mut out);
+                            model.predict_batch(black_box(&batch), &mut out);
                             black_box(out.len())
                         })
                     })

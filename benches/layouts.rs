@@ -10,7 +10,7 @@
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use optbench::model::{LayoutKind, Model};
+use optbench::model::{CompiledModel, Layout, LayoutKind};
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
 use optbench::train::train;
 use std::hint::black_box;
@@ -28,24 +28,20 @@ fn bench_layouts(c: &mut Criterion) {
         let (d, td) = (*d, prepared.train_data());
         for spec in &specs {
             let parent: Candidate = train(spec, &td, 42).expect("training succeeds").into();
-            let Model::Trees(ens) = &parent.model else {
-                unreachable!("a tree model")
-            };
             let mut forms = Vec::new();
             for (label, kind) in [
                 ("pointers", LayoutKind::Pointers),
                 ("packed", LayoutKind::Packed),
                 ("implicit", LayoutKind::Implicit),
             ] {
-                let mut e = ens.clone();
-                if e.set_layout(kind) {
-                    forms.push((label, Model::Trees(e)));
+                if let Ok(c) = CompiledModel::with_layout(&parent.model, Layout::Trees(kind)) {
+                    forms.push((label, c));
                 }
             }
             let bins = quantize(&parent, QuantizeKind::Bins)
                 .expect("quantizes")
                 .expect("a tree model");
-            forms.push(("bins", bins.model));
+            forms.push(("bins", bins.model.compile().expect("binned forms compile")));
             for (label, model) in &forms {
                 let mut scratch = model.scratch();
                 let mut i = 0usize;

@@ -44,7 +44,7 @@ fn bench_predict(c: &mut Criterion) {
     let mut group = c.benchmark_group("single_row");
     for spec in &specs {
         let t = train(spec, &td, 42).expect("training succeeds");
-        let model = &t.model;
+        let model = t.model.compile().expect("trained models compile");
         let mut scratch = model.scratch();
         // Cycle through the held-out rows, as the harness does.
         let mut i = 0usize;

@@ -20,7 +20,7 @@
 mod common;
 
 use optbench::data::SyntheticSpec;
-use optbench::model::Model;
+use optbench::model::{CompiledModel, Layout, Model};
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
 use optbench::train::{train, CandidateSpec};
 use std::hint::black_box;
@@ -89,43 +89,38 @@ fn main() {
 /// Times the forms of `parent` (see the module docs) and prints one line.
 fn compare(id: &str, parent: &Candidate, x: &[f32], d: usize, n_rows: usize) {
     let quantized = |kind| {
-        let Model::QuantTrees(q) = quantize(parent, kind)
+        quantize(parent, kind)
             .expect("quantizes")
             .expect("a tree model")
             .model
-        else {
-            panic!("a tree model quantizes to binned trees")
-        };
-        q
     };
-    let bins = quantized(QuantizeKind::Bins);
-    let int8 = quantized(QuantizeKind::Int8);
-    let chosen = int8.walker_name();
-    let used = bins.used_features.len();
-    assert_eq!(bins.walker_name(), chosen, "{id}: one choice per shape");
-    let mut cuts = bins.clone();
-    assert!(cuts.relayout_cuts(), "{id}: trained cuts are sorted");
-    let mut int8_binned = int8.clone();
-    int8_binned.relayout_binned(true);
-    let (mut wide, mut narrow) = (bins.clone(), bins.clone());
-    wide.relayout_binned(false);
-    narrow.relayout_binned(true);
-    let forms: Vec<(String, Model)> = vec![
-        ("float".into(), parent.model.clone()),
-        ("cuts".into(), Model::QuantTrees(cuts)),
+    let (bins, int8) = (quantized(QuantizeKind::Bins), quantized(QuantizeKind::Int8));
+    let Model::QuantTrees(q) = &bins else {
+        panic!("a tree model quantizes to binned trees")
+    };
+    let used = q.used_features.len();
+    let laid =
+        |m: &Model, layout| CompiledModel::with_layout(m, layout).expect("trained cuts are sorted");
+    let int8_chosen = laid(&int8, Layout::Chosen);
+    let chosen = int8_chosen.layout_name();
+    assert_eq!(
+        laid(&bins, Layout::Chosen).layout_name(),
+        chosen,
+        "{id}: one choice per shape"
+    );
+    let wide = laid(&bins, Layout::Binned { narrow: false });
+    let narrow = laid(&bins, Layout::Binned { narrow: true });
+    let int8_binned = laid(&int8, Layout::Binned { narrow: true });
+    let forms: Vec<(String, CompiledModel)> = vec![
+        ("float".into(), laid(&parent.model, Layout::Chosen)),
+        ("cuts".into(), laid(&bins, Layout::Cuts)),
+        (format!("bins-u16 [{}]", wide.layout_name()), wide),
+        (format!("bins-u8 [{}]", narrow.layout_name()), narrow),
         (
-            format!("bins-u16 [{}]", wide.walker_name()),
-            Model::QuantTrees(wide),
+            format!("int8-u8 [{}]", int8_binned.layout_name()),
+            int8_binned,
         ),
-        (
-            format!("bins-u8 [{}]", narrow.walker_name()),
-            Model::QuantTrees(narrow),
-        ),
-        (
-            format!("int8-u8 [{}]", int8_binned.walker_name()),
-            Model::QuantTrees(int8_binned),
-        ),
-        (format!("int8 [{chosen}]"), Model::QuantTrees(int8)),
+        (format!("int8 [{chosen}]"), int8_chosen),
     ];
     // Losslessness on these rows, while we are here (int8 leaves excepted).
     let mut s0 = forms[0].1.scratch();

@@ -55,7 +55,7 @@ fn bench_quantized(c: &mut Criterion) {
             );
         }
         for form in &forms {
-            let model = &form.model;
+            let model = form.model.compile().expect("trained models compile");
             let mut scratch = model.scratch();
             let mut i = 0usize;
             group.bench_function(BenchmarkId::new("model", &form.id), |b| {

@@ -15,7 +15,7 @@
 //! cargo run --release --example batch_split [-- ROUNDS]
 
 use optbench::data::{stratified_split, SyntheticSpec};
-use optbench::model::Model;
+use optbench::model::CompiledModel;
 use optbench::pipeline::{FittedPipeline, PipelineConfig};
 use optbench::train::{train, CandidateSpec, TrainData};
 use rayon::prelude::*;
@@ -24,14 +24,14 @@ use std::time::Instant;
 
 const SIZES: [usize; 11] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 4096];
 
-fn sequential(model: &Model, rows: &[f32], d: usize, out: &mut [u32]) {
+fn sequential(model: &CompiledModel, rows: &[f32], d: usize, out: &mut [u32]) {
     let mut scratch = model.scratch();
     for (r, o) in rows.chunks_exact(d).zip(out) {
         *o = model.predict(r, &mut scratch);
     }
 }
 
-fn split(model: &Model, rows: &[f32], d: usize, out: &mut [u32]) {
+fn split(model: &CompiledModel, rows: &[f32], d: usize, out: &mut [u32]) {
     let n = out.len();
     let half = n.div_ceil(2);
     rows[..n * d]
@@ -104,7 +104,7 @@ fn main() {
     println!("|---|---|---|---|---|");
     for spec in &specs {
         let t = train(spec, &td, 42).expect("training succeeds");
-        let model = &t.model;
+        let model = &t.model.compile().expect("trained models compile");
         let mut out = vec![0u32; SIZES[SIZES.len() - 1]];
         // Per size: sequential and split timings, rounds interleaved.
         let mut seq = vec![Vec::new(); SIZES.len()];

@@ -63,7 +63,10 @@ fn main() {
     };
     let t = train(spec, &data, plan.seed).expect("training succeeds");
     let mut predicted = Vec::new();
-    t.model.predict_batch(&x_test, &mut predicted);
+    t.model
+        .compile()
+        .unwrap()
+        .predict_batch(&x_test, &mut predicted);
     let line = json!({
         "tool": "optbench",
         "workload": arg(&args, "--workload"),

@@ -216,6 +216,8 @@ fn export(dir: &Path) -> Res<()> {
                 }
                 let onnx = model_to_onnx(&m).map_err(|e| e.to_string())?;
                 write_onnx(&dir.join(format!("{name}.onnx")), &onnx).map_err(|e| e.to_string())?;
+                let about = m.describe();
+                let m = m.compile()?;
                 let mut s = m.scratch();
                 let mut p = vec![0.0; k];
                 let mut case = Case {
@@ -242,7 +244,7 @@ fn export(dir: &Path) -> Res<()> {
                 let json = serde_json::to_vec(&case).map_err(|e| e.to_string())?;
                 optbench::fsutil::write_atomic(&dir.join(format!("{name}.json")), &json)
                     .map_err(|e| e.to_string())?;
-                println!("{name}: {} rows, {}", case.rows.len(), m.describe());
+                println!("{name}: {} rows, {about}", case.rows.len());
             }
         }
     }
@@ -360,6 +362,8 @@ fn export_serving(dir: &Path) -> Res<()> {
                     probabilities: Vec::new(),
                 };
                 let mut feats = vec![0.0f32; pipeline.n_outputs()];
+                let about = m.describe();
+                let m = m.compile()?;
                 let mut s = m.scratch();
                 let mut p = vec![0.0f32; k];
                 let mut raw = Vec::new();
@@ -389,7 +393,7 @@ fn export_serving(dir: &Path) -> Res<()> {
                 let json = serde_json::to_vec(&case).map_err(|e| e.to_string())?;
                 optbench::fsutil::write_atomic(&dir.join(format!("{name}.json")), &json)
                     .map_err(e)?;
-                println!("{name}: {} rows, {}", case.rows.len(), m.describe());
+                println!("{name}: {} rows, {about}", case.rows.len());
             }
         }
     }
@@ -517,7 +521,8 @@ fn check_import(dir: &Path) -> Res<()> {
     let n_cases = cases.len();
     for (onnx, case) in cases {
         let imported = read_onnx(&onnx).map_err(|e| e.to_string())?;
-        let m = &imported.model;
+        let about = imported.model.describe();
+        let m = imported.model.compile()?;
         let with_pre = imported.preprocessing.is_some();
         let rows = model_rows(&imported, &case)?;
         let mut s = m.scratch();
@@ -578,7 +583,7 @@ fn check_import(dir: &Path) -> Res<()> {
                 Some(Preprocessing::Numeric(_)) => "imputer/scaler → ",
                 Some(Preprocessing::Columns(_)) => "per-column pipeline → ",
             },
-            m.describe()
+            about
         );
         if !classes_ok {
             println!(
@@ -633,7 +638,8 @@ fn bench(dir: &Path) -> Res<()> {
         // Raw rows are preprocessed once, outside the timing: this is the
         // model's latency (onnxruntime's includes its Imputer and Scaler).
         let rows = model_rows(&imported, &case)?;
-        let m = imported.model;
+        let about = imported.model.describe();
+        let m = imported.model.compile()?;
         let mut s = m.scratch();
         let mut p = vec![0.0; m.n_classes()];
         let mut times = Vec::with_capacity(rows.len() * ROUNDS);
@@ -654,7 +660,7 @@ fn bench(dir: &Path) -> Res<()> {
             case.name,
             times[times.len() / 2],
             times[times.len() * 99 / 100],
-            m.describe()
+            about
         );
     }
     Ok(())

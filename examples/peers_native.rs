@@ -31,7 +31,7 @@
 
 use optbench::config::{Overrides, Plan};
 use optbench::export::read_onnx;
-use optbench::model::{Model, TreeEnsemble};
+use optbench::model::{CompiledModel, Model, TreeEnsemble};
 use optbench::pipeline::FittedPipeline;
 use optbench::train::{train, TrainData};
 use serde_json::{json, Value};
@@ -276,18 +276,22 @@ fn main() {
             });
         let raw_test32: Vec<f32> = raw_test.iter().map(|&v| v as f32).collect();
 
-        let mut scratch = model.scratch();
-        let mut same_scratch = same.as_ref().map(Model::scratch);
+        let run = model.compile().expect("trained models compile");
+        let same_run = same
+            .as_ref()
+            .map(|m| m.compile().expect("imported models compile"));
+        let mut scratch = run.scratch();
+        let mut same_scratch = same_run.as_ref().map(CompiledModel::scratch);
         let mut tl_out = [0.0f64; 16];
         let ob_row = |i: usize| &x_test[(i % n_test) * d..(i % n_test + 1) * d];
         let tl_row = |i: usize| &raw_test[(i % n_test) * d_raw..(i % n_test + 1) * d_raw];
         let same_row = |i: usize| &raw_test32[(i % n_test) * d_raw..(i % n_test + 1) * d_raw];
         for i in 0..WARMUP {
-            black_box(model.predict(black_box(ob_row(i)), &mut scratch));
+            black_box(run.predict(black_box(ob_row(i)), &mut scratch));
             if let Some(c) = &compiled {
                 black_box(c.class(black_box(tl_row(i)), &mut tl_out));
             }
-            if let (Some(m), Some(s)) = (&same, &mut same_scratch) {
+            if let (Some(m), Some(s)) = (&same_run, &mut same_scratch) {
                 black_box(m.predict(black_box(same_row(i)), s));
             }
         }
@@ -301,7 +305,7 @@ fn main() {
                 for k in 0..3 {
                     match (k + slice) % 3 {
                         0 => ob.turn(i, calls, block, |j| {
-                            black_box(model.predict(black_box(ob_row(j)), &mut scratch));
+                            black_box(run.predict(black_box(ob_row(j)), &mut scratch));
                         }),
                         1 => {
                             if let Some(c) = &compiled {
@@ -311,7 +315,7 @@ fn main() {
                             }
                         }
                         _ => {
-                            if let (Some(m), Some(s)) = (&same, &mut same_scratch) {
+                            if let (Some(m), Some(s)) = (&same_run, &mut same_scratch) {
                                 sm.turn(i, calls, block, |j| {
                                     black_box(m.predict(black_box(same_row(j)), s));
                                 });
@@ -349,7 +353,7 @@ fn main() {
                 (threads, pool)
             })
             .collect();
-        let mut batch_rates = |m: &Model, rows: &[f32]| {
+        let mut batch_rates = |m: &CompiledModel, rows: &[f32]| {
             let mut rates = serde_json::Map::new();
             for (threads, pool) in &pools {
                 let rate = pool
@@ -358,7 +362,7 @@ fn main() {
             }
             rates
         };
-        let ob_batch = batch_rates(model, &batch);
+        let ob_batch = batch_rates(&run, &batch);
 
         let visits_per_row = match model {
             Model::Trees(ens) => {
@@ -398,17 +402,18 @@ fn main() {
             entry["treelite"]["agreement_with_sklearn"] = json!(agree as f64 / n_test as f64);
             entry["treelite"]["batch_rows_per_s"] = json!(rate);
         }
-        if let (Some(m), Some(c)) = (&same, &compiled) {
-            let mut s = m.scratch();
+        if let (Some(m), Some(c), Some(m_run)) = (&same, &compiled, &same_run) {
+            let mut s = m_run.scratch();
             let agree = (0..n_test)
-                .filter(|&i| m.predict(same_row(i), &mut s) == c.class(tl_row(i), &mut tl_out))
+                .filter(|&i| m_run.predict(same_row(i), &mut s) == c.class(tl_row(i), &mut tl_out))
                 .count();
             let raw_batch: Vec<f32> = (0..BATCH_ROWS).flat_map(|i| same_row(i).to_vec()).collect();
             entry["optbench_same_trees"] = sm.summary();
             entry["optbench_same_trees"]["model"] = json!(m.describe());
             entry["optbench_same_trees"]["agreement_with_treelite"] =
                 json!(agree as f64 / n_test as f64);
-            entry["optbench_same_trees"]["batch_rows_per_s"] = json!(batch_rates(m, &raw_batch));
+            entry["optbench_same_trees"]["batch_rows_per_s"] =
+                json!(batch_rates(m_run, &raw_batch));
         }
         out.push(entry);
     }

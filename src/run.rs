@@ -11,6 +11,7 @@ use crate::data::{
 };
 use crate::error::{Error, Result};
 use crate::measure::{measure_latency, measure_offline, MonotonicClock, Nanos, Subject};
+use crate::model::CompiledModel;
 use crate::optimize::{self, agreement, Candidate};
 use crate::pipeline::FittedPipeline;
 use crate::progress::Progress;
@@ -210,12 +211,23 @@ fn evaluate(
         source,
         ..
     } = split;
+    // Every candidate's run-time form, made once: it predicts, is timed and
+    // its memory is counted.
+    let compiled: Vec<CompiledModel> = trained
+        .par_iter()
+        .map(|c| {
+            c.model.compile().map_err(|message| Error::Train {
+                candidate: c.id.clone(),
+                message,
+            })
+        })
+        .collect::<Result<_>>()?;
     // Test-set predictions, for each variant's agreement with its parent.
-    let predictions: Vec<Vec<u32>> = trained
+    let predictions: Vec<Vec<u32>> = compiled
         .par_iter()
         .map(|c| {
             let mut p = Vec::new();
-            c.model.predict_batch(x_test, &mut p);
+            c.predict_batch(x_test, &mut p);
             p
         })
         .collect();
@@ -223,10 +235,12 @@ fn evaluate(
     let schema = train_set.schema();
     let subjects: Vec<Subject<'_>> = trained
         .iter()
-        .map(|t| Subject {
+        .zip(&compiled)
+        .map(|(t, c)| Subject {
             schema: &schema,
             pipeline,
             model: &t.model,
+            compiled: c,
         })
         .collect();
 
@@ -322,7 +336,7 @@ fn evaluate(
             round_p50_ns: l.round_p50s,
             throughput_rows_per_s: o.throughput_rows_per_s,
             size_bytes: o.size_bytes,
-            memory_bytes: t.model.heap_bytes() as u64,
+            memory_bytes: compiled[i].heap_bytes() as u64,
             load_ns: o.load,
             compression: o.compression,
             zstd_level: o.zstd_level,
@@ -383,20 +397,20 @@ fn evaluate(
                 split,
                 pipeline,
                 source_json,
-            );
+            )?;
             artifact.save(&model_dir, results.candidates[i].zstd_level)?;
             if plan.export_onnx {
                 let graph = crate::export::serving_to_onnx(
                     &artifact.schema,
                     &artifact.pipeline,
-                    &artifact.model,
+                    artifact.model(),
                     &artifact.metadata.classes,
                 )?;
                 crate::export::write_onnx(&model_dir.join("model.onnx"), &graph)?;
             }
             // The chosen model's test predictions, from this process's
             // in-memory model: what a reloaded package must reproduce.
-            let model = &trained[i].model;
+            let model = &compiled[i];
             let k = model.n_classes();
             let mut proba = vec![0.0f32; test_set.n_rows() * k];
             let mut scratch = model.scratch();
@@ -438,7 +452,7 @@ fn package(
     split: &Split,
     pipeline: &FittedPipeline,
     source: serde_json::Value,
-) -> Artifact {
+) -> Result<Artifact> {
     let train_set = &split.train;
     let metrics = BTreeMap::from([
         ("accuracy".to_string(), r.accuracy),
@@ -455,8 +469,8 @@ fn package(
         ),
         ("throughput_rows_per_s".to_string(), r.throughput_rows_per_s),
     ]);
-    Artifact {
-        metadata: Metadata {
+    Artifact::new(
+        Metadata {
             format_version: FORMAT_VERSION,
             optbench_version: env!("CARGO_PKG_VERSION").into(),
             created_utc: crate::timefmt::utc_now(),
@@ -486,10 +500,14 @@ fn package(
             crate_versions: crate_versions(),
             model_file: FileInfo::default(),
         },
-        schema: train_set.schema(),
-        pipeline: pipeline.clone(),
-        model: t.model.clone(),
-    }
+        train_set.schema(),
+        pipeline.clone(),
+        t.model.clone(),
+    )
+    .map_err(|message| Error::Train {
+        candidate: t.id.clone(),
+        message,
+    })
 }
 
 /// What `optbench bench` measured on a saved package.
@@ -534,13 +552,14 @@ pub fn bench_artifact(
     let x = artifact.pipeline.transform(rows);
     let accuracy = table.labelled.then(|| {
         let mut pred = Vec::with_capacity(rows.n_rows());
-        artifact.model.predict_batch(&x, &mut pred);
+        artifact.compiled().predict_batch(&x, &mut pred);
         crate::measure::accuracy(&rows.y, &pred)
     });
     let subject = Subject {
         schema: &artifact.schema,
         pipeline: &artifact.pipeline,
-        model: &artifact.model,
+        model: artifact.model(),
+        compiled: artifact.compiled(),
     };
     let latency = measure_latency(
         &[subject],

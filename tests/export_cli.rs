@@ -39,7 +39,7 @@ fn exported_package_predicts_what_the_package_predicts() {
         .stdout(contains("the model alone"));
     let artifact = Artifact::load(&out.join("model")).unwrap();
     let imported = read_onnx(&onnx).unwrap();
-    let (a, b) = (&artifact.model, &imported.model);
+    let (a, b) = (artifact.model(), &imported.model);
     assert_eq!(b.n_features(), a.n_features());
     assert_eq!(b.n_classes(), a.n_classes());
     let d = a.n_features();
@@ -47,7 +47,10 @@ fn exported_package_predicts_what_the_package_predicts() {
     let rows: Vec<f32> = (0..200 * d)
         .map(|i| ((i * 7919 % 1000) as f32 / 250.0) - 2.0)
         .collect();
-    let (pa, pb) = (a.predict_proba_batch(&rows), b.predict_proba_batch(&rows));
+    let (pa, pb) = (
+        a.compile().unwrap().predict_proba_batch(&rows),
+        b.compile().unwrap().predict_proba_batch(&rows),
+    );
     for (x, y) in pa.iter().zip(&pb) {
         assert!((x - y).abs() <= 1e-5, "{x} vs {y}");
     }

@@ -98,7 +98,10 @@ fn an_external_model_is_measured_optimized_and_packaged() {
         .unwrap()
         .data;
     let mut pred = Vec::new();
-    model.predict_batch(&pass.transform(&te), &mut pred);
+    model
+        .compile()
+        .unwrap()
+        .predict_batch(&pass.transform(&te), &mut pred);
     assert_eq!(outside.accuracy, optbench::measure::accuracy(&te.y, &pred));
 
     // The package serves the raw columns.
@@ -181,7 +184,10 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
         .unwrap()
         .data;
     let mut pred = Vec::new();
-    model.predict_batch(&fitted.transform(&te), &mut pred);
+    model
+        .compile()
+        .unwrap()
+        .predict_batch(&fitted.transform(&te), &mut pred);
     let outside = &outcome.results.candidates[0];
     assert_eq!(outside.accuracy, optbench::measure::accuracy(&te.y, &pred));
     // Packaged with them, under the CSV's column names.
@@ -254,7 +260,10 @@ fn a_per_column_models_csv_is_read_by_its_column_names_and_kinds() {
         .unwrap()
         .data;
     let mut pred = Vec::new();
-    model.predict_batch(&fitted.transform(&te), &mut pred);
+    model
+        .compile()
+        .unwrap()
+        .predict_batch(&fitted.transform(&te), &mut pred);
     let outside = &outcome.results.candidates[0];
     assert_eq!(outside.accuracy, optbench::measure::accuracy(&te.y, &pred));
 
@@ -279,7 +288,10 @@ fn a_per_column_models_csv_is_read_by_its_column_names_and_kinds() {
     // The package holds the chosen candidate, which may be a variant of the
     // imported model (int8 here): compare with what that model predicts.
     let mut served = Vec::new();
-    a.model.predict_batch(&fitted.transform(&te), &mut served);
+    a.model()
+        .compile()
+        .unwrap()
+        .predict_batch(&fitted.transform(&te), &mut served);
     assert_eq!(classes, served);
     let city = summary.columns.iter().find(|c| c.name == "city").unwrap();
     let mut unseen = city.unseen_examples.clone();

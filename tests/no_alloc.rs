@@ -132,7 +132,7 @@ fn serve_every_form(train_set: &Dataset, test_set: &Dataset, form: RequestForm) 
     let plan = pipeline.row_plan();
     let d = pipeline.n_outputs();
     for form in &forms {
-        let model = &form.model;
+        let model = form.model.compile().unwrap();
         // Everything the caller owns, made before counting.
         let mut scratch = model.scratch();
         let mut features = vec![0.0f32; d];

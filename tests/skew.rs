@@ -16,7 +16,7 @@ use std::path::Path;
 fn predict(model: &Model, pipeline: &FittedPipeline, rows: &Dataset) -> Vec<u32> {
     let x = pipeline.transform(rows);
     let mut out = Vec::new();
-    model.predict_batch(&x, &mut out);
+    model.compile().unwrap().predict_batch(&x, &mut out);
     out
 }
 

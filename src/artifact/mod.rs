@@ -23,7 +23,7 @@ pub use score::{
 use crate::data::{FeatureProfile, InputSchema, Invalid, Request, Value};
 use crate::error::{Error, Result};
 use crate::fsutil::{replace_dir_atomic, sha256_hex, write_atomic};
-use crate::model::{Model, Scratch};
+use crate::model::{CompiledModel, Model, Scratch};
 use crate::pipeline::{FittedPipeline, RowPlan};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -105,13 +105,16 @@ struct Payload {
     model: Model,
 }
 
-/// A loaded (or about to be saved) package.
+/// A loaded (or about to be saved) package. The model is kept in both its
+/// forms: saved (written, described, exported) and compiled (what predicts),
+/// made together by [`Artifact::new`] so that they cannot disagree.
 #[derive(Debug, Clone)]
 pub struct Artifact {
     pub metadata: Metadata,
     pub schema: InputSchema,
     pub pipeline: FittedPipeline,
-    pub model: Model,
+    model: Model,
+    compiled: CompiledModel,
 }
 
 /// Versions recorded in every package: the compiler and the crates that
@@ -126,6 +129,35 @@ pub fn crate_versions() -> BTreeMap<String, String> {
 }
 
 impl Artifact {
+    /// A package of `model` (checked and compiled here) with its
+    /// preprocessing and metadata.
+    pub fn new(
+        metadata: Metadata,
+        schema: InputSchema,
+        pipeline: FittedPipeline,
+        model: Model,
+    ) -> std::result::Result<Artifact, String> {
+        let compiled = model.compile()?;
+        Ok(Artifact {
+            metadata,
+            schema,
+            pipeline,
+            model,
+            compiled,
+        })
+    }
+
+    /// The model as saved.
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// The model's run-time form, compiled once when the package was made
+    /// or loaded.
+    pub fn compiled(&self) -> &CompiledModel {
+        &self.compiled
+    }
+
     /// Writes the package into `dir` (the model file compressed with zstd at
     /// `zstd_level`), replacing any package there only once the new one is
     /// complete. Fills in `metadata.model_file`.
@@ -202,9 +234,9 @@ impl Artifact {
             .map_err(|e| bad(format!("cannot decompress the model: {e}")))?;
         let payload: Payload =
             postcard::from_bytes(&raw).map_err(|e| bad(format!("cannot decode the model: {e}")))?;
-        payload
+        let compiled = payload
             .model
-            .check()
+            .compile()
             .map_err(|m| bad(format!("inconsistent model: {m}")))?;
         payload
             .pipeline
@@ -238,6 +270,7 @@ impl Artifact {
             schema: payload.schema,
             pipeline: payload.pipeline,
             model: payload.model,
+            compiled,
         })
     }
 
@@ -276,7 +309,7 @@ impl Artifact {
             artifact: self,
             plan: self.pipeline.row_plan(),
             features: vec![0.0; self.pipeline.n_outputs()],
-            scratch: self.model.scratch(),
+            scratch: self.compiled.scratch(),
         }
     }
 }
@@ -309,7 +342,7 @@ impl Predictor<'_> {
         self.prepare(request)?;
         Ok(self
             .artifact
-            .model
+            .compiled
             .predict(&self.features, &mut self.scratch))
     }
 
@@ -323,7 +356,7 @@ impl Predictor<'_> {
         proba: &mut [f32],
     ) -> std::result::Result<u32, Invalid> {
         self.prepare(request)?;
-        let model = &self.artifact.model;
+        let model = &self.artifact.compiled;
         model.predict_proba(&self.features, &mut self.scratch, proba);
         Ok(model.predict(&self.features, &mut self.scratch))
     }
@@ -381,8 +414,8 @@ mod tests {
             1,
         )
         .unwrap();
-        let a = Artifact {
-            metadata: Metadata {
+        let a = Artifact::new(
+            Metadata {
                 format_version: FORMAT_VERSION,
                 optbench_version: "test".into(),
                 created_utc: crate::timefmt::utc_now(),
@@ -409,10 +442,11 @@ mod tests {
                 crate_versions: crate_versions(),
                 model_file: FileInfo::default(),
             },
-            schema: data.schema(),
+            data.schema(),
             pipeline,
-            model: t.model,
-        };
+            t.model,
+        )
+        .unwrap();
         (a, data)
     }
 

@@ -185,7 +185,7 @@ pub fn score_csv(
     }
 
     let mut predictor: Predictor<'_> = artifact.predictor();
-    let mut proba = vec![0.0f32; artifact.model.n_classes()];
+    let mut proba = vec![0.0f32; artifact.compiled().n_classes()];
     let mut record = csv::StringRecord::new();
     let numeric = schema.is_numeric();
     let mut numbers: Vec<f64> = Vec::with_capacity(schema.len());

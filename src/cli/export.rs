@@ -45,12 +45,12 @@ pub fn execute(args: ExportArgs) -> ExitCode {
     };
     let Format::Onnx = args.format;
     let graph = if args.model_only {
-        model_to_onnx(&artifact.model)
+        model_to_onnx(artifact.model())
     } else {
         serving_to_onnx(
             &artifact.schema,
             &artifact.pipeline,
-            &artifact.model,
+            artifact.model(),
             &artifact.metadata.classes,
         )
     };
@@ -63,8 +63,8 @@ pub fn execute(args: ExportArgs) -> ExitCode {
         println!(
             "wrote {} (the model alone: {}; input `features`, {} preprocessed values -> {} classes: {})",
             args.output.display(),
-            artifact.model.describe(),
-            artifact.model.n_features(),
+            artifact.model().describe(),
+            artifact.model().n_features(),
             classes.len(),
             classes.join(", ")
         );
@@ -72,7 +72,7 @@ pub fn execute(args: ExportArgs) -> ExitCode {
         println!(
             "wrote {} (pipeline + {}; inputs: {} columns -> {} classes: {})",
             args.output.display(),
-            artifact.model.describe(),
+            artifact.model().describe(),
             artifact.schema.features.len(),
             classes.len(),
             classes.join(", ")

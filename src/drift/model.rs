@@ -47,7 +47,7 @@ pub(super) struct Predictions {
 /// predict` serves it: the predicted class and a score (the positive class's
 /// probability for two classes, else the winning probability).
 pub(super) fn predict_all(a: &Artifact, t: &Table) -> Result<Predictions> {
-    let k = a.model.n_classes();
+    let k = a.compiled().n_classes();
     let mut p = Predictions {
         classes: Vec::with_capacity(t.rows),
         score: Vec::with_capacity(t.rows),
@@ -90,7 +90,7 @@ pub(super) fn prediction_drift(
     pc: Predictions,
     cfg: &DriftConfig,
 ) -> PredictionDrift {
-    let k = a.model.n_classes();
+    let k = a.compiled().n_classes();
     let count = |c: &[u32]| {
         let mut v = vec![0u64; k];
         for &i in c {

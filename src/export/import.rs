@@ -389,7 +389,7 @@ impl<'a> Graph<'a> {
             .map(|(f, _)| *f)
             .collect();
         let mut retried = false;
-        let (mut model, classes, preprocessing, mut notes) = loop {
+        let (model, classes, preprocessing, mut notes) = loop {
             let (mut model, classes) = match core.op_type() {
                 "LinearClassifier" => linear(&attrs, width, &tail)?,
                 "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail, &rewrite)?,
@@ -467,10 +467,6 @@ impl<'a> Graph<'a> {
                 model_nodes(&model),
                 file_nodes(&attrs)
             ));
-        }
-        // Checked: now it may get its fast run-time layout.
-        if let Model::Trees(t) = &mut model {
-            t.prepare();
         }
         Ok(Imported {
             model,

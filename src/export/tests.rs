@@ -79,10 +79,13 @@ pub(crate) fn family_models(p: &Problem) -> Vec<(String, Model)> {
 /// `a` and `b` predict alike on `rows`: probabilities within `PROBA_TOL`,
 /// classes equal unless the top two probabilities are within it.
 fn assert_agree(name: &str, a: &Model, b: &Model, rows: &[f32]) {
-    let (pa, pb) = (a.predict_proba_batch(rows), b.predict_proba_batch(rows));
+    let (pa, pb) = (
+        a.compile().unwrap().predict_proba_batch(rows),
+        b.compile().unwrap().predict_proba_batch(rows),
+    );
     let (mut ca, mut cb) = (Vec::new(), Vec::new());
-    a.predict_batch(rows, &mut ca);
-    b.predict_batch(rows, &mut cb);
+    a.compile().unwrap().predict_batch(rows, &mut ca);
+    b.compile().unwrap().predict_batch(rows, &mut cb);
     let k = a.n_classes();
     assert_eq!(k, b.n_classes(), "{name}");
     for (r, (x, y)) in pa.chunks_exact(k).zip(pb.chunks_exact(k)).enumerate() {
@@ -184,13 +187,10 @@ fn branch_lt_moves_the_threshold_one_step_down() {
         panic!("trees expected")
     };
     assert_eq!(t.nodes[0].threshold, 0.5f32.next_down());
-    let mut s = back.model.scratch();
-    assert_eq!(
-        back.model.predict(&[0.5, 0.0], &mut s),
-        1,
-        "0.5 < 0.5 is false"
-    );
-    assert_eq!(back.model.predict(&[0.4999, 0.0], &mut s), 0);
+    let c = back.model.compile().unwrap();
+    let mut s = c.scratch();
+    assert_eq!(c.predict(&[0.5, 0.0], &mut s), 1, "0.5 < 0.5 is false");
+    assert_eq!(c.predict(&[0.4999, 0.0], &mut s), 0);
 }
 
 #[test]
@@ -264,8 +264,8 @@ fn served(back: &Imported, raw: &[crate::data::Value<'_>]) -> f32 {
     let mut x = vec![0.0; 2];
     pipeline.transform_row(raw, &mut x);
     let mut p = vec![0.0; 2];
-    back.model
-        .predict_proba(&x, &mut back.model.scratch(), &mut p);
+    let c = back.model.compile().unwrap();
+    c.predict_proba(&x, &mut c.scratch(), &mut p);
     p[1]
 }
 
@@ -326,10 +326,13 @@ fn splits_whose_missing_values_no_stand_in_serves_are_rewritten() {
     let Model::Trees(t) = &back.model else {
         panic!("trees expected")
     };
-    let bins = Model::QuantTrees(QuantTrees::from_ensemble(t, LeafPrecision::F32).unwrap());
-    let (mut s, mut p, mut q) = (back.model.scratch(), vec![0.0; 2], vec![0.0; 2]);
+    let bins = Model::QuantTrees(QuantTrees::from_ensemble(t, LeafPrecision::F32).unwrap())
+        .compile()
+        .unwrap();
+    let float = back.model.compile().unwrap();
+    let (mut s, mut p, mut q) = (float.scratch(), vec![0.0; 2], vec![0.0; 2]);
     for x in [f32::NAN, 0.5, 0.75, -3.0, f32::MAX, f32::INFINITY] {
-        back.model.predict_proba(&[x, 0.0], &mut s, &mut p);
+        float.predict_proba(&[x, 0.0], &mut s, &mut p);
         bins.predict_proba(&[x, 0.0], &mut bins.scratch(), &mut q);
         assert_eq!(p, q, "x0 = {x}");
     }
@@ -351,8 +354,8 @@ fn damaged_files_are_errors_not_panics() {
                 // it rows of its own width.
                 let d = m.model.n_features();
                 if d <= 4096 {
-                    let mut s = m.model.scratch();
-                    m.model.predict(&vec![0.1; d], &mut s);
+                    let c = m.model.compile().unwrap();
+                    c.predict(&vec![0.1; d], &mut c.scratch());
                 }
             }
         }
@@ -470,7 +473,7 @@ fn imputer_and_scaler_become_the_pipeline() {
     assert!(pipeline.check().is_ok());
     assert!(imported_pipeline(Some(&Preprocessing::Numeric(steps.clone())), &names[..2]).is_err());
 
-    let m = &back.model;
+    let m = back.model.compile().unwrap();
     let mut s = m.scratch();
     let mut p = vec![0.0f32; 3];
     let mut feats = vec![0.0f32; 3];
@@ -578,8 +581,8 @@ fn damaged_preprocessing_is_an_error_not_a_panic() {
                     let mut out = vec![0.0; p.n_outputs()];
                     p.transform_row(&raw, &mut out);
                 }
-                let mut s = m.model.scratch();
-                m.model.predict(&vec![0.5; d], &mut s);
+                let c = m.model.compile().unwrap();
+                c.predict(&vec![0.5; d], &mut c.scratch());
             }
         }
     }
@@ -763,7 +766,7 @@ fn per_column_preprocessing_becomes_the_pipeline_in_the_inputs_order() {
 
     // The model, renumbered to the pipeline's order, computes what the file
     // computes in its own order: [age, income, Rome, Berlin, Paris].
-    let m = &back.model;
+    let m = back.model.compile().unwrap();
     let mut s = m.scratch();
     let mut p_ours = vec![0.0f32; 3];
     let mut feats = vec![0.0f32; 5];
@@ -873,8 +876,8 @@ fn damaged_per_column_files_are_errors_not_panics() {
                     p.transform_row(&raw, &mut out);
                     assert_eq!(p.n_outputs(), m.model.n_features());
                 }
-                let mut s = m.model.scratch();
-                m.model.predict(&vec![0.5; m.model.n_features()], &mut s);
+                let c = m.model.compile().unwrap();
+                c.predict(&vec![0.5; c.n_features()], &mut c.scratch());
             }
         }
     }

@@ -243,7 +243,7 @@ pub fn measure_latency<C: Clock>(
         .max()
         .unwrap_or(0);
     let mut buf = vec![0.0f32; width];
-    let mut scratches: Vec<Scratch> = subjects.iter().map(|s| s.model.scratch()).collect();
+    let mut scratches: Vec<Scratch> = subjects.iter().map(|s| s.compiled.scratch()).collect();
     let plans: Vec<RowPlan<'_>> = subjects.iter().map(|s| s.pipeline.row_plan()).collect();
     let d = subjects[0].pipeline.n_outputs();
     let requests = test.requests();
@@ -333,7 +333,7 @@ pub fn measure_latency<C: Clock>(
                     let i = row_of(c);
                     let row = &features[i * d..(i + 1) * d];
                     let t0 = clock.now();
-                    black_box(s.model.predict(black_box(row), scratch));
+                    black_box(s.compiled.predict(black_box(row), scratch));
                     let t1 = clock.now();
                     model_samples.push(t1.saturating_sub(t0).saturating_sub(net));
                     let shifted = slice.start + (c - slice.start + slice.len() / 2) % slice.len();
@@ -389,7 +389,7 @@ fn end_to_end(
     if plan.serve(raw, out).is_err() {
         return u32::MAX;
     }
-    s.model.predict(out, scratch)
+    s.compiled.predict(out, scratch)
 }
 
 fn timer_overhead<C: Clock>(clock: &C) -> TimerOverhead {
@@ -476,11 +476,13 @@ mod tests {
             weights: vec![1.0],
             bias: vec![0.0],
         });
+        let compiled = model.compile().unwrap();
         let schema = test.schema();
         let s = Subject {
             schema: &schema,
             pipeline: &pipeline,
             model: &model,
+            compiled: &compiled,
         };
         let settings = MeasureSettings {
             warmup_calls: 10,

@@ -49,7 +49,7 @@
 //! layout, at 0.94–1.07× the float speed; [`QuantTrees::relayout`] takes it
 //! while the trees are few for the features they use ([`Cuts::pays`]).
 
-use super::layout::lock_step;
+use super::compiled::trees::{lock_step, CompiledTrees};
 use super::tree::{Node, Output, TreeEnsemble};
 use super::Link;
 use serde::{Deserialize, Serialize};
@@ -112,10 +112,16 @@ pub struct QuantTrees {
     pub trees: Vec<QTree>,
     pub nodes: Vec<QNode>,
     pub leaves: Leaves,
-    /// How a row is binned (built from the cuts, never stored).
-    pub binner: Binner,
-    /// How the trees are walked (built from the nodes, never stored).
-    pub walker: Walker,
+}
+
+/// The run-time form of a [`QuantTrees`] ([`super::Model::compile`]): the
+/// saved form, how a row is binned, and how the trees are walked, built
+/// together from a checked model and never changed after.
+#[derive(Debug, Clone)]
+pub struct CompiledBinned {
+    q: QuantTrees,
+    binner: Binner,
+    walker: Walker,
 }
 
 /// The run-time traversal of a [`QuantTrees`]. The narrow (`…8`) forms hold
@@ -129,7 +135,7 @@ pub struct QuantTrees {
 /// 300 × depth 6 0.89× → 0.93× with [`Implicit`] `u8`, 2.07× and 1.74×
 /// with [`Blocks`] (which shallow trees get on x86 CPUs with SSSE3 and
 /// POPCNT; see the module docs for the table).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Walker {
     /// The stored nodes, one tree after another (any size).
     Pointers,
@@ -212,14 +218,6 @@ pub struct Binner {
 }
 
 const BLOCK: usize = 16;
-
-/// Derived from the cuts (which models compare), and its NaN padding would
-/// make no binner equal to itself.
-impl PartialEq for Binner {
-    fn eq(&self, _: &Binner) -> bool {
-        true
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct BinFeature {
@@ -1164,11 +1162,11 @@ impl<B: BinType, R: BinRow<B> + ?Sized> Walk<R> for Implicit<B> {
 ///
 /// For a few trees this is the fastest walk: binning the row costs more than
 /// the trees' walks save (see [`Cuts::pays`] for the measurements).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Cuts {
-    /// Boxed: a [`TreeEnsemble`] inline would make every [`Walker`] (and
-    /// [`super::Model`]) twice as large.
-    trees: Box<TreeEnsemble>,
+    /// Boxed: a [`CompiledTrees`] inline would make every [`Walker`] (and
+    /// [`super::CompiledModel`]) twice as large.
+    trees: Box<CompiledTrees>,
 }
 
 impl Cuts {
@@ -1245,9 +1243,8 @@ impl Cuts {
                 tree_output: tree_output.clone(),
             },
         };
-        trees.prepare();
         Some(Cuts {
-            trees: Box::new(trees),
+            trees: Box::new(CompiledTrees::chosen(trees)),
         })
     }
 
@@ -1287,17 +1284,17 @@ impl Cuts {
     ///
     /// Every shape of 50 trees or more keeps its binned walk by a wide
     /// margin (boosting 50 × depth 3: 1.38–1.49× binned, 0.99–1.02× cuts).
-    fn pays(q: &QuantTrees) -> bool {
+    fn pays(q: &QuantTrees, binned: &Walker) -> bool {
         let (trees, used) = (q.trees.len(), q.used_features.len());
         trees == 1
-            || match q.walker {
+            || match binned {
                 Walker::Implicit(_) | Walker::Implicit8(_) | Walker::Blocks(_) => trees < used,
                 _ => 2 * trees <= used,
             }
     }
 
     fn heap_bytes(&self) -> usize {
-        size_of::<TreeEnsemble>() + self.trees.heap_bytes()
+        size_of::<CompiledTrees>() + self.trees.heap_bytes()
     }
 }
 
@@ -1310,6 +1307,12 @@ impl Walk<[f32]> for Cuts {
         self.trees
             .walk_leaves(row, |t, leaf| visit(t, leaf as usize));
     }
+}
+
+/// Whether this CPU can run the block walk ([`Blocks`]).
+#[cfg(test)]
+pub(crate) fn blocks_supported() -> bool {
+    Blocks::cpu_supported()
 }
 
 const MAX_LOCAL: usize = i16::MAX as usize;
@@ -1474,19 +1477,16 @@ impl QuantTrees {
             trees,
             nodes,
             leaves,
-            binner: Binner::default(),
-            walker: Walker::Pointers,
         };
         q.check()?;
-        Ok(q.with_layout())
+        Ok(q)
     }
 
     pub fn n_trees(&self) -> usize {
         self.trees.len()
     }
 
-    /// Bytes held by the arrays (cuts, nodes, leaves, the complete-tree
-    /// layout when built).
+    /// Bytes held by the saved arrays (cuts, nodes, leaves, outputs).
     pub fn heap_bytes(&self) -> usize {
         let leaves = match &self.leaves {
             Leaves::F32(v) => v.len() * size_of::<f32>(),
@@ -1498,28 +1498,6 @@ impl QuantTrees {
                 base, tree_output, ..
             } => base.len() * size_of::<f32>() + tree_output.len() * size_of::<u32>(),
         };
-        let walker = match &self.walker {
-            Walker::Pointers => 0,
-            Walker::Implicit(im) => {
-                im.nodes.len() * size_of::<[u16; 2]>() + im.leaf_ref.len() * size_of::<u32>()
-            }
-            Walker::Implicit8(im) => {
-                im.nodes.len() * size_of::<[u8; 2]>() + im.leaf_ref.len() * size_of::<u32>()
-            }
-            Walker::Packed(p) => {
-                p.nodes.len() * size_of::<PNode>() + p.tree_start.len() * size_of::<u32>()
-            }
-            Walker::Packed8(p) => {
-                p.nodes.len() * size_of::<PNode8>() + p.tree_start.len() * size_of::<u32>()
-            }
-            Walker::Blocks(b) => {
-                b.blocks.len() * size_of::<Block>() + b.leaf_ref.len() * size_of::<u32>()
-            }
-            Walker::Cuts(c) => c.heap_bytes(),
-        };
-        let binner = self.binner.features.len() * size_of::<BinFeature>()
-            + self.binner.padded.len() * size_of::<f32>()
-            + self.binner.tops.len() * size_of::<[f32; BLOCK]>();
         self.cuts.len() * size_of::<f32>()
             + self.cut_start.len() * size_of::<u32>()
             + self.used_features.len() * size_of::<u16>()
@@ -1527,86 +1505,6 @@ impl QuantTrees {
             + self.nodes.len() * size_of::<QNode>()
             + leaves
             + outputs
-            + walker
-            + binner
-    }
-
-    /// Adds the run-time binner and layout (checked models only: it trusts
-    /// the node references): narrow when it fits.
-    fn with_layout(mut self) -> QuantTrees {
-        self.relayout(true);
-        self
-    }
-
-    /// Rebuilds the run-time walker: a binned walk
-    /// ([`QuantTrees::relayout_binned`]), replaced by the cut walk when
-    /// binning the row does not pay for these trees ([`Cuts::pays`], which
-    /// looks at the binned walk's kind), whatever `narrow` says. Returns
-    /// whether the walker bins into `u8` (false for the cut walk, which bins
-    /// nothing).
-    pub fn relayout(&mut self, narrow: bool) -> bool {
-        let narrow = self.relayout_binned(narrow);
-        if Cuts::pays(self) && self.relayout_cuts() {
-            return false;
-        }
-        narrow
-    }
-
-    /// The walk over the raw row with cut values as thresholds, whatever the
-    /// trees' shape (benchmarks and tests: [`QuantTrees::relayout`]
-    /// chooses); `false` (and no change) when the cuts do not allow it.
-    pub fn relayout_cuts(&mut self) -> bool {
-        match Cuts::build(self) {
-            Some(c) => {
-                // Nothing is binned.
-                self.binner = Binner::default();
-                self.walker = Walker::Cuts(c);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The walker's name (for benchmarks and reports).
-    pub fn walker_name(&self) -> &'static str {
-        match &self.walker {
-            Walker::Pointers => "pointers",
-            Walker::Implicit(_) => "implicit-u16",
-            Walker::Packed(_) => "packed-u16",
-            Walker::Implicit8(_) => "implicit-u8",
-            Walker::Packed8(_) => "packed-u8",
-            Walker::Blocks(_) => "blocks",
-            Walker::Cuts(_) => "cuts",
-        }
-    }
-
-    /// A binned walk: complete trees when the trees are shallow (boosting),
-    /// else packed nodes (deep forests), else the stored nodes; with `u8`
-    /// bins when `narrow` and every feature and bin fits a byte. Returns
-    /// whether the layout is narrow. (Benchmarks compare the widths; models
-    /// always take the narrow one when it fits.)
-    pub fn relayout_binned(&mut self, narrow: bool) -> bool {
-        self.binner = Binner::build(&self.cuts, &self.cut_start, &self.used_features);
-        // A row's bins run up to the cut count (a NaN's bin).
-        let fits = (0..self.n_features)
-            .all(|f| self.cut_start[f + 1] - self.cut_start[f] <= u32::from(u8::MAX));
-        let narrow_walker = if narrow && fits {
-            Implicit::<u8>::build(self)
-                .map(|im| Blocks::build(self, &im).map_or(Walker::Implicit8(im), Walker::Blocks))
-                .or_else(|| Packed8::build(self).map(Walker::Packed8))
-        } else {
-            None
-        };
-        self.walker = narrow_walker.unwrap_or_else(|| {
-            Implicit::<u16>::build(self)
-                .map(Walker::Implicit)
-                .or_else(|| Packed::build(self).map(Walker::Packed))
-                .unwrap_or(Walker::Pointers)
-        });
-        matches!(
-            self.walker,
-            Walker::Implicit8(_) | Walker::Packed8(_) | Walker::Blocks(_)
-        )
     }
 
     fn n_leaves_stored(&self) -> usize {
@@ -1638,65 +1536,6 @@ impl QuantTrees {
             };
         }
         tree.leaf_base as usize + (!c) as usize
-    }
-
-    /// Raw scores into `acc`, as [`TreeEnsemble`] computes them.
-    #[inline(always)]
-    fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
-        match &self.walker {
-            Walker::Cuts(c) => {
-                c.trees.accumulate(row, acc);
-                self.rescale(acc);
-            }
-            Walker::Blocks(b) => self.accumulate_blocks(row, acc, b),
-            Walker::Implicit8(im) => self.accumulate8(row, acc, im),
-            Walker::Packed8(p) => self.accumulate8(row, acc, p),
-            Walker::Implicit(im) => self.accumulate16(row, bins, acc, im),
-            Walker::Packed(p) => self.accumulate16(row, bins, acc, p),
-            Walker::Pointers => self.accumulate16(row, bins, acc, &Pointers),
-        }
-    }
-
-    /// [`QuantTrees::accumulate`] on `u8` bins, in a 256-slot row on the
-    /// stack (unused features stay 0: only leaves and padding test them).
-    #[inline(never)]
-    fn accumulate8(&self, row: &[f32], acc: &mut [f32], walk: &impl Walk<[u8; 256]>) {
-        let mut bins = [0u8; 256];
-        // `relayout` made this walker only when every bin fits a byte.
-        self.binner.bin_row(row, |f, b| bins[f] = b as u8);
-        self.accumulate_leaves(acc, walk, &bins);
-    }
-
-    /// [`QuantTrees::accumulate`] for [`Blocks`]: every used feature is
-    /// below 64 (`Blocks::build`).
-    #[inline(never)]
-    fn accumulate_blocks(&self, row: &[f32], acc: &mut [f32], walk: &Blocks) {
-        let mut bins = Row64([0; 64]);
-        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-        // SAFETY: a `Blocks` is built only on CPUs with SSSE3 and POPCNT,
-        // for used features below 64; checked models' rows cover them.
-        unsafe {
-            x86::bin_row(&self.binner, row, &mut bins)
-        };
-        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-        self.binner.bin_row(row, |f, b| bins.0[f] = b as u8);
-        self.accumulate_leaves(acc, walk, &bins);
-    }
-
-    /// [`QuantTrees::accumulate`] on `u16` bins, in the scratch.
-    #[inline(never)]
-    fn accumulate16(
-        &self,
-        row: &[f32],
-        bins: &mut [u16],
-        acc: &mut [f32],
-        walk: &impl Walk<[u16]>,
-    ) {
-        // The packed walk's leaves read `bins[0]` unchecked: one slot per
-        // feature (as `Model::scratch` makes) is asserted here.
-        let bins = &mut bins[..self.n_features];
-        self.binner.bin_row(row, |f, b| bins[f] = b);
-        self.accumulate_leaves(acc, walk, &*bins);
     }
 
     /// The int8 leaves' scale, when their integer sums must be scaled
@@ -1746,9 +1585,8 @@ impl QuantTrees {
     /// partial sum stays below 2^24 (127 × [`MAX_EXACT_INT8_TREES`]), so
     /// either gives the same bits in any order; an integer add is one cycle
     /// on the chain of sums where an f32 add is four and the conversion of
-    /// each leaf another µop. Boosting 30–200 × depth 3 went from 1.13–1.84×
-    /// to 1.43–2.07× its float parent (`cargo bench --bench quant_ratio`).
-    /// More than [`INT_OUTPUTS`] outputs sum in `f32`.
+    /// each leaf another µop. More than [`INT_OUTPUTS`] outputs sum in
+    /// `f32`.
     #[inline(always)]
     fn accumulate_int<R: ?Sized>(
         &self,
@@ -1791,7 +1629,7 @@ impl QuantTrees {
         }
     }
 
-    /// The sums of [`QuantTrees::accumulate`] for either layout and leaf
+    /// The sums of [`CompiledBinned::accumulate`] for either layout and leaf
     /// precision, before [`QuantTrees::rescale`]: `value(i)` is leaf value
     /// `i` as stored (f32 leaves' sums then follow the float model's order
     /// exactly).
@@ -1825,7 +1663,7 @@ impl QuantTrees {
                     acc[..base.len()].copy_from_slice(base);
                 }
                 if base.len() == 1 {
-                    // One output: sum in a register (see TreeEnsemble).
+                    // One output: sum in a register (see `CompiledTrees`).
                     let mut sum = acc[0];
                     walk.walk(self, bins, |_, leaf| sum += value(leaf));
                     acc[0] = sum;
@@ -1838,9 +1676,9 @@ impl QuantTrees {
         }
     }
 
+    /// Accumulated scores into probabilities, in place.
     #[inline(always)]
-    pub fn predict_proba(&self, row: &[f32], bins: &mut [u16], out: &mut [f32]) {
-        self.accumulate(row, bins, out);
+    fn finish_proba(&self, out: &mut [f32]) {
         match &self.output {
             Output::Average => {
                 let s = 1.0 / self.n_trees() as f32;
@@ -1850,9 +1688,9 @@ impl QuantTrees {
         }
     }
 
+    /// The class from accumulated scores.
     #[inline(always)]
-    pub fn predict(&self, row: &[f32], bins: &mut [u16], scores: &mut [f32]) -> u32 {
-        self.accumulate(row, bins, scores);
+    fn finish_class(&self, scores: &[f32]) -> u32 {
         match &self.output {
             Output::Average => super::argmax(scores),
             Output::Boosted { link, .. } => link.class(scores),
@@ -1936,6 +1774,208 @@ impl QuantTrees {
             }
         }
         Ok(())
+    }
+}
+
+/// Which walk [`CompiledBinned::with`] builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BinnedWalk {
+    /// The rule of [`CompiledBinned::new`].
+    Chosen,
+    /// A binned walk, `u8` bins when `narrow` and they fit.
+    Binned { narrow: bool },
+    /// The cut walk over the raw row, whatever the trees' shape.
+    Cuts,
+    /// The stored nodes one tree after another, on `u16` bins.
+    Reference,
+}
+
+impl CompiledBinned {
+    /// The run-time form of a checked model: a binned walk
+    /// ([`CompiledBinned::binned`], narrow whenever it fits), replaced by
+    /// the cut walk when binning the row does not pay for these trees
+    /// ([`Cuts::pays`], which looks at the binned walk's kind).
+    pub(crate) fn new(q: QuantTrees) -> CompiledBinned {
+        let binned = CompiledBinned::binned(q, true);
+        if Cuts::pays(&binned.q, &binned.walker) {
+            if let Some(c) = Cuts::build(&binned.q) {
+                return CompiledBinned {
+                    q: binned.q,
+                    binner: Binner::default(),
+                    walker: Walker::Cuts(c),
+                };
+            }
+        }
+        binned
+    }
+
+    /// The walk `how` names, or `None` when the trees cannot take it (the
+    /// cut walk on cuts that are not sorted). Checked models only.
+    pub(crate) fn with(q: QuantTrees, how: BinnedWalk) -> Option<CompiledBinned> {
+        match how {
+            BinnedWalk::Chosen => Some(CompiledBinned::new(q)),
+            BinnedWalk::Binned { narrow } => Some(CompiledBinned::binned(q, narrow)),
+            BinnedWalk::Reference => Some(CompiledBinned {
+                binner: Binner::build(&q.cuts, &q.cut_start, &q.used_features),
+                walker: Walker::Pointers,
+                q,
+            }),
+            BinnedWalk::Cuts => Cuts::build(&q).map(|c| CompiledBinned {
+                q,
+                binner: Binner::default(),
+                walker: Walker::Cuts(c),
+            }),
+        }
+    }
+
+    /// A binned walk: complete trees when the trees are shallow (boosting),
+    /// else packed nodes (deep forests), else the stored nodes; with `u8`
+    /// bins when `narrow` and every feature and bin fits a byte.
+    /// (Benchmarks compare the widths; models always take the narrow one
+    /// when it fits.)
+    fn binned(q: QuantTrees, narrow: bool) -> CompiledBinned {
+        let binner = Binner::build(&q.cuts, &q.cut_start, &q.used_features);
+        // A row's bins run up to the cut count (a NaN's bin).
+        let fits =
+            (0..q.n_features).all(|f| q.cut_start[f + 1] - q.cut_start[f] <= u32::from(u8::MAX));
+        let narrow_walker = if narrow && fits {
+            Implicit::<u8>::build(&q)
+                .map(|im| Blocks::build(&q, &im).map_or(Walker::Implicit8(im), Walker::Blocks))
+                .or_else(|| Packed8::build(&q).map(Walker::Packed8))
+        } else {
+            None
+        };
+        let walker = narrow_walker.unwrap_or_else(|| {
+            Implicit::<u16>::build(&q)
+                .map(Walker::Implicit)
+                .or_else(|| Packed::build(&q).map(Walker::Packed))
+                .unwrap_or(Walker::Pointers)
+        });
+        CompiledBinned { q, binner, walker }
+    }
+
+    /// The saved form this was compiled from.
+    pub fn saved(&self) -> &QuantTrees {
+        &self.q
+    }
+
+    /// Whether the walk bins rows into `u8`.
+    pub fn is_narrow(&self) -> bool {
+        matches!(
+            self.walker,
+            Walker::Implicit8(_) | Walker::Packed8(_) | Walker::Blocks(_)
+        )
+    }
+
+    /// The walker's name (for benchmarks and reports).
+    pub fn walker_name(&self) -> &'static str {
+        match &self.walker {
+            Walker::Pointers => "pointers",
+            Walker::Implicit(_) => "implicit-u16",
+            Walker::Packed(_) => "packed-u16",
+            Walker::Implicit8(_) => "implicit-u8",
+            Walker::Packed8(_) => "packed-u8",
+            Walker::Blocks(_) => "blocks",
+            Walker::Cuts(_) => "cuts",
+        }
+    }
+
+    /// Bytes held by the saved arrays, the binner and the walk's layout.
+    pub fn heap_bytes(&self) -> usize {
+        let walker = match &self.walker {
+            Walker::Pointers => 0,
+            Walker::Implicit(im) => {
+                im.nodes.len() * size_of::<[u16; 2]>() + im.leaf_ref.len() * size_of::<u32>()
+            }
+            Walker::Implicit8(im) => {
+                im.nodes.len() * size_of::<[u8; 2]>() + im.leaf_ref.len() * size_of::<u32>()
+            }
+            Walker::Packed(p) => {
+                p.nodes.len() * size_of::<PNode>() + p.tree_start.len() * size_of::<u32>()
+            }
+            Walker::Packed8(p) => {
+                p.nodes.len() * size_of::<PNode8>() + p.tree_start.len() * size_of::<u32>()
+            }
+            Walker::Blocks(b) => {
+                b.blocks.len() * size_of::<Block>() + b.leaf_ref.len() * size_of::<u32>()
+            }
+            Walker::Cuts(c) => c.heap_bytes(),
+        };
+        let binner = self.binner.features.len() * size_of::<BinFeature>()
+            + self.binner.padded.len() * size_of::<f32>()
+            + self.binner.tops.len() * size_of::<[f32; BLOCK]>();
+        self.q.heap_bytes() + walker + binner
+    }
+
+    /// Raw scores into `acc`, as the float form computes them.
+    #[inline(always)]
+    fn accumulate(&self, row: &[f32], bins: &mut [u16], acc: &mut [f32]) {
+        match &self.walker {
+            Walker::Cuts(c) => {
+                c.trees.accumulate(row, acc);
+                self.q.rescale(acc);
+            }
+            Walker::Blocks(b) => self.accumulate_blocks(row, acc, b),
+            Walker::Implicit8(im) => self.accumulate8(row, acc, im),
+            Walker::Packed8(p) => self.accumulate8(row, acc, p),
+            Walker::Implicit(im) => self.accumulate16(row, bins, acc, im),
+            Walker::Packed(p) => self.accumulate16(row, bins, acc, p),
+            Walker::Pointers => self.accumulate16(row, bins, acc, &Pointers),
+        }
+    }
+
+    /// [`CompiledBinned::accumulate`] on `u8` bins, in a 256-slot row on the
+    /// stack (unused features stay 0: only leaves and padding test them).
+    #[inline(never)]
+    fn accumulate8(&self, row: &[f32], acc: &mut [f32], walk: &impl Walk<[u8; 256]>) {
+        let mut bins = [0u8; 256];
+        // `binned` made this walker only when every bin fits a byte.
+        self.binner.bin_row(row, |f, b| bins[f] = b as u8);
+        self.q.accumulate_leaves(acc, walk, &bins);
+    }
+
+    /// [`CompiledBinned::accumulate`] for [`Blocks`]: every used feature is
+    /// below 64 (`Blocks::build`).
+    #[inline(never)]
+    fn accumulate_blocks(&self, row: &[f32], acc: &mut [f32], walk: &Blocks) {
+        let mut bins = Row64([0; 64]);
+        #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
+        // SAFETY: a `Blocks` is built only on CPUs with SSSE3 and POPCNT,
+        // for used features below 64; checked models' rows cover them.
+        unsafe {
+            x86::bin_row(&self.binner, row, &mut bins)
+        };
+        #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
+        self.binner.bin_row(row, |f, b| bins.0[f] = b as u8);
+        self.q.accumulate_leaves(acc, walk, &bins);
+    }
+
+    /// [`CompiledBinned::accumulate`] on `u16` bins, in the scratch.
+    #[inline(never)]
+    fn accumulate16(
+        &self,
+        row: &[f32],
+        bins: &mut [u16],
+        acc: &mut [f32],
+        walk: &impl Walk<[u16]>,
+    ) {
+        // The packed walk's leaves read `bins[0]` unchecked: one slot per
+        // feature (as `CompiledModel::scratch` makes) is asserted here.
+        let bins = &mut bins[..self.q.n_features];
+        self.binner.bin_row(row, |f, b| bins[f] = b);
+        self.q.accumulate_leaves(acc, walk, &*bins);
+    }
+
+    #[inline(always)]
+    pub fn predict_proba(&self, row: &[f32], bins: &mut [u16], out: &mut [f32]) {
+        self.accumulate(row, bins, out);
+        self.q.finish_proba(out);
+    }
+
+    #[inline(always)]
+    pub fn predict(&self, row: &[f32], bins: &mut [u16], scores: &mut [f32]) -> u32 {
+        self.accumulate(row, bins, scores);
+        self.q.finish_class(scores)
     }
 }
 
@@ -2091,14 +2131,12 @@ impl TryFrom<Stored> for QuantTrees {
             trees,
             nodes,
             leaves: s.leaves,
-            binner: Binner::default(),
-            walker: Walker::Pointers,
         };
         if q.n_leaves_stored() != n_leaves {
             return Err(bad("leaf values do not match the leaves"));
         }
         q.check()?;
-        Ok(q.with_layout())
+        Ok(q)
     }
 }
 
@@ -2176,7 +2214,32 @@ impl QuantLinear {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Model, Scratch};
+    use crate::model::{CompiledModel, Model, Scratch};
+
+    /// `c` behind the model-wide prediction interface.
+    fn run(c: CompiledBinned) -> CompiledModel {
+        CompiledModel::from_binned(c)
+    }
+
+    fn binned(q: &QuantTrees, narrow: bool) -> CompiledBinned {
+        CompiledBinned::binned(q.clone(), narrow)
+    }
+
+    fn cut(q: &QuantTrees) -> CompiledBinned {
+        CompiledBinned::with(q.clone(), BinnedWalk::Cuts).expect("sorted cuts")
+    }
+
+    /// The binner of a binned walk with `walker` instead.
+    fn with_walker(q: &QuantTrees, walker: Walker) -> CompiledBinned {
+        CompiledBinned {
+            walker,
+            ..binned(q, false)
+        }
+    }
+
+    fn float(f: &TreeEnsemble) -> CompiledModel {
+        Model::Trees(f.clone()).compile().unwrap()
+    }
 
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
@@ -2268,28 +2331,21 @@ mod tests {
     fn binned_form_round_trips_and_predicts_like_the_float_form() {
         let f = ensemble();
         for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
-            let q = Model::QuantTrees(QuantTrees::from_ensemble(&f, precision).unwrap());
-            let back = Model::from_bytes(&q.to_bytes()).unwrap();
-            assert_eq!(back, q);
-            let Model::QuantTrees(inner) = &q else {
-                unreachable!()
-            };
+            let inner = QuantTrees::from_ensemble(&f, precision).unwrap();
+            let saved = Model::QuantTrees(inner.clone());
+            let back = Model::from_bytes(&saved.to_bytes()).unwrap();
+            assert_eq!(back, saved);
+            let narrow = binned(&inner, true);
             assert!(
-                matches!(inner.walker, Walker::Implicit8(_) | Walker::Blocks(_)),
+                matches!(narrow.walker, Walker::Implicit8(_) | Walker::Blocks(_)),
                 "two shallow trees on two features: complete trees, u8 bins"
             );
-            let mut cut = inner.clone();
-            assert!(cut.relayout_cuts());
-            let mut wide = inner.clone();
-            assert!(!wide.relayout_binned(false));
+            let wide = binned(&inner, false);
+            assert!(!wide.is_narrow());
             assert!(matches!(wide.walker, Walker::Implicit(_)));
-            let pointers = QuantTrees {
-                walker: Walker::Pointers,
-                ..inner.clone()
-            };
-            let float = Model::Trees(f.clone());
-            let (wide, pointers) = (Model::QuantTrees(wide), Model::QuantTrees(pointers));
-            let cut = Model::QuantTrees(cut);
+            let pointers = run(with_walker(&inner, Walker::Pointers));
+            let (q, float) = (run(narrow), float(&f));
+            let (wide, cut) = (run(wide), run(cut(&inner)));
             let mut s = [
                 q.scratch(),
                 float.scratch(),
@@ -2350,32 +2406,26 @@ mod tests {
         }
         f.check().unwrap();
         for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
-            let q = QuantTrees::from_ensemble(&f, precision).unwrap();
+            let saved = QuantTrees::from_ensemble(&f, precision).unwrap();
+            let q = CompiledBinned::new(saved.clone());
             let Walker::Packed8(p8) = &q.walker else {
                 panic!("deep, 3 features, few cuts: narrow packed")
             };
             let flipped = p8.nodes.iter();
             let flipped = flipped.filter(|n| n.far & !FAR_FLIPPED != 0 && n.far & FAR_FLIPPED != 0);
             assert!(flipped.count() > 0, "some splits put the right child next");
-            let mut wide = q.clone();
-            assert!(!wide.relayout(false));
+            let wide = binned(&saved, false);
             let Walker::Packed(p16) = &wide.walker else {
                 panic!("deep: packed")
             };
             let flipped = p16.nodes.iter();
             let flipped = flipped.filter(|n| n.far != 0 && n.feature & FLIPPED != 0);
             assert!(flipped.count() > 0, "some splits put the right child next");
-            let pointers = QuantTrees {
-                walker: Walker::Pointers,
-                ..q.clone()
-            };
+            let pointers = run(with_walker(&saved, Walker::Pointers));
             // 11 deep trees on 3 features: binning pays, the cut walk is
             // only forced.
-            let mut cut = q.clone();
-            assert!(cut.relayout_cuts());
-            let cut = Model::QuantTrees(cut);
-            let (q, pointers) = (Model::QuantTrees(q), Model::QuantTrees(pointers));
-            let (wide, float) = (Model::QuantTrees(wide), Model::Trees(f.clone()));
+            let cut = run(cut(&saved));
+            let (q, wide, float) = (run(q), run(wide), float(&f));
             let (mut a, mut b, mut c) = (q.scratch(), pointers.scratch(), float.scratch());
             let (mut w, mut u) = (wide.scratch(), cut.scratch());
             let mut values = grid.to_vec();
@@ -2533,38 +2583,33 @@ mod tests {
                 let simd = Blocks::cpu_supported();
                 // Many trees for their features: the block walk; 40 on 64
                 // features (case 7): the cut walk, unless forced.
-                let binned = q.trees.len() >= q.used_features.len();
-                assert_eq!(binned, case != 7, "case {case}");
-                assert_eq!(q.walker_name() == "cuts", !binned, "case {case}");
-                let mut q = q;
-                q.relayout_binned(true);
+                let is_binned = q.trees.len() >= q.used_features.len();
+                assert_eq!(is_binned, case != 7, "case {case}");
+                let chosen = CompiledBinned::new(q.clone());
+                assert_eq!(chosen.walker_name() == "cuts", !is_binned, "case {case}");
+                let narrow = binned(&q, true);
                 if simd {
-                    assert!(matches!(q.walker, Walker::Blocks(_)), "case {case}");
+                    assert!(matches!(narrow.walker, Walker::Blocks(_)), "case {case}");
                 }
-                let implicit = QuantTrees {
-                    walker: Walker::Implicit8(im.clone()),
-                    ..q.clone()
-                };
+                let implicit = with_walker(&q, Walker::Implicit8(im.clone()));
                 // The same trees walked over the raw row (many trees: only
                 // when forced).
-                let mut cut = q.clone();
-                assert!(cut.relayout_cuts(), "case {case}");
+                let cut = cut(&q);
                 let Walker::Cuts(cw) = cut.walker.clone() else {
                     unreachable!()
                 };
-                let float = Model::Trees(f.clone());
-                let (q, implicit) = (Model::QuantTrees(q), Model::QuantTrees(implicit));
-                let cut = Model::QuantTrees(cut);
+                let inner = &q;
+                let binner = narrow.binner.clone();
+                let float = float(&f);
+                let (q, implicit) = (run(narrow), run(implicit));
+                let cut = run(cut);
                 let (mut s0, mut s1, mut s2) = (q.scratch(), implicit.scratch(), float.scratch());
                 let mut s3 = cut.scratch();
-                let Model::QuantTrees(inner) = &q else {
-                    unreachable!()
-                };
                 for r in 0..400 {
                     let row = random_row(&mut rng, &grid, n_features, r);
                     let mut bins = Row64([0; 64]);
                     let mut wide = [0u8; 256];
-                    inner.binner.bin_row(&row, |f, b| {
+                    binner.bin_row(&row, |f, b| {
                         bins.0[f] = b as u8;
                         wide[f] = b as u8;
                         saw_0 |= b == 0;
@@ -2641,41 +2686,36 @@ mod tests {
                 push_root(&mut f, root, t);
             }
             f.check().unwrap();
-            f.prepare();
             for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
                 let q = QuantTrees::from_ensemble(&f, precision).unwrap();
-                let Walker::Cuts(cw) = q.walker.clone() else {
-                    panic!("case {case}: {} for few trees", q.walker_name())
+                let chosen = CompiledBinned::new(q.clone());
+                let Walker::Cuts(cw) = chosen.walker.clone() else {
+                    panic!("case {case}: {} for few trees", chosen.walker_name())
                 };
-                assert!(q.heap_bytes() >= cw.heap_bytes() + q.nodes.len() * size_of::<QNode>());
+                assert!(
+                    chosen.heap_bytes() >= cw.heap_bytes() + q.nodes.len() * size_of::<QNode>()
+                );
                 let back = Model::from_bytes(&Model::QuantTrees(q.clone()).to_bytes()).unwrap();
-                let Model::QuantTrees(back) = back else {
-                    unreachable!()
-                };
-                assert_eq!(back.walker_name(), "cuts", "case {case}: reloaded");
-                let mut narrow = q.clone();
-                narrow.relayout_binned(true);
+                assert_eq!(
+                    back.compile().unwrap().layout_name(),
+                    "cuts",
+                    "case {case}: reloaded"
+                );
+                let narrow = binned(&q, true);
                 assert_ne!(narrow.walker_name(), "cuts");
-                let pointers = QuantTrees {
-                    walker: Walker::Pointers,
-                    ..narrow.clone()
-                };
-                let models = [
-                    Model::QuantTrees(q.clone()),
-                    Model::QuantTrees(pointers.clone()),
-                    Model::QuantTrees(narrow),
-                    Model::Trees(f.clone()),
-                ];
-                let mut scratch: Vec<_> = models.iter().map(Model::scratch).collect();
+                let pointers = with_walker(&q, Walker::Pointers);
+                let binner = pointers.binner.clone();
+                let models = [run(chosen), run(pointers), run(narrow), float(&f)];
+                let mut scratch: Vec<_> = models.iter().map(CompiledModel::scratch).collect();
                 let mut bins = vec![0u16; n_features];
                 for r in 0..2000 {
                     let row = random_row(&mut rng, &grid, n_features, r);
                     let (mut want, mut got) = (Vec::new(), Vec::new());
-                    pointers.binner.bin_row(&row, |f, b| bins[f] = b);
-                    Pointers.walk(&pointers, &bins[..], |t, l| want.push((t, l)));
+                    binner.bin_row(&row, |f, b| bins[f] = b);
+                    Pointers.walk(&q, &bins[..], |t, l| want.push((t, l)));
                     cw.walk(&q, &row[..], |t, l| got.push((t, l)));
                     assert_eq!(got, want, "case {case}, {row:?}");
-                    let bits = |m: &Model, s: &mut Scratch| {
+                    let bits = |m: &CompiledModel, s: &mut Scratch| {
                         let mut p = vec![0f32; k];
                         m.predict_proba(&row, s, &mut p);
                         p.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
@@ -2710,14 +2750,17 @@ mod tests {
         f.set_children(l, ll, lr);
         f.roots.push(root);
         let mut q = QuantTrees::from_ensemble(&f, LeafPrecision::F32).unwrap();
-        assert_eq!(q.walker_name(), "cuts");
+        assert_eq!(CompiledBinned::new(q.clone()).walker_name(), "cuts");
         assert_eq!(q.cuts, [0.5, 2.0]);
         for cuts in [[2.0, 0.5], [0.5, 0.5], [0.5, f32::NAN], [f32::NAN, 2.0]] {
             q.cuts = cuts.to_vec();
             q.check().unwrap();
-            assert!(!q.relayout_cuts(), "{cuts:?}");
-            q.relayout(true);
-            assert_ne!(q.walker_name(), "cuts", "{cuts:?}");
+            assert!(
+                CompiledBinned::with(q.clone(), BinnedWalk::Cuts).is_none(),
+                "{cuts:?}"
+            );
+            let c = CompiledBinned::new(q.clone());
+            assert_ne!(c.walker_name(), "cuts", "{cuts:?}");
         }
     }
 
@@ -2736,6 +2779,7 @@ mod tests {
                 let mut b = bytes.clone();
                 b[i] = v;
                 if let Ok(m) = Model::from_bytes(&b) {
+                    let m = m.compile().unwrap();
                     let mut s = m.scratch();
                     m.predict(&[0.1, 0.2], &mut s);
                 }

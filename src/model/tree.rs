@@ -19,7 +19,6 @@
 //!   logistic or softmax link gives probabilities (gradient boosting, the way
 //!   Treelite stores one class per tree).
 
-use super::layout::{Built, Layout, LayoutKind, Pointers, Walk};
 use super::{argmax, Link};
 use serde::{Deserialize, Serialize};
 
@@ -86,8 +85,11 @@ impl Output {
     }
 }
 
+/// The saved form of a tree ensemble: plain arrays, no run-time state.
+/// [`super::Model::compile`] checks it and arranges it for traversal
+/// ([`super::CompiledModel`]), so editing these arrays can never leave a
+/// stale run-time layout behind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(from = "Stored")]
 pub struct TreeEnsemble {
     pub n_features: usize,
     pub n_classes: usize,
@@ -98,46 +100,6 @@ pub struct TreeEnsemble {
     pub nodes: Vec<Node>,
     /// `n_leaves × leaf_width()`.
     pub leaf_values: Vec<f32>,
-    /// The same trees arranged for traversal (see `layout.rs`): built by
-    /// [`TreeEnsemble::prepare`] (and on decoding a valid model), never
-    /// written. The push/append methods drop it; code that edits `nodes` or
-    /// `roots` directly after `prepare` must call it again (a layout built
-    /// for another node count is ignored).
-    #[serde(skip_serializing)]
-    layout: Layout,
-}
-
-/// The encoded form: the fields above, in the same order, without the
-/// layout (so the bytes are what they were before layouts existed).
-#[derive(Deserialize)]
-struct Stored {
-    n_features: usize,
-    n_classes: usize,
-    output: Output,
-    roots: Vec<u32>,
-    nodes: Vec<Node>,
-    leaf_values: Vec<f32>,
-}
-
-impl From<Stored> for TreeEnsemble {
-    /// A decoded model gets its layout only once it passes its checks (the
-    /// layout trusts node indices); one that fails is refused by the
-    /// caller's own `check` with its usual message.
-    fn from(s: Stored) -> TreeEnsemble {
-        let mut ens = TreeEnsemble {
-            n_features: s.n_features,
-            n_classes: s.n_classes,
-            output: s.output,
-            roots: s.roots,
-            nodes: s.nodes,
-            leaf_values: s.leaf_values,
-            layout: Layout::default(),
-        };
-        if ens.check().is_ok() {
-            ens.prepare();
-        }
-        ens
-    }
 }
 
 impl TreeEnsemble {
@@ -150,39 +112,10 @@ impl TreeEnsemble {
             roots: Vec::new(),
             nodes: Vec::new(),
             leaf_values: Vec::new(),
-            layout: Layout::default(),
         }
     }
 
-    /// Builds the run-time layout measured fastest for these trees. Call
-    /// once the ensemble is complete and valid ([`TreeEnsemble::check`]);
-    /// predictions are the same with or without it.
-    pub fn prepare(&mut self) {
-        self.layout = Layout::choose(self);
-    }
-
-    /// Uses the given layout; `false` (and no change) when the trees do not
-    /// fit it. For benchmarks and tests: [`TreeEnsemble::prepare`] chooses.
-    pub fn set_layout(&mut self, kind: LayoutKind) -> bool {
-        match Layout::of_kind(self, kind) {
-            Some(l) => {
-                self.layout = l;
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// The layout predictions use.
-    pub fn layout_kind(&self) -> LayoutKind {
-        match &self.layout.0 {
-            Some(b) if b.fits(self) => self.layout.kind(),
-            _ => LayoutKind::Pointers,
-        }
-    }
-
-    /// Bytes held by the model's arrays (nodes, leaves, roots, outputs and
-    /// the run-time layout).
+    /// Bytes held by the model's arrays (nodes, leaves, roots, outputs).
     pub fn heap_bytes(&self) -> usize {
         let outputs = match &self.output {
             Output::Average => 0,
@@ -194,7 +127,6 @@ impl TreeEnsemble {
             + self.leaf_values.len() * size_of::<f32>()
             + self.roots.len() * size_of::<u32>()
             + outputs
-            + self.layout.heap_bytes()
     }
 
     pub fn n_trees(&self) -> usize {
@@ -235,7 +167,6 @@ impl TreeEnsemble {
     pub fn push_leaf(&mut self, values: &[f32]) -> u32 {
         debug_assert_eq!(values.len(), self.leaf_width());
         let id = self.n_leaves() as u32;
-        self.layout = Layout::default();
         self.leaf_values.extend_from_slice(values);
         self.nodes.push(Node::leaf(id));
         (self.nodes.len() - 1) as u32
@@ -244,7 +175,6 @@ impl TreeEnsemble {
     /// Appends an internal node whose children are patched in later with
     /// [`TreeEnsemble::set_children`]; returns its index.
     pub fn push_split(&mut self, feature: u32, threshold: f32) -> u32 {
-        self.layout = Layout::default();
         self.nodes.push(Node {
             feature,
             threshold,
@@ -255,7 +185,6 @@ impl TreeEnsemble {
     }
 
     pub fn set_children(&mut self, node: u32, left: u32, right: u32) {
-        self.layout = Layout::default();
         let n = &mut self.nodes[node as usize];
         n.left = left;
         n.right = right;
@@ -275,71 +204,6 @@ impl TreeEnsemble {
             } else {
                 n.right
             } as usize;
-        }
-    }
-
-    /// Calls `visit(tree, leaf number)` for every tree, in tree order,
-    /// through the run-time layout: the leaves [`TreeEnsemble::accumulate`]
-    /// sums. Tests use it to check that the binned form's cut walk reaches
-    /// the binned walks' leaves.
-    #[cfg(test)]
-    pub(crate) fn walk_leaves(&self, row: &[f32], visit: impl FnMut(usize, u32)) {
-        let row = &row[..self.n_features];
-        match self.layout.0.as_ref().filter(|b| b.fits(self)) {
-            Some(Built::Implicit(l)) => l.walk(row, visit),
-            Some(Built::Packed(l)) => l.walk(row, visit),
-            None => Pointers(self).walk(row, visit),
-        }
-    }
-
-    /// Raw scores into `acc[..n_outputs]`: summed leaf vectors (averaging)
-    /// or base + summed leaf scores (boosting). Also the binned form's cut
-    /// walk (`quant::Cuts`), over its copy of the trees.
-    #[inline]
-    pub(crate) fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
-        // The layouts' unchecked loads rely on this (and it panics on a
-        // short row as indexing it would).
-        let row = &row[..self.n_features];
-        // One monomorphic loop per layout.
-        match self.layout.0.as_ref().filter(|b| b.fits(self)) {
-            Some(Built::Implicit(l)) => self.accumulate_with(l, row, acc),
-            Some(Built::Packed(l)) => self.accumulate_with(l, row, acc),
-            None => self.accumulate_with(&Pointers(self), row, acc),
-        }
-    }
-
-    /// The accumulation shared by every layout: trees are visited in order,
-    /// so every layout adds the same values in the same order.
-    #[inline(always)]
-    fn accumulate_with(&self, walk: &impl Walk, row: &[f32], acc: &mut [f32]) {
-        match &self.output {
-            Output::Average => {
-                acc.fill(0.0);
-                let k = self.n_classes;
-                walk.walk(row, |_, leaf| {
-                    let leaf = leaf as usize;
-                    let values = &self.leaf_values[leaf * k..leaf * k + k];
-                    for (a, v) in acc.iter_mut().zip(values) {
-                        *a += v;
-                    }
-                });
-            }
-            Output::Boosted {
-                base, tree_output, ..
-            } => {
-                if let [b] = base[..] {
-                    // One output: sum in a register, not through memory
-                    // (a store-to-load chain per tree otherwise).
-                    let mut sum = b;
-                    walk.walk(row, |_, leaf| sum += self.leaf_values[leaf as usize]);
-                    acc[0] = sum;
-                } else {
-                    acc[..base.len()].copy_from_slice(base);
-                    walk.walk(row, |t, leaf| {
-                        acc[tree_output[t] as usize] += self.leaf_values[leaf as usize];
-                    });
-                }
-            }
         }
     }
 
@@ -366,18 +230,6 @@ impl TreeEnsemble {
         }
     }
 
-    #[inline]
-    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
-        self.accumulate(row, out);
-        self.finish_proba(out);
-    }
-
-    #[inline]
-    pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
-        self.accumulate(row, scratch);
-        self.finish_class(scratch)
-    }
-
     /// Appends tree `t` of `src` (same features, classes and leaf width);
     /// a boosted ensemble records that the tree adds to `output`.
     pub fn append_tree(&mut self, src: &TreeEnsemble, t: usize, output: u32) {
@@ -385,7 +237,6 @@ impl TreeEnsemble {
         debug_assert_eq!(w, self.leaf_width());
         let (start, end) = (src.roots[t] as usize, src.tree_end(t));
         let node_offset = self.nodes.len() as u32 - start as u32;
-        self.layout = Layout::default();
         self.roots.push(self.nodes.len() as u32);
         for n in &src.nodes[start..end] {
             if n.is_leaf() {
@@ -537,13 +388,14 @@ mod tests {
     fn traversal_uses_le_and_nan_goes_right() {
         let t = stump();
         t.check().unwrap();
-        let mut p = [0.0; 2];
-        t.predict_proba(&[0.5, 9.0], &mut p);
-        assert_eq!(p, [1.0, 0.0]);
-        t.predict_proba(&[0.6, 2.0], &mut p);
-        assert_eq!(p, [0.25, 0.75]);
-        assert_eq!(t.predict(&[f32::NAN, 3.0], &mut p), 1);
         assert_eq!(t.max_depth(), 2);
+        let c = crate::model::Model::Trees(t).compile().unwrap();
+        let (mut s, mut p) = (c.scratch(), [0.0; 2]);
+        c.predict_proba(&[0.5, 9.0], &mut s, &mut p);
+        assert_eq!(p, [1.0, 0.0]);
+        c.predict_proba(&[0.6, 2.0], &mut s, &mut p);
+        assert_eq!(p, [0.25, 0.75]);
+        assert_eq!(c.predict(&[f32::NAN, 3.0], &mut s), 1);
     }
 
     #[test]

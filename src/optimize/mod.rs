@@ -298,10 +298,6 @@ pub fn derive(
             out.push(distill(teacher, spec, targets, data, seed)?);
         }
     }
-    // Serve every variant with its fastest run-time layout.
-    for v in &mut out {
-        v.model.prepare();
-    }
     Ok(out)
 }
 
@@ -335,7 +331,9 @@ fn choose_alpha(spec: &CandidateSpec, data: &TrainData<'_>, share: f64, seed: u6
     };
     let mut best = (f64::NEG_INFINITY, 0.0);
     for alpha in prune::alpha_path(tree, &fit) {
-        let pruned = Model::Trees(prune_cost_complexity(tree, alpha, &fit));
+        let pruned = Model::Trees(prune_cost_complexity(tree, alpha, &fit))
+            .compile()
+            .map_err(|m| Error::train(&sub.id, m))?;
         let mut pred = Vec::new();
         pruned.predict_batch(&xv, &mut pred);
         let acc = crate::measure::accuracy(&yv, &pred);
@@ -468,13 +466,17 @@ fn distill(
     let extra = sample_near(data, spec.extra_rows, spec.noise, seed ^ 0x5eed_d157);
     let mut x = data.x.to_vec();
     x.extend_from_slice(&extra);
-    let proba = teacher.model.predict_proba_batch(&x);
+    let teacher_model = teacher
+        .model
+        .compile()
+        .map_err(|m| Error::train(&teacher.id, m))?;
+    let proba = teacher_model.predict_proba_batch(&x);
     let t: Vec<f32> = match targets {
         Targets::Soft => proba,
         Targets::Hard => {
             let mut labels = data.y.to_vec();
             let mut pred = Vec::new();
-            teacher.model.predict_batch(&extra, &mut pred);
+            teacher_model.predict_batch(&extra, &mut pred);
             labels.extend(pred);
             one_hot(&labels, k)
         }

@@ -74,7 +74,7 @@ fn assert_same<T: PartialEq + std::fmt::Debug>(a: &[T], b: &[T], what: &str) {
 
 fn classes(m: &Model, rows: &[f32]) -> Vec<u32> {
     let mut out = Vec::new();
-    m.predict_batch(rows, &mut out);
+    m.compile().unwrap().predict_batch(rows, &mut out);
     out
 }
 
@@ -90,8 +90,11 @@ fn no_op_pruning_and_truncation_change_nothing() {
         let pruned = prune_depth(t, t.max_depth() as u16, &p.train());
         let rows = probe_rows(&p, t);
         assert_same(
-            &Model::Trees(pruned).predict_proba_batch(&rows),
-            &c.model.predict_proba_batch(&rows),
+            &Model::Trees(pruned)
+                .compile()
+                .unwrap()
+                .predict_proba_batch(&rows),
+            &c.model.compile().unwrap().predict_proba_batch(&rows),
             &format!("{}: pruning at the tree's own depth", c.id),
         );
     }
@@ -186,8 +189,8 @@ fn binned_thresholds_are_lossless_for_every_tree_family() {
             let rows = probe_rows(&p, trees(&c));
             assert_same(&classes_of(&q, &rows), &classes_of(&c, &rows), &q.id);
             assert_same(
-                &q.model.predict_proba_batch(&rows),
-                &c.model.predict_proba_batch(&rows),
+                &q.model.compile().unwrap().predict_proba_batch(&rows),
+                &c.model.compile().unwrap().predict_proba_batch(&rows),
                 &q.id,
             );
             assert_eq!(

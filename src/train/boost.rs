@@ -332,7 +332,7 @@ mod tests {
             let model = fit(&td, &one_hot(td.y, classes), &params(60, 3), 1).unwrap();
             model.check().unwrap();
             let mut pred = Vec::new();
-            model.predict_batch(&p.x_test, &mut pred);
+            model.compile().unwrap().predict_batch(&p.x_test, &mut pred);
             let acc = accuracy(&p.y_test, &pred);
             let trees = match &model {
                 Model::Trees(t) => t,
@@ -342,7 +342,7 @@ mod tests {
             assert!(trees.max_depth() <= 3);
             assert!(acc > 0.8, "{classes} classes: accuracy {acc}");
             // Probabilities sum to one.
-            let proba = model.predict_proba_batch(&p.x_test);
+            let proba = model.compile().unwrap().predict_proba_batch(&p.x_test);
             for row in proba.chunks_exact(classes) {
                 assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
             }

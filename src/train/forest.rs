@@ -571,16 +571,21 @@ mod tests {
             model.check().unwrap();
             assert_eq!(trees(&model).n_trees(), 30);
             let mut pred = Vec::new();
-            model.predict_batch(&p.x_test, &mut pred);
+            model.compile().unwrap().predict_batch(&p.x_test, &mut pred);
             let acc = accuracy(&p.y_test, &pred);
             assert!(acc > 0.8, "{classes} classes: accuracy {acc}");
-            for row in model.predict_proba_batch(&p.x_test).chunks_exact(classes) {
+            for row in model
+                .compile()
+                .unwrap()
+                .predict_proba_batch(&p.x_test)
+                .chunks_exact(classes)
+            {
                 assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
             }
             // A single tree learns too, and fits its training rows.
             let tree = fit_tree(&p.train(), None, 1, 3);
             tree.check().unwrap();
-            tree.predict_batch(&p.x_train, &mut pred);
+            tree.compile().unwrap().predict_batch(&p.x_train, &mut pred);
             assert!(accuracy(&p.y_train, &pred) > 0.97);
         }
     }

@@ -122,6 +122,7 @@ mod tests {
             Fitted::Multi(f) => (f.predict(&x).to_vec(), f.predict_probabilities(&x)),
         };
         let mut out = vec![0.0f32; p.n_classes];
+        let model = model.compile().unwrap();
         let mut scratch = model.scratch();
         let mut worst = 0.0f64;
         for (i, row) in p.test_rows().enumerate() {

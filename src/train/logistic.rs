@@ -364,11 +364,11 @@ mod tests {
             let (_, theirs) = crate::train::linfa_logistic::fit(&td, 1.0, 200).unwrap();
             let ours = fit(&td, 1.0, 200).unwrap();
             let (mut a, mut b) = (Vec::new(), Vec::new());
-            ours.predict_batch(&p.x_test, &mut a);
-            theirs.predict_batch(&p.x_test, &mut b);
+            ours.compile().unwrap().predict_batch(&p.x_test, &mut a);
+            theirs.compile().unwrap().predict_batch(&p.x_test, &mut b);
             assert_eq!(a, b, "{classes} classes: predicted classes");
-            let pa = ours.predict_proba_batch(&p.x_test);
-            let pb = theirs.predict_proba_batch(&p.x_test);
+            let pa = ours.compile().unwrap().predict_proba_batch(&p.x_test);
+            let pb = theirs.compile().unwrap().predict_proba_batch(&p.x_test);
             let worst = pa
                 .iter()
                 .zip(&pb)

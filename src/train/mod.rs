@@ -418,9 +418,6 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
         }
     }
     .map_err(|m| Error::train(&id, m))?;
-    // The converted model, arranged for serving (see `model::layout`).
-    let mut model = model;
-    model.prepare();
     Ok(Trained {
         id,
         spec: spec.clone(),

@@ -1,5 +1,6 @@
-//! Run-time layouts of a [`TreeEnsemble`]: the same trees rearranged for
-//! traversal speed, built from the stored nodes (never written to disk) and
+//! The run-time form of a [`TreeEnsemble`] ([`CompiledTrees`]): the same
+//! trees rearranged for traversal speed, built from the stored nodes (never
+//! written to disk) and
 //! taking exactly the branches the stored form takes (`x <= t` left, so a
 //! `NaN` goes right), so predictions are bit-identical whichever is used.
 //!
@@ -22,10 +23,10 @@
 //!   tree, walked [`LANES`] trees at a time (the float twin of the binned
 //!   form's layout in `quant.rs`).
 //!
-//! [`Layout::choose`] picks the one measured fastest for the ensemble's shape
+//! [`Built::choose`] picks the one measured fastest for the ensemble's shape
 //! (`cargo bench --bench layouts`).
 
-use super::tree::TreeEnsemble;
+use crate::model::tree::{Output, TreeEnsemble};
 
 /// Which traversal a [`TreeEnsemble`] uses at run time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,62 +49,162 @@ pub(crate) const PACKED_LANES: usize = 4;
 /// Deepest trees the complete-tree layout takes (256 leaf slots a tree).
 pub const MAX_IMPLICIT_DEPTH: u32 = 8;
 
-/// A run-time layout, or none (the stored nodes are walked). Derived data:
-/// equal whenever the trees are, so it never makes two ensembles differ.
-#[derive(Debug, Clone, Default)]
-pub struct Layout(pub(crate) Option<Built>);
-
-impl PartialEq for Layout {
-    fn eq(&self, _: &Layout) -> bool {
-        true
-    }
+/// A tree ensemble ready to predict: the checked saved form and the layout
+/// its trees are walked in, built together and never changed after.
+#[derive(Debug, Clone)]
+pub struct CompiledTrees {
+    ens: TreeEnsemble,
+    built: Built,
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Built {
+enum Built {
+    /// The stored nodes, one tree after another.
+    Pointers,
     Packed(Packed),
     Implicit(Implicit),
 }
 
-impl Layout {
+impl Built {
     /// The layout measured fastest for this ensemble's shape: complete trees
     /// when every tree is shallow and padding at most quadruples the nodes
     /// (boosted trees), else packed nodes (deep forests), else none.
-    pub(crate) fn choose(ens: &TreeEnsemble) -> Layout {
-        let built = Implicit::build(ens)
+    fn choose(ens: &TreeEnsemble) -> Built {
+        Implicit::build(ens)
             .map(Built::Implicit)
-            .or_else(|| Packed::build(ens).map(Built::Packed));
-        Layout(built)
+            .or_else(|| Packed::build(ens).map(Built::Packed))
+            .unwrap_or(Built::Pointers)
     }
 
-    /// A given layout (for benchmarks and tests), if the trees fit it.
-    pub(crate) fn of_kind(ens: &TreeEnsemble, kind: LayoutKind) -> Option<Layout> {
+    /// A given layout, if the trees fit it.
+    fn of_kind(ens: &TreeEnsemble, kind: LayoutKind) -> Option<Built> {
         match kind {
-            LayoutKind::Pointers => Some(Layout(None)),
-            LayoutKind::Packed => Packed::build(ens).map(|p| Layout(Some(Built::Packed(p)))),
-            LayoutKind::Implicit => Implicit::build(ens).map(|i| Layout(Some(Built::Implicit(i)))),
+            LayoutKind::Pointers => Some(Built::Pointers),
+            LayoutKind::Packed => Packed::build(ens).map(Built::Packed),
+            LayoutKind::Implicit => Implicit::build(ens).map(Built::Implicit),
+        }
+    }
+}
+
+impl CompiledTrees {
+    /// The layout [`Built::choose`] picks. Checked ensembles only: the
+    /// layouts trust node references.
+    pub(crate) fn chosen(ens: TreeEnsemble) -> CompiledTrees {
+        let built = Built::choose(&ens);
+        CompiledTrees { ens, built }
+    }
+
+    /// A given layout (benchmarks and tests), if the trees fit it. Checked
+    /// ensembles only.
+    pub(crate) fn with_kind(ens: TreeEnsemble, kind: LayoutKind) -> Option<CompiledTrees> {
+        let built = Built::of_kind(&ens, kind)?;
+        Some(CompiledTrees { ens, built })
+    }
+
+    /// The saved form this was compiled from.
+    pub fn saved(&self) -> &TreeEnsemble {
+        &self.ens
+    }
+
+    /// The layout predictions use.
+    pub fn layout_kind(&self) -> LayoutKind {
+        match &self.built {
+            Built::Pointers => LayoutKind::Pointers,
+            Built::Packed(_) => LayoutKind::Packed,
+            Built::Implicit(_) => LayoutKind::Implicit,
         }
     }
 
-    pub(crate) fn kind(&self) -> LayoutKind {
-        match &self.0 {
-            None => LayoutKind::Pointers,
-            Some(Built::Packed(_)) => LayoutKind::Packed,
-            Some(Built::Implicit(_)) => LayoutKind::Implicit,
-        }
-    }
-
-    /// Bytes of the layout's arrays.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        match &self.0 {
-            None => 0,
-            Some(Built::Packed(p)) => {
+    /// Bytes of the saved arrays and of the layout's.
+    pub fn heap_bytes(&self) -> usize {
+        let layout = match &self.built {
+            Built::Pointers => 0,
+            Built::Packed(p) => {
                 p.nodes.len() * size_of::<PNode>() + p.tree_start.len() * size_of::<u32>()
             }
-            Some(Built::Implicit(i)) => {
+            Built::Implicit(i) => {
                 i.nodes.len() * size_of::<INode>() + i.leaf_ref.len() * size_of::<u32>()
             }
+        };
+        self.ens.heap_bytes() + layout
+    }
+
+    /// Calls `visit(tree, leaf number)` for every tree, in tree order,
+    /// through the layout: the leaves [`CompiledTrees::accumulate`] sums.
+    /// Tests use it to check that the binned form's cut walk reaches the
+    /// binned walks' leaves.
+    #[cfg(test)]
+    pub(crate) fn walk_leaves(&self, row: &[f32], visit: impl FnMut(usize, u32)) {
+        let row = &row[..self.ens.n_features];
+        match &self.built {
+            Built::Implicit(l) => l.walk(row, visit),
+            Built::Packed(l) => l.walk(row, visit),
+            Built::Pointers => Pointers(&self.ens).walk(row, visit),
         }
+    }
+
+    /// Raw scores into `acc[..n_outputs]`: summed leaf vectors (averaging)
+    /// or base + summed leaf scores (boosting). Also the binned form's cut
+    /// walk (`quant::Cuts`), over its copy of the trees.
+    #[inline]
+    pub(crate) fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
+        // The layouts' unchecked loads rely on this (and it panics on a
+        // short row as indexing it would).
+        let row = &row[..self.ens.n_features];
+        // One monomorphic loop per layout.
+        match &self.built {
+            Built::Implicit(l) => self.accumulate_with(l, row, acc),
+            Built::Packed(l) => self.accumulate_with(l, row, acc),
+            Built::Pointers => self.accumulate_with(&Pointers(&self.ens), row, acc),
+        }
+    }
+
+    /// The accumulation shared by every layout: trees are visited in order,
+    /// so every layout adds the same values in the same order.
+    #[inline(always)]
+    fn accumulate_with(&self, walk: &impl Walk, row: &[f32], acc: &mut [f32]) {
+        let ens = &self.ens;
+        match &ens.output {
+            Output::Average => {
+                acc.fill(0.0);
+                let k = ens.n_classes;
+                walk.walk(row, |_, leaf| {
+                    let leaf = leaf as usize;
+                    let values = &ens.leaf_values[leaf * k..leaf * k + k];
+                    for (a, v) in acc.iter_mut().zip(values) {
+                        *a += v;
+                    }
+                });
+            }
+            Output::Boosted {
+                base, tree_output, ..
+            } => {
+                if let [b] = base[..] {
+                    // One output: sum in a register, not through memory
+                    // (a store-to-load chain per tree otherwise).
+                    let mut sum = b;
+                    walk.walk(row, |_, leaf| sum += ens.leaf_values[leaf as usize]);
+                    acc[0] = sum;
+                } else {
+                    acc[..base.len()].copy_from_slice(base);
+                    walk.walk(row, |t, leaf| {
+                        acc[tree_output[t] as usize] += ens.leaf_values[leaf as usize];
+                    });
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
+        self.accumulate(row, out);
+        self.ens.finish_proba(out);
+    }
+
+    #[inline]
+    pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
+        self.accumulate(row, scratch);
+        self.ens.finish_class(scratch)
     }
 }
 
@@ -114,7 +215,7 @@ pub(crate) trait Walk {
 }
 
 /// The stored nodes, one tree after another.
-pub(crate) struct Pointers<'a>(pub(crate) &'a TreeEnsemble);
+struct Pointers<'a>(&'a TreeEnsemble);
 
 impl Walk for Pointers<'_> {
     #[inline(always)]
@@ -182,8 +283,6 @@ pub(crate) struct Packed {
     nodes: Vec<PNode>,
     /// First node of each tree.
     tree_start: Vec<u32>,
-    /// The ensemble's shape when built (a guard against edits after it).
-    n_nodes: usize,
 }
 
 impl Packed {
@@ -245,11 +344,7 @@ impl Packed {
                 return None;
             }
         }
-        Some(Packed {
-            nodes,
-            tree_start,
-            n_nodes: ens.nodes.len(),
-        })
+        Some(Packed { nodes, tree_start })
     }
 }
 
@@ -274,7 +369,7 @@ impl Walk for Packed {
             // at a tree's first node and moves only to a child of the same
             // tree (offsets are built from the tree) or stays on a leaf, so
             // `p` is inside `nodes`; `build` keeps only features below
-            // `n_features`, which `TreeEnsemble::accumulate` checks `row`
+            // `n_features`, which `CompiledTrees::accumulate` checks `row`
             // covers.
             let n = unsafe { self.nodes.get_unchecked(p) };
             n.step_from(unsafe { *row.get_unchecked(usize::from(n.feature & !FLIPPED)) })
@@ -357,7 +452,6 @@ pub(crate) struct Implicit {
     nodes: Vec<INode>,
     /// The leaf number in each of the `2^D` leaf slots of each tree.
     leaf_ref: Vec<u32>,
-    n_nodes: usize,
 }
 
 impl Implicit {
@@ -386,7 +480,6 @@ impl Implicit {
             depth,
             nodes: vec![pad; internal * ens.n_trees()],
             leaf_ref: vec![0; slots * ens.n_trees()],
-            n_nodes: ens.nodes.len(),
         };
         for (t, &root) in ens.roots.iter().enumerate() {
             let heap = &mut im.nodes[t * internal..(t + 1) * internal];
@@ -440,7 +533,7 @@ impl Walk for Implicit {
                     // SAFETY: after s < D steps from the root a heap position
                     // is below 2^(s+1) − 1 ≤ 2^D − 1 = `heaps[k].len()`, and
                     // `build` keeps only features below `n_features`, which
-                    // `TreeEnsemble::accumulate` checks `row` covers. (The
+                    // `CompiledTrees::accumulate` checks `row` covers. (The
                     // bounds checks cost ~15% of this loop: measured.)
                     let n = unsafe { heaps[k].get_unchecked(pos[k]) };
                     let x = unsafe { *row.get_unchecked(n.feature as usize) };
@@ -455,19 +548,6 @@ impl Walk for Implicit {
         for t in full..n {
             visit(t, self.leaf_of(t, row));
         }
-    }
-}
-
-impl Built {
-    /// Whether this layout was built from an ensemble of this shape (a cheap
-    /// guard: one built before the nodes were edited is not used).
-    #[inline(always)]
-    pub(crate) fn fits(&self, ens: &TreeEnsemble) -> bool {
-        let n = match self {
-            Built::Packed(p) => p.n_nodes,
-            Built::Implicit(i) => i.n_nodes,
-        };
-        n == ens.nodes.len()
     }
 }
 
@@ -570,19 +650,19 @@ mod tests {
         ];
         let mut implicit_tested = 0;
         for (seed, (output, k, trees, depth)) in shapes.into_iter().enumerate() {
-            let plain = ensemble(seed as u64, output, k, trees, depth);
+            let ens = ensemble(seed as u64, output, k, trees, depth);
+            let plain = CompiledTrees::with_kind(ens.clone(), LayoutKind::Pointers).unwrap();
             assert_eq!(plain.layout_kind(), LayoutKind::Pointers);
             let mut kinds = vec![LayoutKind::Packed];
             if depth <= MAX_IMPLICIT_DEPTH {
                 kinds.push(LayoutKind::Implicit);
             }
             for kind in kinds {
-                let mut laid = plain.clone();
-                if !laid.set_layout(kind) {
+                let Some(laid) = CompiledTrees::with_kind(ens.clone(), kind) else {
                     // Padding too costly for this random shape.
                     assert_eq!(kind, LayoutKind::Implicit);
                     continue;
-                }
+                };
                 assert_eq!(laid.layout_kind(), kind);
                 implicit_tested += usize::from(kind == LayoutKind::Implicit);
                 let (mut a, mut b) = (vec![0.0; k], vec![0.0; k]);
@@ -642,27 +722,21 @@ mod tests {
             base: vec![0.0],
             tree_output: vec![],
         };
-        let mut shallow = ensemble(1, boosted, 2, 20, 3);
-        shallow.prepare();
+        let shallow = CompiledTrees::chosen(ensemble(1, boosted, 2, 20, 3));
         assert_eq!(shallow.layout_kind(), LayoutKind::Implicit);
-        let mut deep = ensemble(2, Output::Average, 2, 10, 14);
-        deep.prepare();
-        assert_eq!(deep.layout_kind(), LayoutKind::Packed);
-        // Editing the trees drops the layout; decoding builds it again.
+        let deep = ensemble(2, Output::Average, 2, 10, 14);
+        assert_eq!(
+            CompiledTrees::chosen(deep.clone()).layout_kind(),
+            LayoutKind::Packed
+        );
+        // The saved form round-trips as plain data; compiling it again
+        // chooses the same layout.
         let bytes = postcard::to_stdvec(&deep).unwrap();
         let back: TreeEnsemble = postcard::from_bytes(&bytes).unwrap();
-        assert_eq!(back.layout_kind(), LayoutKind::Packed);
         assert_eq!(back, deep);
-        deep.push_leaf(&[1.0, 0.0]);
-        assert_eq!(deep.layout_kind(), LayoutKind::Pointers);
-    }
-
-    #[test]
-    fn a_layout_adds_no_bytes_to_the_encoding() {
-        let mut ens = ensemble(3, Output::Average, 2, 5, 4);
-        let before = postcard::to_stdvec(&ens).unwrap();
-        ens.prepare();
-        assert_ne!(ens.layout_kind(), LayoutKind::Pointers);
-        assert_eq!(postcard::to_stdvec(&ens).unwrap(), before);
+        assert_eq!(
+            CompiledTrees::chosen(back).layout_kind(),
+            LayoutKind::Packed
+        );
     }
 }

@@ -1,0 +1,308 @@
+//! The run-time form of a model: what [`super::Model::compile`] returns and
+//! what predicts. A saved form ([`super::Model`]) is plain data, compared and
+//! written as it is; its compiled form holds the same model checked and
+//! arranged for traversal, and is never written or edited. This is the
+//! model's twin of the pipeline's `FittedPipeline::row_plan`.
+//!
+//! Which layout a model runs in is decided in one place, [`CompiledModel::new`]:
+//! - linear models (float or int8) run as they are stored: a dot product per
+//!   output has nothing to arrange;
+//! - float tree ensembles take complete trees when every tree is shallow,
+//!   packed depth-first nodes otherwise, the stored nodes when neither fits
+//!   (`trees.rs`; `cargo bench --bench layouts` is the measurement behind it);
+//! - binned tree ensembles take a binned walk (`u8` bins when every feature
+//!   has at most 255 cuts), or walk the raw row with the cut values as
+//!   thresholds when binning the row costs more than it saves
+//!   (`quant.rs`, `Cuts::pays`; `cargo bench --bench quant_ratio`).
+//!
+//! Prediction takes an `f32` feature row (the pipeline's output) and a caller
+//! owned [`Scratch`] (from [`CompiledModel::scratch`]), and never allocates.
+
+mod batch;
+#[cfg(test)]
+mod conformance;
+pub(crate) mod trees;
+
+pub use super::quant::CompiledBinned;
+pub use trees::{CompiledTrees, LayoutKind, MAX_IMPLICIT_DEPTH};
+
+use super::quant::BinnedWalk;
+use super::{LinearModel, Model, QuantLinear};
+
+/// A layout asked for by name, for benchmarks and tests that compare them;
+/// [`Layout::Chosen`] is the rule every other caller gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The layout [`CompiledModel::new`] decides (every model kind).
+    Chosen,
+    /// The plain walk of the saved form, which every other layout must
+    /// match bit for bit: the stored nodes one tree after another (binned
+    /// forms: on `u16` bins), linear models as they are.
+    Reference,
+    /// A float tree ensemble in the given layout.
+    Trees(LayoutKind),
+    /// A binned ensemble walked on binned rows, `u8` bins when `narrow` and
+    /// they fit.
+    Binned { narrow: bool },
+    /// A binned ensemble walked over the raw row, cut values as thresholds.
+    Cuts,
+}
+
+/// A model ready to predict (see the module docs).
+#[derive(Debug, Clone)]
+pub struct CompiledModel(Form);
+
+#[derive(Debug, Clone)]
+enum Form {
+    Linear(LinearModel),
+    Trees(CompiledTrees),
+    QuantLinear(QuantLinear),
+    QuantTrees(CompiledBinned),
+}
+
+/// Working memory for one prediction, made once per caller by
+/// [`CompiledModel::scratch`] so that predicting never allocates.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    scores: Vec<f32>,
+    bins: Vec<u16>,
+}
+
+impl CompiledModel {
+    /// The run-time form of `model` in the layout the rule picks. `model`
+    /// is checked first ([`Model::check`]): the layouts' walks trust node
+    /// and feature indices.
+    pub fn new(model: &Model) -> Result<CompiledModel, String> {
+        CompiledModel::with_layout(model, Layout::Chosen)
+    }
+
+    /// The run-time form of `model` in the layout asked for; an error when
+    /// the model is invalid, or its kind or shape cannot take that layout.
+    pub fn with_layout(model: &Model, layout: Layout) -> Result<CompiledModel, String> {
+        model.check()?;
+        let refused = || format!("a {} model cannot be laid out as {layout:?}", model.kind());
+        let form = match (model, layout) {
+            (Model::Linear(m), Layout::Chosen | Layout::Reference) => Form::Linear(m.clone()),
+            (Model::QuantLinear(m), Layout::Chosen | Layout::Reference) => {
+                Form::QuantLinear(m.clone())
+            }
+            (Model::Trees(t), Layout::Chosen) => Form::Trees(CompiledTrees::chosen(t.clone())),
+            (Model::Trees(t), Layout::Reference) => Form::Trees(
+                CompiledTrees::with_kind(t.clone(), LayoutKind::Pointers).ok_or_else(refused)?,
+            ),
+            (Model::Trees(t), Layout::Trees(kind)) => {
+                Form::Trees(CompiledTrees::with_kind(t.clone(), kind).ok_or_else(refused)?)
+            }
+            (Model::QuantTrees(q), how) => {
+                let how = match how {
+                    Layout::Chosen => BinnedWalk::Chosen,
+                    Layout::Reference => BinnedWalk::Reference,
+                    Layout::Binned { narrow } => BinnedWalk::Binned { narrow },
+                    Layout::Cuts => BinnedWalk::Cuts,
+                    Layout::Trees(_) => return Err(refused()),
+                };
+                Form::QuantTrees(CompiledBinned::with(q.clone(), how).ok_or_else(refused)?)
+            }
+            _ => return Err(refused()),
+        };
+        Ok(CompiledModel(form))
+    }
+
+    /// A binned form compiled by hand (tests of particular walkers).
+    #[cfg(test)]
+    pub(crate) fn from_binned(c: CompiledBinned) -> CompiledModel {
+        CompiledModel(Form::QuantTrees(c))
+    }
+
+    pub fn n_features(&self) -> usize {
+        match &self.0 {
+            Form::Linear(m) => m.n_features,
+            Form::Trees(m) => m.saved().n_features,
+            Form::QuantLinear(m) => m.n_features,
+            Form::QuantTrees(m) => m.saved().n_features,
+        }
+    }
+
+    pub fn n_classes(&self) -> usize {
+        match &self.0 {
+            Form::Linear(m) => m.n_classes,
+            Form::Trees(m) => m.saved().n_classes,
+            Form::QuantLinear(m) => m.n_classes,
+            Form::QuantTrees(m) => m.saved().n_classes,
+        }
+    }
+
+    /// The layout's name, for reports and benchmarks: `linear`,
+    /// `linear-int8`, `trees-pointers` / `trees-packed` / `trees-implicit`,
+    /// or the binned walker's name.
+    pub fn layout_name(&self) -> &'static str {
+        match &self.0 {
+            Form::Linear(_) => "linear",
+            Form::QuantLinear(_) => "linear-int8",
+            Form::Trees(t) => match t.layout_kind() {
+                LayoutKind::Pointers => "trees-pointers",
+                LayoutKind::Packed => "trees-packed",
+                LayoutKind::Implicit => "trees-implicit",
+            },
+            Form::QuantTrees(q) => q.walker_name(),
+        }
+    }
+
+    /// The float trees' layout, for a float tree ensemble.
+    pub fn trees_layout(&self) -> Option<LayoutKind> {
+        match &self.0 {
+            Form::Trees(t) => Some(t.layout_kind()),
+            _ => None,
+        }
+    }
+
+    /// Bytes held by the model's arrays once compiled (nodes, thresholds,
+    /// leaves, weights, and the run-time layout); `Vec` headers and the
+    /// enum itself are not counted.
+    pub fn heap_bytes(&self) -> usize {
+        match &self.0 {
+            Form::Linear(m) => (m.weights.len() + m.bias.len()) * size_of::<f32>(),
+            Form::Trees(m) => m.heap_bytes(),
+            Form::QuantLinear(m) => {
+                m.weights.len() + (m.scales.len() + m.bias.len()) * size_of::<f32>()
+            }
+            Form::QuantTrees(m) => m.heap_bytes(),
+        }
+    }
+
+    /// Scratch space sized for this model.
+    pub fn scratch(&self) -> Scratch {
+        let bins = match &self.0 {
+            Form::QuantTrees(m) => m.saved().n_features,
+            _ => 0,
+        };
+        Scratch {
+            scores: vec![0.0; self.n_classes()],
+            bins: vec![0; bins],
+        }
+    }
+
+    /// Class probabilities into `out` (length `n_classes`).
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], scratch: &mut Scratch, out: &mut [f32]) {
+        match &self.0 {
+            Form::Linear(m) => m.predict_proba(row, out),
+            Form::Trees(m) => m.predict_proba(row, out),
+            Form::QuantLinear(m) => m.predict_proba(row, out),
+            Form::QuantTrees(m) => m.predict_proba(row, &mut scratch.bins, out),
+        }
+    }
+
+    /// The predicted class index.
+    #[inline]
+    pub fn predict(&self, row: &[f32], scratch: &mut Scratch) -> u32 {
+        let scores = &mut scratch.scores;
+        match &self.0 {
+            Form::Linear(m) => m.predict(row, scores),
+            Form::Trees(m) => m.predict(row, scores),
+            Form::QuantLinear(m) => m.predict(row, scores),
+            Form::QuantTrees(m) => m.predict(row, &mut scratch.bins, scores),
+        }
+    }
+
+    /// Predicted classes for a row-major batch. A batch with enough work
+    /// is split across rayon's current pool (see `batch.rs`); every row's
+    /// prediction is the single-row one either way.
+    pub fn predict_batch(&self, rows: &[f32], out: &mut Vec<u32>) {
+        let d = self.n_features().max(1);
+        out.clear();
+        out.resize(rows.len() / d, 0);
+        batch::batch(self, rows, out, 1, CompiledModel::classes_into);
+    }
+
+    fn classes_into(&self, rows: &[f32], out: &mut [u32], scratch: &mut Scratch) {
+        let d = self.n_features().max(1);
+        for (r, o) in rows.chunks_exact(d).zip(out) {
+            *o = self.predict(r, scratch);
+        }
+    }
+
+    fn proba_into(&self, rows: &[f32], out: &mut [f32], scratch: &mut Scratch) {
+        let (d, k) = (self.n_features().max(1), self.n_classes());
+        for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
+            self.predict_proba(r, scratch, o);
+        }
+    }
+
+    /// Class probabilities for a row-major batch (`n_rows × n_classes`),
+    /// split across threads like [`CompiledModel::predict_batch`].
+    pub fn predict_proba_batch(&self, rows: &[f32]) -> Vec<f32> {
+        let (d, k) = (self.n_features().max(1), self.n_classes());
+        let mut out = vec![0.0; rows.len() / d * k];
+        batch::batch(self, rows, &mut out, k, CompiledModel::proba_into);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TreeEnsemble;
+
+    /// A batch predicts what the rows predict one by one, in order, split
+    /// across threads or not (3,000 rows; tasks of 7: a ragged last one).
+    #[test]
+    fn a_parallel_batch_equals_single_rows() {
+        let mut t = TreeEnsemble::new(2, 2);
+        let root = t.push_split(0, 0.5);
+        let l = t.push_leaf(&[0.9, 0.1]);
+        let r = t.push_split(1, -0.25);
+        let rl = t.push_leaf(&[0.3, 0.7]);
+        let rr = t.push_leaf(&[0.0, 1.0]);
+        t.set_children(root, l, r);
+        t.set_children(r, rl, rr);
+        t.roots.push(root);
+        let model = Model::Trees(t).compile().unwrap();
+        let rows: Vec<f32> = (0..3_000 * 2)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let (classes, proba) = pool.install(|| {
+            let mut c = Vec::new();
+            model.predict_batch(&rows, &mut c);
+            (c, model.predict_proba_batch(&rows))
+        });
+        // The split itself, forced: tasks of 7 rows, a ragged last one.
+        let (mut c7, mut p7) = (vec![0; 3_000], vec![0.0; 6_000]);
+        pool.install(|| {
+            batch::run_chunks(&model, &rows, &mut c7, 1, 7, CompiledModel::classes_into);
+            batch::run_chunks(&model, &rows, &mut p7, 2, 7, CompiledModel::proba_into);
+        });
+        assert_eq!((&c7, &p7), (&classes, &proba));
+        // 5 nodes of 16 bytes, 3 leaves × 2 f32, 1 root; the complete-tree
+        // layout: 3 heap nodes of 8 bytes and 4 leaf slots of 4.
+        assert_eq!(model.heap_bytes(), 5 * 16 + 6 * 4 + 4 + 3 * 8 + 4 * 4);
+        let mut scratch = model.scratch();
+        let mut p = [0.0; 2];
+        for (i, row) in rows.chunks_exact(2).enumerate() {
+            assert_eq!(classes[i], model.predict(row, &mut scratch));
+            model.predict_proba(row, &mut scratch, &mut p);
+            assert_eq!(proba[2 * i..2 * i + 2], p);
+        }
+    }
+
+    #[test]
+    fn an_invalid_model_or_an_impossible_layout_is_refused() {
+        let mut t = TreeEnsemble::new(2, 2);
+        let root = t.push_split(5, 0.5);
+        let l = t.push_leaf(&[0.9, 0.1]);
+        let r = t.push_leaf(&[0.1, 0.9]);
+        t.set_children(root, l, r);
+        t.roots.push(root);
+        let err = Model::Trees(t.clone()).compile().unwrap_err();
+        assert!(err.contains("feature 5"), "{err}");
+        t.nodes[0].feature = 1;
+        let m = Model::Trees(t);
+        assert!(CompiledModel::with_layout(&m, Layout::Cuts).is_err());
+        let packed = CompiledModel::with_layout(&m, Layout::Trees(LayoutKind::Packed)).unwrap();
+        assert_eq!(packed.layout_name(), "trees-packed");
+    }
+}
