@@ -6,13 +6,13 @@
 //! `optimize` and the run's shared evaluation. Key types: [`External`],
 //! [`ImportData`].
 
-use super::{derive_variants, evaluate, Outcome};
+use super::evaluate::{optimize_and_evaluate, train_data};
+use super::Outcome;
 use crate::config::Plan;
 use crate::data::{read_csv_with_schema, DataSource, Dataset, Split};
 use crate::error::{Error, Result};
 use crate::optimize::Candidate;
 use crate::progress::Progress;
-use crate::train::TrainData;
 use std::path::PathBuf;
 
 /// A model trained outside optbench (an ONNX file), to be measured,
@@ -199,13 +199,6 @@ pub fn run_imported(
         lineage: None,
         spec: None,
     };
-    let td = TrainData {
-        x: &x_train,
-        n_features: pipeline.n_outputs(),
-        y: &train.y,
-        n_classes: test.n_classes(),
-    };
-    let (candidates, duplicates) = derive_variants(&plan, vec![candidate], &td, progress)?;
     let split = Split {
         train,
         test,
@@ -217,7 +210,14 @@ pub fn run_imported(
         target: data.target.clone(),
         ignored,
     };
-    evaluate(
-        &plan, &split, &pipeline, &x_test, candidates, duplicates, progress,
+    let td = train_data(&split.train, &x_train, &pipeline);
+    optimize_and_evaluate(
+        &plan,
+        &split,
+        &pipeline,
+        &td,
+        &x_test,
+        vec![candidate],
+        progress,
     )
 }
