@@ -9,9 +9,10 @@
 use super::evaluate::{optimize_and_evaluate, train_data};
 use super::Outcome;
 use crate::config::Plan;
-use crate::data::{read_csv_with_schema, DataSource, Dataset, Split};
+use crate::data::{read_csv_with_schema, DataSource, Dataset, FeatureKind, Split};
 use crate::error::{Error, Result};
 use crate::optimize::Candidate;
+use crate::pipeline::FittedPipeline;
 use crate::progress::Progress;
 use std::path::PathBuf;
 
@@ -58,6 +59,78 @@ pub fn run_imported(
     progress: &dyn Progress,
 ) -> Result<Outcome> {
     progress.stage("loading data", 0);
+    let columns = feature_columns(plan, &external, data)?;
+    let (train, test) = read_rows(&external, data, &columns)?;
+    progress.finish_stage();
+    progress.note(&format!(
+        "imported {} ({}{}): {} test rows{}",
+        external.id,
+        external.model.describe(),
+        match (&external.preprocessing, columns.per_column) {
+            (None, _) => "",
+            (Some(_), false) => ", behind the file's imputer / scaler",
+            (Some(_), true) => ", behind the file's per-column preprocessing",
+        },
+        test.n_rows(),
+        data.train.as_ref().map_or_else(String::new, |_| format!(
+            ", {} training rows",
+            train.n_rows()
+        ))
+    ));
+
+    let pipeline = checked_pipeline(&external, &columns.names)?;
+    let x_train = pipeline.transform(&train);
+    let x_test = pipeline.transform(&test);
+    let plan = applicable_plan(plan, &external.id, data.train.is_some(), progress);
+    let candidate = Candidate {
+        id: external.id,
+        family: crate::train::Family::Imported,
+        params: external.params,
+        model: external.model,
+        fit_seconds: 0.0,
+        lineage: None,
+        spec: None,
+    };
+    let split = Split {
+        train,
+        test,
+        source: DataSource::Imported {
+            model: external.path,
+            test: data.test.clone(),
+            train: data.train.clone(),
+        },
+        target: data.target.clone(),
+        ignored: columns.ignored,
+    };
+    let td = train_data(&split.train, &x_train, &pipeline);
+    optimize_and_evaluate(
+        &plan,
+        &split,
+        &pipeline,
+        &td,
+        &x_test,
+        vec![candidate],
+        progress,
+    )
+}
+
+/// The test file's columns as the model reads them.
+struct Columns {
+    /// Columns the config sets to "ignore".
+    ignored: Vec<String>,
+    /// The model's input columns, in its order, and their kinds.
+    names: Vec<String>,
+    kinds: Vec<FeatureKind>,
+    /// The file's preprocessing names the columns (and their kinds);
+    /// otherwise every column but the target and those the config names is
+    /// a numeric input.
+    per_column: bool,
+}
+
+/// Reads the test file's header and checks it against the model: the
+/// target is there, and the feature columns are the ones the model reads
+/// (those its preprocessing names, or as many as it has inputs).
+fn feature_columns(plan: &Plan, external: &External, data: &ImportData) -> Result<Columns> {
     let header = crate::data::read_header(&data.test)?;
     if !header.contains(&data.target) {
         return Err(Error::data(
@@ -78,7 +151,7 @@ pub fn run_imported(
         .preprocessing
         .as_ref()
         .and_then(crate::export::Preprocessing::columns);
-    let (names, kinds): (Vec<String>, Vec<crate::data::FeatureKind>) = match &own {
+    let (names, kinds): (Vec<String>, Vec<FeatureKind>) = match &own {
         // The file names its columns and their kinds.
         Some(cols) => {
             if let Some((c, _)) = cols.iter().find(|(c, _)| !header.contains(c)) {
@@ -114,7 +187,7 @@ pub fn run_imported(
                 .filter(|h| **h != data.target && !plan.columns.contains_key(*h))
                 .cloned()
                 .collect();
-            let kinds = vec![crate::data::FeatureKind::Numeric; names.len()];
+            let kinds = vec![FeatureKind::Numeric; names.len()];
             (names, kinds)
         }
     };
@@ -131,36 +204,41 @@ pub fn run_imported(
             ),
         ));
     }
+    Ok(Columns {
+        ignored,
+        names,
+        kinds,
+        per_column: own.is_some(),
+    })
+}
+
+/// The training rows (or, without `--train`, none: the schema alone) and
+/// the test rows, typed by `columns` and labelled with the model's classes.
+fn read_rows(
+    external: &External,
+    data: &ImportData,
+    columns: &Columns,
+) -> Result<(Dataset, Dataset)> {
     let mut reference = Dataset::numeric(
-        names.clone(),
+        columns.names.clone(),
         Vec::new(),
         Vec::new(),
         external.classes.clone(),
     );
-    reference.kinds = kinds;
-    let test = read_csv_with_schema(&data.test, &data.target, &reference, &ignored)?.data;
+    reference.kinds = columns.kinds.clone();
+    let ignored = &columns.ignored;
+    let test = read_csv_with_schema(&data.test, &data.target, &reference, ignored)?.data;
     let train = match &data.train {
-        Some(p) => read_csv_with_schema(p, &data.target, &reference, &ignored)?.data,
+        Some(p) => read_csv_with_schema(p, &data.target, &reference, ignored)?.data,
         None => reference.clone(),
     };
-    progress.finish_stage();
-    progress.note(&format!(
-        "imported {} ({}{}): {} test rows{}",
-        external.id,
-        external.model.describe(),
-        match (&external.preprocessing, &own) {
-            (None, _) => "",
-            (Some(_), None) => ", behind the file's imputer / scaler",
-            (Some(_), Some(_)) => ", behind the file's per-column preprocessing",
-        },
-        test.n_rows(),
-        data.train.as_ref().map_or_else(String::new, |_| format!(
-            ", {} training rows",
-            train.n_rows()
-        ))
-    ));
+    Ok((train, test))
+}
 
-    let pipeline = crate::export::imported_pipeline(external.preprocessing.as_ref(), &names)?;
+/// The file's own preprocessing as the package's pipeline over `names`,
+/// checked to make as many features as the model takes.
+fn checked_pipeline(external: &External, names: &[String]) -> Result<FittedPipeline> {
+    let pipeline = crate::export::imported_pipeline(external.preprocessing.as_ref(), names)?;
     if pipeline.n_outputs() != external.model.n_features() {
         return Err(Error::onnx(
             external.path.display().to_string(),
@@ -171,53 +249,26 @@ pub fn run_imported(
             ),
         ));
     }
-    let x_train = pipeline.transform(&train);
-    let x_test = pipeline.transform(&test);
+    Ok(pipeline)
+}
+
+/// `plan` without the optimizations an imported model cannot have: depth
+/// pruning and distillation without its training rows (`has_train`), and
+/// distillation from any teacher but the model (`id`).
+fn applicable_plan(plan: &Plan, id: &str, has_train: bool, progress: &dyn Progress) -> Plan {
     let mut plan = plan.clone();
-    if data.train.is_none()
-        && (!plan.optimize.prune_depths.is_empty() || !plan.optimize.distill.is_empty())
-    {
+    if !has_train && (!plan.optimize.prune_depths.is_empty() || !plan.optimize.distill.is_empty()) {
         progress.note("depth pruning and distillation need the training rows (--train): skipped");
         plan.optimize.prune_depths.clear();
         plan.optimize.distill.clear();
     }
     // Distillation from a trained candidate of the config has no teacher here.
     let before = plan.optimize.distill.len();
-    plan.optimize.distill.retain(|d| d.teacher == external.id);
+    plan.optimize.distill.retain(|d| d.teacher == id);
     if plan.optimize.distill.len() < before {
         progress.note(&format!(
-            "distillation entries whose teacher is not `{}` skipped",
-            external.id
+            "distillation entries whose teacher is not `{id}` skipped"
         ));
     }
-    let candidate = Candidate {
-        id: external.id,
-        family: crate::train::Family::Imported,
-        params: external.params,
-        model: external.model,
-        fit_seconds: 0.0,
-        lineage: None,
-        spec: None,
-    };
-    let split = Split {
-        train,
-        test,
-        source: DataSource::Imported {
-            model: external.path,
-            test: data.test.clone(),
-            train: data.train.clone(),
-        },
-        target: data.target.clone(),
-        ignored,
-    };
-    let td = train_data(&split.train, &x_train, &pipeline);
-    optimize_and_evaluate(
-        &plan,
-        &split,
-        &pipeline,
-        &td,
-        &x_test,
-        vec![candidate],
-        progress,
-    )
+    plan
 }
