@@ -4,7 +4,8 @@
 //!
 //! Uses `data`, `pipeline`, `model`. Key types: [`MeasureSettings`] (from the
 //! config), [`Subject`] (what is measured: the serving path of one
-//! candidate), [`Measured`] (its figures), [`Nanos`].
+//! candidate), [`Offline`] and [`LatencyRun`] (its figures),
+//! [`RoundAnalysis`] (a run's rounds judged together), [`Nanos`].
 
 mod latency;
 mod quality;

@@ -5,8 +5,9 @@
 //! earlier run left when nothing is chosen. Each step is one function;
 //! [`optimize_and_evaluate`] calls them in order.
 //!
-//! Uses `optimize`, `measure`, `select`, `report` and `artifact`. Key
-//! types: [`Measured`] (what the harness measured, per candidate).
+//! Uses `optimize`, `measure`, `select`, `report`, `artifact` and `export`
+//! (the package as ONNX). Key type: [`Measured`] (what the harness
+//! measured, per candidate).
 
 use super::Outcome;
 use crate::artifact::{
