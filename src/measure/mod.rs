@@ -4,14 +4,15 @@
 //!
 //! Uses `data`, `pipeline`, `model`. Key types: [`MeasureSettings`] (from the
 //! config), [`Subject`] (what is measured: the serving path of one
-//! candidate), [`Measured`] (its figures), [`Nanos`].
+//! candidate), [`Offline`] and [`LatencyRun`] (its figures),
+//! [`RoundAnalysis`] (a run's rounds judged together), [`Nanos`].
 
 mod latency;
 mod quality;
 
 pub use latency::{
     measure_latency, Clock, Interleaving, LatencyRun, LatencyStats, MonotonicClock, StageLatency,
-    TimerOverhead, MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
+    SubjectLatency, TimerOverhead, MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
 };
 pub use quality::{accuracy, f1_macro};
 
@@ -216,6 +217,52 @@ pub fn host_spread(speed: &[f64]) -> f64 {
     relative_range(speed.to_vec(), f64::MIN_POSITIVE)
 }
 
+/// A run's rounds judged together: the host's speed in each round and how
+/// far it moved, and each candidate's own spread and noisy flag once that
+/// speed is divided out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RoundAnalysis {
+    /// [`host_speed`]'s factor for each round.
+    pub host_speed: Vec<f64>,
+    /// [`host_spread`] of those factors.
+    pub host_spread: f64,
+    /// Per candidate: [`round_spread`] of its rounds without the host.
+    pub spread: Vec<f64>,
+    /// Per candidate: whether its rounds disagree beyond the tolerance.
+    pub noisy: Vec<bool>,
+}
+
+/// Judges every candidate on its per-round p50s (`round_p50s`, one slice a
+/// candidate) with the machine's own changes of speed divided out: every
+/// candidate took turns in every slice, so they all felt them, and those
+/// are reported once for the run. A candidate is noisy when its spread is
+/// above `noise_tolerance` and its rounds differ by more than two timer
+/// reads (`timer.p50` each): rounds closer than that cannot be told apart,
+/// and cheap models are not called noisy for that.
+pub fn analyse_rounds(
+    round_p50s: &[&[Nanos]],
+    timer: TimerOverhead,
+    noise_tolerance: f64,
+) -> RoundAnalysis {
+    let host_speed = host_speed(round_p50s);
+    let own: Vec<Vec<Nanos>> = round_p50s
+        .iter()
+        .map(|r| without_host(r, &host_speed))
+        .collect();
+    let spread: Vec<f64> = own.iter().map(|r| round_spread(r)).collect();
+    let noisy: Vec<bool> = own
+        .iter()
+        .zip(&spread)
+        .map(|(r, &s)| s > noise_tolerance && round_range(r).0 > 2 * timer.p50.0)
+        .collect();
+    RoundAnalysis {
+        host_spread: host_spread(&host_speed),
+        host_speed,
+        spread,
+        noisy,
+    }
+}
+
 /// The serving path of one candidate: validate → preprocess → predict.
 #[derive(Clone, Copy)]
 pub struct Subject<'a> {
@@ -389,16 +436,27 @@ mod tests {
         assert!(Compression::choose(&[]).is_none());
     }
 
+    fn ns(v: &[u64]) -> Vec<Nanos> {
+        v.iter().map(|&x| Nanos(x)).collect()
+    }
+
+    /// Three candidates that felt only the host (twice as slow in round 2,
+    /// 1.5 times in round 5), and one whose round 4 is slow on its own.
+    fn steady_and_jumpy() -> [Vec<Nanos>; 4] {
+        [
+            ns(&[100, 200, 100, 100, 150]),
+            ns(&[40, 80, 40, 40, 60]),
+            ns(&[1000, 2000, 1000, 1000, 1500]),
+            ns(&[500, 1000, 500, 2000, 750]),
+        ]
+    }
+
     /// A slowdown every candidate feels is the host's and is divided out;
     /// one candidate's own jump is not; with two candidates nothing can be
     /// told apart, so nothing is divided out.
     #[test]
     fn host_speed_divides_out_what_every_candidate_felt() {
-        let ns = |v: &[u64]| v.iter().map(|&x| Nanos(x)).collect::<Vec<_>>();
-        let a = ns(&[100, 200, 100, 100, 150]);
-        let b = ns(&[40, 80, 40, 40, 60]);
-        let c = ns(&[1000, 2000, 1000, 1000, 1500]);
-        let jumpy = ns(&[500, 1000, 500, 2000, 750]);
+        let [a, b, c, jumpy] = steady_and_jumpy();
         let speed = host_speed(&[&a, &b, &c, &jumpy]);
         assert_eq!(speed, [1.0, 2.0, 1.0, 1.0, 1.5]);
         assert_eq!(host_spread(&speed), 1.0);
@@ -412,6 +470,31 @@ mod tests {
         assert_eq!(host_speed(&[&a, &jumpy]), [1.0; 5]);
         assert_eq!(host_speed(&[&a, &b, &ns(&[1, 2])]), [1.0; 5]);
         assert_eq!(host_spread(&[1.0]), 0.0);
+    }
+
+    /// The host's slowdown flags nobody; a candidate's own jump does, unless
+    /// its rounds differ by no more than two timer reads.
+    #[test]
+    fn analyse_rounds_flags_own_noise_beyond_two_timer_reads() {
+        let [a, b, c, jumpy] = steady_and_jumpy();
+        let cheap = ns(&[2, 4, 2, 6, 3]);
+        let timer = |p50| TimerOverhead {
+            p50: Nanos(p50),
+            p99: Nanos(p50),
+        };
+        let rounds = [&a[..], &b, &c, &jumpy, &cheap];
+        let r = analyse_rounds(&rounds, timer(10), 0.5);
+        assert_eq!(r.host_speed, [1.0, 2.0, 1.0, 1.0, 1.5]);
+        assert_eq!(r.host_spread, 1.0);
+        assert_eq!(r.spread[..4], [0.0, 0.0, 0.0, 3.0]);
+        // The cheap one's own rounds are 2, 2, 2, 6, 2 ns: a spread of 2,
+        // but a range of 4 ns, within two timer reads of 10 ns.
+        assert_eq!(r.spread[4], 2.0);
+        assert_eq!(r.noisy, [false, false, false, true, false]);
+        let r = analyse_rounds(&rounds, timer(1), 0.5);
+        assert_eq!(r.noisy, [false, false, false, true, true]);
+        let r = analyse_rounds(&rounds, timer(1), 3.0);
+        assert_eq!(r.noisy, [false; 5]);
     }
 
     #[test]
