@@ -386,13 +386,13 @@ fn evaluate(
             );
             artifact.save(&model_dir, results.candidates[i].zstd_level)?;
             if plan.export_onnx {
-                let graph = crate::export::serving_to_onnx(
+                let graph = crate::onnx::serving_to_onnx(
                     &artifact.schema,
                     &artifact.pipeline,
                     &artifact.model,
                     &artifact.metadata.classes,
                 )?;
-                crate::export::write_onnx(&model_dir.join("model.onnx"), &graph)?;
+                crate::onnx::write_onnx(&model_dir.join("model.onnx"), &graph)?;
             }
             // The chosen model's test predictions, from this process's
             // in-memory model: what a reloaded package must reproduce.
@@ -671,7 +671,7 @@ pub struct External {
     /// step per feature column of the data), or per column (the file names
     /// its columns, numeric and categorical); `None` passes the columns
     /// through as they are.
-    pub preprocessing: Option<crate::export::Preprocessing>,
+    pub preprocessing: Option<crate::onnx::Preprocessing>,
 }
 
 /// `optbench import`: the rows to measure an external model on (its feature
@@ -717,7 +717,7 @@ pub fn run_imported(
     let own = external
         .preprocessing
         .as_ref()
-        .and_then(crate::export::Preprocessing::columns);
+        .and_then(crate::onnx::Preprocessing::columns);
     let (names, kinds): (Vec<String>, Vec<crate::data::FeatureKind>) = match &own {
         // The file names its columns and their kinds.
         Some(cols) => {
@@ -800,7 +800,7 @@ pub fn run_imported(
         ))
     ));
 
-    let pipeline = crate::export::imported_pipeline(external.preprocessing.as_ref(), &names)?;
+    let pipeline = crate::onnx::imported_pipeline(external.preprocessing.as_ref(), &names)?;
     if pipeline.n_outputs() != external.model.n_features() {
         return Err(Error::onnx(
             external.path.display().to_string(),

@@ -51,6 +51,8 @@
 //! then differ by at most one `f32` step of the feature (the CI comparison
 //! counts how often, and whether a class changes).
 
+mod columns;
+
 use super::proto::{attribute_proto::AttributeType, tensor_proto::DataType, type_proto};
 use super::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto};
 use crate::error::{Error, Result};
@@ -364,8 +366,8 @@ impl<'a> Graph<'a> {
                 ))
             }
         };
-        let columns = if super::columns::is_per_column(self) {
-            Some(super::columns::trace(self, core)?)
+        let columns = if columns::is_per_column(self) {
+            Some(columns::trace(self, core)?)
         } else {
             None
         };

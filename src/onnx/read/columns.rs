@@ -40,10 +40,10 @@
 //! `NA`, `null`, …) as missing, so a cell `NA` is imputed by optbench where
 //! the file, fed the string `"NA"`, would see an unknown category.
 
-use super::import::{attr, attr_int, describe, is_ml, is_std, Attrs, Graph};
-use super::proto::{tensor_proto::DataType, type_proto, NodeProto, TensorProto};
+use super::{attr, attr_int, describe, is_ml, is_std, Attrs, Graph};
 use crate::data::is_missing;
 use crate::error::{Error, Result};
+use crate::onnx::proto::{tensor_proto::DataType, type_proto, NodeProto, TensorProto};
 use crate::pipeline::{CategoricalImpute, FittedPipeline, NumericImpute, PipelineConfig, Step};
 use std::collections::HashMap;
 
@@ -145,7 +145,7 @@ pub(super) fn trace(graph: &Graph<'_>, core: &NodeProto) -> Result<Columns> {
                 ),
             ));
         }
-        use super::proto::tensor_shape_proto::dimension::Value;
+        use crate::onnx::proto::tensor_shape_proto::dimension::Value;
         let dims = t.shape.as_ref().map_or(&[][..], |s| &s.dim[..]);
         let width = match dims {
             [_, d] => match d.value {
