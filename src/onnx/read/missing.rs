@@ -100,7 +100,7 @@ pub(super) fn file_nan_routes(a: &Attrs<'_>) -> Result<HashMap<i64, NanRoute>> {
 /// For each of the `d` model features, a value to stand in for a missing
 /// one, or `None` when a `NaN` may reach the trees as it is (no split on it
 /// sends one left, or its splits are in `rewrite`:
-/// [`Forest::send_missing_right`](super::trees::Forest::send_missing_right)).
+/// `Forest::send_missing_right` in `trees.rs`).
 pub(super) fn stand_ins(
     routes: &HashMap<i64, NanRoute>,
     d: usize,

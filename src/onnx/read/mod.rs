@@ -33,11 +33,11 @@
 //! `f32` inputs); other modes are refused. The IR sends `NaN` right; splits
 //! that send it to their true branch (`nodes_missing_value_tracks_true = 1`,
 //! as onnxmltools writes LightGBM's) are served through a stand-in value for
-//! missing cells in the pipeline when one exists
-//! ([`nan_routes`](missing::nan_routes)), and
-//! rewritten to send it to the false branch otherwise
-//! ([`Forest::send_missing_right`](trees::Forest::send_missing_right)). XGBoost's files (onnxmltools) send
-//! `NaN` right. CI compares both libraries' files with onnxruntime.
+//! missing cells in the pipeline when one exists (`nan_routes` in
+//! `missing.rs`), and rewritten to send it to the false branch otherwise
+//! (`Forest::send_missing_right` in `trees.rs`). XGBoost's files
+//! (onnxmltools) send `NaN` right. CI compares both libraries' files with
+//! onnxruntime.
 //!
 //! The two-class `TreeEnsembleClassifier` whose weights name one class
 //! (skl2onnx's binary forests and boosting) is read as onnxruntime runs it:
