@@ -30,10 +30,10 @@
 //! (3 classes), read as plain numeric CSV (label column `label`); no
 //! preprocessing (trees do not need it, and the export is the model alone).
 
-use optbench::export::{
+use optbench::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
+use optbench::onnx::{
     imported_pipeline, model_to_onnx, read_onnx, write_onnx, Imported, Preprocessing,
 };
-use optbench::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
 use optbench::train::{train, CandidateSpec, TrainData};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -264,7 +264,7 @@ struct ServingCase {
 
 fn export_serving(dir: &Path) -> Res<()> {
     use optbench::data::{read_csv, read_csv_with_schema, ColumnTypes, Value};
-    use optbench::export::serving_to_onnx;
+    use optbench::onnx::serving_to_onnx;
     use optbench::pipeline::{FittedPipeline, PipelineConfig};
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");

@@ -18,7 +18,7 @@
 //! gives the shapes; compared by nanoseconds per node visit, since its trees
 //! differ from scikit-learn's), and **the identical trees**: scikit-learn's
 //! model as skl2onnx wrote it (`onnx_path` in peers.json), imported with
-//! `optbench::export::read_onnx` and timed in the same rounds as TL2cgen's
+//! `optbench::onnx::read_onnx` and timed in the same rounds as TL2cgen's
 //! compiled C of that same model, on the same raw rows.
 //!
 //! ```text
@@ -30,8 +30,8 @@
 //! script compiles it with `gcc -O3`).
 
 use optbench::config::{Overrides, Plan};
-use optbench::export::read_onnx;
 use optbench::model::{CompiledModel, Model, TreeEnsemble};
+use optbench::onnx::read_onnx;
 use optbench::pipeline::FittedPipeline;
 use optbench::train::{train, TrainData};
 use serde_json::{json, Value};

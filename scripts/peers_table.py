@@ -158,7 +158,7 @@ cores). Do not edit by hand: re-run the script.
 
 ## The identical trees: optbench against TL2cgen
 scikit-learn's own models, exported by skl2onnx and imported into optbench
-(`optbench::export::read_onnx`), against TL2cgen's C compiled from the same
+(`optbench::onnx::read_onnx`), against TL2cgen's C compiled from the same
 scikit-learn models: one thread, natively, in the same interleaved rounds on
 the same raw test rows (protocol under "Single row" below). Ratios below 1
 mean optbench is faster. "Classes equal": the share of test rows on which both

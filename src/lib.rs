@@ -21,7 +21,7 @@
 //! pipeline and model; `select` uses measurement figures only; `report`
 //! renders results; `artifact` uses data, pipeline and model (and serves
 //! CSV files through them: `predict`); `drift` uses data, artifact and the
-//! report's HTML helpers; `export` (ONNX out and in) uses data, pipeline
+//! report's HTML helpers; `onnx` (ONNX out and in) uses data, pipeline
 //! and model; `run` ties them together (training runs, imported models,
 //! `bench` and cold starts of saved packages);
 //! the binary (`cli`) only parses, draws progress and maps errors to exit
@@ -55,10 +55,10 @@ pub mod config;
 pub mod data;
 pub mod drift;
 pub mod error;
-pub mod export;
 pub mod fsutil;
 pub mod measure;
 pub mod model;
+pub mod onnx;
 pub mod optimize;
 pub mod pipeline;
 pub mod progress;

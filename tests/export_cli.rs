@@ -3,7 +3,7 @@
 
 use assert_cmd::Command;
 use optbench::artifact::Artifact;
-use optbench::export::read_onnx;
+use optbench::onnx::read_onnx;
 use predicates::str::contains;
 use std::path::PathBuf;
 

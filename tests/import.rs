@@ -113,7 +113,7 @@ fn an_external_model_is_measured_optimized_and_packaged() {
 
 #[test]
 fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
-    use optbench::export::{NumericStep, Preprocessing};
+    use optbench::onnx::{NumericStep, Preprocessing};
     use optbench::pipeline::{PipelineConfig, Step};
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/fixtures/wine");
@@ -213,7 +213,7 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
 fn a_per_column_models_csv_is_read_by_its_column_names_and_kinds() {
     use optbench::artifact::{score_csv, ScoreOptions};
     use optbench::data::read_csv_with_schema;
-    use optbench::export::Preprocessing;
+    use optbench::onnx::Preprocessing;
     use optbench::pipeline::PipelineConfig;
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = root.join("tests/fixtures/exercise2");

@@ -2,7 +2,7 @@
 
 use super::fail;
 use optbench::artifact::Artifact;
-use optbench::export::{model_to_onnx, serving_to_onnx, write_onnx};
+use optbench::onnx::{model_to_onnx, serving_to_onnx, write_onnx};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

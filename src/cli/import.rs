@@ -4,7 +4,7 @@
 use super::fail;
 use super::progress::Bars;
 use optbench::config::{Overrides, Plan};
-use optbench::export::read_onnx;
+use optbench::onnx::read_onnx;
 use optbench::progress::{Progress, Silent};
 use optbench::run::{run_imported, External, ImportData};
 use std::path::PathBuf;

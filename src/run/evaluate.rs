@@ -461,13 +461,13 @@ fn package(
 
 /// The saved package as `model.onnx` beside it in `model_dir`.
 fn export_onnx(artifact: &Artifact, model_dir: &Path) -> Result<()> {
-    let graph = crate::export::serving_to_onnx(
+    let graph = crate::onnx::serving_to_onnx(
         &artifact.schema,
         &artifact.pipeline,
         artifact.model(),
         &artifact.metadata.classes,
     )?;
-    crate::export::write_onnx(&model_dir.join("model.onnx"), &graph)
+    crate::onnx::write_onnx(&model_dir.join("model.onnx"), &graph)
 }
 
 /// The chosen model's test predictions (`predictions`, and the class

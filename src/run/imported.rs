@@ -32,7 +32,7 @@ pub struct External {
     /// step per feature column of the data), or per column (the file names
     /// its columns, numeric and categorical); `None` passes the columns
     /// through as they are.
-    pub preprocessing: Option<crate::export::Preprocessing>,
+    pub preprocessing: Option<crate::onnx::Preprocessing>,
 }
 
 /// `optbench import`: the rows to measure an external model on (its feature
@@ -150,7 +150,7 @@ fn feature_columns(plan: &Plan, external: &External, data: &ImportData) -> Resul
     let own = external
         .preprocessing
         .as_ref()
-        .and_then(crate::export::Preprocessing::columns);
+        .and_then(crate::onnx::Preprocessing::columns);
     let (names, kinds): (Vec<String>, Vec<FeatureKind>) = match &own {
         // The file names its columns and their kinds.
         Some(cols) => {
@@ -238,7 +238,7 @@ fn read_rows(
 /// The file's own preprocessing as the package's pipeline over `names`,
 /// checked to make as many features as the model takes.
 fn checked_pipeline(external: &External, names: &[String]) -> Result<FittedPipeline> {
-    let pipeline = crate::export::imported_pipeline(external.preprocessing.as_ref(), names)?;
+    let pipeline = crate::onnx::imported_pipeline(external.preprocessing.as_ref(), names)?;
     if pipeline.n_outputs() != external.model.n_features() {
         return Err(Error::onnx(
             external.path.display().to_string(),

@@ -2,7 +2,7 @@
 //!
 //! Reads the scikit-learn models that `scripts/onnx_native_models.py` wrote
 //! (skl2onnx, zipmap off) and their `manifest.tsv`, imports each into
-//! optbench (`optbench::export::read_onnx`) and opens it in onnxruntime
+//! optbench (`optbench::onnx::read_onnx`) and opens it in onnxruntime
 //! through the `ort` crate; checks that both give the same probabilities on
 //! every test row (within [`TOL`]; a difference is an error), then times
 //! single-row calls of both, interleaved in rounds (see [`harness`]), plus
@@ -254,7 +254,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 /// Measures one manifest entry; `Err` on any disagreement beyond [`TOL`].
 fn bench_model(entry: &Entry, args: &Args, timer: f64) -> Result<(Vec<Row>, Agreement), String> {
     let onnx_path = args.models.join(format!("{}.onnx", entry.file));
-    let imported = optbench::export::read_onnx(&onnx_path)
+    let imported = optbench::onnx::read_onnx(&onnx_path)
         .map_err(|e| format!("{e}\n(make the models with scripts/onnx_native_bench.sh)"))?;
     let test_path = args.data_root.join(&entry.data).join("test.csv");
     if !test_path.is_file() {

@@ -43,20 +43,20 @@ const GAPS: &[(&str, &str)] = &[
         "TreeEnsembleRegressor",
         "binary gradient boosting: one log-odds score per row, written as a regressor \
          + Sigmoid so that no runtime's two-class classifier special case applies \
-         (src/export/write.rs)",
+         (src/onnx/write/model.rs)",
     ),
     (
         "LabelEncoder",
-        "serving path, categorical column: category text -> one-hot slot (src/export/pipeline.rs)",
+        "serving path, categorical column: category text -> one-hot slot (src/onnx/write/pipeline.rs)",
     ),
     (
         "OneHotEncoder",
-        "serving path, categorical column: slot -> one-hot block (src/export/pipeline.rs)",
+        "serving path, categorical column: slot -> one-hot block (src/onnx/write/pipeline.rs)",
     ),
     (
         IS_NAN_DOUBLE,
         "serving path, numeric column: imputation tests the double input for NaN \
-         (optbench standardises in f64; src/export/pipeline.rs); tract's IsNaN takes f16/f32 only",
+         (optbench standardises in f64; src/onnx/write/pipeline.rs); tract's IsNaN takes f16/f32 only",
     ),
 ];
 

@@ -1,7 +1,9 @@
 //! A small builder for ONNX graphs over the prost-generated messages: named
 //! inputs and outputs, nodes with typed attributes, constant initializers and
 //! fresh tensor names. The model writer appends to it, and so can whoever
-//! puts preprocessing in front of the model (one graph, many writers).
+//! puts preprocessing in front of the model (one graph, many writers). The
+//! constants name the format both directions speak: the writer declares
+//! them, the reader knows the classical-ML operators by [`ML_DOMAIN`].
 
 use super::proto::{
     attribute_proto::AttributeType, tensor_proto::DataType, tensor_shape_proto, type_proto,

@@ -15,9 +15,9 @@
 //! Why not the operators' own `post_transform` and `label` output: for two
 //! classes the ONNX classifiers have special cases (one score column becomes
 //! two in runtime-specific ways, and runtimes pick different labels from the
-//! same scores; see CRATES.md). Raw scores with `post_transform = NONE` and
-//! the link in standard operators mean the same thing in every runtime, and
-//! a label taken by `ArgMax` of the probabilities cannot disagree with them.
+//! same scores). Raw scores with `post_transform = NONE` and the link in
+//! standard operators mean the same thing in every runtime, and a label
+//! taken by `ArgMax` of the probabilities cannot disagree with them.
 //! The order of arithmetic follows the IR's (sum, then scale), so results
 //! agree to float rounding.
 //!
@@ -34,13 +34,13 @@
 //! integers with a `Mul` by each output's scale. What is not preserved is
 //! the compact storage and the binned traversal: the file holds floats.
 
-use super::graph::{attr_floats, attr_int, attr_ints, attr_string, attr_strings, GraphBuilder};
-use super::graph::{ML_DOMAIN, OPSET, OPSET_ML};
-use super::proto::AttributeProto;
 use crate::error::{Error, Result};
 use crate::model::{
     Leaves, LinearModel, Link, Model, Output, QuantLinear, QuantTrees, TreeEnsemble,
 };
+use crate::onnx::graph::{attr_floats, attr_int, attr_ints, attr_string, attr_strings};
+use crate::onnx::graph::{GraphBuilder, ML_DOMAIN, OPSET, OPSET_ML};
+use crate::onnx::proto::{AttributeProto, ModelProto};
 
 /// Names of the two tensors a model writes: `label` int64 `[N]` (a class
 /// index) and `probabilities` float `[N, n_classes]`.
@@ -97,7 +97,7 @@ pub fn append_model(
 /// The model alone as an ONNX model: input `features` float
 /// `[N, n_features]` (the preprocessed feature vector), outputs `label` and
 /// `probabilities`.
-pub fn model_to_onnx(model: &Model) -> Result<super::proto::ModelProto> {
+pub fn model_to_onnx(model: &Model) -> Result<ModelProto> {
     let mut g = GraphBuilder::new("optbench_model");
     g.float_input("features", model.n_features());
     let out = ModelOutputs::default();

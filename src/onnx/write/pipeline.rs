@@ -14,8 +14,8 @@
 //! threshold now and then. With double arithmetic the exported graph feeds
 //! the model bit-identical features.
 
-use super::graph::{attr_int, attr_ints, attr_strings, GraphBuilder, ML_DOMAIN};
 use crate::data::{InputSchema, MISSING_TOKENS};
+use crate::onnx::graph::{attr_int, attr_ints, attr_strings, GraphBuilder, ML_DOMAIN};
 use crate::pipeline::{FittedPipeline, Step};
 
 /// Appends the pipeline to `g`, declaring one graph input per schema
@@ -141,38 +141,4 @@ fn capitalised(s: &str) -> String {
         Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
         None => String::new(),
     }
-}
-
-/// The whole serving path as one ONNX model: one input per column (numeric
-/// `double [N, 1]` with `NaN` for missing, categorical `string [N, 1]` with
-/// `""` for missing), the fitted pipeline, the model; outputs `label` (class
-/// index, int64 `[N]`) and `probabilities` (float `[N, K]`).
-pub fn serving_to_onnx(
-    schema: &InputSchema,
-    pipeline: &FittedPipeline,
-    model: &crate::model::Model,
-    classes: &[String],
-) -> crate::error::Result<super::proto::ModelProto> {
-    let mut g = GraphBuilder::new("optbench_serving");
-    let features = append_pipeline(&mut g, schema, pipeline);
-    let out = super::ModelOutputs::default();
-    super::append_model(&mut g, model, &features, &out)?;
-    g.int64_output(&out.label);
-    g.float_output(&out.probabilities, model.n_classes());
-    let columns: Vec<String> = schema
-        .features
-        .iter()
-        .map(|f| format!("{} ({})", f.name, f.kind))
-        .collect();
-    Ok(g.finish(&format!(
-        "optbench serving path: pipeline + {}; opsets ai.onnx {}, {} {}. Inputs, one per column, [N, 1]: \
-         numeric as double (NaN = missing), categorical as string (\"\" = missing): {}. \
-         Outputs: `label` (class index into: {}) and `probabilities`.",
-        model.describe(),
-        super::OPSET,
-        ML_DOMAIN,
-        super::OPSET_ML,
-        columns.join(", "),
-        classes.join(", ")
-    )))
 }
