@@ -5,8 +5,11 @@
 //! round cancels. Reports medians over rounds. Shapes: those of
 //! `benches/layouts.rs` (forest 100 and boosting 200 × depth 3 on 5,000 × 20
 //! synthetic rows; forest 100 and boosting 300 × depth 6 on 10,000 × 30),
-//! then few-tree shapes (single trees, forests and boosting of 1 to 100
-//! trees), where binning the row may cost more than it saves.
+//! the same four with a threshold of its own at every split (`…/many-cuts`:
+//! more than 255 cuts a feature, as in models fitted on continuous values
+//! by other libraries), then few-tree shapes (single trees, forests and
+//! boosting of 1 to 100 trees), where binning the row may cost more than it
+//! saves.
 //!
 //! Forms: `float` (the parent), `cuts` (the binned model walked over the raw
 //! row with cut values as thresholds), `bins-u16` and `bins-u8` (the binned
@@ -78,11 +81,39 @@ fn main() {
         for spec in &specs {
             let parent: Candidate = train(spec, &td, 42).expect("training succeeds").into();
             let id = format!("{name}/{}", parent.id);
-            if !filter.is_empty() && !filter.iter().any(|f| id.contains(f.as_str())) {
-                continue;
+            let wanted =
+                |id: &str| filter.is_empty() || filter.iter().any(|f| id.contains(f.as_str()));
+            if wanted(&id) {
+                compare(&id, &parent, x, d, n_rows);
             }
-            compare(&id, &parent, x, d, n_rows);
+            let many = format!("{id}/many-cuts");
+            if !name.ends_with("-small") && wanted(&many) {
+                compare(&many, &with_many_cuts(&parent), x, d, n_rows);
+            }
         }
+    }
+}
+
+/// `parent` with each split's threshold moved up by a few `f32` steps (its
+/// node index mod 4,096), so that every split has a threshold of its own,
+/// as in a model fitted on continuous values (scikit-learn splits at the
+/// midpoints between training values): deep forests and depth-6 boosting
+/// get more than 255 cuts on most features, which optbench's own trainers,
+/// binning each feature into 256 bins, never give.
+fn with_many_cuts(parent: &Candidate) -> Candidate {
+    let Model::Trees(mut ens) = parent.model.clone() else {
+        panic!("a tree model")
+    };
+    for (i, n) in ens.nodes.iter_mut().enumerate() {
+        if !n.is_leaf() {
+            for _ in 0..i % 4096 {
+                n.threshold = n.threshold.next_up();
+            }
+        }
+    }
+    Candidate {
+        model: Model::Trees(ens),
+        ..parent.clone()
     }
 }
 
@@ -99,6 +130,9 @@ fn compare(id: &str, parent: &Candidate, x: &[f32], d: usize, n_rows: usize) {
         panic!("a tree model quantizes to binned trees")
     };
     let used = q.used_features.len();
+    let over_255 = (0..q.n_features)
+        .filter(|&f| q.cut_start[f + 1] - q.cut_start[f] > 255)
+        .count();
     let laid =
         |m: &Model, layout| CompiledModel::with_layout(m, layout).expect("trained cuts are sorted");
     let int8_chosen = laid(&int8, Layout::Chosen);
@@ -174,5 +208,8 @@ fn compare(id: &str, parent: &Candidate, x: &[f32], d: usize, n_rows: usize) {
             )
         })
         .collect();
-    println!("{id} ({used} features used): {}", cells.join(", "));
+    println!(
+        "{id} ({used} features used, {over_255} with > 255 cuts): {}",
+        cells.join(", ")
+    );
 }

@@ -1794,10 +1794,16 @@ impl CompiledBinned {
     /// The run-time form of a checked model: a binned walk
     /// ([`CompiledBinned::binned`], narrow whenever it fits), replaced by
     /// the cut walk when binning the row does not pay for these trees
-    /// ([`Cuts::pays`], which looks at the binned walk's kind).
+    /// ([`Cuts::pays`], which looks at the binned walk's kind) or when the
+    /// walk would need `u16` bins. A `u16` walk loads bins twice as wide
+    /// as the `u8` walks, bins each feature with a binary search past 255
+    /// cuts, and walks nodes as wide as the float form's: it measured
+    /// slower than the float parent on every shape tried (`cargo bench
+    /// --bench quant_ratio -- many-cuts`, `BENCHMARKS.md`), while the cut
+    /// walk is the parent's own walk.
     pub(crate) fn new(q: QuantTrees) -> CompiledBinned {
         let binned = CompiledBinned::binned(q, true);
-        if Cuts::pays(&binned.q, &binned.walker) {
+        if !binned.is_narrow() || Cuts::pays(&binned.q, &binned.walker) {
             if let Some(c) = Cuts::build(&binned.q) {
                 return CompiledBinned {
                     q: binned.q,

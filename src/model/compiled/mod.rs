@@ -10,10 +10,13 @@
 //! - float tree ensembles take complete trees when every tree is shallow,
 //!   packed depth-first nodes otherwise, the stored nodes when neither fits
 //!   (`trees.rs`; `cargo bench --bench layouts` is the measurement behind it);
-//! - binned tree ensembles take a binned walk (`u8` bins when every feature
-//!   has at most 255 cuts), or walk the raw row with the cut values as
-//!   thresholds when binning the row costs more than it saves
-//!   (`quant.rs`, `Cuts::pays`; `cargo bench --bench quant_ratio`).
+//! - binned tree ensembles take a binned walk on `u8` bins when every
+//!   feature has at most 255 cuts and binning the row pays for itself (many
+//!   trees for the features they use); otherwise they walk the raw row with
+//!   the cut values as thresholds, in the float form's own layout, which
+//!   makes them as fast as their float parent (`quant.rs`,
+//!   `CompiledBinned::new` and `Cuts::pays`; `cargo bench --bench
+//!   quant_ratio`).
 //!
 //! Prediction takes an `f32` feature row (the pipeline's output) and a caller
 //! owned [`Scratch`] (from [`CompiledModel::scratch`]), and never allocates.
