@@ -82,8 +82,9 @@ pub struct QTree {
 pub enum LeafPrecision {
     /// As in the float model: lossless.
     F32,
-    /// Symmetric int8 with one scale for the whole ensemble (largest |value|
-    /// ↦ 127).
+    /// Symmetric int8: one scale for the whole ensemble (largest |value|
+    /// ↦ 127), refined by a power of two per tree where trees' leaves differ
+    /// in size ([`Leaves::Int8Shifted`]).
     Int8,
 }
 
@@ -95,6 +96,20 @@ pub enum Leaves {
     Int8 {
         values: Vec<i8>,
         scale: f32,
+    },
+    /// `value ≈ (q << shifts[t]) × scale` for a leaf of tree `t`. Boosting's
+    /// late rounds fit small residuals: under one scale set by the large
+    /// early leaves they round to a few levels or to zero, and a 200-round
+    /// model on 200,000 × 40 rows lost 1.55 accuracy points. A power of two
+    /// per tree gives each tree's leaves 64–127 levels of their own, and the
+    /// shifted integers still add up exactly, the scale applied once per
+    /// output. The shifts keep every partial sum below 2^24 (see
+    /// [`QuantTrees::int_sum_bound`]), so f32 sums of them are exact too.
+    /// (Last variant: files store variants by index.)
+    Int8Shifted {
+        values: Vec<i8>,
+        scale: f32,
+        shifts: Vec<u8>,
     },
 }
 
@@ -1175,8 +1190,9 @@ impl Cuts {
     /// `None` when some feature's cuts are not strictly increasing and
     /// `NaN`-free (the binned form's own conversion always makes them so; a
     /// damaged file might not, and then only the binned walks agree with the
-    /// binning), or for scaled int8 leaves over [`MAX_EXACT_INT8_TREES`] or
-    /// more trees. Checked models only: it trusts the node references.
+    /// binning), or for scaled int8 leaves whose sums may reach 2^24
+    /// ([`QuantTrees::int_sums_exact_in_f32`]). Checked models only: it
+    /// trusts the node references.
     fn build(q: &QuantTrees) -> Option<Cuts> {
         let sorted = q.cut_start.windows(2).all(|w| {
             let c = &q.cuts[w[0] as usize..w[1] as usize];
@@ -1185,7 +1201,7 @@ impl Cuts {
         });
         // Its f32 sums of int8 leaves are the binned walks' integer sums
         // only while they are exact.
-        if !sorted || (q.leaf_scale().is_some() && q.trees.len() >= MAX_EXACT_INT8_TREES) {
+        if !sorted || (q.leaf_scale().is_some() && !q.int_sums_exact_in_f32()) {
             return None;
         }
         let mut trees = TreeEnsemble::new(q.n_features, q.n_classes);
@@ -1221,14 +1237,11 @@ impl Cuts {
             }
         }
         // The leaves as the binned walks add them: f32 leaves as stored,
-        // int8 ones as their integers, summed from 0 and scaled after
-        // (`QuantTrees::rescale`), so the float model's accumulation gives
-        // the binned walks' sums bit for bit.
+        // int8 ones as their (shifted) integers, summed from 0 and scaled
+        // after (`QuantTrees::rescale`), so the float model's accumulation
+        // gives the binned walks' sums bit for bit.
         let scaled = q.leaf_scale().is_some();
-        trees.leaf_values = match &q.leaves {
-            Leaves::F32(v) => v.clone(),
-            Leaves::Int8 { values, .. } => values.iter().map(|&v| f32::from(v)).collect(),
-        };
+        trees.leaf_values = q.summed_leaves();
         trees.output = match &q.output {
             Output::Average => Output::Average,
             Output::Boosted {
@@ -1322,6 +1335,99 @@ const INT_OUTPUTS: usize = 16;
 /// stays below 2^24, so f32 sums of them are exact ([`Cuts`] sums in f32,
 /// the binned walks in `i32`).
 const MAX_EXACT_INT8_TREES: usize = (1 << 24) / 127;
+
+/// The largest power-of-two shift of a tree's int8 leaves
+/// ([`Leaves::Int8Shifted`]): a tree whose leaves are 2^-16 of the largest
+/// still gets 127 levels; smaller ones change no prediction.
+const MAX_LEAF_SHIFT: u8 = 16;
+
+/// Integers below this add up exactly in f32.
+const EXACT_F32_SUM: u64 = 1 << 24;
+
+/// Where tree `t`'s leaf values are: `[leaf_base × width, next leaf_base ×
+/// width)`, the last tree's up to `n_values` (checked offsets).
+fn tree_values(trees: &[QTree], n_values: usize, width: usize, t: usize) -> std::ops::Range<usize> {
+    let end = trees
+        .get(t + 1)
+        .map_or(n_values, |n| n.leaf_base as usize * width);
+    trees[t].leaf_base as usize * width..end
+}
+
+/// 2^k, exactly.
+fn pow2(k: u8) -> f32 {
+    2f32.powi(i32::from(k))
+}
+
+/// Int8 leaves for `values` (tree by tree, `width` per leaf): the finest
+/// common unit `scale` for which every tree's leaves, shifted left by their
+/// tree's power of two, still add up below 2^24 ([`EXACT_F32_SUM`]), each
+/// tree's shift the smallest that fits its largest |value| in 127 units.
+/// The largest tree keeps the single scale's 127 levels (shift `K`, the
+/// scale `max / 127 / 2^K`), and each halving of the scale gives every
+/// smaller tree one more bit, so the largest `K` that keeps the sums exact
+/// is taken. When every tree ends up with the same shift (forests, whose
+/// leaves are class fractions with a largest near 1 in every tree) the
+/// leaves are the single-scale [`Leaves::Int8`].
+fn quantize_int8(values: &[f32], trees: &[QTree], width: usize) -> Leaves {
+    let range = |t| tree_values(trees, values.len(), width, t);
+    let tree_max: Vec<f32> = (0..trees.len())
+        .map(|t| values[range(t)].iter().fold(0.0f32, |m, v| m.max(v.abs())))
+        .collect();
+    let max = tree_max.iter().fold(0.0f32, |m, &v| m.max(v));
+    let single = |scale: f32| Leaves::Int8 {
+        values: values
+            .iter()
+            .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
+            .collect(),
+        scale,
+    };
+    if max <= 0.0 {
+        return single(1.0);
+    }
+    let unit = max / 127.0;
+    for k in (1..=MAX_LEAF_SHIFT).rev() {
+        let scale = unit / pow2(k);
+        if scale < f32::MIN_POSITIVE {
+            continue;
+        }
+        // The smallest shift whose range covers the tree's largest value.
+        let mut shifts: Vec<u8> = tree_max
+            .iter()
+            .map(|&m| (0..k).find(|&s| m <= 127.0 * scale * pow2(s)).unwrap_or(k))
+            .collect();
+        let low = shifts.iter().copied().min().unwrap_or(0);
+        if shifts.iter().all(|&s| s == low) {
+            return single(scale * pow2(low));
+        }
+        shifts.iter_mut().for_each(|s| *s -= low);
+        let scale = scale * pow2(low);
+        let mut q = Vec::with_capacity(values.len());
+        let mut bound = 0u64;
+        for (t, &s) in shifts.iter().enumerate() {
+            let unit = scale * pow2(s);
+            let start = q.len();
+            q.extend(
+                values[range(t)]
+                    .iter()
+                    .map(|v| (v / unit).round().clamp(-127.0, 127.0) as i8),
+            );
+            let top = q[start..]
+                .iter()
+                .map(|v| v.unsigned_abs())
+                .max()
+                .unwrap_or(0);
+            bound += u64::from(top) << s;
+        }
+        if bound < EXACT_F32_SUM {
+            return Leaves::Int8Shifted {
+                values: q,
+                scale,
+                shifts,
+            };
+        }
+    }
+    single(unit)
+}
 
 /// Child reference to internal node `i` of the same tree.
 fn internal(i: usize) -> i16 {
@@ -1452,17 +1558,7 @@ impl QuantTrees {
         }
         let leaves = match precision {
             LeafPrecision::F32 => Leaves::F32(values),
-            LeafPrecision::Int8 => {
-                let max = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-                let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
-                Leaves::Int8 {
-                    values: values
-                        .iter()
-                        .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8)
-                        .collect(),
-                    scale,
-                }
-            }
+            LeafPrecision::Int8 => quantize_int8(&values, &trees, width),
         };
         let q = QuantTrees {
             n_features: ens.n_features,
@@ -1491,6 +1587,7 @@ impl QuantTrees {
         let leaves = match &self.leaves {
             Leaves::F32(v) => v.len() * size_of::<f32>(),
             Leaves::Int8 { values, .. } => values.len(),
+            Leaves::Int8Shifted { values, shifts, .. } => values.len() + shifts.len(),
         };
         let outputs = match &self.output {
             Output::Average => 0,
@@ -1612,7 +1709,7 @@ impl QuantTrees {
     fn n_leaves_stored(&self) -> usize {
         let values = match &self.leaves {
             Leaves::F32(v) => v.len(),
-            Leaves::Int8 { values, .. } => values.len(),
+            Leaves::Int8 { values, .. } | Leaves::Int8Shifted { values, .. } => values.len(),
         };
         values / self.leaf_width().max(1)
     }
@@ -1700,11 +1797,62 @@ impl QuantTrees {
     }
 
     /// The int8 leaves' scale, when their integer sums must be scaled
-    /// (`None` for f32 leaves, or a scale of exactly 1).
+    /// (`None` for f32 leaves, or single-scale leaves of scale exactly 1;
+    /// shifted leaves are always summed as integers: a leaf's value is not
+    /// its `q`).
     fn leaf_scale(&self) -> Option<f32> {
         match self.leaves {
             Leaves::Int8 { scale, .. } if scale != 1.0 => Some(scale),
+            Leaves::Int8Shifted { scale, .. } => Some(scale),
             _ => None,
+        }
+    }
+
+    /// The leaf values as the walks add them: f32 leaves as stored, int8
+    /// ones as their integers, shifted by their tree's power of two (exact
+    /// in f32: |q| × 2^16 < 2^24); the int8 scale turns their sums into
+    /// scores. Checked models only.
+    pub fn summed_leaves(&self) -> Vec<f32> {
+        match &self.leaves {
+            Leaves::F32(v) => v.clone(),
+            Leaves::Int8 { values, .. } => values.iter().map(|&v| f32::from(v)).collect(),
+            Leaves::Int8Shifted { values, shifts, .. } => {
+                let mut out = Vec::with_capacity(values.len());
+                for (t, &s) in shifts.iter().enumerate() {
+                    let range = tree_values(&self.trees, values.len(), self.leaf_width(), t);
+                    out.extend(values[range].iter().map(|&v| (i32::from(v) << s) as f32));
+                }
+                out
+            }
+        }
+    }
+
+    /// A bound on every partial sum of int8 leaves (as shifted integers) in
+    /// any output: the sum over trees of each tree's largest |q| shifted by
+    /// its tree's shift (single-scale leaves: 127 a tree). Checked offsets
+    /// and shifts.
+    fn int_sum_bound(&self) -> u64 {
+        match &self.leaves {
+            Leaves::F32(_) => 0,
+            Leaves::Int8 { .. } => 127 * self.trees.len() as u64,
+            Leaves::Int8Shifted { values, shifts, .. } => shifts
+                .iter()
+                .enumerate()
+                .map(|(t, &s)| {
+                    let range = tree_values(&self.trees, values.len(), self.leaf_width(), t);
+                    let top = values[range].iter().map(|v| v.unsigned_abs()).max();
+                    u64::from(top.unwrap_or(0)) << s
+                })
+                .sum(),
+        }
+    }
+
+    /// Whether f32 sums of the int8 leaves' integers are exact, as their
+    /// `i32` sums are, in any order: every partial sum stays below 2^24.
+    fn int_sums_exact_in_f32(&self) -> bool {
+        match &self.leaves {
+            Leaves::Int8 { .. } => self.trees.len() < MAX_EXACT_INT8_TREES,
+            _ => self.int_sum_bound() < EXACT_F32_SUM,
         }
     }
 
@@ -1730,21 +1878,25 @@ impl QuantTrees {
     #[inline(always)]
     fn accumulate_leaves<R: ?Sized>(&self, acc: &mut [f32], walk: &impl Walk<R>, bins: &R) {
         match &self.leaves {
-            Leaves::F32(v) => self.accumulate_with(acc, walk, bins, |i| v[i]),
+            Leaves::F32(v) => self.accumulate_with(acc, walk, bins, |_, i| v[i]),
             Leaves::Int8 { values, .. } if self.leaf_scale().is_some() => {
-                self.accumulate_int(acc, walk, bins, values)
+                self.accumulate_int(acc, walk, bins, values, |_| 0)
             }
             Leaves::Int8 { values, .. } => {
-                self.accumulate_with(acc, walk, bins, |i| f32::from(values[i]))
+                self.accumulate_with(acc, walk, bins, |_, i| f32::from(values[i]))
+            }
+            Leaves::Int8Shifted { values, shifts, .. } => {
+                self.accumulate_int(acc, walk, bins, values, |t| u32::from(shifts[t]))
             }
         }
         self.rescale(acc);
     }
 
-    /// Scaled int8 leaves: the sums in `i32`, then as `f32` into `acc`.
-    /// They are exact, and so are f32 sums of the same integers while every
-    /// partial sum stays below 2^24 (127 × [`MAX_EXACT_INT8_TREES`]), so
-    /// either gives the same bits in any order; an integer add is one cycle
+    /// Scaled int8 leaves: the sums in `i32` (tree `t`'s leaves shifted left
+    /// by `shift(t)`), then as `f32` into `acc`. They are exact, and so are
+    /// f32 sums of the same integers while every partial sum stays below
+    /// 2^24 ([`QuantTrees::int_sums_exact_in_f32`]), so either gives the
+    /// same bits in any order; an integer add is one cycle
     /// on the chain of sums where an f32 add is four and the conversion of
     /// each leaf another µop. Boosting 30–200 × depth 3 went from 1.13–1.84×
     /// to 1.43–2.07× its float parent (`cargo bench --bench quant_ratio`).
@@ -1756,12 +1908,13 @@ impl QuantTrees {
         walk: &impl Walk<R>,
         bins: &R,
         values: &[i8],
+        shift: impl Fn(usize) -> u32,
     ) {
-        let v = |i: usize| i32::from(values[i]);
+        let v = |t: usize, i: usize| i32::from(values[i]) << shift(t);
         match &self.output {
             Output::Boosted { base, .. } if base.len() == 1 => {
                 let mut sum = 0i32;
-                walk.walk(self, bins, |_, leaf| sum += v(leaf));
+                walk.walk(self, bins, |t, leaf| sum += v(t, leaf));
                 acc[0] = sum as f32;
             }
             Output::Boosted {
@@ -1769,7 +1922,7 @@ impl QuantTrees {
             } if base.len() <= INT_OUTPUTS => {
                 let mut sums = [0i32; INT_OUTPUTS];
                 walk.walk(self, bins, |t, leaf| {
-                    sums[tree_output[t] as usize] += v(leaf);
+                    sums[tree_output[t] as usize] += v(t, leaf);
                 });
                 for (a, s) in acc.iter_mut().zip(&sums[..base.len()]) {
                     *a = *s as f32;
@@ -1778,38 +1931,38 @@ impl QuantTrees {
             Output::Average if self.n_classes <= INT_OUTPUTS => {
                 let k = self.n_classes;
                 let mut sums = [0i32; INT_OUTPUTS];
-                walk.walk(self, bins, |_, leaf| {
+                walk.walk(self, bins, |t, leaf| {
                     for (j, s) in sums[..k].iter_mut().enumerate() {
-                        *s += v(leaf * k + j);
+                        *s += v(t, leaf * k + j);
                     }
                 });
                 for (a, s) in acc.iter_mut().zip(&sums[..k]) {
                     *a = *s as f32;
                 }
             }
-            _ => self.accumulate_with(acc, walk, bins, |i| f32::from(values[i])),
+            _ => self.accumulate_with(acc, walk, bins, |t, i| v(t, i) as f32),
         }
     }
 
     /// The sums of [`QuantTrees::accumulate`] for either layout and leaf
-    /// precision, before [`QuantTrees::rescale`]: `value(i)` is leaf value
-    /// `i` as stored (f32 leaves' sums then follow the float model's order
-    /// exactly).
+    /// precision, before [`QuantTrees::rescale`]: `value(t, i)` is leaf
+    /// value `i` (of tree `t`) as summed (f32 leaves' sums then follow the
+    /// float model's order exactly).
     #[inline(always)]
     fn accumulate_with<R: ?Sized>(
         &self,
         acc: &mut [f32],
         walk: &impl Walk<R>,
         bins: &R,
-        value: impl Fn(usize) -> f32,
+        value: impl Fn(usize, usize) -> f32,
     ) {
         match &self.output {
             Output::Average => {
                 acc.fill(0.0);
                 let k = self.n_classes;
-                walk.walk(self, bins, |_, leaf| {
+                walk.walk(self, bins, |t, leaf| {
                     for (j, a) in acc.iter_mut().enumerate() {
-                        *a += value(leaf * k + j);
+                        *a += value(t, leaf * k + j);
                     }
                 });
             }
@@ -1827,11 +1980,11 @@ impl QuantTrees {
                 if base.len() == 1 {
                     // One output: sum in a register (see TreeEnsemble).
                     let mut sum = acc[0];
-                    walk.walk(self, bins, |_, leaf| sum += value(leaf));
+                    walk.walk(self, bins, |t, leaf| sum += value(t, leaf));
                     acc[0] = sum;
                 } else {
                     walk.walk(self, bins, |t, leaf| {
-                        acc[tree_output[t] as usize] += value(leaf);
+                        acc[tree_output[t] as usize] += value(t, leaf);
                     });
                 }
             }
@@ -1874,6 +2027,28 @@ impl QuantTrees {
             Leaves::Int8 { values, scale } => {
                 if !scale.is_finite() || *scale <= 0.0 {
                     return Err("quantized ensemble: leaf scale must be finite and > 0".into());
+                }
+                values.len()
+            }
+            Leaves::Int8Shifted {
+                values,
+                scale,
+                shifts,
+            } => {
+                if !scale.is_finite() || *scale <= 0.0 {
+                    return Err("quantized ensemble: leaf scale must be finite and > 0".into());
+                }
+                if shifts.len() != self.trees.len() {
+                    return Err(format!(
+                        "quantized ensemble: {} leaf shifts for {} trees",
+                        shifts.len(),
+                        self.trees.len()
+                    ));
+                }
+                if let Some((t, s)) = shifts.iter().enumerate().find(|(_, &s)| s > MAX_LEAF_SHIFT) {
+                    return Err(format!(
+                        "quantized tree {t}: leaf shift {s} is over {MAX_LEAF_SHIFT}"
+                    ));
                 }
                 values.len()
             }
@@ -1934,6 +2109,16 @@ impl QuantTrees {
                     return Err(format!("quantized tree {t}: node {i} is malformed"));
                 }
             }
+        }
+        // The `i32` sums of shifted leaves must not overflow (the leaf
+        // ranges are checked above).
+        if matches!(self.leaves, Leaves::Int8Shifted { .. })
+            && self.int_sum_bound() > i32::MAX as u64
+        {
+            return Err(format!(
+                "quantized ensemble: int8 leaf sums could reach {}, over i32",
+                self.int_sum_bound()
+            ));
         }
         Ok(())
     }
@@ -2248,6 +2433,36 @@ mod tests {
             .collect()
     }
 
+    /// `f` with tree `t`'s leaves scaled by 2^-(3 × (t mod 6)): leaves six
+    /// orders of magnitude apart take [`Leaves::Int8Shifted`].
+    fn spread_leaves(f: &TreeEnsemble) -> TreeEnsemble {
+        let mut f = f.clone();
+        let w = f.leaf_width();
+        for t in 0..f.n_trees() {
+            let factor = 0.5f32.powi(3 * (t % 6) as i32);
+            for i in f.roots[t] as usize..f.tree_end(t) {
+                if f.nodes[i].is_leaf() {
+                    let l = f.nodes[i].left as usize;
+                    f.leaf_values[l * w..(l + 1) * w]
+                        .iter_mut()
+                        .for_each(|v| *v *= factor);
+                }
+            }
+        }
+        f
+    }
+
+    /// The three leaf forms the walk tests cover: f32, int8 of the trees'
+    /// own leaves, and int8 of leaves spread over six orders of magnitude
+    /// (shifted as soon as there are two trees).
+    fn leaf_forms(f: &TreeEnsemble) -> [(LeafPrecision, TreeEnsemble); 3] {
+        [
+            (LeafPrecision::F32, f.clone()),
+            (LeafPrecision::Int8, f.clone()),
+            (LeafPrecision::Int8, spread_leaves(f)),
+        ]
+    }
+
     /// Two small trees: x0 <= 0.5 ? (x1 <= 2 ? A : B) : C, and a lone leaf.
     fn ensemble() -> TreeEnsemble {
         let mut t = TreeEnsemble::new(2, 2);
@@ -2349,8 +2564,11 @@ mod tests {
             f.roots.push(root);
         }
         f.check().unwrap();
-        for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
+        for (form, (precision, f)) in leaf_forms(&f).into_iter().enumerate() {
             let q = QuantTrees::from_ensemble(&f, precision).unwrap();
+            if form == 2 {
+                assert!(matches!(q.leaves, Leaves::Int8Shifted { .. }));
+            }
             let Walker::Packed8(p8) = &q.walker else {
                 panic!("deep, 3 features, few cuts: narrow packed")
             };
@@ -2523,8 +2741,10 @@ mod tests {
                 push_root(&mut f, root, t);
             }
             f.check().unwrap();
-            for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
+            for (form, (precision, f)) in leaf_forms(&f).into_iter().enumerate() {
                 let q = QuantTrees::from_ensemble(&f, precision).unwrap();
+                let shifted = matches!(q.leaves, Leaves::Int8Shifted { .. });
+                assert!(shifted || form != 2, "case {case}");
                 let im = Implicit::<u8>::build(&q)
                     .unwrap_or_else(|| panic!("case {case}: shallow trees are complete"));
                 assert_eq!(im.depth, depth, "case {case}");
@@ -2642,8 +2862,11 @@ mod tests {
             }
             f.check().unwrap();
             f.prepare();
-            for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
+            for (form, (precision, mut f)) in leaf_forms(&f).into_iter().enumerate() {
+                f.prepare();
                 let q = QuantTrees::from_ensemble(&f, precision).unwrap();
+                let shifted = matches!(q.leaves, Leaves::Int8Shifted { .. });
+                assert!(shifted || form != 2 || n_trees == 1, "case {case}");
                 let Walker::Cuts(cw) = q.walker.clone() else {
                     panic!("case {case}: {} for few trees", q.walker_name())
                 };
