@@ -92,6 +92,7 @@ impl Model {
                 match &m.leaves {
                     Leaves::F32(_) => "f32",
                     Leaves::Int8 { .. } => "int8",
+                    Leaves::Int8Shifted { .. } => "int8 (power-of-two scale per tree)",
                 }
             ),
         }

@@ -8,7 +8,7 @@
 
 use super::{CompiledModel, Layout, LayoutKind};
 use crate::model::{
-    LeafPrecision, LinearModel, Link, Model, Output, QuantLinear, QuantTrees, TreeEnsemble,
+    LeafPrecision, Leaves, LinearModel, Link, Model, Output, QuantLinear, QuantTrees, TreeEnsemble,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -78,12 +78,14 @@ fn grid(f: usize, n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// Appends a random tree; a boosted tree's leaves are `size` at most (late
+/// rounds fit smaller residuals, which gives int8 leaves a scale per tree).
 fn grow(
     ens: &mut TreeEnsemble,
     rng: &mut ChaCha8Rng,
     grids: &[Vec<f32>],
-    depth: u32,
-    max_depth: u32,
+    (depth, max_depth): (u32, u32),
+    size: f32,
 ) -> u32 {
     if depth == max_depth || (depth > 1 && rng.random_bool(0.2)) {
         let values: Vec<f32> = match ens.output {
@@ -94,14 +96,14 @@ fn grow(
                 let sum: f32 = raw.iter().sum();
                 raw.iter().map(|v| v / sum).collect()
             }
-            Output::Boosted { .. } => vec![rng.random_range(-2.0..2.0)],
+            Output::Boosted { .. } => vec![rng.random_range(-size..size)],
         };
         return ens.push_leaf(&values);
     }
     let f = rng.random_range(0..ens.n_features);
     let node = ens.push_split(f as u32, grids[f][rng.random_range(0..grids[f].len())]);
-    let l = grow(ens, rng, grids, depth + 1, max_depth);
-    let r = grow(ens, rng, grids, depth + 1, max_depth);
+    let l = grow(ens, rng, grids, (depth + 1, max_depth), size);
+    let r = grow(ens, rng, grids, (depth + 1, max_depth), size);
     ens.set_children(node, l, r);
     node
 }
@@ -112,7 +114,8 @@ fn ensemble(shape: &Shape, seed: u64) -> (TreeEnsemble, Vec<Vec<f32>>) {
     let mut ens = TreeEnsemble::new(shape.features, shape.classes);
     ens.output = shape.output.clone();
     for t in 0..shape.trees {
-        let root = grow(&mut ens, &mut rng, &grids, 0, shape.depth);
+        let size = 2.0 * 0.9f32.powi(t as i32);
+        let root = grow(&mut ens, &mut rng, &grids, (0, shape.depth), size);
         ens.roots.push(root);
         if let Output::Boosted {
             tree_output, base, ..
@@ -184,6 +187,7 @@ fn agree(name: &str, model: &Model, reference: &CompiledModel, rows: &[Vec<f32>]
 #[test]
 fn every_form_in_every_layout_predicts_like_the_reference_walk() {
     let mut walks = std::collections::BTreeSet::new();
+    let mut shifted = false;
     for (i, shape) in shapes().iter().enumerate() {
         let (ens, grids) = ensemble(shape, 100 + i as u64);
         let rows = rows(&grids, 200 + i as u64, 600);
@@ -193,7 +197,9 @@ fn every_form_in_every_layout_predicts_like_the_reference_walk() {
         assert!(names.len() >= 3, "{}: {names:?}", shape.name);
         walks.extend(names);
         for precision in [LeafPrecision::F32, LeafPrecision::Int8] {
-            let q = Model::QuantTrees(QuantTrees::from_ensemble(&ens, precision).unwrap());
+            let saved = QuantTrees::from_ensemble(&ens, precision).unwrap();
+            shifted |= matches!(saved.leaves, Leaves::Int8Shifted { .. });
+            let q = Model::QuantTrees(saved);
             let name = format!("{} ({precision:?})", shape.name);
             let own_ref = CompiledModel::with_layout(&q, Layout::Reference).unwrap();
             walks.extend(agree(&name, &q, &own_ref, &rows));
@@ -208,6 +214,10 @@ fn every_form_in_every_layout_predicts_like_the_reference_walk() {
             }
         }
     }
+    assert!(
+        shifted,
+        "some boosting takes int8 leaves with a scale per tree"
+    );
     // Every walk the rule can pick was reached by some shape.
     for walk in [
         "trees-pointers",

@@ -198,13 +198,14 @@ fn binary(g: &mut GraphBuilder, op: &str, x: &str, c: &[f32]) -> String {
 }
 
 /// The float ensemble a quantized one stands for: thresholds are the cut
-/// values; int8 leaves keep their integer values and the scale is returned.
+/// values; int8 leaves keep their integer values (shifted by their tree's
+/// power of two where they have one, as optbench sums them) and the scale
+/// is returned.
 fn dequantize_trees(q: &QuantTrees) -> (TreeEnsemble, Option<f32>) {
-    let (values, scale): (Vec<f32>, Option<f32>) = match &q.leaves {
-        Leaves::F32(v) => (v.clone(), None),
-        Leaves::Int8 { values, scale } => {
-            (values.iter().map(|&v| f32::from(v)).collect(), Some(*scale))
-        }
+    let values = q.summed_leaves();
+    let scale = match &q.leaves {
+        Leaves::F32(_) => None,
+        Leaves::Int8 { scale, .. } | Leaves::Int8Shifted { scale, .. } => Some(*scale),
     };
     let width = match q.output {
         Output::Average => q.n_classes,
