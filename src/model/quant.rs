@@ -137,6 +137,10 @@ pub struct CompiledBinned {
     q: QuantTrees,
     binner: Binner,
     walker: Walker,
+    /// [`Leaves::Int8Shifted`] leaves as the `i32` the walks add (each
+    /// shifted by its tree's power of two once, here, rather than per leaf
+    /// on every row); empty for other leaves.
+    wide: Vec<i32>,
 }
 
 /// The run-time traversal of a [`QuantTrees`]. The narrow (`…8`) forms hold
@@ -1713,26 +1717,9 @@ impl QuantTrees {
         }
     }
 
-    /// One monomorphic loop per layout × leaf precision.
-    #[inline(always)]
-    fn accumulate_leaves<R: ?Sized>(&self, acc: &mut [f32], walk: &impl Walk<R>, bins: &R) {
-        match &self.leaves {
-            Leaves::F32(v) => self.accumulate_with(acc, walk, bins, |_, i| v[i]),
-            Leaves::Int8 { values, .. } if self.leaf_scale().is_some() => {
-                self.accumulate_int(acc, walk, bins, values, |_| 0)
-            }
-            Leaves::Int8 { values, .. } => {
-                self.accumulate_with(acc, walk, bins, |_, i| f32::from(values[i]))
-            }
-            Leaves::Int8Shifted { values, shifts, .. } => {
-                self.accumulate_int(acc, walk, bins, values, |t| u32::from(shifts[t]))
-            }
-        }
-        self.rescale(acc);
-    }
-
-    /// Scaled int8 leaves: the sums in `i32` (tree `t`'s leaves shifted left
-    /// by `shift(t)`), then as `f32` into `acc`. They are exact, and so are
+    /// Scaled int8 leaves: the sums in `i32` of `value(leaf)` (the leaves as
+    /// integers, shifted for [`Leaves::Int8Shifted`]), then as `f32` into
+    /// `acc`. They are exact, and so are
     /// f32 sums of the same integers while every partial sum stays below
     /// 2^24 ([`QuantTrees::int_sums_exact_in_f32`]), so either gives the
     /// same bits in any order; an integer add is one cycle
@@ -1745,10 +1732,9 @@ impl QuantTrees {
         acc: &mut [f32],
         walk: &impl Walk<R>,
         bins: &R,
-        values: &[i8],
-        shift: impl Fn(usize) -> u32,
+        value: impl Fn(usize) -> i32,
     ) {
-        let v = |t: usize, i: usize| i32::from(values[i]) << shift(t);
+        let v = |_: usize, i: usize| value(i);
         match &self.output {
             Output::Boosted { base, .. } if base.len() == 1 => {
                 let mut sum = 0i32;
@@ -1990,11 +1976,7 @@ impl CompiledBinned {
         let binned = CompiledBinned::binned(q, true);
         if !binned.is_narrow() || Cuts::pays(&binned.q, &binned.walker) {
             if let Some(c) = Cuts::build(&binned.q) {
-                return CompiledBinned {
-                    q: binned.q,
-                    binner: Binner::default(),
-                    walker: Walker::Cuts(c),
-                };
+                return CompiledBinned::assemble(binned.q, Binner::default(), Walker::Cuts(c));
             }
         }
         binned
@@ -2006,16 +1988,32 @@ impl CompiledBinned {
         match how {
             BinnedWalk::Chosen => Some(CompiledBinned::new(q)),
             BinnedWalk::Binned { narrow } => Some(CompiledBinned::binned(q, narrow)),
-            BinnedWalk::Reference => Some(CompiledBinned {
-                binner: Binner::build(&q.cuts, &q.cut_start, &q.used_features),
-                walker: Walker::Pointers,
-                q,
-            }),
-            BinnedWalk::Cuts => Cuts::build(&q).map(|c| CompiledBinned {
-                q,
-                binner: Binner::default(),
-                walker: Walker::Cuts(c),
-            }),
+            BinnedWalk::Reference => {
+                let binner = Binner::build(&q.cuts, &q.cut_start, &q.used_features);
+                Some(CompiledBinned::assemble(q, binner, Walker::Pointers))
+            }
+            BinnedWalk::Cuts => Cuts::build(&q)
+                .map(|c| CompiledBinned::assemble(q, Binner::default(), Walker::Cuts(c))),
+        }
+    }
+
+    /// The parts together, with the shifted int8 leaves widened.
+    fn assemble(q: QuantTrees, binner: Binner, walker: Walker) -> CompiledBinned {
+        let wide = match &q.leaves {
+            Leaves::Int8Shifted { .. } => q
+                .summed_leaves()
+                .into_iter()
+                // Exact: `check` keeps shifts at most 16, so every
+                // shifted leaf is at most 127 · 2^16 < 2^24.
+                .map(|v| v as i32)
+                .collect(),
+            _ => Vec::new(),
+        };
+        CompiledBinned {
+            q,
+            binner,
+            walker,
+            wide,
         }
     }
 
@@ -2042,7 +2040,7 @@ impl CompiledBinned {
                 .or_else(|| Packed::build(&q).map(Walker::Packed))
                 .unwrap_or(Walker::Pointers)
         });
-        CompiledBinned { q, binner, walker }
+        CompiledBinned::assemble(q, binner, walker)
     }
 
     /// The saved form this was compiled from.
@@ -2095,7 +2093,24 @@ impl CompiledBinned {
         let binner = self.binner.features.len() * size_of::<BinFeature>()
             + self.binner.padded.len() * size_of::<f32>()
             + self.binner.tops.len() * size_of::<[f32; BLOCK]>();
-        self.q.heap_bytes() + walker + binner
+        self.q.heap_bytes() + walker + binner + self.wide.len() * size_of::<i32>()
+    }
+
+    /// One monomorphic loop per layout × leaf precision.
+    #[inline(always)]
+    fn accumulate_leaves<R: ?Sized>(&self, acc: &mut [f32], walk: &impl Walk<R>, bins: &R) {
+        let q = &self.q;
+        match &q.leaves {
+            Leaves::F32(v) => q.accumulate_with(acc, walk, bins, |_, i| v[i]),
+            Leaves::Int8 { values, .. } if q.leaf_scale().is_some() => {
+                q.accumulate_int(acc, walk, bins, |i| i32::from(values[i]))
+            }
+            Leaves::Int8 { values, .. } => {
+                q.accumulate_with(acc, walk, bins, |_, i| f32::from(values[i]))
+            }
+            Leaves::Int8Shifted { .. } => q.accumulate_int(acc, walk, bins, |i| self.wide[i]),
+        }
+        q.rescale(acc);
     }
 
     /// Raw scores into `acc`, as the float form computes them.
@@ -2122,7 +2137,7 @@ impl CompiledBinned {
         let mut bins = [0u8; 256];
         // `binned` made this walker only when every bin fits a byte.
         self.binner.bin_row(row, |f, b| bins[f] = b as u8);
-        self.q.accumulate_leaves(acc, walk, &bins);
+        self.accumulate_leaves(acc, walk, &bins);
     }
 
     /// [`CompiledBinned::accumulate`] for [`Blocks`]: every used feature is
@@ -2138,7 +2153,7 @@ impl CompiledBinned {
         };
         #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
         self.binner.bin_row(row, |f, b| bins.0[f] = b as u8);
-        self.q.accumulate_leaves(acc, walk, &bins);
+        self.accumulate_leaves(acc, walk, &bins);
     }
 
     /// [`CompiledBinned::accumulate`] on `u16` bins, in the scratch.
@@ -2154,7 +2169,7 @@ impl CompiledBinned {
         // feature (as `CompiledModel::scratch` makes) is asserted here.
         let bins = &mut bins[..self.q.n_features];
         self.binner.bin_row(row, |f, b| bins[f] = b);
-        self.q.accumulate_leaves(acc, walk, &*bins);
+        self.accumulate_leaves(acc, walk, &*bins);
     }
 
     #[inline(always)]
