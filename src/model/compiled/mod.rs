@@ -55,6 +55,10 @@ pub enum Layout {
 #[derive(Debug, Clone)]
 pub struct CompiledModel(Form);
 
+// One `Form` per model, held by whoever serves it: boxing the large
+// variant would save bytes nobody has many of, and add a dependent load to
+// every prediction.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Form {
     Linear(LinearModel),
