@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Who may import whom (lower layers never import higher ones):
-//! `data` ← `pipeline` ← `train`; `model` stands alone; `optimize` uses
+//! `data` ← `pipeline` ← `train`; `model` stands alone (the saved forms,
+//! and `model::compiled`, what they compile to for predicting); `optimize` uses
 //! model and train; `measure` uses data,
 //! pipeline and model; `select` uses measurement figures only; `report`
 //! renders results; `artifact` uses data, pipeline and model (and serves
