@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run --release --example int8_agreement -- --config configs/default.toml \
-//!   [--train ../shared/data/w1/train.csv --test ../shared/data/w1/test.csv --target label] \
+//!   [--train tests/fixtures/wine/train.csv --test tests/fixtures/wine/test.csv --target label] \
 //!   [--only boost-50,boost-200,forest-100]
 //! ```
 
