@@ -156,14 +156,10 @@ pub struct CompiledBinned {
 /// POPCNT; see the module docs for the table).
 #[derive(Debug, Clone)]
 pub enum Walker {
-    /// The stored nodes, one tree after another (any size).
+    /// The stored nodes, one tree after another (any size), `u16` bins.
     Pointers,
-    /// Complete trees, `u16` bins.
-    Implicit(Implicit<u16>),
-    /// Packed depth-first nodes, `u16` bins.
-    Packed(Packed),
     /// Complete trees, `u8` bins.
-    Implicit8(Implicit<u8>),
+    Implicit8(Implicit),
     /// Packed depth-first nodes, `u8` bins.
     Packed8(Packed8),
     /// Complete trees in blocks of three levels, `u8` bins, SSSE3 (≤ 6
@@ -172,50 +168,6 @@ pub enum Walker {
     /// No binning: the trees over the raw row, cut values as thresholds, in
     /// the float model's layout (few trees).
     Cuts(Cuts),
-}
-
-/// A bin number (and feature index) type of the run-time layouts.
-pub trait BinType: Copy + Ord + std::fmt::Debug + PartialEq + Into<usize> {
-    /// Compares above every bin: a padding node tests `bins[0] <= MAX`.
-    const MAX: Self;
-    fn narrow(v: u16) -> Option<Self>;
-}
-
-impl BinType for u16 {
-    const MAX: u16 = u16::MAX;
-    fn narrow(v: u16) -> Option<u16> {
-        Some(v)
-    }
-}
-
-impl BinType for u8 {
-    const MAX: u8 = u8::MAX;
-    fn narrow(v: u16) -> Option<u8> {
-        u8::try_from(v).ok()
-    }
-}
-
-/// A binned row: `u16` bins, one per feature, or `u8` bins in a 256-slot
-/// array (any `u8` feature index is in bounds, so no check is needed).
-trait BinRow<B> {
-    /// # Safety
-    /// `f` is a feature index below the row's length.
-    unsafe fn at(&self, f: B) -> B;
-}
-
-impl BinRow<u16> for [u16] {
-    #[inline(always)]
-    unsafe fn at(&self, f: u16) -> u16 {
-        // SAFETY: the caller's contract.
-        unsafe { *self.get_unchecked(usize::from(f)) }
-    }
-}
-
-impl BinRow<u8> for [u8; 256] {
-    #[inline(always)]
-    unsafe fn at(&self, f: u8) -> u8 {
-        self[usize::from(f)]
-    }
 }
 
 /// Row binning without branches on the data: `bin(x)` = the number of cuts
@@ -326,20 +278,20 @@ impl Binner {
 /// Used when every tree is at most [`MAX_IMPLICIT_DEPTH`] deep and padding
 /// at most quadruples the node count (boosted trees; not deep forests).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Implicit<B> {
+pub struct Implicit {
     pub depth: u32,
     /// `(feature, bin)` per heap node, `2^D − 1` per tree.
-    pub nodes: Vec<[B; 2]>,
+    pub nodes: Vec<[u8; 2]>,
     /// Global leaf number per leaf slot, `2^D` per tree.
     pub leaf_ref: Vec<u32>,
 }
 
 pub const MAX_IMPLICIT_DEPTH: u32 = 8;
 
-impl<B: BinType> Implicit<B> {
+impl Implicit {
     /// `None` when the trees are too deep, padding would more than
-    /// quadruple them, or a feature or bin does not fit `B`.
-    fn build(q: &QuantTrees) -> Option<Implicit<B>> {
+    /// quadruple them, or a feature or bin does not fit a byte.
+    fn build(q: &QuantTrees) -> Option<Implicit> {
         let mut depth = 0u32;
         for tree in &q.trees {
             let nodes = &q.nodes[tree.node_base as usize..];
@@ -361,10 +313,9 @@ impl<B: BinType> Implicit<B> {
             return None;
         }
         let slots = 1usize << depth;
-        let zero = B::narrow(0)?;
         let mut im = Implicit {
             depth,
-            nodes: vec![[zero, B::MAX]; internal * q.trees.len()],
+            nodes: vec![[0, u8::MAX]; internal * q.trees.len()],
             leaf_ref: vec![0; slots * q.trees.len()],
         };
         for (t, tree) in q.trees.iter().enumerate() {
@@ -376,7 +327,10 @@ impl<B: BinType> Implicit<B> {
             while let Some((c, pos, level)) = stack.pop() {
                 match decode(c) {
                     Ok(i) => {
-                        heap[pos] = [B::narrow(nodes[i].feature)?, B::narrow(nodes[i].bin)?];
+                        heap[pos] = [
+                            u8::try_from(nodes[i].feature).ok()?,
+                            u8::try_from(nodes[i].bin).ok()?,
+                        ];
                         stack.push((nodes[i].left, 2 * pos + 1, level + 1));
                         stack.push((nodes[i].right, 2 * pos + 2, level + 1));
                     }
@@ -394,14 +348,14 @@ impl<B: BinType> Implicit<B> {
 
     /// Global leaf number tree `t` sends a binned row to.
     #[inline(always)]
-    fn leaf_of<R: BinRow<B> + ?Sized>(&self, t: usize, bins: &R) -> usize {
+    fn leaf_of(&self, t: usize, bins: &[u8; 256]) -> usize {
         let internal = (1usize << self.depth) - 1;
         let heap = &self.nodes[t * internal..(t + 1) * internal];
         let mut i = 0usize;
         for _ in 0..self.depth {
             let [f, b] = heap[i];
-            // SAFETY: see `walk`.
-            let x = unsafe { bins.at(f) };
+            // Any `u8` feature indexes the 256-slot row.
+            let x = bins[usize::from(f)];
             i = 2 * i + 1 + usize::from(x > b);
         }
         self.leaf_ref[t * (internal + 1) + (i - internal)] as usize
@@ -511,7 +465,7 @@ impl Blocks {
 
     /// From the complete-tree layout, when the CPU can run the block walk,
     /// the trees are at most 6 deep and every used feature is below 64.
-    fn build(q: &QuantTrees, im: &Implicit<u8>) -> Option<Blocks> {
+    fn build(q: &QuantTrees, im: &Implicit) -> Option<Blocks> {
         if !Self::cpu_supported() {
             return None;
         }
@@ -533,7 +487,7 @@ impl Blocks {
 
     /// [`Blocks::build`] without the CPU check (the tests use it to
     /// compare the portable walk on any machine).
-    fn build_unchecked(q: &QuantTrees, im: &Implicit<u8>) -> Option<Blocks> {
+    fn build_unchecked(q: &QuantTrees, im: &Implicit) -> Option<Blocks> {
         let d = im.depth;
         let top = q.used_features.iter().max().map_or(0, |&f| usize::from(f));
         if d > 6 || top >= 64 {
@@ -835,50 +789,6 @@ mod x86 {
     }
 }
 
-/// Deep trees (forests) as 8-byte depth-first nodes (`u16` bins; see
-/// [`Packed8`] for `u8` ones), the binned twin of the float form's packed
-/// layout (`layout.rs`, where the measurements are): the
-/// next node is the child with the larger subtree (a flag bit in `feature`
-/// says when that is the right child), the other is `far` nodes further, and
-/// a leaf parks the walk (`far` 0, and a test no bin passes), so
-/// [`lock_step`] walks them several at a time with no branch on the data until
-/// all of them stand on a leaf.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Packed {
-    nodes: Vec<PNode>,
-    /// First node of each tree.
-    tree_start: Vec<u32>,
-}
-
-/// `bins[feature & !FLIPPED] <= bin` goes left; the next node is the left
-/// child unless `feature` has [`FLIPPED`]. A leaf: `feature` is
-/// [`FLIPPED`] (feature 0) and `bin` `u16::MAX`, so "goes left" always holds
-/// and, flipped, always sends the walk `far` = 0 nodes on; `leaf` is the
-/// tree-local leaf number.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[repr(C)]
-struct PNode {
-    feature: u16,
-    bin: u16,
-    far: u16,
-    leaf: u16,
-}
-
-const FLIPPED: u16 = 1 << 15;
-
-impl PNode {
-    /// Offset to the next node given the row's bin of the node's feature.
-    #[inline(always)]
-    fn step_from(&self, x: u16) -> usize {
-        let left = u16::from(x <= self.bin);
-        if left ^ (self.feature >> 15) != 0 {
-            1
-        } else {
-            usize::from(self.far)
-        }
-    }
-}
-
 /// Nodes under each internal node of a tree's local nodes (children come
 /// after parents), and a child reference's size.
 fn local_sizes(local: &[QNode]) -> Vec<u32> {
@@ -907,7 +817,7 @@ enum Slot<'a> {
 }
 
 /// Tree `t`'s nodes in depth-first order, the larger subtree next (ties:
-/// left): the order both packed layouts store (checked models only).
+/// left): the order [`Packed8`] stores (checked models only).
 fn depth_first(q: &QuantTrees, t: usize) -> Vec<Slot<'_>> {
     let tree = &q.trees[t];
     let end = q
@@ -949,73 +859,18 @@ fn depth_first(q: &QuantTrees, t: usize) -> Vec<Slot<'_>> {
     slots
 }
 
-impl Packed {
-    /// `None` when a tree is too big for `u16` offsets or a feature index
-    /// for 15 bits (checked models only: it trusts the node references).
-    fn build(q: &QuantTrees) -> Option<Packed> {
-        if q.n_features == 0 || q.n_features > usize::from(!FLIPPED) {
-            return None;
-        }
-        let mut nodes: Vec<PNode> = Vec::with_capacity(2 * q.nodes.len() + q.trees.len());
-        let mut tree_start = Vec::with_capacity(q.trees.len());
-        for t in 0..q.trees.len() {
-            tree_start.push(u32::try_from(nodes.len()).ok()?);
-            let slots = depth_first(q, t);
-            if slots.len() > usize::from(u16::MAX) {
-                return None;
-            }
-            for s in slots {
-                nodes.push(match s {
-                    Slot::Leaf(l) => PNode {
-                        feature: FLIPPED,
-                        bin: u16::MAX,
-                        far: 0,
-                        leaf: l as u16,
-                    },
-                    Slot::Split { node, flipped, far } => PNode {
-                        feature: node.feature | if flipped { FLIPPED } else { 0 },
-                        bin: node.bin,
-                        far: far as u16,
-                        leaf: 0,
-                    },
-                });
-            }
-        }
-        Some(Packed { nodes, tree_start })
-    }
-}
-
-impl Walk<[u16]> for Packed {
-    #[inline(always)]
-    fn walk(&self, q: &QuantTrees, bins: &[u16], mut visit: impl FnMut(usize, usize)) {
-        let step = |p: usize| {
-            // SAFETY: `lock_step` passes positions a walk reached: it starts
-            // at a tree's first node and moves only to a child of the same
-            // tree (offsets are built from the checked tree) or stays on a
-            // leaf, so `p` is inside `nodes`. A split tests a used feature,
-            // which `bin_row` has just written with a checked index; a leaf
-            // tests feature 0, inside `bins` (`accumulate` asserts one slot
-            // per feature, and `build` needs one feature or more), whose
-            // value does not matter.
-            let n = unsafe { self.nodes.get_unchecked(p) };
-            n.step_from(unsafe { *bins.get_unchecked(usize::from(n.feature & !FLIPPED)) })
-        };
-        lock_step(&self.tree_start, step, |t, p| {
-            visit(
-                t,
-                q.trees[t].leaf_base as usize + usize::from(self.nodes[p].leaf),
-            );
-        });
-    }
-}
-
-/// [`Packed`] at half the width: 4-byte nodes for `u8` bins and features.
-/// `far`'s top bit is the flag ([`FAR_FLIPPED`]: the next node is the right
-/// child), its low 15 bits the offset. A leaf has `far` 0, which parks the
-/// walk whatever its test says (the step to the next node is `off != 0`),
-/// so its `feature` and `bin` bytes are free: they hold the tree-local leaf
-/// number (low, high byte) and no separate field is needed. Its test reads
-/// `bins[leaf number's low byte]`, in bounds of the 256-slot row.
+/// Deep trees (forests) as 4-byte depth-first nodes, `u8` bins and
+/// features, the binned twin of the float form's packed layout
+/// (`compiled/trees.rs`): the next node is the child with the larger
+/// subtree, the other is `far` nodes further, and a leaf parks the walk, so
+/// [`lock_step`] walks them several at a time with no branch on the data
+/// until all of them stand on a leaf. `far`'s top bit is the flag
+/// ([`FAR_FLIPPED`]: the next node is the right child), its low 15 bits the
+/// offset. A leaf has `far` 0, which parks the walk whatever its test says
+/// (the step to the next node is `off != 0`), so its `feature` and `bin`
+/// bytes are free: they hold the tree-local leaf number (low, high byte)
+/// and no separate field is needed. Its test reads `bins[leaf number's low
+/// byte]`, in bounds of the 256-slot row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed8 {
     nodes: Vec<PNode8>,
@@ -1088,8 +943,11 @@ impl Walk<[u8; 256]> for Packed8 {
     #[inline(always)]
     fn walk(&self, q: &QuantTrees, bins: &[u8; 256], mut visit: impl FnMut(usize, usize)) {
         let step = |p: usize| {
-            // SAFETY: as for `Packed`: `lock_step` only passes positions
-            // inside `nodes`. Any `u8` feature indexes the 256-slot row.
+            // SAFETY: `lock_step` passes positions a walk reached: it starts
+            // at a tree's first node and moves only to a child of the same
+            // tree (offsets are built from the checked tree) or stays on a
+            // leaf, so `p` is inside `nodes`. Any `u8` feature indexes the
+            // 256-slot row.
             let n = unsafe { self.nodes.get_unchecked(p) };
             n.step_from(bins[usize::from(n.feature)])
         };
@@ -1122,14 +980,14 @@ impl Walk<[u16]> for Pointers {
 /// instead of waiting on one tree's loads.
 const LANES: usize = 8;
 
-impl<B: BinType, R: BinRow<B> + ?Sized> Walk<R> for Implicit<B> {
+impl Walk<[u8; 256]> for Implicit {
     #[inline(always)]
-    fn walk(&self, q: &QuantTrees, bins: &R, mut visit: impl FnMut(usize, usize)) {
+    fn walk(&self, q: &QuantTrees, bins: &[u8; 256], mut visit: impl FnMut(usize, usize)) {
         let internal = (1usize << self.depth) - 1;
         let n = q.trees.len();
         let full = n - n % LANES;
         for t0 in (0..full).step_by(LANES) {
-            let heaps: [&[[B; 2]]; LANES] =
+            let heaps: [&[[u8; 2]]; LANES] =
                 std::array::from_fn(|k| &self.nodes[(t0 + k) * internal..(t0 + k + 1) * internal]);
             let mut pos = [0usize; LANES];
             for _ in 0..self.depth {
@@ -1139,12 +997,12 @@ impl<B: BinType, R: BinRow<B> + ?Sized> Walk<R> for Implicit<B> {
                     // feature a node tests has a cut (`check`: its bin is
                     // below the feature's cut count), so it is a used
                     // feature, and `bin_row` has just written `bins[f]` for
-                    // each of those with a checked index; padding tests
-                    // feature 0, in bounds since some used feature is (its
-                    // answer does not matter). (Bounds checks cost
-                    // a third of this loop in the float twin: measured.)
+                    // each of those; padding tests feature 0 (its answer
+                    // does not matter), and any `u8` feature indexes the
+                    // 256-slot row. (Bounds checks cost a third of this loop
+                    // in the float twin: measured.)
                     let [f, b] = unsafe { *heaps[k].get_unchecked(pos[k]) };
-                    let x = unsafe { bins.at(f) };
+                    let x = bins[usize::from(f)];
                     pos[k] = 2 * pos[k] + 1 + usize::from(x > b);
                 }
             }
@@ -1305,7 +1163,7 @@ impl Cuts {
         let (trees, used) = (q.trees.len(), q.used_features.len());
         trees == 1
             || match binned {
-                Walker::Implicit(_) | Walker::Implicit8(_) | Walker::Blocks(_) => trees < used,
+                Walker::Implicit8(_) | Walker::Blocks(_) => trees < used,
                 _ => 2 * trees <= used,
             }
     }
@@ -1953,8 +1811,8 @@ impl QuantTrees {
 pub(crate) enum BinnedWalk {
     /// The rule of [`CompiledBinned::new`].
     Chosen,
-    /// A binned walk, `u8` bins when `narrow` and they fit.
-    Binned { narrow: bool },
+    /// A binned walk: `u8` bins when they fit, else the reference walk.
+    Binned,
     /// The cut walk over the raw row, whatever the trees' shape.
     Cuts,
     /// The stored nodes one tree after another, on `u16` bins.
@@ -1963,17 +1821,18 @@ pub(crate) enum BinnedWalk {
 
 impl CompiledBinned {
     /// The run-time form of a checked model: a binned walk
-    /// ([`CompiledBinned::binned`], narrow whenever it fits), replaced by
-    /// the cut walk when binning the row does not pay for these trees
-    /// ([`Cuts::pays`], which looks at the binned walk's kind) or when the
-    /// walk would need `u16` bins. A `u16` walk loads bins twice as wide
-    /// as the `u8` walks, bins each feature with a binary search past 255
-    /// cuts, and walks nodes as wide as the float form's: it measured
-    /// slower than the float parent on every shape tried (`cargo bench
-    /// --bench quant_ratio -- many-cuts`, `BENCHMARKS.md`), while the cut
-    /// walk is the parent's own walk.
+    /// ([`CompiledBinned::binned`]), replaced by the cut walk when binning
+    /// the row does not pay for these trees ([`Cuts::pays`], which looks at
+    /// the binned walk's kind) or when the rows would need `u16` bins. A
+    /// walk on `u16` bins loads bins twice as wide as the `u8` walks, bins
+    /// each feature with a binary search past 255 cuts, and walks nodes as
+    /// wide as the float form's: it is slower than the float parent (`cargo
+    /// bench --bench quant_ratio -- many-cuts`), while the cut walk is the
+    /// parent's own walk. The reference walk on `u16` bins
+    /// ([`Walker::Pointers`]) remains only where the cut walk cannot be
+    /// built (cuts out of order).
     pub(crate) fn new(q: QuantTrees) -> CompiledBinned {
-        let binned = CompiledBinned::binned(q, true);
+        let binned = CompiledBinned::binned(q);
         if !binned.is_narrow() || Cuts::pays(&binned.q, &binned.walker) {
             if let Some(c) = Cuts::build(&binned.q) {
                 return CompiledBinned::assemble(binned.q, Binner::default(), Walker::Cuts(c));
@@ -1987,7 +1846,7 @@ impl CompiledBinned {
     pub(crate) fn with(q: QuantTrees, how: BinnedWalk) -> Option<CompiledBinned> {
         match how {
             BinnedWalk::Chosen => Some(CompiledBinned::new(q)),
-            BinnedWalk::Binned { narrow } => Some(CompiledBinned::binned(q, narrow)),
+            BinnedWalk::Binned => Some(CompiledBinned::binned(q)),
             BinnedWalk::Reference => {
                 let binner = Binner::build(&q.cuts, &q.cut_start, &q.used_features);
                 Some(CompiledBinned::assemble(q, binner, Walker::Pointers))
@@ -2017,29 +1876,22 @@ impl CompiledBinned {
         }
     }
 
-    /// A binned walk: complete trees when the trees are shallow (boosting),
-    /// else packed nodes (deep forests), else the stored nodes; with `u8`
-    /// bins when `narrow` and every feature and bin fits a byte.
-    /// (Benchmarks compare the widths; models always take the narrow one
-    /// when it fits.)
-    fn binned(q: QuantTrees, narrow: bool) -> CompiledBinned {
+    /// A binned walk on `u8` bins when every feature and bin fits a byte:
+    /// complete trees when the trees are shallow (boosting), else packed
+    /// nodes (deep forests); else the stored nodes on `u16` bins.
+    fn binned(q: QuantTrees) -> CompiledBinned {
         let binner = Binner::build(&q.cuts, &q.cut_start, &q.used_features);
         // A row's bins run up to the cut count (a NaN's bin).
         let fits =
             (0..q.n_features).all(|f| q.cut_start[f + 1] - q.cut_start[f] <= u32::from(u8::MAX));
-        let narrow_walker = if narrow && fits {
-            Implicit::<u8>::build(&q)
+        let narrow_walker = if fits {
+            Implicit::build(&q)
                 .map(|im| Blocks::build(&q, &im).map_or(Walker::Implicit8(im), Walker::Blocks))
                 .or_else(|| Packed8::build(&q).map(Walker::Packed8))
         } else {
             None
         };
-        let walker = narrow_walker.unwrap_or_else(|| {
-            Implicit::<u16>::build(&q)
-                .map(Walker::Implicit)
-                .or_else(|| Packed::build(&q).map(Walker::Packed))
-                .unwrap_or(Walker::Pointers)
-        });
+        let walker = narrow_walker.unwrap_or(Walker::Pointers);
         CompiledBinned::assemble(q, binner, walker)
     }
 
@@ -2060,8 +1912,6 @@ impl CompiledBinned {
     pub fn walker_name(&self) -> &'static str {
         match &self.walker {
             Walker::Pointers => "pointers",
-            Walker::Implicit(_) => "implicit-u16",
-            Walker::Packed(_) => "packed-u16",
             Walker::Implicit8(_) => "implicit-u8",
             Walker::Packed8(_) => "packed-u8",
             Walker::Blocks(_) => "blocks",
@@ -2073,14 +1923,8 @@ impl CompiledBinned {
     pub fn heap_bytes(&self) -> usize {
         let walker = match &self.walker {
             Walker::Pointers => 0,
-            Walker::Implicit(im) => {
-                im.nodes.len() * size_of::<[u16; 2]>() + im.leaf_ref.len() * size_of::<u32>()
-            }
             Walker::Implicit8(im) => {
                 im.nodes.len() * size_of::<[u8; 2]>() + im.leaf_ref.len() * size_of::<u32>()
-            }
-            Walker::Packed(p) => {
-                p.nodes.len() * size_of::<PNode>() + p.tree_start.len() * size_of::<u32>()
             }
             Walker::Packed8(p) => {
                 p.nodes.len() * size_of::<PNode8>() + p.tree_start.len() * size_of::<u32>()
@@ -2124,8 +1968,6 @@ impl CompiledBinned {
             Walker::Blocks(b) => self.accumulate_blocks(row, acc, b),
             Walker::Implicit8(im) => self.accumulate8(row, acc, im),
             Walker::Packed8(p) => self.accumulate8(row, acc, p),
-            Walker::Implicit(im) => self.accumulate16(row, bins, acc, im),
-            Walker::Packed(p) => self.accumulate16(row, bins, acc, p),
             Walker::Pointers => self.accumulate16(row, bins, acc, &Pointers),
         }
     }
@@ -2165,8 +2007,8 @@ impl CompiledBinned {
         acc: &mut [f32],
         walk: &impl Walk<[u16]>,
     ) {
-        // The packed walk's leaves read `bins[0]` unchecked: one slot per
-        // feature (as `CompiledModel::scratch` makes) is asserted here.
+        // One slot per feature (as `CompiledModel::scratch` makes) is
+        // asserted here.
         let bins = &mut bins[..self.q.n_features];
         self.binner.bin_row(row, |f, b| bins[f] = b);
         self.accumulate_leaves(acc, walk, &*bins);
@@ -2427,8 +2269,8 @@ mod tests {
         CompiledModel::from_binned(c)
     }
 
-    fn binned(q: &QuantTrees, narrow: bool) -> CompiledBinned {
-        CompiledBinned::binned(q.clone(), narrow)
+    fn binned(q: &QuantTrees) -> CompiledBinned {
+        CompiledBinned::binned(q.clone())
     }
 
     fn cut(q: &QuantTrees) -> CompiledBinned {
@@ -2439,7 +2281,7 @@ mod tests {
     fn with_walker(q: &QuantTrees, walker: Walker) -> CompiledBinned {
         CompiledBinned {
             walker,
-            ..binned(q, false)
+            ..binned(q)
         }
     }
 
@@ -2571,22 +2413,18 @@ mod tests {
             let saved = Model::QuantTrees(inner.clone());
             let back = Model::from_bytes(&saved.to_bytes()).unwrap();
             assert_eq!(back, saved);
-            let narrow = binned(&inner, true);
+            let narrow = binned(&inner);
             assert!(
                 matches!(narrow.walker, Walker::Implicit8(_) | Walker::Blocks(_)),
                 "two shallow trees on two features: complete trees, u8 bins"
             );
-            let wide = binned(&inner, false);
-            assert!(!wide.is_narrow());
-            assert!(matches!(wide.walker, Walker::Implicit(_)));
             let pointers = run(with_walker(&inner, Walker::Pointers));
             let (q, float) = (run(narrow), float(&f));
-            let (wide, cut) = (run(wide), run(cut(&inner)));
+            let cut = run(cut(&inner));
             let mut s = [
                 q.scratch(),
                 float.scratch(),
                 pointers.scratch(),
-                wide.scratch(),
                 cut.scratch(),
             ];
             for row in [
@@ -2599,8 +2437,7 @@ mod tests {
                 let expected = float.predict(&row, &mut s[1]);
                 assert_eq!(q.predict(&row, &mut s[0]), expected, "{row:?}");
                 assert_eq!(pointers.predict(&row, &mut s[2]), expected, "{row:?}");
-                assert_eq!(wide.predict(&row, &mut s[3]), expected, "{row:?}");
-                assert_eq!(cut.predict(&row, &mut s[4]), expected, "{row:?}");
+                assert_eq!(cut.predict(&row, &mut s[3]), expected, "{row:?}");
             }
         }
     }
@@ -2653,20 +2490,13 @@ mod tests {
             let flipped = p8.nodes.iter();
             let flipped = flipped.filter(|n| n.far & !FAR_FLIPPED != 0 && n.far & FAR_FLIPPED != 0);
             assert!(flipped.count() > 0, "some splits put the right child next");
-            let wide = binned(&saved, false);
-            let Walker::Packed(p16) = &wide.walker else {
-                panic!("deep: packed")
-            };
-            let flipped = p16.nodes.iter();
-            let flipped = flipped.filter(|n| n.far != 0 && n.feature & FLIPPED != 0);
-            assert!(flipped.count() > 0, "some splits put the right child next");
             let pointers = run(with_walker(&saved, Walker::Pointers));
             // 11 deep trees on 3 features: binning pays, the cut walk is
             // only forced.
             let cut = run(cut(&saved));
-            let (q, wide, float) = (run(q), run(wide), float(&f));
+            let (q, float) = (run(q), float(&f));
             let (mut a, mut b, mut c) = (q.scratch(), pointers.scratch(), float.scratch());
-            let (mut w, mut u) = (wide.scratch(), cut.scratch());
+            let mut u = cut.scratch();
             let mut values = grid.to_vec();
             values.extend(grid.iter().map(|g| g.next_up()));
             values.extend([f32::NAN, -3.0, 3.0]);
@@ -2677,8 +2507,6 @@ mod tests {
                         let (mut pa, mut pb) = ([0f32; 2], [0f32; 2]);
                         q.predict_proba(&row, &mut a, &mut pa);
                         pointers.predict_proba(&row, &mut b, &mut pb);
-                        assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
-                        wide.predict_proba(&row, &mut w, &mut pb);
                         assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
                         cut.predict_proba(&row, &mut u, &mut pb);
                         assert_eq!(pa.map(f32::to_bits), pb.map(f32::to_bits), "{row:?}");
@@ -2816,7 +2644,7 @@ mod tests {
                 let q = QuantTrees::from_ensemble(&f, precision).unwrap();
                 let shifted = matches!(q.leaves, Leaves::Int8Shifted { .. });
                 assert!(shifted || form != 2, "case {case}");
-                let im = Implicit::<u8>::build(&q)
+                let im = Implicit::build(&q)
                     .unwrap_or_else(|| panic!("case {case}: shallow trees are complete"));
                 assert_eq!(im.depth, depth, "case {case}");
                 let blocks = Blocks::build_unchecked(&q, &im).expect("≤ 6 deep, < 64 features");
@@ -2828,7 +2656,7 @@ mod tests {
                 assert_eq!(is_binned, case != 7, "case {case}");
                 let chosen = CompiledBinned::new(q.clone());
                 assert_eq!(chosen.walker_name() == "cuts", !is_binned, "case {case}");
-                let narrow = binned(&q, true);
+                let narrow = binned(&q);
                 if simd {
                     assert!(matches!(narrow.walker, Walker::Blocks(_)), "case {case}");
                 }
@@ -2944,7 +2772,7 @@ mod tests {
                     "cuts",
                     "case {case}: reloaded"
                 );
-                let narrow = binned(&q, true);
+                let narrow = binned(&q);
                 assert_ne!(narrow.walker_name(), "cuts");
                 let pointers = with_walker(&q, Walker::Pointers);
                 let binner = pointers.binner.clone();

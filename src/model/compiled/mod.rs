@@ -44,9 +44,9 @@ pub enum Layout {
     Reference,
     /// A float tree ensemble in the given layout.
     Trees(LayoutKind),
-    /// A binned ensemble walked on binned rows, `u8` bins when `narrow` and
-    /// they fit.
-    Binned { narrow: bool },
+    /// A binned ensemble walked on binned rows: `u8` bins when every
+    /// feature's bins fit a byte, else the reference walk on `u16` bins.
+    Binned,
     /// A binned ensemble walked over the raw row, cut values as thresholds.
     Cuts,
 }
@@ -104,7 +104,7 @@ impl CompiledModel {
                 let how = match how {
                     Layout::Chosen => BinnedWalk::Chosen,
                     Layout::Reference => BinnedWalk::Reference,
-                    Layout::Binned { narrow } => BinnedWalk::Binned { narrow },
+                    Layout::Binned => BinnedWalk::Binned,
                     Layout::Cuts => BinnedWalk::Cuts,
                     Layout::Trees(_) => return Err(refused()),
                 };
