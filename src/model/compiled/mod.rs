@@ -26,10 +26,10 @@ mod batch;
 mod conformance;
 pub(crate) mod trees;
 
-pub use super::quant::CompiledBinned;
+pub use super::binned::CompiledBinned;
 pub use trees::{CompiledTrees, LayoutKind, MAX_IMPLICIT_DEPTH};
 
-use super::quant::BinnedWalk;
+use super::binned::BinnedWalk;
 use super::{LinearModel, Model, QuantLinear};
 
 /// A layout asked for by name, for benchmarks and tests that compare them;
