@@ -13,9 +13,9 @@ pub mod compiled;
 mod linear;
 mod tree;
 
-pub use binned::{LeafPrecision, Leaves, QNode, QTree, QuantLinear, QuantTrees};
+pub use binned::{LeafPrecision, Leaves, QNode, QTree, QuantTrees};
 pub use compiled::{CompiledModel, Layout, LayoutKind, Scratch};
-pub use linear::{LinearModel, Link};
+pub use linear::{LinearModel, Link, QuantLinear};
 pub use tree::{Node, Output, TreeEnsemble, LEAF};
 
 use serde::{Deserialize, Serialize};

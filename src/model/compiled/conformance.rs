@@ -233,7 +233,7 @@ fn every_form_in_every_layout_predicts_like_the_reference_walk() {
             "{walk} untested: {walks:?}"
         );
     }
-    if super::super::binned::blocks_supported() {
+    if super::binned::blocks_supported() {
         assert!(walks.iter().any(|w| w.ends_with("=blocks")), "{walks:?}");
     }
 }

@@ -22,15 +22,16 @@
 //! owned [`Scratch`] (from [`CompiledModel::scratch`]), and never allocates.
 
 mod batch;
+mod binned;
 #[cfg(test)]
 mod conformance;
 pub(crate) mod trees;
 
-pub use super::binned::CompiledBinned;
+pub use binned::CompiledBinned;
 pub use trees::{CompiledTrees, LayoutKind, MAX_IMPLICIT_DEPTH};
 
-use super::binned::BinnedWalk;
 use super::{LinearModel, Model, QuantLinear};
+use binned::BinnedWalk;
 
 /// A layout asked for by name, for benchmarks and tests that compare them;
 /// [`Layout::Chosen`] is the rule every other caller gets.
