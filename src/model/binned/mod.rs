@@ -9,16 +9,18 @@
 //! branch the float form takes. It is lossless by construction; only the leaf
 //! precision ([`LeafPrecision::Int8`]) can change a prediction.
 //!
-//! Layout: only internal nodes are stored (8 bytes each, tree-local `u16`
-//! child references whose sign marks a leaf), so a tree's nodes are
-//! half as many and half as wide as in [`TreeEnsemble`](super::TreeEnsemble). Trees with more than
-//! 32,767 internal nodes or leaves, or features with more than 65,535 distinct
-//! thresholds, cannot take this form; [`QuantTrees::from_ensemble`] says so.
+//! Layout: only internal nodes are stored (8 bytes each, tree-local `i16`
+//! child references whose sign marks a leaf), so a tree's nodes are half
+//! as many and half as wide as in [`TreeEnsemble`](super::TreeEnsemble).
+//! Trees with more than 32,767 internal nodes or leaves, or features with
+//! more than 65,535 distinct thresholds, cannot take this form;
+//! [`QuantTrees::from_ensemble`] says so.
 //!
 //! Owns the saved types ([`QNode`], [`QTree`], [`Leaves`] at a
-//! [`LeafPrecision`]), the checks a loaded model passes ([`QuantTrees::check`]),
-//! and the facts about int8 leaf sums the run-time form relies on
-//! ([`QuantTrees::summed_leaves`], [`QuantTrees::int_sums_exact_in_f32`]).
+//! [`LeafPrecision`]), the checks a loaded model passes
+//! ([`QuantTrees::check`]), and the facts about int8 leaf sums the run-time
+//! form relies on ([`QuantTrees::summed_leaves`],
+//! [`QuantTrees::int_sums_exact_in_f32`]).
 //! `convert.rs` builds it from a float ensemble and quantizes its leaves to
 //! int8; `stored.rs` is its on-disk encoding. Uses the float form's
 //! [`Output`] and [`Link`]; nothing here runs a model (that is
@@ -81,12 +83,13 @@ pub enum Leaves {
     },
     /// `value ≈ (q << shifts[t]) × scale` for a leaf of tree `t`. Boosting's
     /// late rounds fit small residuals: under one scale set by the large
-    /// early leaves they round to a few levels or to zero, and a 200-round
-    /// model on 200,000 × 40 rows lost 1.55 accuracy points. A power of two
-    /// per tree gives each tree's leaves 64–127 levels of their own, and the
-    /// shifted integers still add up exactly, the scale applied once per
-    /// output. The shifts keep every partial sum below 2^24 (see
-    /// [`QuantTrees::int_sum_bound`]), so f32 sums of them are exact too.
+    /// early leaves they round to a few levels or to zero, which costs
+    /// accuracy (the test `small_late_boosting_leaves_keep_their_precision`
+    /// has such a model). A power of two per tree gives each tree's leaves
+    /// 64–127 levels of their own, and the shifted integers still add up
+    /// exactly, the scale applied once per output. The shifts keep every
+    /// partial sum below 2^24 (see [`QuantTrees::int_sum_bound`]), so f32
+    /// sums of them are exact too.
     /// (Last variant: files store variants by index.)
     Int8Shifted {
         values: Vec<i8>,

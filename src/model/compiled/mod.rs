@@ -14,9 +14,8 @@
 //!   feature has at most 255 cuts and binning the row pays for itself (many
 //!   trees for the features they use); otherwise they walk the raw row with
 //!   the cut values as thresholds, in the float form's own layout, which
-//!   makes them as fast as their float parent (`quant.rs`,
-//!   `CompiledBinned::new` and `Cuts::pays`; `cargo bench --bench
-//!   quant_ratio`).
+//!   makes them as fast as their float parent (`binned/`,
+//!   `CompiledBinned::new`; `cargo bench --bench quant_ratio`).
 //!
 //! Prediction takes an `f32` feature row (the pipeline's output) and a caller
 //! owned [`Scratch`] (from [`CompiledModel::scratch`]), and never allocates.

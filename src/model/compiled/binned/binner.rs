@@ -11,9 +11,10 @@
 /// the blocks before it is below `x`, none after it), and the count below `x`
 /// inside that block finishes the bin. Two fixed 16-wide counts (vectorized;
 /// ≤ 256 cuts, more fall back to a binary search): no dependent chain of
-/// loads and no mispredicted branches, unlike `partition_point` (0.77× the
-/// float speed on boosting with it). `NaN < x` is false, so padding never
-/// counts; a `NaN` row value gets the bin past every cut.
+/// loads and no mispredicted branches, unlike `partition_point`, whose
+/// binary search makes boosting slower than its float parent (`cargo bench
+/// --bench quant_ratio`). `NaN < x` is false, so padding never counts; a
+/// `NaN` row value gets the bin past every cut.
 #[derive(Debug, Clone, Default)]
 pub struct Binner {
     pub(super) features: Vec<BinFeature>,

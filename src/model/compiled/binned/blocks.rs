@@ -19,13 +19,9 @@ use crate::model::QuantTrees;
 /// nodes (bin `u8::MAX`), as in [`Implicit`].
 ///
 /// The row is binned for it with explicit SSE counts and POPCNT
-/// (`x86::bin_row`): ~100 ns instead of ~220 ns for the 20 features of the
-/// 200 × depth 3 bench model, ~170 instead of ~320 for the 30 of the
-/// 300 × depth 6 one (measured with a throwaway probe timing `bin_row`
-/// alone in a loop, `taskset -c 0`). Leaves are found 16 trees at a time
-/// before they are visited, so the walks run ahead of the visits' chain
-/// of adds (200 × 3: 1.91–1.93× → 2.07–2.10×, `quant_ratio` binaries
-/// run alternately, two runs each).
+/// (`x86::bin_row`), in about half the time of the portable binning. Leaves
+/// are found 16 trees at a time before they are visited, so the walks run
+/// ahead of the visits' chain of adds (`cargo bench --bench quant_ratio`).
 ///
 /// Built only when the CPU has SSSE3 and POPCNT (checked once, in
 /// [`Blocks::build`]) and the used features fit four 16-byte registers

@@ -15,19 +15,15 @@ use crate::model::{Node, Output, QuantTrees, TreeEnsemble};
 /// the leaves the binned walks reach. The trees are a [`TreeEnsemble`] with
 /// those thresholds whose leaf nodes hold the global leaf numbers of
 /// [`QuantTrees::leaves`], and a copy of those leaves as f32 (int8 ones as
-/// their integers, the base left to [`super::CompiledBinned::rescale`] when scaled).
-/// It takes the float model's own run-time layout (`layout.rs`) and is
-/// summed by the float model's own loop, so its sums are the binned walks'
-/// bit for bit, at about the float parent's cost. Interleaved
-/// (`taskset -c 1 cargo bench --bench quant_ratio -j 1 -- w1-small`), speed
-/// against the float parent, f32 / int8 leaves: single trees 0.93–0.94× /
-/// 0.87–0.90×, boosting 1–10 × depth 3 0.92–0.96× / 0.85–0.92×, forest 10
-/// 1.00× / 0.98× (a few ns of dispatch and the int8 scaling). When it
-/// walked the leafless copy and summed through the binned walks' generic
-/// loop, the int8 forms measured 0.78–0.83×, 0.75–0.88× and 0.92×.
+/// their integers, the base left to [`super::CompiledBinned::rescale`] when
+/// scaled). It takes the float model's own run-time layout
+/// ([`CompiledTrees`]) and is summed by the float model's own loop (the
+/// binned walks' generic loop over a leafless copy is slower for int8
+/// leaves), so its sums are the binned walks' bit for bit, at about the
+/// float parent's cost (`cargo bench --bench quant_ratio -- small`).
 ///
 /// For a few trees this is the fastest walk: binning the row costs more than
-/// the trees' walks save (see [`Cuts::pays`] for the measurements).
+/// the trees' walks save ([`super::cut_walk_pays`]).
 #[derive(Debug, Clone)]
 pub struct Cuts {
     /// Boxed: a [`CompiledTrees`] inline would make every [`super::Walker`]

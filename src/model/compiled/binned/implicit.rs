@@ -12,7 +12,7 @@ use crate::model::QuantTrees;
 /// walks exactly `D` levels per tree with no branch on the data and no child
 /// pointers: `i = 2i + 1 + (bins[f] > bin)`. The walks of successive trees
 /// do not depend on one another, so the CPU overlaps them. A leaf above
-/// depth `D` is padded with always-left nodes (`bin = B::MAX`) and owns
+/// depth `D` is padded with always-left nodes (`bin = u8::MAX`) and owns
 /// every leaf slot below it.
 ///
 /// Used when every tree is at most [`MAX_IMPLICIT_DEPTH`] deep and padding

@@ -3,39 +3,20 @@
 //! is binned, how the trees are walked ([`Walker`]), and how the leaves
 //! they reach add up into the float form's scores.
 //!
-//! At run time ([`Walker`], rebuilt on load, never stored) the trees are
-//! walked as complete trees (shallow, boosting) or packed depth-first nodes
-//! (deep, forests), with `u8` bins whenever every feature has at most 255
-//! cuts — always for optbench's trainers, which split on at most 256 bins a
-//! feature. The narrow packed node is 4 bytes against the float form's 8, and
-//! forest walks are bound by cache misses: binned forests went from 0.9× to
-//! about 1.7× their float parent's speed. Shallow boosted trees fit in cache
-//! either way, and walked one node per level the integer walk is as long a
-//! chain of dependent loads as the float one, plus the row's binning
-//! (0.78× and 0.94×). [`Blocks`] evaluates three levels at once with SSSE3
-//! and bins the row with explicit vector counts: boosting went to about 2.1×
-//! (200 × depth 3) and 1.7× (300 × depth 6).
-//!
-//! Measured interleaved, `taskset -c 0 cargo bench --bench quant_ratio -j 1`
-//! (medians over rounds, ns per prediction, and the median per-round ratio
-//! float/binned; Xeon 2.5 GHz, Cascade Lake):
-//!
-//! | shape                         | float   | binned  | ratio |
-//! |-------------------------------|---------|---------|-------|
-//! | forest 100, 5,000 × 20        | 7,435   | 4,301   | 1.71× |
-//! | boosting 200 × 3, 5,000 × 20  | 943     | 457     | 2.07× |
-//! | forest 100, 10,000 × 30       | 8,117   | 4,633   | 1.75× |
-//! | boosting 300 × 6, 10,000 × 30 | 2,744   | 1,587   | 1.74× |
-//!
-//! (Before [`Blocks`], same command: boosting 943 vs 1,206 ns, 0.78×, and
-//! 2,766 vs 2,947 ns, 0.94×.)
-//!
-//! For a few trees the row's binning costs more than the trees' whole float
-//! walk: a single tree of depth 10 on 20 features took 271–291 ns binned
-//! against 58 ns float (`quant_ratio -- small`). [`Cuts`] walks such models
-//! over the raw row, cut values as thresholds, in the float model's own
-//! layout, at 0.94–1.07× the float speed; [`QuantTrees::relayout`] takes it
-//! while the trees are few for the features they use ([`Cuts::pays`]).
+//! A binned walk pays for the row's binning with cheaper trees. With `u8`
+//! bins (every feature at most 255 cuts: always for optbench's trainers,
+//! which split on at most 256 bins a feature) a packed node is 4 bytes
+//! against the float form's 8, and deep forests, whose walks wait on cache
+//! misses, walk faster than their float parent. Shallow boosted trees fit
+//! in cache either way, and walked one node per level the integer walk is
+//! as long a chain of dependent loads as the float one, plus the binning:
+//! [`Blocks`] evaluates three levels at once with SSSE3 and bins the row
+//! with explicit vector counts, which makes them faster too. For a few
+//! trees the row's binning costs more than the trees' whole float walk:
+//! [`Cuts`] walks those over the raw row, cut values as thresholds, in the
+//! float model's own layout, at about the float parent's speed.
+//! [`CompiledBinned::new`] picks the walk ([`cut_walk_pays`]); `cargo bench
+//! --bench quant_ratio` is the measurement behind the rule.
 //!
 //! Files: `binner.rs` bins a row; the walks are `implicit.rs` (complete
 //! trees), `packed.rs` (depth-first nodes), `blocks.rs` with `x86.rs`
@@ -63,9 +44,10 @@ use cuts::Cuts;
 use implicit::Implicit;
 use packed::Packed8;
 
-/// The run-time form of a [`QuantTrees`] ([`crate::model::Model::compile`]): the
-/// saved form, how a row is binned, and how the trees are walked, built
-/// together from a checked model and never changed after.
+/// The run-time form of a [`QuantTrees`]
+/// ([`crate::model::Model::compile`]): the saved form, how a row is binned,
+/// and how the trees are walked, built together from a checked model and
+/// never changed after.
 #[derive(Debug, Clone)]
 pub struct CompiledBinned {
     q: QuantTrees,
@@ -77,17 +59,14 @@ pub struct CompiledBinned {
     wide: Vec<i32>,
 }
 
-/// The run-time traversal of a [`QuantTrees`]. The narrow (`…8`) forms hold
-/// bins and features in one byte each, so nodes are half as wide again; they
-/// are used whenever every feature has at most 255 cuts and there are at
-/// most 256 features — always for optbench's own trainers, which bin each
-/// feature into at most 256 bins before splitting. Measured interleaved
-/// (`cargo bench --bench quant_ratio`, quiet machine), speed against the
-/// float parent, `u16` → `u8`: forests 100 on 5,000 × 20 and 10,000 × 30
-/// 0.91× → 1.71× and 0.89× → 1.77×; boosting 200 × depth 3 0.78× → 0.79×,
-/// 300 × depth 6 0.89× → 0.93× with [`Implicit`] `u8`, 2.07× and 1.74×
-/// with [`Blocks`] (which shallow trees get on x86 CPUs with SSSE3 and
-/// POPCNT; see the module docs for the table).
+/// The run-time traversal of a [`QuantTrees`]. The binned walks (`…8`,
+/// [`Walker::Blocks`]) hold bins and features in one byte each, which
+/// halves their nodes (a packed node is 4 bytes, the float form's 8) and is
+/// what makes binning pay; they are built whenever every feature has at most
+/// 255 cuts and there are at most 256 features. Shallow trees take
+/// [`Blocks`] on x86 CPUs with SSSE3 and POPCNT, [`Implicit`] elsewhere.
+/// Only the reference walk ([`Walker::Pointers`]) reads `u16` bins (`cargo
+/// bench --bench quant_ratio`).
 #[derive(Debug, Clone)]
 pub enum Walker {
     /// The stored nodes, one tree after another (any size), `u16` bins.
@@ -158,7 +137,7 @@ const INT_OUTPUTS: usize = 16;
 impl CompiledBinned {
     /// The run-time form of a checked model: a binned walk
     /// ([`CompiledBinned::binned`]), replaced by the cut walk when binning
-    /// the row does not pay for these trees ([`Cuts::pays`], which looks at
+    /// the row does not pay for these trees ([`cut_walk_pays`], which looks at
     /// the binned walk's kind) or when the rows would need `u16` bins. A
     /// walk on `u16` bins loads bins twice as wide as the `u8` walks, bins
     /// each feature with a binary search past 255 cuts, and walks nodes as
@@ -493,42 +472,16 @@ impl CompiledBinned {
     }
 }
 
-/// Whether to walk `q` over the raw row ([`Cuts`]) rather than bin its row, given the
-/// binned walker `relayout` built for it. Binning costs about the same
-/// for every used feature, and each tree's binned walk saves about the
-/// same over its float walk, so the cut walk pays while the trees are few
-/// for the features they use: fewer shallow trees (complete-tree walks)
-/// than used features, or at most half as many deep ones (packed walks,
-/// where a tree's binned walk saves more: its nodes are half as wide).
-/// A single tree never repays the binning (every single-tree shape
-/// below, 1 to 20 features used).
-///
-/// The break-even, measured with `taskset -c 0 cargo bench --bench
-/// quant_ratio -j 1` (four or five runs on a 2-core machine shared
-/// with another build; speed against the float parent, cut walk vs `u8`
-/// binned walk, lowest–highest of the runs):
-///
-/// | shape (features used)              | cut walk    | binned      |
-/// |------------------------------------|-------------|-------------|
-/// | tree depth 10 (20)                 | 0.94–1.07×  | 0.19–0.21×  |
-/// | tree depth 3 (4)                   | 0.88–0.99×  | 0.73–0.87×  |
-/// | forest 3 (20)                      | 0.95–1.18×  | 0.40–0.71×  |
-/// | forest 10 (20)                     | 0.98–1.11×  | 0.92–1.00×  |
-/// | forest 20 (20)                     | 0.98–1.38×  | 1.12–1.67×  |
-/// | forest 10 (30)                     | 0.97–1.10×  | 0.89–0.98×  |
-/// | forest 20 (30)                     | 0.97–1.10×  | 1.07–1.59×  |
-/// | boosting 1 × depth 3 (5)           | 0.85–0.91×  | 0.67–0.75×  |
-/// | boosting 10 × depth 3 (12)         | 0.92–1.00×  | 0.78–0.92×  |
-/// | boosting 20 × depth 3 (13)         | 0.91–1.00×  | 1.06–1.20×  |
-/// | boosting 30 × depth 3 (15)         | 0.94–1.06×  | 1.21–1.41×  |
-/// | boosting 20 × depth 6 (30)         | 0.98–1.00× ¹| 0.89–0.93× ¹|
-/// | boosting 30 × depth 6 (30)         | 0.97–1.03×  | 1.02–1.13×  |
-///
-/// ¹ Three runs; in a fourth the float column was disturbed (cut walk
-/// 3.63×, binned 3.36×).
-///
-/// Every shape of 50 trees or more keeps its binned walk by a wide
-/// margin (boosting 50 × depth 3: 1.38–1.49× binned, 0.99–1.02× cuts).
+/// Whether to walk `q` over the raw row ([`Cuts`]) rather than bin its
+/// row, given the binned walker [`CompiledBinned::binned`] built for it.
+/// Binning costs about the same for every used feature, and each tree's
+/// binned walk saves about the same over its float walk, so the cut walk
+/// pays while the trees are few for the features they use: fewer shallow
+/// trees (complete-tree walks) than used features, or at most half as many
+/// deep ones (packed walks, where a tree's binned walk saves more: its
+/// nodes are half as wide). A single tree never repays the binning. The
+/// break-even is measured by `cargo bench --bench quant_ratio -- small`;
+/// models of 50 trees or more keep their binned walk by a wide margin.
 fn cut_walk_pays(q: &QuantTrees, binned: &Walker) -> bool {
     let (trees, used) = (q.trees.len(), q.used_features.len());
     trees == 1

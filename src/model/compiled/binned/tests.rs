@@ -341,8 +341,8 @@ fn block_walk_reaches_the_leaves_the_complete_trees_reach() {
 
 /// Few trees get the cut walk, whose leaves and probabilities are bit
 /// for bit those of the binned walk one node at a time (`Pointers` over
-/// `u16` bins), of the `u8` binned walk `relayout` would otherwise
-/// choose, and (f32 leaves) of the float model: a single deep tree,
+/// `u16` bins), of the `u8` binned walk `CompiledBinned::binned` would
+/// otherwise build, and (f32 leaves) of the float model: a single deep tree,
 /// forests of 1–3 trees, boosting of 1–4 shallow trees (logistic and
 /// softmax), f32 and int8 leaves; rows on, just above and just below the
 /// cuts, NaN, infinities. The file holds no walker: a reload chooses the

@@ -203,7 +203,7 @@ pub(super) unsafe fn bin_row(b: &Binner, row: &[f32], out: &mut Row64) {
             cuts.partition_point(|&c| c < x)
         };
         let bin = if x.is_nan() { bf.n_cuts as usize } else { bin };
-        // `u8` bins: `relayout` made a `Blocks` only when they fit.
+        // `u8` bins: `CompiledBinned::binned` made a `Blocks` only when they fit.
         out.0[bf.feature as usize & 63] = bin as u8;
     }
 }
