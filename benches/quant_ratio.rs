@@ -12,11 +12,11 @@
 //! saves.
 //!
 //! Forms: `float` (the parent), `cuts` (the binned model walked over the raw
-//! row with cut values as thresholds), `bins-u16` and `bins-u8` (the binned
-//! model forced onto a binned walk, wide and narrow), `int8-u8` (int8
-//! leaves forced onto the narrow binned walk), `int8` (int8 leaves, on the
-//! walker `relayout` chooses, named in brackets, which is also what the
-//! `bins` variant gets).
+//! row with cut values as thresholds), `bins` (the binned model forced onto
+//! a binned walk: `u8` bins when they fit, else the reference walk on `u16`
+//! bins), `int8-u8` (int8 leaves forced onto the same binned walk), `int8`
+//! (int8 leaves, on the walk `CompiledBinned::new` chooses, named in
+//! brackets, which the binned model with f32 leaves also gets).
 //!
 //! taskset -c 0 cargo bench --bench quant_ratio -j 1 [-- FILTER…]
 
@@ -68,7 +68,7 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    println!("shape/model: median ns per prediction (float, cuts, bins-u16, bins-u8, int8-u8, int8 [walker chosen]); median per-round ratio float/form (>1 = form faster)");
+    println!("shape/model: median ns per prediction (float, cuts, bins [walker], int8-u8 [walker], int8 [walker chosen]); median per-round ratio float/form (>1 = form faster)");
     let shapes = common::peer_shapes()
         .into_iter()
         .map(|(name, data, specs)| (name, data, specs.to_vec()))
@@ -142,14 +142,12 @@ fn compare(id: &str, parent: &Candidate, x: &[f32], d: usize, n_rows: usize) {
         chosen,
         "{id}: one choice per shape"
     );
-    let wide = laid(&bins, Layout::Binned { narrow: false });
-    let narrow = laid(&bins, Layout::Binned { narrow: true });
-    let int8_binned = laid(&int8, Layout::Binned { narrow: true });
+    let binned = laid(&bins, Layout::Binned);
+    let int8_binned = laid(&int8, Layout::Binned);
     let forms: Vec<(String, CompiledModel)> = vec![
         ("float".into(), laid(&parent.model, Layout::Chosen)),
         ("cuts".into(), laid(&bins, Layout::Cuts)),
-        (format!("bins-u16 [{}]", wide.layout_name()), wide),
-        (format!("bins-u8 [{}]", narrow.layout_name()), narrow),
+        (format!("bins [{}]", binned.layout_name()), binned),
         (
             format!("int8-u8 [{}]", int8_binned.layout_name()),
             int8_binned,

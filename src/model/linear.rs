@@ -1,4 +1,6 @@
-//! Linear models: a weight matrix and a bias per output, then a link.
+//! Linear models: a weight matrix and a bias per output, then a link
+//! ([`LinearModel`]), and its int8 form ([`QuantLinear`]). Saved forms that
+//! run as they are stored. Uses [`argmax`] only.
 
 use super::argmax;
 use serde::{Deserialize, Serialize};
@@ -110,6 +112,77 @@ impl LinearModel {
                 self.weights.len(),
                 self.bias.len()
             ));
+        }
+        Ok(())
+    }
+}
+
+/// A linear model with per-output symmetric int8 weights:
+/// `score_k = scale_k × Σ q_kj x_j + bias_k`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantLinear {
+    pub n_features: usize,
+    pub n_classes: usize,
+    pub link: Link,
+    pub weights: Vec<i8>,
+    pub scales: Vec<f32>,
+    pub bias: Vec<f32>,
+}
+
+impl QuantLinear {
+    pub fn from_linear(m: &LinearModel) -> QuantLinear {
+        let d = m.n_features;
+        let mut weights = Vec::with_capacity(m.weights.len());
+        let mut scales = Vec::with_capacity(m.bias.len());
+        for w in m.weights.chunks_exact(d.max(1)) {
+            let max = w.iter().fold(0.0f32, |a, v| a.max(v.abs()));
+            let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+            weights.extend(
+                w.iter()
+                    .map(|v| (v / scale).round().clamp(-127.0, 127.0) as i8),
+            );
+            scales.push(scale);
+        }
+        QuantLinear {
+            n_features: d,
+            n_classes: m.n_classes,
+            link: m.link,
+            weights,
+            scales,
+            bias: m.bias.clone(),
+        }
+    }
+
+    #[inline]
+    fn scores(&self, row: &[f32], out: &mut [f32]) {
+        let d = self.n_features;
+        for (k, o) in out[..self.bias.len()].iter_mut().enumerate() {
+            let w = &self.weights[k * d..(k + 1) * d];
+            let dot: f32 = w.iter().zip(row).map(|(&q, &x)| f32::from(q) * x).sum();
+            *o = dot * self.scales[k] + self.bias[k];
+        }
+    }
+
+    #[inline]
+    pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
+        self.scores(row, out);
+        self.link.apply(out);
+    }
+
+    #[inline]
+    pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
+        self.scores(row, scratch);
+        self.link.class(scratch)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let outputs = self.link.n_outputs(self.n_classes);
+        if (self.link == Link::Logistic && self.n_classes != 2)
+            || self.weights.len() != outputs * self.n_features
+            || self.scales.len() != outputs
+            || self.bias.len() != outputs
+        {
+            return Err("int8 linear model: weight, scale and bias counts do not match".into());
         }
         Ok(())
     }

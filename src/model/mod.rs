@@ -8,14 +8,14 @@
 //! and [`CompiledModel`], what [`Model::compile`] returns and what predicts
 //! (`compiled/`: layouts, walks, SIMD).
 
+mod binned;
 pub mod compiled;
 mod linear;
-mod quant;
 mod tree;
 
+pub use binned::{LeafPrecision, Leaves, QNode, QTree, QuantTrees};
 pub use compiled::{CompiledModel, Layout, LayoutKind, Scratch};
-pub use linear::{LinearModel, Link};
-pub use quant::{LeafPrecision, Leaves, QNode, QTree, QuantLinear, QuantTrees};
+pub use linear::{LinearModel, Link, QuantLinear};
 pub use tree::{Node, Output, TreeEnsemble, LEAF};
 
 use serde::{Deserialize, Serialize};

@@ -14,23 +14,23 @@
 //!   feature has at most 255 cuts and binning the row pays for itself (many
 //!   trees for the features they use); otherwise they walk the raw row with
 //!   the cut values as thresholds, in the float form's own layout, which
-//!   makes them as fast as their float parent (`quant.rs`,
-//!   `CompiledBinned::new` and `Cuts::pays`; `cargo bench --bench
-//!   quant_ratio`).
+//!   makes them as fast as their float parent (`binned/`,
+//!   `CompiledBinned::new`; `cargo bench --bench quant_ratio`).
 //!
 //! Prediction takes an `f32` feature row (the pipeline's output) and a caller
 //! owned [`Scratch`] (from [`CompiledModel::scratch`]), and never allocates.
 
 mod batch;
+mod binned;
 #[cfg(test)]
 mod conformance;
 pub(crate) mod trees;
 
-pub use super::quant::CompiledBinned;
+pub use binned::CompiledBinned;
 pub use trees::{CompiledTrees, LayoutKind, MAX_IMPLICIT_DEPTH};
 
-use super::quant::BinnedWalk;
 use super::{LinearModel, Model, QuantLinear};
+use binned::BinnedWalk;
 
 /// A layout asked for by name, for benchmarks and tests that compare them;
 /// [`Layout::Chosen`] is the rule every other caller gets.
@@ -44,9 +44,9 @@ pub enum Layout {
     Reference,
     /// A float tree ensemble in the given layout.
     Trees(LayoutKind),
-    /// A binned ensemble walked on binned rows, `u8` bins when `narrow` and
-    /// they fit.
-    Binned { narrow: bool },
+    /// A binned ensemble walked on binned rows: `u8` bins when every
+    /// feature's bins fit a byte, else the reference walk on `u16` bins.
+    Binned,
     /// A binned ensemble walked over the raw row, cut values as thresholds.
     Cuts,
 }
@@ -104,7 +104,7 @@ impl CompiledModel {
                 let how = match how {
                     Layout::Chosen => BinnedWalk::Chosen,
                     Layout::Reference => BinnedWalk::Reference,
-                    Layout::Binned { narrow } => BinnedWalk::Binned { narrow },
+                    Layout::Binned => BinnedWalk::Binned,
                     Layout::Cuts => BinnedWalk::Cuts,
                     Layout::Trees(_) => return Err(refused()),
                 };

@@ -21,7 +21,7 @@
 //!   padded to complete binary trees in heap order (children of `i` at
 //!   `2i + 1`, `2i + 2`): no child references at all and exactly `D` steps a
 //!   tree, walked [`LANES`] trees at a time (the float twin of the binned
-//!   form's layout in `quant.rs`).
+//!   form's `Implicit`, `compiled/binned/implicit.rs`).
 //!
 //! [`Built::choose`] picks the one measured fastest for the ensemble's shape
 //! (`cargo bench --bench layouts`).
@@ -145,7 +145,7 @@ impl CompiledTrees {
 
     /// Raw scores into `acc[..n_outputs]`: summed leaf vectors (averaging)
     /// or base + summed leaf scores (boosting). Also the binned form's cut
-    /// walk (`quant::Cuts`), over its copy of the trees.
+    /// walk (`binned::Cuts`), over its copy of the trees.
     #[inline]
     pub(crate) fn accumulate(&self, row: &[f32], acc: &mut [f32]) {
         // The layouts' unchecked loads rely on this (and it panics on a
@@ -380,7 +380,7 @@ impl Walk for Packed {
     }
 }
 
-/// The packed layouts' walk (float here, binned in `quant.rs`): trees
+/// The packed layouts' walk (float here, binned in `binned/packed.rs`): trees
 /// [`PACKED_LANES`] at a time, each lane moving by `step(position)` (the
 /// offset to the next node on the row's path, 0 on a leaf) in lock-step
 /// until all of them stand on a leaf; then `leaf(tree, position)` for each,

@@ -1,0 +1,182 @@
+//! The packed depth-first walk ([`Packed8`]): deep trees (forests) as
+//! 4-byte nodes in depth-first order, the larger subtree next, walked
+//! several trees at a time by the float form's [`lock_step`]. Uses the
+//! saved form's nodes and the [`Walk`] trait.
+
+use super::Walk;
+use crate::model::binned::decode;
+use crate::model::compiled::trees::lock_step;
+use crate::model::{QNode, QuantTrees};
+
+/// Nodes under each internal node of a tree's local nodes (children come
+/// after parents), and a child reference's size.
+fn local_sizes(local: &[QNode]) -> Vec<u32> {
+    let mut size = vec![1u32; local.len()];
+    for i in (0..local.len()).rev() {
+        size[i] = 1 + child_size(local[i].left, &size) + child_size(local[i].right, &size);
+    }
+    size
+}
+
+fn child_size(c: i16, size: &[u32]) -> u32 {
+    decode(c).map_or(1, |i| size[i])
+}
+
+/// One position of a tree's packed depth-first order.
+enum Slot<'a> {
+    /// A split; `flipped`: the next position is its right child; its other
+    /// child is `far` positions further.
+    Split {
+        node: &'a QNode,
+        flipped: bool,
+        far: usize,
+    },
+    /// The tree-local leaf number.
+    Leaf(usize),
+}
+
+/// Tree `t`'s nodes in depth-first order, the larger subtree next (ties:
+/// left): the order [`Packed8`] stores (checked models only).
+fn depth_first(q: &QuantTrees, t: usize) -> Vec<Slot<'_>> {
+    let tree = &q.trees[t];
+    let end = q
+        .trees
+        .get(t + 1)
+        .map_or(q.nodes.len(), |n| n.node_base as usize);
+    let local = &q.nodes[tree.node_base as usize..end];
+    let size = local_sizes(local);
+    let mut slots = Vec::with_capacity(2 * local.len() + 1);
+    // (child reference, parent waiting for it as its far child)
+    let mut stack = vec![(tree.root, None::<usize>)];
+    while let Some((c, parent)) = stack.pop() {
+        let here = slots.len();
+        if let Some(p) = parent {
+            if let Slot::Split { far, .. } = &mut slots[p] {
+                *far = here - p;
+            }
+        }
+        match decode(c) {
+            Err(l) => slots.push(Slot::Leaf(l)),
+            Ok(i) => {
+                let n = &local[i];
+                let flipped = child_size(n.right, &size) > child_size(n.left, &size);
+                let (near, other) = if flipped {
+                    (n.right, n.left)
+                } else {
+                    (n.left, n.right)
+                };
+                slots.push(Slot::Split {
+                    node: n,
+                    flipped,
+                    far: 0,
+                });
+                stack.push((other, Some(here)));
+                stack.push((near, None));
+            }
+        }
+    }
+    slots
+}
+
+/// Deep trees (forests) as 4-byte depth-first nodes, `u8` bins and
+/// features, the binned twin of the float form's packed layout
+/// (`compiled/trees.rs`): the next node is the child with the larger
+/// subtree, the other is `far` nodes further, and a leaf parks the walk, so
+/// [`lock_step`] walks them several at a time with no branch on the data
+/// until all of them stand on a leaf. `far`'s top bit is the flag
+/// ([`FAR_FLIPPED`]: the next node is the right child), its low 15 bits the
+/// offset. A leaf has `far` 0, which parks the walk whatever its test says
+/// (the step to the next node is `off != 0`), so its `feature` and `bin`
+/// bytes are free: they hold the tree-local leaf number (low, high byte)
+/// and no separate field is needed. Its test reads `bins[leaf number's low
+/// byte]`, in bounds of the 256-slot row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packed8 {
+    pub(super) nodes: Vec<PNode8>,
+    tree_start: Vec<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[repr(C)]
+pub(super) struct PNode8 {
+    feature: u8,
+    bin: u8,
+    pub(super) far: u16,
+}
+
+pub(super) const FAR_FLIPPED: u16 = 1 << 15;
+
+impl PNode8 {
+    #[inline(always)]
+    fn step_from(&self, x: u8) -> usize {
+        let off = self.far & !FAR_FLIPPED;
+        let left = u16::from(x <= self.bin);
+        if left ^ (self.far >> 15) != 0 {
+            usize::from(off != 0)
+        } else {
+            usize::from(off)
+        }
+    }
+
+    fn leaf(&self) -> usize {
+        usize::from(self.feature) | usize::from(self.bin) << 8
+    }
+}
+
+impl Packed8 {
+    /// `None` when a feature or bin does not fit a byte, or a tree has more
+    /// than 32,767 nodes (checked models only).
+    pub(super) fn build(q: &QuantTrees) -> Option<Packed8> {
+        if q.n_features == 0 || q.n_features > 256 {
+            return None;
+        }
+        let mut nodes: Vec<PNode8> = Vec::with_capacity(2 * q.nodes.len() + q.trees.len());
+        let mut tree_start = Vec::with_capacity(q.trees.len());
+        for t in 0..q.trees.len() {
+            tree_start.push(u32::try_from(nodes.len()).ok()?);
+            let slots = depth_first(q, t);
+            // Offsets and (so) leaf numbers fit 15 bits.
+            if slots.len() > usize::from(!FAR_FLIPPED) {
+                return None;
+            }
+            for s in slots {
+                nodes.push(match s {
+                    Slot::Leaf(l) => PNode8 {
+                        feature: l as u8,
+                        bin: (l >> 8) as u8,
+                        far: 0,
+                    },
+                    Slot::Split { node, flipped, far } => PNode8 {
+                        feature: u8::try_from(node.feature).ok()?,
+                        bin: u8::try_from(node.bin).ok()?,
+                        far: far as u16 | if flipped { FAR_FLIPPED } else { 0 },
+                    },
+                });
+            }
+        }
+        Some(Packed8 { nodes, tree_start })
+    }
+
+    /// Bytes held by the nodes and tree offsets.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.nodes.len() * size_of::<PNode8>() + self.tree_start.len() * size_of::<u32>()
+    }
+}
+
+impl Walk<[u8; 256]> for Packed8 {
+    #[inline(always)]
+    fn walk(&self, q: &QuantTrees, bins: &[u8; 256], mut visit: impl FnMut(usize, usize)) {
+        let step = |p: usize| {
+            // SAFETY: `lock_step` passes positions a walk reached: it starts
+            // at a tree's first node and moves only to a child of the same
+            // tree (offsets are built from the checked tree) or stays on a
+            // leaf, so `p` is inside `nodes`. Any `u8` feature indexes the
+            // 256-slot row.
+            let n = unsafe { self.nodes.get_unchecked(p) };
+            n.step_from(bins[usize::from(n.feature)])
+        };
+        lock_step(&self.tree_start, step, |t, p| {
+            visit(t, q.trees[t].leaf_base as usize + self.nodes[p].leaf());
+        });
+    }
+}
