@@ -250,15 +250,26 @@ impl CompiledBinned {
     #[inline(always)]
     fn accumulate_leaves<R: ?Sized>(&self, acc: &mut [f32], walk: &impl Walk<R>, bins: &R) {
         let q = &self.q;
+        // The closures hold the leaves as slices (pointer and length, kept
+        // in registers), not as references to the vectors inside `q`: the
+        // int8 forests' loop measured 4-6 % slower reading through those.
         match &q.leaves {
-            Leaves::F32(v) => self.accumulate_with(acc, walk, bins, |_, i| v[i]),
+            Leaves::F32(v) => {
+                let v: &[f32] = v;
+                self.accumulate_with(acc, walk, bins, move |_, i| v[i])
+            }
             Leaves::Int8 { values, .. } if q.leaf_scale().is_some() => {
-                self.accumulate_int(acc, walk, bins, |i| i32::from(values[i]))
+                let values: &[i8] = values;
+                self.accumulate_int(acc, walk, bins, move |i| i32::from(values[i]))
             }
             Leaves::Int8 { values, .. } => {
-                self.accumulate_with(acc, walk, bins, |_, i| f32::from(values[i]))
+                let values: &[i8] = values;
+                self.accumulate_with(acc, walk, bins, move |_, i| f32::from(values[i]))
             }
-            Leaves::Int8Shifted { .. } => self.accumulate_int(acc, walk, bins, |i| self.wide[i]),
+            Leaves::Int8Shifted { .. } => {
+                let wide: &[i32] = &self.wide;
+                self.accumulate_int(acc, walk, bins, move |i| wide[i])
+            }
         }
         self.rescale(acc);
     }
