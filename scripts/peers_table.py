@@ -45,6 +45,9 @@ def kb(b):
     return f"{b} B" if b < 1024 else f"{b / 1024:,.0f}"
 
 
+KEPT_MARKER = "<!-- kept by scripts/peers_table.py -->"
+
+
 def main():
     out, target = sys.argv[1], sys.argv[2]
     peers = json.load(open(os.path.join(out, "peers.json")))
@@ -164,7 +167,7 @@ the same raw test rows (protocol under "Single row" below). Ratios below 1
 mean optbench is faster. "Classes equal": the share of test rows on which both
 predict the same class (the ONNX file holds float32 thresholds, TL2cgen
 float64 ones, so a value between the two roundings can split differently).
-Batch: `Model::predict_batch` on 10,000 rows against TL2cgen's `predict` in a
+Batch: `CompiledModel::predict_batch` on 10,000 rows against TL2cgen's `predict` in a
 loop (best of 5).
 
 {chr(10).join(same)}
@@ -199,7 +202,7 @@ model-only figure (net of the timer). Python figures (`scripts/compare_peers.py`
 {chr(10).join(lat)}
 
 ## Batch of 10,000 rows (rows per second) and size
-optbench: `Model::predict_batch` on 10,000 preprocessed rows in a rayon pool of
+optbench: `CompiledModel::predict_batch` on 10,000 preprocessed rows in a rayon pool of
 1 or 2 threads, best of 5. TL2cgen: its per-row `predict` in a loop, one thread.
 onnxruntime and scikit-learn: one call on the whole batch from Python, best of 3.
 Sizes: optbench's encoded model (postcard) raw and zstd; joblib raw / compress=3;
@@ -207,8 +210,16 @@ the ONNX file.
 
 {chr(10).join(batch)}
 """
+    # The dated measurements of optbench's own runtime below the marker are
+    # written by hand (one table per change they back): kept as they are.
+    kept = ""
+    if os.path.exists(target):
+        previous = open(target).read()
+        at = previous.find(KEPT_MARKER)
+        if at >= 0:
+            kept = "\n" + previous[at:]
     with open(target, "w") as f:
-        f.write(text)
+        f.write(text + kept)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ pub struct TreeEnsemble {
     pub n_classes: usize,
     pub output: Output,
     /// Index of each tree's root in `nodes`. Children always come after their
-    /// parent (pre-order), which [`TreeEnsemble::check`] enforces.
+    /// parent (pre-order), which `TreeEnsemble::check` enforces.
     pub roots: Vec<u32>,
     pub nodes: Vec<Node>,
     /// `n_leaves × leaf_width()`.

@@ -88,7 +88,7 @@ pub enum Leaves {
     /// has such a model). A power of two per tree gives each tree's leaves
     /// 64–127 levels of their own, and the shifted integers still add up
     /// exactly, the scale applied once per output. The shifts keep every
-    /// partial sum below 2^24 (see [`QuantTrees::int_sum_bound`]), so f32
+    /// partial sum below 2^24 (see `QuantTrees::int_sum_bound`), so f32
     /// sums of them are exact too.
     /// (Last variant: files store variants by index.)
     Int8Shifted {

@@ -9,7 +9,7 @@
 //!   output has nothing to arrange;
 //! - float tree ensembles take complete trees when every tree is shallow,
 //!   packed depth-first nodes otherwise, the stored nodes when neither fits
-//!   (`trees.rs`; `cargo bench --bench layouts` is the measurement behind it);
+//!   (`trees/`; `cargo bench --bench layouts` is the measurement behind it);
 //! - binned tree ensembles take a binned walk on `u8` bins when every
 //!   feature has at most 255 cuts and binning the row pays for itself (many
 //!   trees for the features they use); otherwise they walk the raw row with
@@ -19,15 +19,26 @@
 //!
 //! Prediction takes an `f32` feature row (the pipeline's output) and a caller
 //! owned [`Scratch`] (from [`CompiledModel::scratch`]), and never allocates.
+//!
+//! Files: `walk.rs` holds what every tree layout shares (the `Walk` trait,
+//! the lock-step driver of the packed layouts, the lane counts and depth
+//! limit); `implicit.rs` the complete-tree layout, written once for `f32`
+//! thresholds and `u8` bins; `trees/` the float forms, `binned/` the binned
+//! ones (their SIMD walk isolated in `binned/x86.rs`); `batch.rs` the
+//! splitting of batches across threads; `conformance.rs` the test that
+//! every form in every layout predicts like its reference walk.
 
 mod batch;
 mod binned;
 #[cfg(test)]
 mod conformance;
+mod implicit;
 pub(crate) mod trees;
+pub(crate) mod walk;
 
 pub use binned::CompiledBinned;
-pub use trees::{CompiledTrees, LayoutKind, MAX_IMPLICIT_DEPTH};
+pub use trees::{CompiledTrees, LayoutKind};
+pub use walk::MAX_IMPLICIT_DEPTH;
 
 use super::{LinearModel, Model, QuantLinear};
 use binned::BinnedWalk;

@@ -4,9 +4,9 @@
 //! and binning are in `x86.rs`. Built from the complete-tree layout
 //! ([`Implicit`]); uses the saved form and the [`Walk`](super::Walk) trait.
 
-use super::implicit::Implicit;
+use super::super::implicit::Implicit;
 #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
-use super::Walk;
+use crate::model::compiled::walk::Walk;
 use crate::model::QuantTrees;
 
 /// Complete trees of depth ≤ 6 cut into blocks of three levels (seven
@@ -108,7 +108,7 @@ impl Blocks {
 
     /// From the complete-tree layout, when the CPU can run the block walk,
     /// the trees are at most 6 deep and every used feature is below 64.
-    pub(super) fn build(q: &QuantTrees, im: &Implicit) -> Option<Blocks> {
+    pub(super) fn build(q: &QuantTrees, im: &Implicit<u8, u8>) -> Option<Blocks> {
         if !Self::cpu_supported() {
             return None;
         }
@@ -130,7 +130,7 @@ impl Blocks {
 
     /// [`Blocks::build`] without the CPU check (the tests use it to
     /// compare the portable walk on any machine).
-    pub(super) fn build_unchecked(q: &QuantTrees, im: &Implicit) -> Option<Blocks> {
+    pub(super) fn build_unchecked(q: &QuantTrees, im: &Implicit<u8, u8>) -> Option<Blocks> {
         let d = im.depth;
         let top = q.used_features.iter().max().map_or(0, |&f| usize::from(f));
         if d > 6 || top >= 64 {
@@ -165,7 +165,7 @@ impl Blocks {
                     let l = (j + 1).ilog2();
                     let g = ((h + 1) << l) - 1 + (j + 1 - (1 << l));
                     if level + l < d {
-                        let [f, bin] = heap[g];
+                        let (f, bin) = heap[g];
                         block.feature[j] = encode(f, regs);
                         block.bin[j] = bin;
                     }
@@ -222,7 +222,7 @@ impl Blocks {
 #[cfg(not(any(target_arch = "x86", target_arch = "x86_64")))]
 impl Walk<Row64> for Blocks {
     #[inline(always)]
-    fn walk(&self, _: &QuantTrees, bins: &Row64, visit: impl FnMut(usize, usize)) {
+    fn walk(&self, bins: &Row64, visit: impl FnMut(usize, usize)) {
         self.walk_portable(bins, visit)
     }
 }

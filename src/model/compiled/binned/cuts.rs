@@ -1,12 +1,12 @@
 //! The cut walk ([`Cuts`]): a binned model walked over the raw row, cut
 //! values as thresholds, in the float form's own layout and summed by its
 //! own loop. No row binning: for few trees it is the fastest walk. Uses the
-//! saved form and the float layouts (`compiled/trees.rs`).
+//! saved form and the float layouts (`compiled/trees/`).
 
-#[cfg(test)]
-use super::Walk;
 use crate::model::binned::decode;
 use crate::model::compiled::trees::CompiledTrees;
+#[cfg(test)]
+use crate::model::compiled::walk::Walk;
 use crate::model::{Node, Output, QuantTrees, TreeEnsemble};
 
 /// The trees walked over the raw row, with no binning: a split on
@@ -124,8 +124,7 @@ impl Cuts {
 #[cfg(test)]
 impl Walk<[f32]> for Cuts {
     #[inline(always)]
-    fn walk(&self, _: &QuantTrees, row: &[f32], mut visit: impl FnMut(usize, usize)) {
-        self.trees
-            .walk_leaves(row, |t, leaf| visit(t, leaf as usize));
+    fn walk(&self, row: &[f32], visit: impl FnMut(usize, usize)) {
+        self.trees.walk_leaves(row, visit);
     }
 }

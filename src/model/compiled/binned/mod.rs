@@ -18,13 +18,14 @@
 //! [`CompiledBinned::new`] picks the walk ([`cut_walk_pays`]); `cargo bench
 //! --bench quant_ratio` is the measurement behind the rule.
 //!
-//! Files: `binner.rs` bins a row; the walks are `implicit.rs` (complete
-//! trees), `packed.rs` (depth-first nodes), `blocks.rs` with `x86.rs`
-//! (three levels a step, SSSE3) and `cuts.rs` (the raw row, cut values as
-//! thresholds); this file holds the walk's choice ([`CompiledBinned::new`]),
-//! the [`Walk`] trait, the reference walk ([`Pointers`]) and the
-//! accumulation of leaves. Uses the saved form (`model/binned/`) and the
-//! float form's layouts (`compiled/trees.rs`, for the cut walk).
+//! Files: `binner.rs` bins a row; the walks are `implicit.rs` (the
+//! complete-tree layout of `compiled/implicit.rs`, on bins), `packed.rs`
+//! (depth-first nodes), `blocks.rs` with `x86.rs` (three levels a step,
+//! SSSE3) and `cuts.rs` (the raw row, cut values as thresholds); this file
+//! holds the walk's choice ([`CompiledBinned::new`]), the reference walk
+//! ([`Pointers`]) and the accumulation of leaves. Uses the saved form
+//! (`model/binned/`), the walks' shared parts (`compiled/walk.rs`) and the
+//! float form's layouts (`compiled/trees/`, for the cut walk).
 
 mod binner;
 mod blocks;
@@ -37,11 +38,13 @@ mod tests;
 #[allow(unused_unsafe)] // intrinsics are safe fns in newer Rust than the MSRV
 mod x86;
 
+use super::implicit::Implicit;
+use super::walk::Walk;
 use crate::model::{argmax, Leaves, Output, QTree, QuantTrees};
 use binner::Binner;
 use blocks::{Blocks, Row64};
 use cuts::Cuts;
-use implicit::Implicit;
+use implicit::implicit;
 use packed::Packed8;
 
 /// The run-time form of a [`QuantTrees`]
@@ -72,7 +75,7 @@ pub enum Walker {
     /// The stored nodes, one tree after another (any size), `u16` bins.
     Pointers,
     /// Complete trees, `u8` bins.
-    Implicit8(Implicit),
+    Implicit8(Implicit<u8, u8>),
     /// Packed depth-first nodes, `u8` bins.
     Packed8(Packed8),
     /// Complete trees in blocks of three levels, `u8` bins, SSSE3 (≤ 6
@@ -83,18 +86,14 @@ pub enum Walker {
     Cuts(Cuts),
 }
 
-/// A layout's traversal: calls `visit(tree, global leaf number)` for every
-/// tree, in tree order, given the row's bins `R`.
-trait Walk<R: ?Sized> {
-    fn walk(&self, q: &QuantTrees, bins: &R, visit: impl FnMut(usize, usize));
-}
+/// The pointer layout (any depth): the stored nodes, one tree after
+/// another, on `u16` bins.
+struct Pointers<'a>(&'a QuantTrees);
 
-/// The pointer layout (any depth): one tree after another.
-struct Pointers;
-
-impl Walk<[u16]> for Pointers {
+impl Walk<[u16]> for Pointers<'_> {
     #[inline(always)]
-    fn walk(&self, q: &QuantTrees, bins: &[u16], mut visit: impl FnMut(usize, usize)) {
+    fn walk(&self, bins: &[u16], mut visit: impl FnMut(usize, usize)) {
+        let q = self.0;
         for (t, tree) in q.trees.iter().enumerate() {
             visit(t, leaf_of(q, tree, bins));
         }
@@ -200,7 +199,7 @@ impl CompiledBinned {
         let fits =
             (0..q.n_features).all(|f| q.cut_start[f + 1] - q.cut_start[f] <= u32::from(u8::MAX));
         let narrow_walker = if fits {
-            Implicit::build(&q)
+            implicit(&q)
                 .map(|im| Blocks::build(&q, &im).map_or(Walker::Implicit8(im), Walker::Blocks))
                 .or_else(|| Packed8::build(&q).map(Walker::Packed8))
         } else {
@@ -285,7 +284,7 @@ impl CompiledBinned {
             Walker::Blocks(b) => self.accumulate_blocks(row, acc, b),
             Walker::Implicit8(im) => self.accumulate8(row, acc, im),
             Walker::Packed8(p) => self.accumulate8(row, acc, p),
-            Walker::Pointers => self.accumulate16(row, bins, acc, &Pointers),
+            Walker::Pointers => self.accumulate16(row, bins, acc, &Pointers(&self.q)),
         }
     }
 
@@ -383,14 +382,14 @@ impl CompiledBinned {
         match &q.output {
             Output::Boosted { base, .. } if base.len() == 1 => {
                 let mut sum = 0i32;
-                walk.walk(q, bins, |t, leaf| sum += v(t, leaf));
+                walk.walk(bins, |t, leaf| sum += v(t, leaf));
                 acc[0] = sum as f32;
             }
             Output::Boosted {
                 base, tree_output, ..
             } if base.len() <= INT_OUTPUTS => {
                 let mut sums = [0i32; INT_OUTPUTS];
-                walk.walk(q, bins, |t, leaf| {
+                walk.walk(bins, |t, leaf| {
                     sums[tree_output[t] as usize] += v(t, leaf);
                 });
                 for (a, s) in acc.iter_mut().zip(&sums[..base.len()]) {
@@ -400,7 +399,7 @@ impl CompiledBinned {
             Output::Average if q.n_classes <= INT_OUTPUTS => {
                 let k = q.n_classes;
                 let mut sums = [0i32; INT_OUTPUTS];
-                walk.walk(q, bins, |t, leaf| {
+                walk.walk(bins, |t, leaf| {
                     for (j, s) in sums[..k].iter_mut().enumerate() {
                         *s += v(t, leaf * k + j);
                     }
@@ -430,7 +429,7 @@ impl CompiledBinned {
             Output::Average => {
                 acc.fill(0.0);
                 let k = q.n_classes;
-                walk.walk(q, bins, |t, leaf| {
+                walk.walk(bins, |t, leaf| {
                     for (j, a) in acc.iter_mut().enumerate() {
                         *a += value(t, leaf * k + j);
                     }
@@ -450,10 +449,10 @@ impl CompiledBinned {
                 if base.len() == 1 {
                     // One output: sum in a register (see `CompiledTrees`).
                     let mut sum = acc[0];
-                    walk.walk(q, bins, |t, leaf| sum += value(t, leaf));
+                    walk.walk(bins, |t, leaf| sum += value(t, leaf));
                     acc[0] = sum;
                 } else {
-                    walk.walk(q, bins, |t, leaf| {
+                    walk.walk(bins, |t, leaf| {
                         acc[tree_output[t] as usize] += value(t, leaf);
                     });
                 }

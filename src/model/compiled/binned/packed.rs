@@ -3,9 +3,9 @@
 //! several trees at a time by the float form's [`lock_step`]. Uses the
 //! saved form's nodes and the [`Walk`] trait.
 
-use super::Walk;
 use crate::model::binned::decode;
-use crate::model::compiled::trees::lock_step;
+use crate::model::compiled::walk::lock_step;
+use crate::model::compiled::walk::Walk;
 use crate::model::{QNode, QuantTrees};
 
 /// Nodes under each internal node of a tree's local nodes (children come
@@ -80,7 +80,7 @@ fn depth_first(q: &QuantTrees, t: usize) -> Vec<Slot<'_>> {
 
 /// Deep trees (forests) as 4-byte depth-first nodes, `u8` bins and
 /// features, the binned twin of the float form's packed layout
-/// (`compiled/trees.rs`): the next node is the child with the larger
+/// (`compiled/trees/packed.rs`): the next node is the child with the larger
 /// subtree, the other is `far` nodes further, and a leaf parks the walk, so
 /// [`lock_step`] walks them several at a time with no branch on the data
 /// until all of them stand on a leaf. `far`'s top bit is the flag
@@ -94,6 +94,8 @@ fn depth_first(q: &QuantTrees, t: usize) -> Vec<Slot<'_>> {
 pub struct Packed8 {
     pub(super) nodes: Vec<PNode8>,
     tree_start: Vec<u32>,
+    /// Each tree's first leaf number: a leaf node holds its tree-local one.
+    leaf_base: Vec<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,18 +156,24 @@ impl Packed8 {
                 });
             }
         }
-        Some(Packed8 { nodes, tree_start })
+        let leaf_base = q.trees.iter().map(|t| t.leaf_base).collect();
+        Some(Packed8 {
+            nodes,
+            tree_start,
+            leaf_base,
+        })
     }
 
     /// Bytes held by the nodes and tree offsets.
     pub(super) fn heap_bytes(&self) -> usize {
-        self.nodes.len() * size_of::<PNode8>() + self.tree_start.len() * size_of::<u32>()
+        self.nodes.len() * size_of::<PNode8>()
+            + (self.tree_start.len() + self.leaf_base.len()) * size_of::<u32>()
     }
 }
 
 impl Walk<[u8; 256]> for Packed8 {
     #[inline(always)]
-    fn walk(&self, q: &QuantTrees, bins: &[u8; 256], mut visit: impl FnMut(usize, usize)) {
+    fn walk(&self, bins: &[u8; 256], mut visit: impl FnMut(usize, usize)) {
         let step = |p: usize| {
             // SAFETY: `lock_step` passes positions a walk reached: it starts
             // at a tree's first node and moves only to a child of the same
@@ -176,7 +184,7 @@ impl Walk<[u8; 256]> for Packed8 {
             n.step_from(bins[usize::from(n.feature)])
         };
         lock_step(&self.tree_start, step, |t, p| {
-            visit(t, q.trees[t].leaf_base as usize + self.nodes[p].leaf());
+            visit(t, self.leaf_base[t] as usize + self.nodes[p].leaf());
         });
     }
 }

@@ -5,7 +5,7 @@
 
 use super::binner::Binner;
 use super::blocks::{Blocks, Row64};
-use super::implicit::Implicit;
+use super::implicit::implicit;
 use super::packed::FAR_FLIPPED;
 #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
 use super::x86;
@@ -269,8 +269,8 @@ fn block_walk_reaches_the_leaves_the_complete_trees_reach() {
             let q = QuantTrees::from_ensemble(&f, precision).unwrap();
             let shifted = matches!(q.leaves, Leaves::Int8Shifted { .. });
             assert!(shifted || form != 2, "case {case}");
-            let im = Implicit::build(&q)
-                .unwrap_or_else(|| panic!("case {case}: shallow trees are complete"));
+            let im =
+                implicit(&q).unwrap_or_else(|| panic!("case {case}: shallow trees are complete"));
             assert_eq!(im.depth, depth, "case {case}");
             let blocks = Blocks::build_unchecked(&q, &im).expect("≤ 6 deep, < 64 features");
             assert_eq!(blocks.regs as usize, n_features.div_ceil(16), "case {case}");
@@ -292,7 +292,6 @@ fn block_walk_reaches_the_leaves_the_complete_trees_reach() {
             let Walker::Cuts(cw) = cut.walker.clone() else {
                 unreachable!()
             };
-            let inner = &q;
             let binner = narrow.binner.clone();
             let float = float(&f);
             let (q, implicit) = (run(narrow), run(implicit));
@@ -310,16 +309,16 @@ fn block_walk_reaches_the_leaves_the_complete_trees_reach() {
                     saw_255 |= b == 255;
                 });
                 let (mut want, mut got) = (Vec::new(), Vec::new());
-                im.walk(inner, &wide, |t, l| want.push((t, l)));
+                im.walk(&wide, |t, l| want.push((t, l)));
                 blocks.walk_portable(&bins, |t, l| got.push((t, l)));
                 assert_eq!(got, want, "case {case}, portable, {row:?}");
                 if simd {
                     got.clear();
-                    blocks.walk(inner, &bins, |t, l| got.push((t, l)));
+                    blocks.walk(&bins, |t, l| got.push((t, l)));
                     assert_eq!(got, want, "case {case}, SSSE3, {row:?}");
                 }
                 got.clear();
-                cw.walk(inner, &row[..], |t, l| got.push((t, l)));
+                cw.walk(&row[..], |t, l| got.push((t, l)));
                 assert_eq!(got, want, "case {case}, cuts, {row:?}");
                 let k = q.n_classes();
                 let (mut a, mut b, mut c) = (vec![0f32; k], vec![0f32; k], vec![0f32; k]);
@@ -406,8 +405,8 @@ fn few_trees_walk_the_cut_values_like_the_binned_walks() {
                 let row = random_row(&mut rng, &grid, n_features, r);
                 let (mut want, mut got) = (Vec::new(), Vec::new());
                 binner.bin_row(&row, |f, b| bins[f] = b);
-                Pointers.walk(&q, &bins[..], |t, l| want.push((t, l)));
-                cw.walk(&q, &row[..], |t, l| got.push((t, l)));
+                Pointers(&q).walk(&bins[..], |t, l| want.push((t, l)));
+                cw.walk(&row[..], |t, l| got.push((t, l)));
                 assert_eq!(got, want, "case {case}, {row:?}");
                 let bits = |m: &CompiledModel, s: &mut Scratch| {
                     let mut p = vec![0f32; k];

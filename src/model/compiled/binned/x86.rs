@@ -6,8 +6,7 @@
 
 use super::binner::{Binner, BLOCK};
 use super::blocks::{Block, Blocks, Row64, SLOT};
-use super::Walk;
-use crate::model::QuantTrees;
+use crate::model::compiled::walk::Walk;
 #[cfg(target_arch = "x86")]
 use std::arch::x86::*;
 #[cfg(target_arch = "x86_64")]
@@ -210,7 +209,7 @@ pub(super) unsafe fn bin_row(b: &Binner, row: &[f32], out: &mut Row64) {
 
 impl Walk<Row64> for Blocks {
     #[inline(always)]
-    fn walk(&self, _: &QuantTrees, bins: &Row64, visit: impl FnMut(usize, usize)) {
+    fn walk(&self, bins: &Row64, visit: impl FnMut(usize, usize)) {
         // SAFETY: a `Blocks` is only built (`Blocks::build`) when the
         // CPU has SSSE3, by `build_unchecked` (the tests that build one
         // without the CPU check call this only when it passes).

@@ -1,0 +1,165 @@
+//! The packed layout of float trees: 8-byte nodes in depth-first order,
+//! the larger subtree next, walked 4 trees in lock-step
+//! ([`super::super::walk::lock_step`]).
+
+use super::super::walk::{lock_step, Walk};
+use crate::model::tree::TreeEnsemble;
+
+/// An 8-byte depth-first node: `row[feature] <= threshold` goes left. The
+/// next node is the left child, or the right one when the [`FLIPPED`] bit of
+/// `feature` is set; the other child is `far` nodes further. A leaf:
+/// `threshold` is a quiet NaN whose low 22 bits are the leaf number, `far`
+/// is 0, `feature` 0.
+#[derive(Debug, Clone, Copy)]
+#[repr(C)]
+pub(crate) struct PNode {
+    threshold: f32,
+    pub(super) feature: u16,
+    pub(super) far: u16,
+}
+
+/// The bit of [`PNode::feature`] saying that the next node is the right child.
+pub(super) const FLIPPED: u16 = 1 << 15;
+
+const QUIET_NAN: u32 = 0x7fc0_0000;
+const NAN_PAYLOAD: u32 = (1 << 22) - 1;
+
+impl PNode {
+    fn leaf(id: u32) -> PNode {
+        PNode {
+            threshold: f32::from_bits(QUIET_NAN | id),
+            feature: 0,
+            far: 0,
+        }
+    }
+
+    #[cfg(test)]
+    pub(super) fn is_leaf(&self) -> bool {
+        self.far == 0
+    }
+
+    #[inline(always)]
+    fn leaf_id(&self) -> u32 {
+        self.threshold.to_bits() & NAN_PAYLOAD
+    }
+
+    /// The offset given the row's value of the node's feature: to the next
+    /// node when "goes left" and "next is left" agree (`x <= NaN` is false
+    /// for a leaf, `far` 0 keeps the walk there).
+    #[inline(always)]
+    fn step_from(&self, x: f32) -> usize {
+        let left = u16::from(x <= self.threshold);
+        if left ^ (self.feature >> 15) != 0 {
+            1
+        } else {
+            usize::from(self.far)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Packed {
+    pub(super) nodes: Vec<PNode>,
+    /// First node of each tree.
+    tree_start: Vec<u32>,
+}
+
+impl Packed {
+    /// Bytes held by the nodes and tree starts.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.nodes.len() * size_of::<PNode>() + self.tree_start.len() * size_of::<u32>()
+    }
+
+    /// `None` when a tree is too big for `u16` offsets, a feature index for
+    /// 15 bits, or a leaf number for a NaN payload. (Leaf numbers are read
+    /// from the nodes, not counted in `leaf_values`: the binned form's cut
+    /// walk lays out a copy of its trees that has no leaf values.)
+    pub(super) fn build(ens: &TreeEnsemble) -> Option<Packed> {
+        if ens.n_features == 0
+            || ens.n_features > usize::from(!FLIPPED)
+            || ens
+                .nodes
+                .iter()
+                .any(|n| n.is_leaf() && n.left > NAN_PAYLOAD)
+            // The lock-step walk loads features unchecked.
+            || ens
+                .nodes
+                .iter()
+                .any(|n| !n.is_leaf() && n.feature as usize >= ens.n_features)
+        {
+            return None;
+        }
+        let size = subtree_sizes(ens);
+        let mut nodes: Vec<PNode> = Vec::with_capacity(ens.nodes.len());
+        let mut tree_start = Vec::with_capacity(ens.n_trees());
+        for t in 0..ens.n_trees() {
+            let start = nodes.len();
+            tree_start.push(u32::try_from(start).ok()?);
+            // Depth-first, the larger subtree first (ties: left); `far`
+            // patched when the other child is placed. (node, parent waiting
+            // for it as its far child)
+            let mut stack = vec![(ens.roots[t] as usize, None::<usize>)];
+            while let Some((i, parent)) = stack.pop() {
+                let here = nodes.len();
+                if let Some(p) = parent {
+                    nodes[p].far = u16::try_from(here - p).ok()?;
+                }
+                let n = &ens.nodes[i];
+                if n.is_leaf() {
+                    nodes.push(PNode::leaf(n.left));
+                } else {
+                    let (left, right) = (n.left as usize, n.right as usize);
+                    let flipped = size[right] > size[left];
+                    let (near, far) = if flipped {
+                        (right, left)
+                    } else {
+                        (left, right)
+                    };
+                    nodes.push(PNode {
+                        threshold: n.threshold,
+                        feature: n.feature as u16 | if flipped { FLIPPED } else { 0 },
+                        far: 0,
+                    });
+                    stack.push((far, Some(here)));
+                    stack.push((near, None));
+                }
+            }
+            if nodes.len() - start > usize::from(u16::MAX) {
+                return None;
+            }
+        }
+        Some(Packed { nodes, tree_start })
+    }
+}
+
+/// The number of nodes under each node, itself included (children are
+/// stored after their parent, so one backward pass does it).
+pub(super) fn subtree_sizes(ens: &TreeEnsemble) -> Vec<u32> {
+    let mut size = vec![1u32; ens.nodes.len()];
+    for i in (0..ens.nodes.len()).rev() {
+        let n = &ens.nodes[i];
+        if !n.is_leaf() {
+            size[i] = 1 + size[n.left as usize] + size[n.right as usize];
+        }
+    }
+    size
+}
+
+impl Walk<[f32]> for Packed {
+    #[inline(always)]
+    fn walk(&self, row: &[f32], mut visit: impl FnMut(usize, usize)) {
+        let step = |p: usize| {
+            // SAFETY: `lock_step` passes positions a walk reached: it starts
+            // at a tree's first node and moves only to a child of the same
+            // tree (offsets are built from the tree) or stays on a leaf, so
+            // `p` is inside `nodes`; `build` keeps only features below
+            // `n_features`, which `CompiledTrees::accumulate` checks `row`
+            // covers.
+            let n = unsafe { self.nodes.get_unchecked(p) };
+            n.step_from(unsafe { *row.get_unchecked(usize::from(n.feature & !FLIPPED)) })
+        };
+        lock_step(&self.tree_start, step, |t, p| {
+            visit(t, self.nodes[p].leaf_id() as usize)
+        });
+    }
+}
