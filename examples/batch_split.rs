@@ -1,5 +1,5 @@
 //! When does splitting a batch across two threads pay? Measures it for
-//! `Model::predict_batch`'s parallel threshold (`model::parallel_rows`).
+//! `CompiledModel::predict_batch`'s threshold for splitting a batch (`src/model/compiled/batch.rs`).
 //!
 //! For models from the cheapest row (logistic regression) to the dearest
 //! (forest 100, unlimited depth) on w1's shape (5,000 × 20 synthetic rows),

@@ -9,7 +9,7 @@
 //! ```text
 //! RAYON_NUM_THREADS=1 cargo run --release --example fit_times -- \
 //!   --config configs/peers/fit_w1.toml --workload w1 --candidate forest-100 \
-//!   --train ../shared/data/w1/train.csv --test ../shared/data/w1/test.csv --target label
+//!   --train TRAIN.csv --test TEST.csv --target label
 //! ```
 //! `--seed N` replaces the config's seed.
 

@@ -23,7 +23,7 @@
 //!
 //! ```text
 //! cargo run --release --example peers_native -- --config configs/peers/w1.toml \
-//!   --train ../shared/data/w1/train.csv --test ../shared/data/w1/test.csv --target label \
+//!   --train TRAIN.csv --test TEST.csv --target label \
 //!   --peers target/peers/peers.json --workload w1 --out target/peers/native-w1.json
 //! ```
 //! The TL2cgen library of each model is `<c_dir>/libpredictor.so` (the

@@ -4,7 +4,7 @@
 //! Why in house: linfa has no boosting, smartcore's `XGRegressor` is
 //! squared-error only with private trees, and the maintained Rust GBMs either
 //! lack multiclass (forust-ml) or need nightly / a C++ build (perpetual,
-//! lightgbm3) — see `CRATES.md`. The design is the one LightGBM and
+//! lightgbm3). The design is the one LightGBM and
 //! scikit-learn's `HistGradientBoostingClassifier` use:
 //! - every feature is binned once into at most `max_bins` bins (cut points
 //!   halfway between distinct values, or at quantiles when there are more

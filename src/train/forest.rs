@@ -5,7 +5,7 @@
 //! scikit-learn's per thread (1.87 s against 1.15 s for 100 trees on w1) and
 //! keeps only the majority class at a leaf, so its forest can only vote;
 //! linfa-ensemble is slower still, samples features per tree rather than per
-//! split, and breaks vote ties through a `HashMap` (`CRATES.md`). No crate
+//! split, and breaks vote ties through a `HashMap` (not deterministic). No crate
 //! grows scikit-learn's forest: CART on Gini, a bootstrap sample per tree,
 //! `max_features` drawn afresh at every node, leaves holding class
 //! fractions (so the forest's probabilities are the mean of its trees',
