@@ -15,20 +15,7 @@
 //! each decide whether their trees take this layout and describe their
 //! nodes to [`Implicit::build`]; the layout and its walk are this file.
 
-use super::walk::{Walk, LANES, MAX_IMPLICIT_DEPTH};
-
-/// A node as the source trees describe it to [`Implicit::build`].
-pub(crate) enum Node<F, K, N> {
-    /// Goes left when `row[feature] <= key`, to `left`, else to `right`.
-    Split {
-        feature: F,
-        key: K,
-        left: N,
-        right: N,
-    },
-    /// The leaf's global number (its row in the leaf values).
-    Leaf(u32),
-}
+use super::walk::{Node, Walk, LANES, MAX_IMPLICIT_DEPTH};
 
 /// A row the walk reads: `at(feature)` is the value a node with that
 /// feature compares with its key.

@@ -1,6 +1,7 @@
 //! What every tree layout shares: the [`Walk`] trait through which the
-//! accumulation loops read a layout, the lock-step driver of the packed
-//! layouts ([`lock_step`]), and the constants that shape the walks.
+//! accumulation loops read a layout, how a form describes its trees to a
+//! layout ([`Node`]), the packed layouts' node order ([`packed_order`]) and
+//! lock-step driver ([`lock_step`]), and the constants that shape the walks.
 
 /// A layout's traversal: calls `visit(tree, leaf number)` for every tree, in
 /// tree order (so sums follow the stored form's order exactly), given the
@@ -8,6 +9,20 @@
 /// row's bins for the binned ones.
 pub(crate) trait Walk<R: ?Sized> {
     fn walk(&self, row: &R, visit: impl FnMut(usize, usize));
+}
+
+/// A node as a form describes its trees to a layout (`Implicit::build`,
+/// [`packed_order`]).
+pub(crate) enum Node<F, K, N> {
+    /// Goes left when `row[feature] <= key`, to `left`, else to `right`.
+    Split {
+        feature: F,
+        key: K,
+        left: N,
+        right: N,
+    },
+    /// The leaf's global number (its row in the leaf values).
+    Leaf(u32),
 }
 
 /// Trees walked at once by the complete-tree layouts: their walks are
@@ -68,4 +83,101 @@ pub(crate) fn lock_step(
         }
         leaf(t, p);
     }
+}
+
+/// One position of a tree in the packed layouts' order.
+pub(crate) enum Slot<F, K> {
+    /// A split; `flipped`: the next position is its right child; its other
+    /// child is `far` positions further.
+    Split {
+        feature: F,
+        key: K,
+        flipped: bool,
+        far: usize,
+    },
+    /// The leaf's number, as the form described it.
+    Leaf(u32),
+}
+
+/// The tree under `root` in the packed layouts' order: depth-first, the
+/// child with the larger subtree next (ties: left), the side more rows take,
+/// so a walk mostly moves to the next position, often on the same cache
+/// line. `node(n)` describes node `n` (`None`: the layout cannot hold it,
+/// and neither can the tree). Checked trees only.
+pub(crate) fn packed_order<F: Copy, K: Copy, N: Copy>(
+    root: N,
+    node: impl Fn(N) -> Option<Node<F, K, N>>,
+) -> Option<Vec<Slot<F, K>>> {
+    // The tree in pre-order with tree-local child indices (children come
+    // after their parent), so subtree sizes take one backward pass.
+    let mut local: Vec<Node<F, K, usize>> = Vec::new();
+    let mut stack = vec![(root, None::<(usize, bool)>)];
+    while let Some((n, parent)) = stack.pop() {
+        let here = local.len();
+        if let Some((p, right)) = parent {
+            if let Node::Split { left, right: r, .. } = &mut local[p] {
+                *(if right { r } else { left }) = here;
+            }
+        }
+        match node(n)? {
+            Node::Split {
+                feature,
+                key,
+                left,
+                right,
+            } => {
+                local.push(Node::Split {
+                    feature,
+                    key,
+                    left: 0,
+                    right: 0,
+                });
+                stack.push((right, Some((here, true))));
+                stack.push((left, Some((here, false))));
+            }
+            Node::Leaf(l) => local.push(Node::Leaf(l)),
+        }
+    }
+    let mut size = vec![1usize; local.len()];
+    for i in (0..local.len()).rev() {
+        if let Node::Split { left, right, .. } = local[i] {
+            size[i] = 1 + size[left] + size[right];
+        }
+    }
+    let mut slots = Vec::with_capacity(local.len());
+    // (local node, position waiting for it as its far child)
+    let mut stack = vec![(0usize, None::<usize>)];
+    while let Some((i, waiting)) = stack.pop() {
+        let here = slots.len();
+        if let Some(p) = waiting {
+            if let Slot::Split { far, .. } = &mut slots[p] {
+                *far = here - p;
+            }
+        }
+        match local[i] {
+            Node::Leaf(l) => slots.push(Slot::Leaf(l)),
+            Node::Split {
+                feature,
+                key,
+                left,
+                right,
+            } => {
+                let flipped = size[right] > size[left];
+                let (near, other) = if flipped {
+                    (right, left)
+                } else {
+                    (left, right)
+                };
+                slots.push(Slot::Split {
+                    feature,
+                    key,
+                    flipped,
+                    far: 0,
+                });
+                stack.push((other, Some(here)));
+                stack.push((near, None));
+            }
+        }
+    }
+    Some(slots)
 }

@@ -3,7 +3,8 @@
 //! to it as `(feature, bin)` pairs over the row's `u8` bins. Also the layout
 //! the block walk ([`Blocks`](super::Blocks)) is built from.
 
-use super::super::implicit::{Implicit, Node};
+use super::super::implicit::Implicit;
+use super::super::walk::Node;
 use crate::model::binned::decode;
 use crate::model::QuantTrees;
 

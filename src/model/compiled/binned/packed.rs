@@ -4,79 +4,8 @@
 //! saved form's nodes and the [`Walk`] trait.
 
 use crate::model::binned::decode;
-use crate::model::compiled::walk::lock_step;
-use crate::model::compiled::walk::Walk;
-use crate::model::{QNode, QuantTrees};
-
-/// Nodes under each internal node of a tree's local nodes (children come
-/// after parents), and a child reference's size.
-fn local_sizes(local: &[QNode]) -> Vec<u32> {
-    let mut size = vec![1u32; local.len()];
-    for i in (0..local.len()).rev() {
-        size[i] = 1 + child_size(local[i].left, &size) + child_size(local[i].right, &size);
-    }
-    size
-}
-
-fn child_size(c: i16, size: &[u32]) -> u32 {
-    decode(c).map_or(1, |i| size[i])
-}
-
-/// One position of a tree's packed depth-first order.
-enum Slot<'a> {
-    /// A split; `flipped`: the next position is its right child; its other
-    /// child is `far` positions further.
-    Split {
-        node: &'a QNode,
-        flipped: bool,
-        far: usize,
-    },
-    /// The tree-local leaf number.
-    Leaf(usize),
-}
-
-/// Tree `t`'s nodes in depth-first order, the larger subtree next (ties:
-/// left): the order [`Packed8`] stores (checked models only).
-fn depth_first(q: &QuantTrees, t: usize) -> Vec<Slot<'_>> {
-    let tree = &q.trees[t];
-    let end = q
-        .trees
-        .get(t + 1)
-        .map_or(q.nodes.len(), |n| n.node_base as usize);
-    let local = &q.nodes[tree.node_base as usize..end];
-    let size = local_sizes(local);
-    let mut slots = Vec::with_capacity(2 * local.len() + 1);
-    // (child reference, parent waiting for it as its far child)
-    let mut stack = vec![(tree.root, None::<usize>)];
-    while let Some((c, parent)) = stack.pop() {
-        let here = slots.len();
-        if let Some(p) = parent {
-            if let Slot::Split { far, .. } = &mut slots[p] {
-                *far = here - p;
-            }
-        }
-        match decode(c) {
-            Err(l) => slots.push(Slot::Leaf(l)),
-            Ok(i) => {
-                let n = &local[i];
-                let flipped = child_size(n.right, &size) > child_size(n.left, &size);
-                let (near, other) = if flipped {
-                    (n.right, n.left)
-                } else {
-                    (n.left, n.right)
-                };
-                slots.push(Slot::Split {
-                    node: n,
-                    flipped,
-                    far: 0,
-                });
-                stack.push((other, Some(here)));
-                stack.push((near, None));
-            }
-        }
-    }
-    slots
-}
+use crate::model::compiled::walk::{lock_step, packed_order, Node, Slot, Walk};
+use crate::model::QuantTrees;
 
 /// Deep trees (forests) as 4-byte depth-first nodes, `u8` bins and
 /// features, the binned twin of the float form's packed layout
@@ -134,9 +63,21 @@ impl Packed8 {
         }
         let mut nodes: Vec<PNode8> = Vec::with_capacity(2 * q.nodes.len() + q.trees.len());
         let mut tree_start = Vec::with_capacity(q.trees.len());
-        for t in 0..q.trees.len() {
+        for tree in &q.trees {
             tree_start.push(u32::try_from(nodes.len()).ok()?);
-            let slots = depth_first(q, t);
+            let local = &q.nodes[tree.node_base as usize..];
+            let slots = packed_order(tree.root, |c| {
+                Some(match decode(c) {
+                    Ok(i) => Node::Split {
+                        feature: u8::try_from(local[i].feature).ok()?,
+                        key: u8::try_from(local[i].bin).ok()?,
+                        left: local[i].left,
+                        right: local[i].right,
+                    },
+                    // The tree-local leaf number: a leaf node holds it.
+                    Err(l) => Node::Leaf(l as u32),
+                })
+            })?;
             // Offsets and (so) leaf numbers fit 15 bits.
             if slots.len() > usize::from(!FAR_FLIPPED) {
                 return None;
@@ -148,9 +89,14 @@ impl Packed8 {
                         bin: (l >> 8) as u8,
                         far: 0,
                     },
-                    Slot::Split { node, flipped, far } => PNode8 {
-                        feature: u8::try_from(node.feature).ok()?,
-                        bin: u8::try_from(node.bin).ok()?,
+                    Slot::Split {
+                        feature,
+                        key,
+                        flipped,
+                        far,
+                    } => PNode8 {
+                        feature,
+                        bin: key,
                         far: far as u16 | if flipped { FAR_FLIPPED } else { 0 },
                     },
                 });

@@ -30,8 +30,8 @@ mod packed;
 #[cfg(test)]
 mod tests;
 
-use super::implicit::{Implicit, Node};
-use super::walk::Walk;
+use super::implicit::Implicit;
+use super::walk::{Node, Walk};
 use crate::model::tree::{Output, TreeEnsemble};
 use packed::Packed;
 

@@ -2,7 +2,7 @@
 //! the larger subtree next, walked 4 trees in lock-step
 //! ([`super::super::walk::lock_step`]).
 
-use super::super::walk::{lock_step, Walk};
+use super::super::walk::{lock_step, packed_order, Node, Slot, Walk};
 use crate::model::tree::TreeEnsemble;
 
 /// An 8-byte depth-first node: `row[feature] <= threshold` goes left. The
@@ -89,60 +89,44 @@ impl Packed {
         {
             return None;
         }
-        let size = subtree_sizes(ens);
         let mut nodes: Vec<PNode> = Vec::with_capacity(ens.nodes.len());
         let mut tree_start = Vec::with_capacity(ens.n_trees());
-        for t in 0..ens.n_trees() {
-            let start = nodes.len();
-            tree_start.push(u32::try_from(start).ok()?);
-            // Depth-first, the larger subtree first (ties: left); `far`
-            // patched when the other child is placed. (node, parent waiting
-            // for it as its far child)
-            let mut stack = vec![(ens.roots[t] as usize, None::<usize>)];
-            while let Some((i, parent)) = stack.pop() {
-                let here = nodes.len();
-                if let Some(p) = parent {
-                    nodes[p].far = u16::try_from(here - p).ok()?;
-                }
-                let n = &ens.nodes[i];
-                if n.is_leaf() {
-                    nodes.push(PNode::leaf(n.left));
+        for &root in &ens.roots {
+            tree_start.push(u32::try_from(nodes.len()).ok()?);
+            let slots = packed_order(root, |i| {
+                let n = &ens.nodes[i as usize];
+                Some(if n.is_leaf() {
+                    Node::Leaf(n.left)
                 } else {
-                    let (left, right) = (n.left as usize, n.right as usize);
-                    let flipped = size[right] > size[left];
-                    let (near, far) = if flipped {
-                        (right, left)
-                    } else {
-                        (left, right)
-                    };
-                    nodes.push(PNode {
-                        threshold: n.threshold,
-                        feature: n.feature as u16 | if flipped { FLIPPED } else { 0 },
-                        far: 0,
-                    });
-                    stack.push((far, Some(here)));
-                    stack.push((near, None));
-                }
-            }
-            if nodes.len() - start > usize::from(u16::MAX) {
+                    Node::Split {
+                        feature: n.feature as u16,
+                        key: n.threshold,
+                        left: n.left,
+                        right: n.right,
+                    }
+                })
+            })?;
+            if slots.len() > usize::from(u16::MAX) {
                 return None;
+            }
+            for s in slots {
+                nodes.push(match s {
+                    Slot::Leaf(l) => PNode::leaf(l),
+                    Slot::Split {
+                        feature,
+                        key,
+                        flipped,
+                        far,
+                    } => PNode {
+                        threshold: key,
+                        feature: feature | if flipped { FLIPPED } else { 0 },
+                        far: far as u16,
+                    },
+                });
             }
         }
         Some(Packed { nodes, tree_start })
     }
-}
-
-/// The number of nodes under each node, itself included (children are
-/// stored after their parent, so one backward pass does it).
-pub(super) fn subtree_sizes(ens: &TreeEnsemble) -> Vec<u32> {
-    let mut size = vec![1u32; ens.nodes.len()];
-    for i in (0..ens.nodes.len()).rev() {
-        let n = &ens.nodes[i];
-        if !n.is_leaf() {
-            size[i] = 1 + size[n.left as usize] + size[n.right as usize];
-        }
-    }
-    size
 }
 
 impl Walk<[f32]> for Packed {

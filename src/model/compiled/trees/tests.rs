@@ -1,6 +1,6 @@
 //! The float layouts against the stored nodes, and how they are chosen.
 
-use super::packed::{subtree_sizes, PNode, Packed, FLIPPED};
+use super::packed::{PNode, Packed, FLIPPED};
 use super::*;
 use crate::model::compiled::walk::MAX_IMPLICIT_DEPTH;
 use crate::model::{Link, Output};
@@ -138,7 +138,14 @@ fn packed_nodes_put_the_larger_subtree_next() {
         splits.len()
     );
     // The next node starts the larger subtree: its subtree ends at `far`.
-    let size = subtree_sizes(&ens);
+    // Stored nodes → subtree size (children come after their parent).
+    let mut size = vec![1u32; ens.nodes.len()];
+    for i in (0..ens.nodes.len()).rev() {
+        let n = &ens.nodes[i];
+        if !n.is_leaf() {
+            size[i] = 1 + size[n.left as usize] + size[n.right as usize];
+        }
+    }
     let stored: Vec<u32> = {
         // Packed position → subtree size, from the packed nodes alone.
         let mut sizes = vec![1u32; packed.nodes.len()];
