@@ -66,6 +66,7 @@ pub mod progress;
 pub mod report;
 pub mod run;
 pub mod select;
+pub mod serve;
 pub mod timefmt;
 pub mod train;
 

@@ -8,6 +8,7 @@
 mod drift;
 mod export;
 mod import;
+mod package;
 mod progress;
 mod run;
 mod serve;
@@ -39,11 +40,13 @@ enum Command {
     /// much, and whether to retrain (exit 0 no drift, 1 drift, 2 error).
     Drift(drift::DriftArgs),
     /// Score a CSV file with a saved model package (validated against its schema).
-    Predict(serve::PredictArgs),
+    Predict(package::PredictArgs),
     /// Describe a saved model package (verifying it first).
-    Inspect(serve::InspectArgs),
+    Inspect(package::InspectArgs),
     /// Time a saved model package on rows of a CSV file, as `run` measures.
-    Bench(serve::BenchArgs),
+    Bench(package::BenchArgs),
+    /// Serve a saved model package over HTTP (Open Inference Protocol, plain JSON).
+    Serve(serve::ServeArgs),
     /// (Internal) one cold start: load a package and predict one row, print the times as JSON.
     #[command(hide = true)]
     ColdStartProbe {
@@ -61,9 +64,10 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Drift(args) => drift::execute(args),
-        Command::Predict(args) => serve::predict(args),
-        Command::Inspect(args) => serve::inspect(args),
-        Command::Bench(args) => serve::bench(args),
+        Command::Predict(args) => package::predict(args),
+        Command::Inspect(args) => package::inspect(args),
+        Command::Bench(args) => package::bench(args),
+        Command::Serve(args) => serve::execute(args),
         Command::ColdStartProbe { model, input } => {
             match optbench::run::cold_start_probe(&model, &input) {
                 Ok(c) => {

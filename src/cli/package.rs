@@ -1,0 +1,314 @@
+//! The commands that work on a saved package: `predict`, `inspect`, `bench`.
+
+use super::{fail, EXIT_ERROR};
+use optbench::artifact::{describe, predict_csv, Artifact, PredictFiles, ScoreOptions};
+use optbench::measure::{MeasureSettings, Nanos, MIN_CALLS_FOR_P99};
+use optbench::progress::{Progress, Silent};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  optbench predict --model reports/latest/model --input rows.csv --output preds.csv --proba
+  optbench predict --model DIR --input rows.csv --output preds.csv --skip-invalid
+  optbench predict --model DIR --input rows.csv --strict
+
+Rows are checked against the package's schema: a missing column, text in a numeric
+column or an infinite value is an error naming the row, line and column (with
+--skip-invalid the row goes to the rejected file instead). Columns the model does not
+use, values far outside the training range and categories never seen in training are
+counted and reported; --strict refuses them.
+
+Exit codes: 0 every row scored (or rejected into the rejected file); 1 error.")]
+pub struct PredictArgs {
+    /// The package folder (`<out>/model` of `optbench run`).
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// CSV rows to score (header line, the model's columns in any order).
+    #[arg(long, value_name = "CSV")]
+    input: PathBuf,
+    /// Where to write `row,prediction[,proba_<class>…]`; default: standard output.
+    #[arg(long, value_name = "CSV")]
+    output: Option<PathBuf>,
+    /// Also write one probability column per class.
+    #[arg(long)]
+    proba: bool,
+    /// Refuse columns the model does not use, values far outside the training
+    /// range and unseen categories.
+    #[arg(long)]
+    strict: bool,
+    /// Write invalid rows to the rejected file and go on, instead of stopping at the first.
+    #[arg(long)]
+    skip_invalid: bool,
+    /// The rejected-rows file (with --skip-invalid); default: `<output>.rejected.csv`.
+    #[arg(long, value_name = "CSV", requires = "skip_invalid")]
+    rejected: Option<PathBuf>,
+    /// A value is out of range beyond the training [min, max] widened by this share of its width.
+    #[arg(
+        long,
+        value_name = "SHARE",
+        default_value_t = 0.1,
+        allow_negative_numbers = true
+    )]
+    range_margin: f64,
+}
+
+pub fn predict(args: PredictArgs) -> ExitCode {
+    if !(args.range_margin.is_finite() && args.range_margin >= 0.0) {
+        return fail(&optbench::Error::Flag {
+            flag: "--range-margin".into(),
+            message: format!("{}: expected a share ≥ 0, e.g. 0.1", args.range_margin),
+        });
+    }
+    let rejected =
+        match (&args.rejected, &args.output, args.skip_invalid) {
+            (Some(r), _, true) => Some(r.clone()),
+            (None, Some(out), true) => Some(rejected_path(out)),
+            (None, None, true) => return fail(&optbench::Error::Flag {
+                flag: "--skip-invalid".into(),
+                message:
+                    "writing to standard output: name the rejected-rows file with --rejected FILE"
+                        .into(),
+            }),
+            (_, _, false) => None,
+        };
+    let artifact = match Artifact::load(&args.model) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    let files = PredictFiles {
+        input: &args.input,
+        output: args.output.as_deref(),
+        rejected: rejected.as_deref(),
+        proba: args.proba,
+    };
+    let options = ScoreOptions {
+        strict: args.strict,
+        range_margin: args.range_margin,
+    };
+    let summary = match predict_csv(&artifact, files, options) {
+        Ok(s) => s,
+        Err(e) => return fail(&e),
+    };
+    eprintln!(
+        "scored {} of {} rows with {}{}",
+        summary.scored,
+        summary.rows,
+        artifact.metadata.model.id,
+        args.output
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" → {}", p.display()))
+    );
+    if summary.rejected > 0 {
+        eprintln!(
+            "rejected {} rows → {}",
+            summary.rejected,
+            rejected.as_deref().unwrap_or(Path::new("-")).display()
+        );
+    }
+    if !summary.extra_columns.is_empty() {
+        eprintln!(
+            "warning: column(s) not used by the model: {}",
+            summary.extra_columns.join(", ")
+        );
+    }
+    for c in &summary.columns {
+        if c.out_of_range > 0 {
+            eprintln!(
+                "warning: `{}`: {} value(s) far outside the training range (margin {})",
+                c.name, c.out_of_range, args.range_margin
+            );
+        }
+        if c.unseen_categories > 0 {
+            eprintln!(
+                "warning: `{}`: {} value(s) in categories never seen in training (ignored by the one-hot encoder), e.g. {}",
+                c.name,
+                c.unseen_categories,
+                c.unseen_examples.join(", ")
+            );
+        }
+    }
+    if let Some(acc) = summary.accuracy() {
+        eprintln!(
+            "accuracy {:.4} on {} labelled rows (`{}` column){}",
+            acc,
+            summary.labelled,
+            artifact.metadata.target,
+            if summary.unknown_labels > 0 {
+                format!(
+                    "; {} rows have labels the model never saw",
+                    summary.unknown_labels
+                )
+            } else {
+                String::new()
+            }
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// `preds.csv` → `preds.rejected.csv`.
+fn rejected_path(out: &Path) -> PathBuf {
+    let stem = out.file_stem().map_or_else(
+        || "predictions".into(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    out.with_file_name(format!("{stem}.rejected.csv"))
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  optbench inspect reports/latest/model
+  optbench inspect reports/latest/model --json")]
+pub struct InspectArgs {
+    /// The package folder.
+    #[arg(value_name = "DIR")]
+    model: PathBuf,
+    /// Print metadata.json (verified) instead of the summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn inspect(args: InspectArgs) -> ExitCode {
+    // Loading verifies the package: a damaged one is reported, not described.
+    let artifact = match Artifact::load(&args.model) {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    if args.json {
+        match serde_json::to_string_pretty(&artifact.metadata) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_ERROR);
+            }
+        }
+    } else {
+        print!("{}", describe(&artifact.metadata));
+    }
+    ExitCode::SUCCESS
+}
+
+#[derive(clap::Args)]
+#[command(after_help = "Examples:
+  optbench bench --model reports/latest/model --data test.csv
+
+Times validate → preprocess → predict on every row of --data, single rows, one thread,
+as `optbench run` does (warm-up, interleaved rounds, timer overhead subtracted), and
+the package's load time. With the target column in --data, also the accuracy.")]
+pub struct BenchArgs {
+    /// The package folder.
+    #[arg(long, value_name = "DIR")]
+    model: PathBuf,
+    /// Rows to time (the package's columns; the target column is optional).
+    #[arg(long, value_name = "CSV")]
+    data: PathBuf,
+    /// Timed calls per path.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    calls: usize,
+    /// Seed for the order of the rows.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Also measure the cold start (load + first prediction) in N fresh processes.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    cold_start: usize,
+    /// Print only the figures.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn bench(args: BenchArgs) -> ExitCode {
+    if cfg!(debug_assertions) && !args.quiet {
+        eprintln!("warning: this is a debug build; latency figures are not representative (use cargo run --release)");
+    }
+    if args.calls < MIN_CALLS_FOR_P99 {
+        return fail(&optbench::Error::Flag {
+            flag: "--calls".into(),
+            message: format!(
+                "{}: at least {MIN_CALLS_FOR_P99} timed calls are needed for a p99 with a 95% upper bound",
+                args.calls
+            ),
+        });
+    }
+    let settings = MeasureSettings {
+        timed_calls: args.calls,
+        ..MeasureSettings::default()
+    };
+    let bars = super::progress::Bars::new();
+    let progress: &dyn Progress = if args.quiet { &Silent } else { &bars };
+    let b = match optbench::run::bench_artifact(
+        &args.model,
+        &args.data,
+        &settings,
+        args.seed,
+        progress,
+    ) {
+        Ok(b) => b,
+        Err(e) => {
+            progress.finish_stage();
+            return fail(&e);
+        }
+    };
+    let l = &b.latency;
+    let s = &l.subjects[0];
+    println!(
+        "{} rows, served as {}; {} timed calls per path",
+        b.rows,
+        l.stages.request.describe(),
+        s.end_to_end.calls
+    );
+    println!(
+        "{:<12} {:>12} {:>12} {:>12} {:>12}",
+        "stage", "p50", "p95", "p99", "p99 bound"
+    );
+    for (name, st) in [
+        ("validate", &l.stages.validate),
+        ("preprocess", &l.stages.preprocess),
+        ("model", &s.model_only),
+        ("end-to-end", &s.end_to_end),
+    ] {
+        println!(
+            "{:<12} {:>12} {:>12} {:>12} {:>12}",
+            name,
+            st.p50.to_string(),
+            st.p95.to_string(),
+            st.p99.to_string(),
+            st.p99_upper.to_string()
+        );
+    }
+    println!(
+        "timer overhead {} (subtracted); package load {}",
+        l.overhead.p50, b.load
+    );
+    if args.cold_start > 0 {
+        let runs = match std::env::current_exe()
+            .map_err(|e| optbench::Error::Measure(format!("cannot find this program: {e}")))
+            .and_then(|exe| {
+                optbench::run::cold_starts(&exe, &args.model, &args.data, args.cold_start)
+            }) {
+            Ok(r) => r,
+            Err(e) => return fail(&e),
+        };
+        let stat = |mut v: Vec<u64>| {
+            v.sort_unstable();
+            (Nanos(v[v.len() / 2]), Nanos(v[v.len() - 1]))
+        };
+        let (load50, loadmax) = stat(runs.iter().map(|r| r.0.load.0).collect());
+        let (first50, firstmax) = stat(runs.iter().map(|r| r.0.first_prediction.0).collect());
+        let (wall50, wallmax) = stat(runs.iter().map(|r| r.1 .0).collect());
+        println!(
+            "cold start in {} fresh processes (median / max): load {load50} / {loadmax}, first prediction {first50} / {firstmax}, whole process {wall50} / {wallmax}",
+            runs.len()
+        );
+    }
+    if let Some(acc) = b.accuracy {
+        println!(
+            "accuracy {:.4}{}",
+            acc,
+            b.recorded_accuracy.map_or_else(String::new, |r| format!(
+                " (the package recorded {r:.4} on its test set)"
+            ))
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,524 @@
+//! `optbench serve` as a client sees it: the binary started on loopback
+//! (port 0, the address read from --port-file), called over HTTP, its
+//! answers compared with `optbench predict`'s on the same rows, bit for
+//! bit; bad requests answered with a 4xx naming what was wrong while the
+//! server keeps serving; SIGTERM ending it with exit 0. Every wait and
+//! every request loop here is bounded.
+
+use serde_json::{json, Value as Json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn optbench() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_optbench"));
+    c.current_dir(root());
+    c
+}
+
+/// A running server, stopped (SIGKILL) if a test fails before it does.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(model: &Path, dir: &Path) -> Server {
+        let port_file = dir.join("port.txt");
+        let child = optbench()
+            .args(["serve", "--model"])
+            .arg(model)
+            .args(["--addr", "127.0.0.1:0", "--threads", "2", "--port-file"])
+            .arg(&port_file)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("optbench serve starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let addr = loop {
+            if let Ok(text) = std::fs::read_to_string(&port_file) {
+                if text.ends_with('\n') {
+                    break text.trim().to_string();
+                }
+            }
+            assert!(Instant::now() < deadline, "no port file within 30 s");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+        Server { child, addr }
+    }
+
+    /// One request on its own connection: (status, body).
+    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        let mut s = TcpStream::connect(&self.addr).expect("connects");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        s.read_to_end(&mut response).expect("a response");
+        let text = String::from_utf8(response).expect("UTF-8");
+        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("a status code");
+        (status, body.to_string())
+    }
+
+    fn json(&self, method: &str, path: &str, body: &Json) -> (u16, Json) {
+        let (status, text) = self.call(method, path, &body.to_string());
+        let parsed = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        (status, parsed)
+    }
+
+    /// SIGTERM, then the exit status (within 20 s).
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running 20 s after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// The rows of a CSV file: header, then cells as text.
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    (header, rows)
+}
+
+/// `optbench predict --proba` of `input`: (classes, probabilities as f32).
+fn predicted(model: &Path, input: &Path, dir: &Path) -> (Vec<String>, Vec<Vec<f32>>) {
+    let out = dir.join("predict.csv");
+    let status = optbench()
+        .args(["predict", "--proba", "--model"])
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(&out)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let (_, rows) = read_csv(&out);
+    let classes = rows.iter().map(|r| r[1].clone()).collect();
+    let proba = rows
+        .iter()
+        .map(|r| r[2..].iter().map(|p| p.parse::<f32>().unwrap()).collect())
+        .collect();
+    (classes, proba)
+}
+
+/// The served classes and probabilities of a V2 response.
+fn served(response: &Json) -> (Vec<String>, Vec<Vec<f32>>) {
+    let output = |name: &str| {
+        response["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == name)
+            .unwrap_or_else(|| panic!("no `{name}` in {response}"))
+    };
+    let labels = output("label")["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    let p = output("probabilities");
+    let k = p["shape"][1].as_u64().unwrap() as usize;
+    let flat: Vec<f32> = p["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap() as f32)
+        .collect();
+    (labels, flat.chunks(k).map(<[f32]>::to_vec).collect())
+}
+
+fn bits(p: &[Vec<f32>]) -> Vec<Vec<u32>> {
+    p.iter()
+        .map(|r| r.iter().map(|x| x.to_bits()).collect())
+        .collect()
+}
+
+/// A cell as a V2 or JSON client sends it: a number, `null` for a missing
+/// value, text for a categorical column.
+fn cell(text: &str, categorical: bool) -> Json {
+    if text.is_empty() || text == "NA" {
+        Json::Null
+    } else if categorical {
+        json!(text)
+    } else {
+        json!(text.parse::<f64>().unwrap())
+    }
+}
+
+const PENGUINS_CATEGORICAL: [&str; 2] = ["island", "sex"];
+
+/// Mixed types and missing cells (penguins): per-column V2 tensors and
+/// plain JSON rows predict what `optbench predict` predicts, bit for bit,
+/// for a float forest and an int8 boosted ensemble.
+#[test]
+fn served_predictions_equal_predict_on_mixed_types() {
+    let test_csv = root().join("tests/fixtures/penguins/test.csv");
+    let (header, rows) = read_csv(&test_csv);
+    for package in ["penguins-forest-10", "penguins-boost-20-int8"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = root().join("tests/fixtures/packages").join(package);
+        let (want_classes, want_proba) = predicted(&model, &test_csv, tmp.path());
+        let server = Server::start(&model, tmp.path());
+        let meta = server.json("GET", "/v2/health/ready", &Json::Null).1;
+        assert_eq!(meta["ready"], true);
+        let name = server.json("GET", "/v2/models/nope", &Json::Null);
+        assert_eq!(name.0, 404);
+        let id = if package.ends_with("int8") {
+            "boost-20_int8"
+        } else {
+            "forest-10"
+        };
+        let (status, meta) = server.json("GET", &format!("/v2/models/{id}"), &Json::Null);
+        assert_eq!(status, 200, "{meta}");
+        assert_eq!(meta["inputs"].as_array().unwrap().len(), header.len() - 1);
+
+        let inputs: Vec<Json> = header
+            .iter()
+            .enumerate()
+            .skip(1) // species, the target
+            .map(|(j, name)| {
+                let categorical = PENGUINS_CATEGORICAL.contains(&name.as_str());
+                json!({
+                    "name": name,
+                    "shape": [rows.len(), 1],
+                    "datatype": if categorical { "BYTES" } else { "FP64" },
+                    "data": rows.iter().map(|r| cell(&r[j], categorical)).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let (status, response) = server.json(
+            "POST",
+            &format!("/v2/models/{id}/infer"),
+            &json!({ "id": "t1", "inputs": inputs }),
+        );
+        assert_eq!(status, 200, "{response}");
+        assert_eq!(response["id"], "t1");
+        let (classes, proba) = served(&response);
+        assert_eq!(classes, want_classes, "{package}: V2 classes");
+        assert_eq!(
+            bits(&proba),
+            bits(&want_proba),
+            "{package}: V2 probabilities"
+        );
+
+        let objects: Vec<Json> = rows
+            .iter()
+            .map(|r| {
+                let mut o = serde_json::Map::new();
+                for (j, name) in header.iter().enumerate().skip(1) {
+                    let categorical = PENGUINS_CATEGORICAL.contains(&name.as_str());
+                    o.insert(name.clone(), cell(&r[j], categorical));
+                }
+                Json::Object(o)
+            })
+            .collect();
+        let (status, response) =
+            server.json("POST", "/predict?proba=1", &json!({ "rows": objects }));
+        assert_eq!(status, 200, "{response}");
+        let classes: Vec<String> = response["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect();
+        let proba: Vec<Vec<f32>> = response["probabilities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap() as f32)
+                    .collect()
+            })
+            .collect();
+        assert_eq!(classes, want_classes, "{package}: /predict classes");
+        assert_eq!(
+            bits(&proba),
+            bits(&want_proba),
+            "{package}: /predict probabilities"
+        );
+        assert!(server.terminate().success(), "SIGTERM exits 0");
+    }
+}
+
+/// An all-numeric package (wine, trained here on the tiny config) takes one
+/// [N, F] tensor, and answers as `optbench predict` does; then a list of bad
+/// requests, each refused with its status and words, the server still
+/// serving correct predictions after them.
+#[test]
+fn one_numeric_tensor_and_bad_requests() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    let status = optbench()
+        .args(["run", "--config", "configs/tiny.toml", "--quiet", "--out"])
+        .arg(&out)
+        .args([
+            "--train",
+            "tests/fixtures/wine/train.csv",
+            "--test",
+            "tests/fixtures/wine/test.csv",
+            "--target",
+            "label",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let model = out.join("model");
+    let test_csv = root().join("tests/fixtures/wine/test.csv");
+    let (want_classes, want_proba) = predicted(&model, &test_csv, tmp.path());
+    let (header, rows) = read_csv(&test_csv);
+    let f = header.len() - 1; // the last column is the target
+    let data: Vec<Json> = rows
+        .iter()
+        .flat_map(|r| r[..f].iter().map(|c| cell(c, false)).collect::<Vec<_>>())
+        .collect();
+    let server = Server::start(&model, tmp.path());
+    let meta = server.json("GET", "/v2/health/ready", &Json::Null).1;
+    assert_eq!(meta["ready"], true);
+    let id = serde_json::from_str::<Json>(
+        &std::fs::read_to_string(model.join("metadata.json")).unwrap(),
+    )
+    .unwrap()["model"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let name = optbench::serve::model_name(&id);
+    let infer = format!("/v2/models/{name}/infer");
+    let good = json!({ "inputs": [{ "name": "x", "shape": [rows.len(), f], "datatype": "FP64", "data": data }] });
+    let check_good = |server: &Server| {
+        let (status, response) = server.json("POST", &infer, &good);
+        assert_eq!(status, 200, "{response}");
+        let (classes, proba) = served(&response);
+        assert_eq!(classes, want_classes);
+        assert_eq!(bits(&proba), bits(&want_proba));
+    };
+    check_good(&server);
+
+    let row0: Vec<Json> = rows[0][..f].iter().map(|c| cell(c, false)).collect();
+    let one = |data: Json, shape: Json, datatype: &str| json!({ "inputs": [{ "name": "x", "shape": shape, "datatype": datatype, "data": data }] });
+    let mut text_cell = row0.clone();
+    text_cell[2] = json!("abc");
+    let mut inf_cell = row0.clone();
+    inf_cell[0] = json!("inf");
+    let mut bool_cell = row0.clone();
+    bool_cell[1] = json!(true);
+    let mut first = serde_json::Map::new();
+    for (j, name) in header[..f].iter().enumerate() {
+        first.insert(name.clone(), row0[j].clone());
+    }
+    let mut missing_col = first.clone();
+    missing_col.remove(&header[3]);
+    let mut extra_col = first.clone();
+    extra_col.insert("colour".into(), json!(1.0));
+    let per_column_missing: Vec<Json> = header[..f - 1]
+        .iter()
+        .enumerate()
+        .map(|(j, n)| json!({ "name": n, "shape": [1, 1], "datatype": "FP64", "data": [row0[j]] }))
+        .collect();
+    let missing_input = format!("missing input `{}`", header[f - 1]);
+    let missing_column = format!("missing column `{}`", header[3]);
+    // (route, body, status, words the error must hold)
+    let cases: Vec<(String, String, u16, &str)> = vec![
+        (infer.clone(), "{not json".into(), 400, "not an inference request"),
+        (infer.clone(), "{}".into(), 400, "not an inference request"),
+        (infer.clone(), json!({ "inputs": [] }).to_string(), 400, "no inputs"),
+        (
+            infer.clone(),
+            one(json!(row0), json!([1, f + 1]), "FP64").to_string(),
+            400,
+            "is not a column",
+        ),
+        (
+            infer.clone(),
+            one(json!(row0), json!([2, f]), "FP64").to_string(),
+            400,
+            "shape",
+        ),
+        (
+            infer.clone(),
+            one(json!(row0), json!([1, f]), "STRING").to_string(),
+            400,
+            "datatype `STRING`",
+        ),
+        (
+            infer.clone(),
+            one(json!(text_cell), json!([1, f]), "FP64").to_string(),
+            400,
+            "element 2",
+        ),
+        (
+            infer.clone(),
+            one(json!(bool_cell), json!([1, f]), "FP64").to_string(),
+            400,
+            "is not a number",
+        ),
+        (
+            infer.clone(),
+            json!({ "inputs": per_column_missing }).to_string(),
+            400,
+            &missing_input,
+        ),
+        (
+            infer.clone(),
+            json!({ "inputs": [{ "name": header[0], "shape": [1, 1], "datatype": "BYTES", "data": ["x"] }] })
+                .to_string(),
+            400,
+            "missing input",
+        ),
+        (
+            infer.clone(),
+            json!({ "inputs": good["inputs"], "outputs": [{ "name": "logits" }] }).to_string(),
+            400,
+            "output `logits` does not exist",
+        ),
+        (
+            infer.clone(),
+            json!({ "inputs": good["inputs"], "bogus": 1 }).to_string(),
+            400,
+            "unknown field",
+        ),
+        (
+            "/v2/models/other/infer".into(),
+            good.to_string(),
+            404,
+            "unknown model `other`",
+        ),
+        (
+            format!("/v2/models/{name}/versions/000000000000/infer"),
+            good.to_string(),
+            404,
+            "has no version",
+        ),
+        ("/nowhere".into(), "{}".into(), 404, "no such route"),
+        ("/predict".into(), "[1, 2]".into(), 400, "expected an object"),
+        ("/predict".into(), "{\"rows\": 3}".into(), 400, "`rows` must be an array"),
+        (
+            "/predict".into(),
+            json!({ "rows": [missing_col] }).to_string(),
+            400,
+            &missing_column,
+        ),
+        (
+            "/predict".into(),
+            json!({ "rows": [extra_col] }).to_string(),
+            400,
+            "`colour` is not a column",
+        ),
+        (
+            "/predict".into(),
+            json!({ "rows": [{ "alcohol": [1] }] }).to_string(),
+            400,
+            "is not a number, a string or null",
+        ),
+        (
+            "/predict".into(),
+            json!({ "rows": [first.clone(), 5] }).to_string(),
+            400,
+            "row 1: expected an object",
+        ),
+    ];
+    // Text where a number is expected, and an infinity, through /predict:
+    // refused by the package's own validation, naming the row and column.
+    let mut text_obj = first.clone();
+    text_obj.insert(header[2].clone(), json!("abc"));
+    let mut inf_obj = first.clone();
+    inf_obj.insert(header[0].clone(), json!("inf"));
+    let mut cases = cases;
+    cases.push((
+        "/predict".into(),
+        json!({ "rows": [first.clone(), text_obj] }).to_string(),
+        400,
+        "row 1, column `ash`: expected a number",
+    ));
+    cases.push((
+        "/predict".into(),
+        json!({ "rows": [inf_obj] }).to_string(),
+        400,
+        "row 0, column `alcohol`: expected a finite number",
+    ));
+    let _ = inf_cell;
+    for (route, body, want_status, words) in &cases {
+        let (status, text) = server.call("POST", route, body);
+        assert_eq!(status, *want_status, "{route} {body}: {text}");
+        let error: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let message = error["error"].as_str().unwrap_or_else(|| panic!("{text}"));
+        assert!(
+            message.contains(words),
+            "{route} {body}: `{message}` lacks `{words}`"
+        );
+    }
+    assert!(cases.len() >= 20);
+    // Still serving, and still right.
+    check_good(&server);
+    assert!(server.terminate().success(), "SIGTERM exits 0");
+}
+
+#[test]
+fn a_package_that_fails_verification_is_not_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    let src = root().join("tests/fixtures/packages/penguins-forest-10");
+    for f in ["metadata.json", "model.bin"] {
+        std::fs::copy(src.join(f), model.join(f)).unwrap();
+    }
+    let mut bytes = std::fs::read(model.join("model.bin")).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(model.join("model.bin"), bytes).unwrap();
+    let out = optbench()
+        .args(["serve", "--addr", "127.0.0.1:0", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("SHA-256"), "{stderr}");
+}
