@@ -37,12 +37,17 @@ impl Drop for Server {
 
 impl Server {
     fn start(model: &Path, dir: &Path) -> Server {
+        Server::start_with(model, dir, &[])
+    }
+
+    fn start_with(model: &Path, dir: &Path, extra: &[&str]) -> Server {
         let port_file = dir.join("port.txt");
         let child = optbench()
             .args(["serve", "--model"])
             .arg(model)
             .args(["--addr", "127.0.0.1:0", "--threads", "2", "--port-file"])
             .arg(&port_file)
+            .args(extra)
             .stdout(Stdio::null())
             .spawn()
             .expect("optbench serve starts");
@@ -521,4 +526,47 @@ fn a_package_that_fails_verification_is_not_served() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SHA-256"), "{stderr}");
+}
+
+/// A body over --max-body and more rows than --max-rows: 413 with a JSON
+/// error, and the server goes on serving.
+#[test]
+fn limits_answer_413_in_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = root().join("tests/fixtures/packages/penguins-forest-10");
+    let server = Server::start_with(
+        &model,
+        tmp.path(),
+        &["--max-body", "2000", "--max-rows", "2"],
+    );
+    let row = json!({ "island": "Biscoe", "bill_length_mm": 45.1, "bill_depth_mm": 14.5,
+        "flipper_length_mm": 215, "body_mass_g": 5000, "sex": null, "year": 2008 });
+    let (status, ok) = server.json(
+        "POST",
+        "/predict",
+        &json!({ "rows": [row.clone(), row.clone()] }),
+    );
+    assert_eq!(status, 200, "{ok}");
+    let (status, text) = server.call(
+        "POST",
+        "/predict",
+        &json!({ "rows": vec![row.clone(); 3] }).to_string(),
+    );
+    assert_eq!(status, 413, "{text}");
+    assert!(text.contains("at most 2 a request"), "{text}");
+    let big = json!({ "rows": vec![row.clone(); 40] }).to_string();
+    assert!(big.len() > 2000);
+    let (status, text) = server.call("POST", "/predict", &big);
+    assert_eq!(status, 413, "{text}");
+    let error: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("cannot read the request body"),
+        "{text}"
+    );
+    let (status, again) = server.json("POST", "/predict", &json!({ "rows": [row] }));
+    assert_eq!(status, 200, "{again}");
+    assert!(server.terminate().success());
 }

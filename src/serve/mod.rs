@@ -24,6 +24,7 @@ use crate::artifact::Artifact;
 use crate::data::{FeatureKind, FeatureProfile, Value};
 use crate::error::{Error, Result};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -350,7 +351,23 @@ fn predict_columns(
     Ok((classes, proba))
 }
 
-async fn infer(State(s): State<Arc<Served>>, Path(name): Path<String>, body: Bytes) -> Response {
+/// A request body as the extractor read it: over `--max-body`, refused.
+type Body = std::result::Result<Bytes, BytesRejection>;
+
+/// The body, or the refusal of one that could not be read (over
+/// `--max-body`: 413), in the routes' JSON error form.
+fn read_body(body: Body) -> std::result::Result<Bytes, Refused> {
+    body.map_err(|e| Refused {
+        status: e.status().as_u16(),
+        message: format!("cannot read the request body: {}", e.body_text()),
+    })
+}
+
+async fn infer(State(s): State<Arc<Served>>, Path(name): Path<String>, body: Body) -> Response {
+    let body = match read_body(body) {
+        Ok(b) => b,
+        Err(r) => return refused(r),
+    };
     match infer_body(&s, &name, &body) {
         Ok(json) => json_response(StatusCode::OK, &json),
         Err(r) => refused(r),
@@ -360,7 +377,7 @@ async fn infer(State(s): State<Arc<Served>>, Path(name): Path<String>, body: Byt
 async fn infer_version(
     State(s): State<Arc<Served>>,
     Path((name, version)): Path<(String, String)>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     if let Err(r) = check_name(&s, &name) {
         return refused(r);
@@ -435,10 +452,11 @@ struct PredictQuery {
 async fn predict(
     State(s): State<Arc<Served>>,
     Query(q): Query<PredictQuery>,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let with_proba = matches!(q.proba.as_deref(), Some("1" | "true" | "yes"));
     let result = (|| {
+        let body = read_body(body)?;
         let body: Json =
             serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
         let cols = rows::json_rows(&body, &s.artifact.schema)?;
