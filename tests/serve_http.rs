@@ -568,5 +568,18 @@ fn limits_answer_413_in_json() {
     );
     let (status, again) = server.json("POST", "/predict", &json!({ "rows": [row] }));
     assert_eq!(status, 200, "{again}");
+    // Three answered, two refused, 3 rows scored; the model and its timing.
+    let (status, metrics) = server.call("GET", "/metrics", "");
+    assert_eq!(status, 200);
+    for line in [
+        "optbench_requests_total{route=\"/predict\",status=\"200\"} 2",
+        "optbench_requests_total{route=\"/predict\",status=\"413\"} 2",
+        "optbench_rows_total{route=\"/predict\"} 3",
+        "optbench_request_duration_seconds_count{route=\"/predict\"} 4",
+        "optbench_model{model=\"forest-10\",id=\"forest-10\",version=\"",
+        "optbench_model_load_seconds ",
+    ] {
+        assert!(metrics.contains(line), "no `{line}` in:\n{metrics}");
+    }
     assert!(server.terminate().success());
 }

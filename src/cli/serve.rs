@@ -20,7 +20,8 @@ use std::process::ExitCode;
 
 Routes: GET /v2/health/live, /v2/health/ready, /v2/models/NAME (metadata),
 /v2/models/NAME/ready; POST /v2/models/NAME/infer (and
-/v2/models/NAME/versions/VERSION/infer); POST /predict.
+/v2/models/NAME/versions/VERSION/infer); POST /predict; GET /metrics
+(Prometheus text: requests by route and status, rows, handling time).
 
 V2 inputs: one tensor per column, named as the column, shape [N, 1] (numeric
 columns FP64, FP32 or INT64, null for a missing value; categorical columns

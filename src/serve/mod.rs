@@ -6,7 +6,8 @@
 //! `GET /v2/health/live`, `GET /v2/health/ready`, `GET /v2/models/{name}`
 //! (metadata), `GET /v2/models/{name}/ready`, `POST /v2/models/{name}/infer`
 //! and `…/versions/{version}/infer` — and a plain JSON route for `curl`,
-//! `POST /predict` (`?proba=1` adds the probabilities).
+//! `POST /predict` (`?proba=1` adds the probabilities); `GET /metrics`
+//! (Prometheus text: requests, rows, handling time, the model served).
 //!
 //! Every row goes through the package's own validate → preprocess →
 //! predict path (`artifact::Predictor`, over the compiled model), so a
@@ -18,6 +19,7 @@
 //! Uses `artifact` and `data`. Key items: [`Options`], [`serve`],
 //! [`model_name`].
 
+mod metrics;
 mod rows;
 
 use crate::artifact::Artifact;
@@ -25,11 +27,13 @@ use crate::data::{FeatureKind, FeatureProfile, Value};
 use crate::error::{Error, Result};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use metrics::Metrics;
 use rows::{bad, Cell, InferRequest, Refused};
 use serde_json::{json, Value as Json};
 use std::net::SocketAddr;
@@ -82,6 +86,7 @@ struct Served {
     version: String,
     max_rows: usize,
     ready: AtomicBool,
+    metrics: Metrics,
 }
 
 /// Loads, verifies and warms the package, then serves it until SIGINT or
@@ -101,19 +106,27 @@ pub fn serve(options: &Options) -> Result<()> {
             ),
         });
     }
-    let version = artifact
+    let version: String = artifact
         .metadata
         .model_file
         .sha256
         .chars()
         .take(12)
         .collect();
+    warm(&artifact);
+    let metrics = Metrics::new(
+        &name,
+        &artifact.metadata.model.id,
+        &version,
+        started.elapsed().as_secs_f64(),
+    );
     let served = Arc::new(Served {
         artifact,
         name,
         version,
         max_rows: options.max_rows,
         ready: AtomicBool::new(false),
+        metrics,
     });
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if options.threads > 0 {
@@ -133,7 +146,6 @@ pub fn serve(options: &Options) -> Result<()> {
         let bound = listener
             .local_addr()
             .map_err(|e| Error::io(&options.model, e))?;
-        warm(&served.artifact);
         served.ready.store(true, Ordering::SeqCst);
         if let Some(path) = &options.port_file {
             crate::fsutil::write_atomic(path, format!("{bound}\n").as_bytes())?;
@@ -209,6 +221,8 @@ fn router(served: Arc<Served>, max_body: usize) -> Router {
             post(infer_version),
         )
         .route("/predict", post(predict))
+        .route("/metrics", get(metrics_text))
+        .route_layer(middleware::from_fn_with_state(served.clone(), track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(served)
@@ -226,6 +240,36 @@ fn json_response(status: StatusCode, body: &Json) -> Response {
 fn refused(r: Refused) -> Response {
     let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
     json_response(status, &json!({ "error": r.message }))
+}
+
+/// Counts and times every routed request under its route's template.
+async fn track(
+    State(s): State<Arc<Served>>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    s.metrics.request(
+        &route,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn metrics_text(State(s): State<Arc<Served>>) -> Response {
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -312,6 +356,7 @@ async fn metadata(State(s): State<Arc<Served>>, Path(name): Path<String>) -> Res
 /// request, naming its row (from 0) and column.
 fn predict_columns(
     s: &Served,
+    route: &str,
     cols: &[Vec<Cell<'_>>],
 ) -> std::result::Result<(Vec<u32>, Vec<f32>), Refused> {
     let a = &s.artifact;
@@ -348,6 +393,7 @@ fn predict_columns(
             })?;
         classes.push(class);
     }
+    s.metrics.rows(route, n);
     Ok((classes, proba))
 }
 
@@ -399,7 +445,7 @@ fn infer_body(s: &Served, name: &str, body: &[u8]) -> std::result::Result<Json, 
     let req: InferRequest =
         serde_json::from_slice(body).map_err(|e| bad(format!("not an inference request: {e}")))?;
     let cols = rows::v2_rows(&req, &s.artifact.schema)?;
-    let (classes, proba) = predict_columns(s, &cols)?;
+    let (classes, proba) = predict_columns(s, "/v2/models/{name}/infer", &cols)?;
     let names = &s.artifact.metadata.classes;
     let n = classes.len();
     let wanted = |o: &str| {
@@ -460,7 +506,7 @@ async fn predict(
         let body: Json =
             serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
         let cols = rows::json_rows(&body, &s.artifact.schema)?;
-        let (classes, proba) = predict_columns(&s, &cols)?;
+        let (classes, proba) = predict_columns(&s, "/predict", &cols)?;
         let names = &s.artifact.metadata.classes;
         let mut out = json!({
             "model": s.artifact.metadata.model.id,
