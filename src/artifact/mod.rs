@@ -17,7 +17,8 @@ mod score;
 
 pub use describe::describe;
 pub use score::{
-    predict_csv, score_csv, ColumnNotes, PredictFiles, RowOutcome, ScoreOptions, ScoreSummary,
+    predict_csv, score_csv, ColumnNotes, PredictFiles, ProfileChecks, RowOutcome, ScoreOptions,
+    ScoreSummary, Unusual,
 };
 
 use crate::data::{FeatureProfile, InputSchema, Invalid, Request, Value};
@@ -62,6 +63,11 @@ pub struct Metadata {
     /// checks and for monitoring.
     pub training_profile: Vec<FeatureProfile>,
     pub classes: Vec<String>,
+    /// Training rows per class, in the order of `classes` (the majority
+    /// class is `serve`'s default fallback). Empty in packages written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub class_counts: Vec<u64>,
     /// Test-set figures measured by the run that chose this model.
     pub metrics: BTreeMap<String, f64>,
     pub crate_versions: BTreeMap<String, String>,
@@ -356,9 +362,28 @@ impl Predictor<'_> {
         proba: &mut [f32],
     ) -> std::result::Result<u32, Invalid> {
         self.prepare(request)?;
+        Ok(self.predict_prepared(proba))
+    }
+
+    /// Validate → preprocess alone: the first half of
+    /// [`Self::predict_proba_request`], for a caller that times the halves
+    /// apart (`serve`'s stage metrics); [`Self::predict_prepared`] is the
+    /// second.
+    #[inline]
+    pub fn prepare_request(
+        &mut self,
+        request: Request<'_, '_>,
+    ) -> std::result::Result<(), Invalid> {
+        self.prepare(request)
+    }
+
+    /// The class and probabilities of the request last prepared
+    /// successfully by [`Self::prepare_request`].
+    #[inline]
+    pub fn predict_prepared(&mut self, proba: &mut [f32]) -> u32 {
         let model = &self.artifact.compiled;
         model.predict_proba(&self.features, &mut self.scratch, proba);
-        Ok(model.predict(&self.features, &mut self.scratch))
+        model.predict(&self.features, &mut self.scratch)
     }
 
     /// The predicted class of a row of typed cells (any schema).
@@ -438,6 +463,7 @@ mod tests {
                 pipeline_outputs: pipeline.output_names(),
                 training_profile: crate::data::profile(&data),
                 classes: data.classes.clone(),
+                class_counts: Vec::new(),
                 metrics: BTreeMap::new(),
                 crate_versions: crate_versions(),
                 model_file: FileInfo::default(),

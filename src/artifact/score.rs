@@ -87,13 +87,96 @@ impl ScoreSummary {
     }
 }
 
-/// Per schema column: its position in the file and its training bounds.
-struct Check {
-    file_col: usize,
+/// Per schema column: what training saw of it.
+#[derive(Debug, Clone)]
+struct ColumnCheck {
     /// Numeric: the accepted interval (training range widened by the margin).
     bounds: Option<(f64, f64)>,
     /// Categorical: every category training saw.
     seen: HashSet<String>,
+    categorical: bool,
+}
+
+/// A value the schema accepts but training never saw the like of: what
+/// `predict` and `serve` count, and refuse under `--strict`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Unusual<'v> {
+    /// A number further outside the training range than the margin allows.
+    OutOfRange { x: f64, lo: f64, hi: f64 },
+    /// A category the one-hot encoder ignores.
+    Unseen(&'v str),
+}
+
+impl Unusual<'_> {
+    /// Why `--strict` refuses it.
+    pub fn reason(&self) -> String {
+        match *self {
+            Unusual::OutOfRange { x, lo, hi } => {
+                format!("{x} is far outside the training range (accepted: {lo} to {hi}; --strict)")
+            }
+            Unusual::Unseen(s) => format!("category `{s}` was never seen in training (--strict)"),
+        }
+    }
+}
+
+/// The training profile's checks of a package's input columns, in schema
+/// order: the same for a CSV file and a served request.
+#[derive(Debug, Clone)]
+pub struct ProfileChecks {
+    columns: Vec<ColumnCheck>,
+}
+
+impl ProfileChecks {
+    pub fn new(artifact: &Artifact, options: ScoreOptions) -> ProfileChecks {
+        let columns = artifact
+            .metadata
+            .training_profile
+            .iter()
+            .enumerate()
+            .map(|(j, prof)| {
+                let bounds = prof.range().map(|(lo, hi)| {
+                    let m = options.range_margin * (hi - lo);
+                    (lo - m, hi + m)
+                });
+                let mut seen: HashSet<String> = match prof {
+                    FeatureProfile::Categorical { categories, .. } => {
+                        categories.iter().map(|c| c.value.clone()).collect()
+                    }
+                    FeatureProfile::Numeric { .. } => HashSet::new(),
+                };
+                // And the categories the one-hot encoder knows: the same for a
+                // package optbench fitted; for an imported one (whose training
+                // rows may not have been given) the file's categories.
+                if let Some(crate::pipeline::Step::OneHot {
+                    categories, folded, ..
+                }) = artifact.pipeline.steps.get(j)
+                {
+                    seen.extend(categories.iter().chain(folded).cloned());
+                }
+                ColumnCheck {
+                    bounds,
+                    seen,
+                    categorical: matches!(prof, FeatureProfile::Categorical { .. }),
+                }
+            })
+            .collect();
+        ProfileChecks { columns }
+    }
+
+    /// What is unusual about value `v` of column `j`, if anything. A value
+    /// of the wrong kind is validation's to refuse, not unusual.
+    #[inline]
+    pub fn check<'v>(&self, j: usize, v: Value<'v>) -> Option<Unusual<'v>> {
+        let c = &self.columns[j];
+        match v {
+            Value::Missing => None,
+            Value::Number(x) => match c.bounds.filter(|_| !c.categorical) {
+                Some((lo, hi)) if x < lo || x > hi => Some(Unusual::OutOfRange { x, lo, hi }),
+                _ => None,
+            },
+            Value::Text(s) => (c.categorical && !c.seen.contains(s)).then_some(Unusual::Unseen(s)),
+        }
+    }
 }
 
 /// Scores every row of `input`, handing each outcome to `sink`. A row that
@@ -111,8 +194,9 @@ pub fn score_csv(
     let meta = &artifact.metadata;
     let schema = &artifact.schema;
     let mut summary = ScoreSummary::default();
-    let mut checks = Vec::with_capacity(schema.len());
-    for (f, prof) in schema.features.iter().zip(&meta.training_profile) {
+    let checks = ProfileChecks::new(artifact, options);
+    let mut file_cols = Vec::with_capacity(schema.len());
+    for f in &schema.features {
         let file_col = match header.iter().position(|h| *h == f.name) {
             Some(i) => i,
             None => {
@@ -132,30 +216,7 @@ pub fn score_csv(
                 ))
             }
         };
-        let bounds = prof.range().map(|(lo, hi)| {
-            let m = options.range_margin * (hi - lo);
-            (lo - m, hi + m)
-        });
-        let mut seen: HashSet<String> = match prof {
-            FeatureProfile::Categorical { categories, .. } => {
-                categories.iter().map(|c| c.value.clone()).collect()
-            }
-            FeatureProfile::Numeric { .. } => HashSet::new(),
-        };
-        // And the categories the one-hot encoder knows: the same for a
-        // package optbench fitted; for an imported one (whose training rows
-        // may not have been given) the file's categories.
-        if let Some(crate::pipeline::Step::OneHot {
-            categories, folded, ..
-        }) = artifact.pipeline.steps.get(checks.len())
-        {
-            seen.extend(categories.iter().chain(folded).cloned());
-        }
-        checks.push(Check {
-            file_col,
-            bounds,
-            seen,
-        });
+        file_cols.push(file_col);
         summary.columns.push(ColumnNotes {
             name: f.name.clone(),
             ..Default::default()
@@ -202,52 +263,41 @@ pub fn score_csv(
         let row = summary.rows;
         let line = record.position().map_or(0, |p| p.line());
         // Borrows the record, so one small vector per row.
-        let values: Vec<Value<'_>> = checks
+        let values: Vec<Value<'_>> = file_cols
             .iter()
             .enumerate()
-            .map(|(j, c)| schema.parse_field(j, &record[c.file_col]))
+            .map(|(j, &c)| schema.parse_field(j, &record[c]))
             .collect();
         // Validation first (what serving refuses), then the profile checks
         // (what serving only reports, unless strict).
         let mut problem: Option<(usize, String)> = None;
         if let Err(e) = schema.validate_row(&values) {
             let j = e.column().unwrap_or(0);
-            let field = e.column().map(|j| &record[checks[j].file_col]);
+            let field = e.column().map(|j| &record[file_cols[j]]);
             let (_, msg) = e.message(schema, field);
             problem = Some((j, msg));
         } else {
-            for (j, (v, c)) in values.iter().zip(&checks).enumerate() {
+            for (j, &v) in values.iter().enumerate() {
                 let notes = &mut summary.columns[j];
-                match *v {
-                    Value::Missing => notes.missing += 1,
-                    Value::Number(x) => {
-                        if let Some((lo, hi)) = c.bounds {
-                            if x < lo || x > hi {
-                                notes.out_of_range += 1;
-                                if options.strict && problem.is_none() {
-                                    problem = Some((j, format!(
-                                        "{x} is far outside the training range (accepted: {lo} to {hi}; --strict)"
-                                    )));
-                                }
-                            }
+                if matches!(v, Value::Missing) {
+                    notes.missing += 1;
+                }
+                let Some(unusual) = checks.check(j, v) else {
+                    continue;
+                };
+                match unusual {
+                    Unusual::OutOfRange { .. } => notes.out_of_range += 1,
+                    Unusual::Unseen(s) => {
+                        notes.unseen_categories += 1;
+                        if notes.unseen_examples.len() < 5
+                            && !notes.unseen_examples.iter().any(|e| e == s)
+                        {
+                            notes.unseen_examples.push(s.to_owned());
                         }
                     }
-                    Value::Text(s) => {
-                        if !c.seen.contains(s) {
-                            notes.unseen_categories += 1;
-                            if notes.unseen_examples.len() < 5
-                                && !notes.unseen_examples.iter().any(|e| e == s)
-                            {
-                                notes.unseen_examples.push(s.to_owned());
-                            }
-                            if options.strict && problem.is_none() {
-                                problem = Some((
-                                    j,
-                                    format!("category `{s}` was never seen in training (--strict)"),
-                                ));
-                            }
-                        }
-                    }
+                }
+                if options.strict && problem.is_none() {
+                    problem = Some((j, unusual.reason()));
                 }
             }
         }

@@ -445,6 +445,11 @@ fn package(
             pipeline_outputs: pipeline.output_names(),
             training_profile: profile(train_set),
             classes: train_set.classes.clone(),
+            class_counts: train_set
+                .class_counts()
+                .into_iter()
+                .map(|c| c as u64)
+                .collect(),
             metrics,
             crate_versions: crate_versions(),
             model_file: FileInfo::default(),
