@@ -58,13 +58,18 @@ def main():
         deadline = time.time() + 60
         while not (os.path.exists(port_file) and open(port_file).read().endswith("\n")):
             if time.time() > deadline or server.poll() is not None:
-                sys.exit("optbench serve did not become ready within 60 s")
+                sys.exit("optbench serve did not listen within 60 s")
             time.sleep(0.05)
         addr = open(port_file).read().strip()
         assert addr.startswith("127.0.0.1:"), addr
 
+        # Listening comes before ready: the package warms in between.
         client = httpclient.InferenceServerClient(url=addr, network_timeout=30.0)
-        assert client.is_server_live() and client.is_server_ready()
+        assert client.is_server_live()
+        while not client.is_server_ready():
+            if time.time() > deadline:
+                sys.exit("optbench serve did not become ready within 60 s")
+            time.sleep(0.05)
         name = json.loads(urllib.request.urlopen(f"http://{addr}/v2/models/"
                                                  + meta_name(meta)).read())["name"]
         assert client.is_model_ready(name)

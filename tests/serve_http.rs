@@ -5,195 +5,10 @@
 //! server keeps serving; SIGTERM ending it with exit 0. Every wait and
 //! every request loop here is bounded.
 
+mod common;
+
+use common::{bits, cell, optbench, predicted, read_csv, root, served, Server};
 use serde_json::{json, Value as Json};
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn optbench() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_optbench"));
-    c.current_dir(root());
-    c
-}
-
-/// A running server, stopped (SIGKILL) if a test fails before it does.
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(model: &Path, dir: &Path) -> Server {
-        Server::start_with(model, dir, &[])
-    }
-
-    fn start_with(model: &Path, dir: &Path, extra: &[&str]) -> Server {
-        let port_file = dir.join("port.txt");
-        let child = optbench()
-            .args(["serve", "--model"])
-            .arg(model)
-            .args(["--addr", "127.0.0.1:0", "--threads", "2", "--port-file"])
-            .arg(&port_file)
-            .args(extra)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("optbench serve starts");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let addr = loop {
-            if let Ok(text) = std::fs::read_to_string(&port_file) {
-                if text.ends_with('\n') {
-                    break text.trim().to_string();
-                }
-            }
-            assert!(Instant::now() < deadline, "no port file within 30 s");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        assert!(addr.starts_with("127.0.0.1:"), "{addr}");
-        Server { child, addr }
-    }
-
-    /// One request on its own connection: (status, body).
-    fn call(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        let mut s = TcpStream::connect(&self.addr).expect("connects");
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            self.addr,
-            body.len()
-        )
-        .unwrap();
-        let mut response = Vec::new();
-        s.read_to_end(&mut response).expect("a response");
-        let text = String::from_utf8(response).expect("UTF-8");
-        let (head, body) = text.split_once("\r\n\r\n").expect("a head and a body");
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .expect("a status code");
-        (status, body.to_string())
-    }
-
-    fn json(&self, method: &str, path: &str, body: &Json) -> (u16, Json) {
-        let (status, text) = self.call(method, path, &body.to_string());
-        let parsed = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-        (status, parsed)
-    }
-
-    /// SIGTERM, then the exit status (within 20 s).
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        assert!(Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "still running 20 s after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// The rows of a CSV file: header, then cells as text.
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let header = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|rec| rec.unwrap().iter().map(String::from).collect())
-        .collect();
-    (header, rows)
-}
-
-/// `optbench predict --proba` of `input`: (classes, probabilities as f32).
-fn predicted(model: &Path, input: &Path, dir: &Path) -> (Vec<String>, Vec<Vec<f32>>) {
-    let out = dir.join("predict.csv");
-    let status = optbench()
-        .args(["predict", "--proba", "--model"])
-        .arg(model)
-        .arg("--input")
-        .arg(input)
-        .arg("--output")
-        .arg(&out)
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let (_, rows) = read_csv(&out);
-    let classes = rows.iter().map(|r| r[1].clone()).collect();
-    let proba = rows
-        .iter()
-        .map(|r| r[2..].iter().map(|p| p.parse::<f32>().unwrap()).collect())
-        .collect();
-    (classes, proba)
-}
-
-/// The served classes and probabilities of a V2 response.
-fn served(response: &Json) -> (Vec<String>, Vec<Vec<f32>>) {
-    let output = |name: &str| {
-        response["outputs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|o| o["name"] == name)
-            .unwrap_or_else(|| panic!("no `{name}` in {response}"))
-    };
-    let labels = output("label")["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    let p = output("probabilities");
-    let k = p["shape"][1].as_u64().unwrap() as usize;
-    let flat: Vec<f32> = p["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_f64().unwrap() as f32)
-        .collect();
-    (labels, flat.chunks(k).map(<[f32]>::to_vec).collect())
-}
-
-fn bits(p: &[Vec<f32>]) -> Vec<Vec<u32>> {
-    p.iter()
-        .map(|r| r.iter().map(|x| x.to_bits()).collect())
-        .collect()
-}
-
-/// A cell as a V2 or JSON client sends it: a number, `null` for a missing
-/// value, text for a categorical column.
-fn cell(text: &str, categorical: bool) -> Json {
-    if text.is_empty() || text == "NA" {
-        Json::Null
-    } else if categorical {
-        json!(text)
-    } else {
-        json!(text.parse::<f64>().unwrap())
-    }
-}
 
 const PENGUINS_CATEGORICAL: [&str; 2] = ["island", "sex"];
 
@@ -486,8 +301,117 @@ fn one_numeric_tensor_and_bad_requests() {
         400,
         "row 0, column `alcohol`: expected a finite number",
     ));
-    for (route, body, want_status, words) in &cases {
-        let (status, text) = server.call("POST", route, body);
+    let mut per_column: Vec<Json> = header[..f]
+        .iter()
+        .enumerate()
+        .map(|(j, n)| json!({ "name": n, "shape": [1, 1], "datatype": "FP64", "data": [row0[j]] }))
+        .collect();
+    let mut twice = per_column.clone();
+    twice.push(per_column[0].clone());
+    per_column[1] = json!({ "name": header[1], "shape": [2, 1], "datatype": "FP64", "data": [row0[1], row0[1]] });
+    let text_row: Vec<Json> = rows[0][..f].iter().map(|c| json!(c)).collect();
+    let mut bytes_row = text_row.clone();
+    bytes_row[0] = json!("abc");
+    let mut bool_obj = first.clone();
+    bool_obj.insert(header[4].clone(), json!(true));
+    let good_inputs = good["inputs"].to_string();
+    let mut cases: Vec<(&str, String, String, u16, &str)> = cases
+        .into_iter()
+        .map(|(route, body, status, words)| ("POST", route, body, status, words))
+        .collect();
+    cases.extend([
+        ("POST", infer.clone(), "{\"inputs\": 3}".into(), 400, "not an inference request"),
+        (
+            "POST",
+            infer.clone(),
+            one(json!("abc"), json!([1, f]), "FP64").to_string(),
+            400,
+            "element 0",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            one(json!(row0[1..]), json!([1, f]), "FP64").to_string(),
+            400,
+            "shape",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            one(json!(row0), json!([-1, f]), "FP64").to_string(),
+            400,
+            "shape",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            json!({ "inputs": twice }).to_string(),
+            400,
+            "is given twice",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            json!({ "inputs": per_column }).to_string(),
+            400,
+            "rows where the others have",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            "{\"inputs\": [{\"name\": \"x\", \"shape\": [1, 1], \"datatype\": \"FP64\", \"data\": [1e999]}]}".to_string(),
+            400,
+            "not an inference request",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            format!("{{\"id\": 5, \"inputs\": {good_inputs}}}"),
+            400,
+            "not an inference request",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            format!("{{\"inputs\": {good_inputs}, \"outputs\": \"label\"}}"),
+            400,
+            "not an inference request",
+        ),
+        (
+            "POST",
+            infer.clone(),
+            one(json!(bytes_row), json!([1, f]), "BYTES").to_string(),
+            400,
+            "row 0, column `alcohol`: expected a number",
+        ),
+        ("GET", infer.clone(), String::new(), 405, "method not allowed"),
+        ("GET", "/v2/models/other".into(), String::new(), 404, "unknown model `other`"),
+        ("GET", "/v2/models/other/ready".into(), String::new(), 404, "unknown model `other`"),
+        (
+            "POST",
+            "/v2/models/other/versions/1/infer".into(),
+            good.to_string(),
+            404,
+            "unknown model `other`",
+        ),
+        (
+            "POST",
+            "/v2/repository/models/other/load".into(),
+            String::new(),
+            404,
+            "unknown model `other`",
+        ),
+        ("POST", "/predict".into(), String::new(), 400, "not JSON"),
+        (
+            "POST",
+            "/predict".into(),
+            json!({ "rows": [bool_obj] }).to_string(),
+            400,
+            "is not a number, a string or null",
+        ),
+    ]);
+    for (method, route, body, want_status, words) in &cases {
+        let (status, text) = server.call(method, route, body);
         assert_eq!(status, *want_status, "{route} {body}: {text}");
         let error: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         let message = error["error"].as_str().unwrap_or_else(|| panic!("{text}"));
@@ -496,7 +420,7 @@ fn one_numeric_tensor_and_bad_requests() {
             "{route} {body}: `{message}` lacks `{words}`"
         );
     }
-    assert!(cases.len() >= 20);
+    assert!(cases.len() >= 40, "{} kinds", cases.len());
     // Still serving, and still right.
     check_good(&server);
     assert!(server.terminate().success(), "SIGTERM exits 0");

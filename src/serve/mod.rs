@@ -5,52 +5,64 @@
 //! Routes: the Open Inference Protocol (KServe V2) over REST —
 //! `GET /v2/health/live`, `GET /v2/health/ready`, `GET /v2/models/{name}`
 //! (metadata), `GET /v2/models/{name}/ready`, `POST /v2/models/{name}/infer`
-//! and `…/versions/{version}/infer` — and a plain JSON route for `curl`,
-//! `POST /predict` (`?proba=1` adds the probabilities); `GET /metrics`
-//! (Prometheus text: requests, rows, handling time, the model served).
+//! and `…/versions/{version}/infer`, and its model repository extension's
+//! `POST /v2/repository/index` and `POST /v2/repository/models/{name}/load`
+//! (reload) — a plain JSON route for `curl`, `POST /predict` (`?proba=1`
+//! adds the probabilities), and `GET /metrics` (Prometheus text).
 //!
 //! Every row goes through the package's own validate → preprocess →
 //! predict path (`artifact::Predictor`, over the compiled model), so a
 //! served class and its probabilities are `optbench predict`'s, bit for bit.
-//! The package is loaded, verified (format, SHA-256) and warmed before the
-//! server reports ready. A bad request gets a 4xx with a JSON `{"error":
-//! …}` naming the row, column and reason, and harms no other request.
+//! The package is loaded and verified (format, SHA-256) before the server
+//! listens, and warmed before it reports ready. A bad request gets a 4xx
+//! with a JSON `{"error": …}` naming the row, column and reason, and harms
+//! no other request.
+//!
+//! The package is swapped whole on a reload (SIGHUP or the repository
+//! route): the new one is verified and warmed first, requests in flight
+//! finish on the one they started with, and a package that fails leaves
+//! the old one serving.
 //!
 //! Uses `artifact` and `data`. Key items: [`Options`], [`serve`],
 //! [`model_name`].
 
 mod metrics;
+mod routes;
 mod rows;
+mod score;
+mod worker;
 
-use crate::artifact::Artifact;
-use crate::data::{FeatureKind, FeatureProfile, Value};
 use crate::error::{Error, Result};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
+use arc_swap::ArcSwap;
 use metrics::Metrics;
-use rows::{bad, Cell, InferRequest, Refused};
-use serde_json::{json, Value as Json};
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use worker::Loaded;
+
+/// What an invalid row does to its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnInvalid {
+    /// The request is refused (400), naming the row, column and reason.
+    #[default]
+    Reject,
+    /// The row gets the fallback class, is marked as such in the response
+    /// and counted; the other rows are scored.
+    Fallback,
+}
 
 /// What `optbench serve` was asked for.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The package folder.
+    /// The package folder; a reload reads it again.
     pub model: PathBuf,
     /// Where to listen; port 0 takes a free port (see `port_file`).
     pub addr: SocketAddr,
     /// The model's name on the V2 routes; default [`model_name`] of the
-    /// package's id.
+    /// package's id. It stays the same across reloads.
     pub name: Option<String>,
     /// Worker threads; 0 means one per core.
     pub threads: usize,
@@ -59,8 +71,47 @@ pub struct Options {
     /// Most rows one request may hold.
     pub max_rows: usize,
     /// Where to write the bound address (`host:port` and a newline) once
-    /// the server listens and is ready.
+    /// the server listens.
     pub port_file: Option<PathBuf>,
+    /// Refuse values far outside the training range and categories never
+    /// seen in training, as `predict --strict` does (otherwise they are
+    /// counted in the metrics).
+    pub strict: bool,
+    pub on_invalid: OnInvalid,
+    /// The class an invalid row gets under [`OnInvalid::Fallback`];
+    /// default the training majority class.
+    pub fallback_class: Option<String>,
+    /// Predictions made before the server reports ready.
+    pub warmup: usize,
+    /// A request not answered within this is answered 408.
+    pub request_timeout: Duration,
+    /// On SIGINT or SIGTERM, how long requests in flight may take to
+    /// finish before the server exits anyway.
+    pub drain_timeout: Duration,
+    /// One access-log line (JSON, on standard error) per request.
+    pub access_log: bool,
+}
+
+impl Options {
+    /// The defaults of `optbench serve --model MODEL`.
+    pub fn new(model: PathBuf) -> Options {
+        Options {
+            model,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            name: None,
+            threads: 0,
+            max_body: 16 * 1024 * 1024,
+            max_rows: 100_000,
+            port_file: None,
+            strict: false,
+            on_invalid: OnInvalid::Reject,
+            fallback_class: None,
+            warmup: 256,
+            request_timeout: Duration::from_secs(30),
+            drain_timeout: Duration::from_secs(30),
+            access_log: false,
+        }
+    }
 }
 
 /// The package's id made safe for a URL path segment: ASCII letters,
@@ -78,26 +129,30 @@ pub fn model_name(id: &str) -> String {
         .collect()
 }
 
-/// The loaded package and what the routes say about it.
+/// The server's state, shared by every request.
 struct Served {
-    artifact: Artifact,
+    /// The package served now; swapped whole on a reload.
+    current: ArcSwap<Loaded>,
     name: String,
-    /// The first 12 hex digits of the model file's SHA-256.
-    version: String,
-    max_rows: usize,
+    options: Options,
+    /// False until the first package is warm.
     ready: AtomicBool,
     metrics: Metrics,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
 }
 
-/// Loads, verifies and warms the package, then serves it until SIGINT or
-/// SIGTERM, and drains the requests in flight before returning.
+/// Loads and verifies the package, listens, warms the package and reports
+/// ready, then serves until SIGINT or SIGTERM and drains the requests in
+/// flight (for at most `drain_timeout`) before returning. SIGHUP reloads
+/// the package.
 pub fn serve(options: &Options) -> Result<()> {
     let started = Instant::now();
-    let artifact = Artifact::load(&options.model)?;
+    let loaded = Loaded::open(&options.model, options)?;
     let name = options
         .name
         .clone()
-        .unwrap_or_else(|| model_name(&artifact.metadata.model.id));
+        .unwrap_or_else(|| model_name(&loaded.artifact.metadata.model.id));
     if name.is_empty() || model_name(&name) != name {
         return Err(Error::Flag {
             flag: "--name".into(),
@@ -106,28 +161,6 @@ pub fn serve(options: &Options) -> Result<()> {
             ),
         });
     }
-    let version: String = artifact
-        .metadata
-        .model_file
-        .sha256
-        .chars()
-        .take(12)
-        .collect();
-    warm(&artifact);
-    let metrics = Metrics::new(
-        &name,
-        &artifact.metadata.model.id,
-        &version,
-        started.elapsed().as_secs_f64(),
-    );
-    let served = Arc::new(Served {
-        artifact,
-        name,
-        version,
-        max_rows: options.max_rows,
-        ready: AtomicBool::new(false),
-        metrics,
-    });
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if options.threads > 0 {
         runtime.worker_threads(options.threads);
@@ -136,33 +169,179 @@ pub fn serve(options: &Options) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::io(&options.model, e))?;
-    runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(options.addr)
-            .await
-            .map_err(|e| Error::Flag {
-                flag: "--addr".into(),
-                message: format!("cannot listen on {}: {e}", options.addr),
-            })?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| Error::io(&options.model, e))?;
-        served.ready.store(true, Ordering::SeqCst);
-        if let Some(path) = &options.port_file {
-            crate::fsutil::write_atomic(path, format!("{bound}\n").as_bytes())?;
+    let served = Arc::new(Served {
+        current: ArcSwap::from_pointee(loaded),
+        name,
+        options: options.clone(),
+        ready: AtomicBool::new(false),
+        metrics: Metrics::new(),
+        reloading: tokio::sync::Mutex::new(()),
+    });
+    let result = runtime.block_on(run(served, started));
+    // A request still scoring after the drain timeout is not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+async fn run(served: Arc<Served>, started: Instant) -> Result<()> {
+    let options = &served.options;
+    let listener = tokio::net::TcpListener::bind(options.addr)
+        .await
+        .map_err(|e| Error::Flag {
+            flag: "--addr".into(),
+            message: format!("cannot listen on {}: {e}", options.addr),
+        })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::io(&options.model, e))?;
+    if let Some(path) = &options.port_file {
+        crate::fsutil::write_atomic(path, format!("{bound}\n").as_bytes())?;
+    }
+    println!("listening on http://{bound}; warming up");
+    let app = routes::router(served.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .into_future();
+    tokio::spawn(reload_on_hangup(served.clone(), hangup()));
+    tokio::spawn(warm_then_ready(served.clone(), bound, started));
+    let drain = served.options.drain_timeout;
+    tokio::select! {
+        r = server => r.map_err(|e| Error::io(&served.options.model, e)),
+        () = async {
+            let _ = stop_rx.wait_for(|stopped| *stopped).await;
+            tokio::time::sleep(drain).await;
+        } => {
+            eprintln!(
+                "warning: {} request(s) still in flight {} s after the stop signal (--drain-timeout); exiting without them",
+                served.metrics.in_flight(),
+                drain.as_secs_f64()
+            );
+            Ok(())
         }
+    }
+}
+
+/// Warms the first package off the workers, then turns ready and says so.
+async fn warm_then_ready(s: Arc<Served>, bound: SocketAddr, started: Instant) {
+    let loaded = s.current.load_full();
+    let n = s.options.warmup;
+    let warmed = loaded.clone();
+    let warm_started = Instant::now();
+    let _ = tokio::task::spawn_blocking(move || warmed.warm(n)).await;
+    let warm_seconds = warm_started.elapsed().as_secs_f64();
+    s.metrics.serving(
+        &s.name,
+        &loaded.artifact.metadata.model.id,
+        &loaded.version,
+        loaded.load_seconds + warm_seconds,
+    );
+    s.ready.store(true, Ordering::SeqCst);
+    println!(
+        "serving `{}` version {} on http://{bound}: POST http://{bound}/v2/models/{}/infer, POST http://{bound}/predict; ready in {} ms",
+        s.name,
+        loaded.version,
+        s.name,
+        started.elapsed().as_millis()
+    );
+}
+
+/// The SIGHUP stream, registered before the server reports ready so that a
+/// SIGHUP from then on reloads (the default action would end the process).
+#[cfg(unix)]
+type Hangup = Option<tokio::signal::unix::Signal>;
+#[cfg(not(unix))]
+type Hangup = Option<()>;
+
+fn hangup() -> Hangup {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        signal(SignalKind::hangup()).ok()
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// Reloads the package on every SIGHUP.
+async fn reload_on_hangup(s: Arc<Served>, hangup: Hangup) {
+    #[cfg(unix)]
+    if let Some(mut hangup) = hangup {
+        while hangup.recv().await.is_some() {
+            // The outcome is printed and counted by `reload`.
+            let _ = reload(s.clone()).await;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (s, hangup);
+}
+
+/// What a reload did: the versions before and after, and its time.
+#[derive(Debug, Clone)]
+struct Reloaded {
+    previous: String,
+    version: String,
+    seconds: f64,
+}
+
+/// Loads the package folder again, verifies and warms it off the workers,
+/// and swaps it in; requests in flight finish on the package they started
+/// with. A package that fails leaves the old one serving. The work runs
+/// as its own task, so a caller that goes away (a request timeout) does
+/// not cancel a swap half done.
+async fn reload(s: Arc<Served>) -> std::result::Result<Reloaded, String> {
+    let task = tokio::spawn(async move {
+        let _one_at_a_time = s.reloading.lock().await;
+        let previous = s.current.load_full();
+        let options = s.options.clone();
+        let opened = tokio::task::spawn_blocking(move || {
+            let started = Instant::now();
+            let loaded = Loaded::open(&options.model, &options)?;
+            loaded.warm(options.warmup);
+            Ok::<_, Error>((loaded, started.elapsed().as_secs_f64()))
+        })
+        .await;
+        let (loaded, seconds) = match opened {
+            Ok(Ok(done)) => done,
+            Ok(Err(e)) => {
+                s.metrics.reload(false);
+                let message = format!(
+                    "reload failed, still serving version {}: {e}",
+                    previous.version
+                );
+                eprintln!("{message}");
+                return Err(message);
+            }
+            Err(e) => {
+                s.metrics.reload(false);
+                return Err(format!(
+                    "reload failed, still serving version {}: {e}",
+                    previous.version
+                ));
+            }
+        };
+        let id = loaded.artifact.metadata.model.id.clone();
+        let version = loaded.version.clone();
+        s.current.store(Arc::new(loaded));
+        s.metrics.serving(&s.name, &id, &version, seconds);
+        s.metrics.reload(true);
         println!(
-            "serving `{}` version {} on http://{bound}: POST http://{bound}/v2/models/{}/infer, POST http://{bound}/predict; ready in {} ms",
-            served.name,
-            served.version,
-            served.name,
-            started.elapsed().as_millis()
+            "reloaded `{}`: version {} → {version} (id `{id}`) in {} ms",
+            s.name,
+            previous.version,
+            (seconds * 1e3).round()
         );
-        let app = router(served.clone(), options.max_body);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| Error::io(&options.model, e))
-    })
+        Ok(Reloaded {
+            previous: previous.version.clone(),
+            version,
+            seconds,
+        })
+    });
+    task.await
+        .unwrap_or_else(|e| Err(format!("reload failed: {e}")))
 }
 
 /// Resolves on SIGINT or SIGTERM: the server stops accepting connections
@@ -185,343 +364,6 @@ async fn shutdown_signal() {
     tokio::select! {
         () = interrupt => {},
         () = terminate => {},
-    }
-}
-
-/// Predicts a row built from the training profile a few hundred times, so
-/// the first client request meets warm caches and a loaded page set.
-fn warm(artifact: &Artifact) {
-    let row: Vec<Value<'_>> = artifact
-        .metadata
-        .training_profile
-        .iter()
-        .map(|p| match p {
-            FeatureProfile::Numeric { mean, .. } => mean.map_or(Value::Missing, Value::Number),
-            FeatureProfile::Categorical { categories, .. } => categories
-                .first()
-                .map_or(Value::Missing, |c| Value::Text(&c.value)),
-        })
-        .collect();
-    let mut predictor = artifact.predictor();
-    let mut proba = vec![0.0f32; artifact.metadata.classes.len()];
-    for _ in 0..256 {
-        let _ = std::hint::black_box(predictor.predict_proba(&row, &mut proba));
-    }
-}
-
-fn router(served: Arc<Served>, max_body: usize) -> Router {
-    Router::new()
-        .route("/v2/health/live", get(live))
-        .route("/v2/health/ready", get(ready))
-        .route("/v2/models/{name}", get(metadata))
-        .route("/v2/models/{name}/ready", get(model_ready))
-        .route("/v2/models/{name}/infer", post(infer))
-        .route(
-            "/v2/models/{name}/versions/{version}/infer",
-            post(infer_version),
-        )
-        .route("/predict", post(predict))
-        .route("/metrics", get(metrics_text))
-        .route_layer(middleware::from_fn_with_state(served.clone(), track))
-        .fallback(not_found)
-        .layer(DefaultBodyLimit::max(max_body))
-        .with_state(served)
-}
-
-fn json_response(status: StatusCode, body: &Json) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, "application/json")],
-        body.to_string(),
-    )
-        .into_response()
-}
-
-fn refused(r: Refused) -> Response {
-    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
-    json_response(status, &json!({ "error": r.message }))
-}
-
-/// Counts and times every routed request under its route's template.
-async fn track(
-    State(s): State<Arc<Served>>,
-    matched: Option<MatchedPath>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let route = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let start = Instant::now();
-    let response = next.run(request).await;
-    s.metrics.request(
-        &route,
-        response.status().as_u16(),
-        start.elapsed().as_secs_f64(),
-    );
-    response
-}
-
-async fn metrics_text(State(s): State<Arc<Served>>) -> Response {
-    (
-        StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        s.metrics.render(),
-    )
-        .into_response()
-}
-
-async fn not_found() -> Response {
-    refused(Refused {
-        status: 404,
-        message: "no such route; see `optbench serve --help`".into(),
-    })
-}
-
-async fn live() -> Response {
-    json_response(StatusCode::OK, &json!({ "live": true }))
-}
-
-async fn ready(State(s): State<Arc<Served>>) -> Response {
-    let ready = s.ready.load(Ordering::SeqCst);
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    json_response(status, &json!({ "ready": ready }))
-}
-
-/// The model the path names, or a 404 naming the one served.
-fn check_name(s: &Served, name: &str) -> std::result::Result<(), Refused> {
-    if name == s.name {
-        Ok(())
-    } else {
-        Err(Refused {
-            status: 404,
-            message: format!("unknown model `{name}`; this server serves `{}`", s.name),
-        })
-    }
-}
-
-async fn model_ready(State(s): State<Arc<Served>>, Path(name): Path<String>) -> Response {
-    if let Err(r) = check_name(&s, &name) {
-        return refused(r);
-    }
-    ready(State(s)).await
-}
-
-async fn metadata(State(s): State<Arc<Served>>, Path(name): Path<String>) -> Response {
-    if let Err(r) = check_name(&s, &name) {
-        return refused(r);
-    }
-    let a = &s.artifact;
-    let inputs: Vec<Json> = a
-        .schema
-        .features
-        .iter()
-        .map(|f| {
-            json!({
-                "name": f.name,
-                "datatype": match f.kind {
-                    FeatureKind::Numeric => "FP64",
-                    FeatureKind::Categorical => "BYTES",
-                },
-                "shape": [-1, 1],
-            })
-        })
-        .collect();
-    json_response(
-        StatusCode::OK,
-        &json!({
-            "name": s.name,
-            "versions": [s.version],
-            "platform": "optbench",
-            "inputs": inputs,
-            "outputs": [
-                { "name": "label", "datatype": "BYTES", "shape": [-1, 1] },
-                { "name": "probabilities", "datatype": "FP32", "shape": [-1, a.metadata.classes.len()] },
-            ],
-            "parameters": {
-                "model_id": a.metadata.model.id,
-                "classes": a.metadata.classes,
-            },
-        }),
-    )
-}
-
-/// Classes and probabilities of rows given column by column: the
-/// package's predictor on each row; the first invalid row refuses the
-/// request, naming its row (from 0) and column.
-fn predict_columns(
-    s: &Served,
-    route: &str,
-    cols: &[Vec<Cell<'_>>],
-) -> std::result::Result<(Vec<u32>, Vec<f32>), Refused> {
-    let a = &s.artifact;
-    let n = cols.first().map_or(0, Vec::len);
-    if n > s.max_rows {
-        return Err(Refused {
-            status: 413,
-            message: format!(
-                "{n} rows; this server takes at most {} a request (--max-rows)",
-                s.max_rows
-            ),
-        });
-    }
-    let k = a.metadata.classes.len();
-    let mut predictor = a.predictor();
-    let (mut classes, mut proba) = (Vec::with_capacity(n), vec![0.0f32; n * k]);
-    let mut row: Vec<Value<'_>> = Vec::with_capacity(cols.len());
-    for r in 0..n {
-        row.clear();
-        for (j, col) in cols.iter().enumerate() {
-            let v = col[r].value(&a.schema, j).map_err(|m| {
-                bad(format!(
-                    "row {r}, column `{}`: {m}",
-                    a.schema.features[j].name
-                ))
-            })?;
-            row.push(v);
-        }
-        let class = predictor
-            .predict_proba(&row, &mut proba[r * k..(r + 1) * k])
-            .map_err(|e| {
-                let (column, message) = e.message(&a.schema, None);
-                bad(format!("row {r}, column `{column}`: {message}"))
-            })?;
-        classes.push(class);
-    }
-    s.metrics.rows(route, n);
-    Ok((classes, proba))
-}
-
-/// A request body as the extractor read it: over `--max-body`, refused.
-type Body = std::result::Result<Bytes, BytesRejection>;
-
-/// The body, or the refusal of one that could not be read (over
-/// `--max-body`: 413), in the routes' JSON error form.
-fn read_body(body: Body) -> std::result::Result<Bytes, Refused> {
-    body.map_err(|e| Refused {
-        status: e.status().as_u16(),
-        message: format!("cannot read the request body: {}", e.body_text()),
-    })
-}
-
-async fn infer(State(s): State<Arc<Served>>, Path(name): Path<String>, body: Body) -> Response {
-    let body = match read_body(body) {
-        Ok(b) => b,
-        Err(r) => return refused(r),
-    };
-    match infer_body(&s, &name, &body) {
-        Ok(json) => json_response(StatusCode::OK, &json),
-        Err(r) => refused(r),
-    }
-}
-
-async fn infer_version(
-    State(s): State<Arc<Served>>,
-    Path((name, version)): Path<(String, String)>,
-    body: Body,
-) -> Response {
-    if let Err(r) = check_name(&s, &name) {
-        return refused(r);
-    }
-    if version != s.version {
-        return refused(Refused {
-            status: 404,
-            message: format!(
-                "model `{name}` has no version `{version}`; it serves version `{}`",
-                s.version
-            ),
-        });
-    }
-    infer(State(s), Path(name), body).await
-}
-
-fn infer_body(s: &Served, name: &str, body: &[u8]) -> std::result::Result<Json, Refused> {
-    check_name(s, name)?;
-    let req: InferRequest =
-        serde_json::from_slice(body).map_err(|e| bad(format!("not an inference request: {e}")))?;
-    let cols = rows::v2_rows(&req, &s.artifact.schema)?;
-    let (classes, proba) = predict_columns(s, "/v2/models/{name}/infer", &cols)?;
-    let names = &s.artifact.metadata.classes;
-    let n = classes.len();
-    let wanted = |o: &str| {
-        req.outputs
-            .as_ref()
-            .is_none_or(|outs| outs.iter().any(|w| w.name == o))
-    };
-    if let Some(outs) = &req.outputs {
-        if let Some(o) = outs
-            .iter()
-            .find(|o| o.name != "label" && o.name != "probabilities")
-        {
-            return Err(bad(format!(
-                "output `{}` does not exist; the outputs are `label` and `probabilities`",
-                o.name
-            )));
-        }
-    }
-    let mut outputs = Vec::new();
-    if wanted("label") {
-        let labels: Vec<&str> = classes
-            .iter()
-            .map(|&c| names[c as usize].as_str())
-            .collect();
-        outputs
-            .push(json!({ "name": "label", "datatype": "BYTES", "shape": [n, 1], "data": labels }));
-    }
-    if wanted("probabilities") {
-        outputs.push(json!({
-            "name": "probabilities", "datatype": "FP32", "shape": [n, names.len()], "data": proba,
-        }));
-    }
-    let mut response = json!({
-        "model_name": s.name,
-        "model_version": s.version,
-        "outputs": outputs,
-    });
-    if let Some(id) = &req.id {
-        response["id"] = json!(id);
-    }
-    Ok(response)
-}
-
-#[derive(serde::Deserialize)]
-struct PredictQuery {
-    #[serde(default)]
-    proba: Option<String>,
-}
-
-async fn predict(
-    State(s): State<Arc<Served>>,
-    Query(q): Query<PredictQuery>,
-    body: Body,
-) -> Response {
-    let with_proba = matches!(q.proba.as_deref(), Some("1" | "true" | "yes"));
-    let result = (|| {
-        let body = read_body(body)?;
-        let body: Json =
-            serde_json::from_slice(&body).map_err(|e| bad(format!("not JSON: {e}")))?;
-        let cols = rows::json_rows(&body, &s.artifact.schema)?;
-        let (classes, proba) = predict_columns(&s, "/predict", &cols)?;
-        let names = &s.artifact.metadata.classes;
-        let mut out = json!({
-            "model": s.artifact.metadata.model.id,
-            "classes": names,
-            "predictions": classes.iter().map(|&c| names[c as usize].as_str()).collect::<Vec<_>>(),
-        });
-        if with_proba {
-            let rows: Vec<&[f32]> = proba.chunks_exact(names.len().max(1)).collect();
-            out["probabilities"] = json!(rows);
-        }
-        Ok::<Json, Refused>(out)
-    })();
-    match result {
-        Ok(json) => json_response(StatusCode::OK, &json),
-        Err(r) => refused(r),
     }
 }
 
