@@ -161,6 +161,110 @@ fn one_numeric_tensor_and_bad_requests() {
     };
     check_good(&server);
 
+    // The same rows in Triton's binary tensor extension (what tritonclient
+    // sends by default): the JSON header, then the values as little-endian
+    // FP64 (NaN for a missing value); every output asked for in binary.
+    let numbers: Vec<f64> = data
+        .iter()
+        .map(|v| v.as_f64().unwrap_or(f64::NAN))
+        .collect();
+    let binary = |json_head: &Json, tail: &[u8]| {
+        let mut body = json_head.to_string().into_bytes();
+        let n = body.len();
+        body.extend_from_slice(tail);
+        (n, body)
+    };
+    let tail: Vec<u8> = numbers.iter().flat_map(|x| x.to_le_bytes()).collect();
+    let (n, body) = binary(
+        &json!({
+            "inputs": [{ "name": "x", "shape": [rows.len(), f], "datatype": "FP64",
+                         "parameters": { "binary_data_size": tail.len() } }],
+            "parameters": { "binary_data_output": true },
+        }),
+        &tail,
+    );
+    let length = ("Inference-Header-Content-Length", n.to_string());
+    let (status, head, answer) = server.call_bytes(&infer, &[length], &body);
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+    let json_length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("inference-header-content-length: "))
+        .unwrap_or_else(|| panic!("no header length in {head}"))
+        .parse()
+        .unwrap();
+    let answer_head: Json = serde_json::from_slice(&answer[..json_length]).unwrap();
+    let outputs = answer_head["outputs"].as_array().unwrap();
+    assert_eq!(outputs[0]["name"], "label");
+    let label_size = outputs[0]["parameters"]["binary_data_size"]
+        .as_u64()
+        .unwrap() as usize;
+    let (mut labels_bytes, proba_bytes) = answer[json_length..].split_at(label_size);
+    let mut labels = Vec::new();
+    while !labels_bytes.is_empty() {
+        let len = u32::from_le_bytes(labels_bytes[..4].try_into().unwrap()) as usize;
+        labels.push(String::from_utf8(labels_bytes[4..4 + len].to_vec()).unwrap());
+        labels_bytes = &labels_bytes[4 + len..];
+    }
+    assert_eq!(labels, want_classes, "binary labels");
+    let k = want_proba[0].len();
+    let proba: Vec<Vec<f32>> = proba_bytes
+        .chunks(4 * k)
+        .map(|r| {
+            r.chunks(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(bits(&proba), bits(&want_proba), "binary probabilities");
+    // Binary requests that do not add up.
+    let sized = |size: usize, datatype: &str| {
+        json!({ "inputs": [{ "name": "x", "shape": [1, f], "datatype": datatype,
+                             "parameters": { "binary_data_size": size } }] })
+    };
+    let one_row: Vec<u8> = tail[..8 * f].to_vec();
+    for (json_head, tail, length, words) in [
+        (
+            sized(8 * f, "FP64"),
+            one_row.clone(),
+            Some(100_000),
+            "Inference-Header-Content-Length",
+        ),
+        (
+            sized(8 * f + 8, "FP64"),
+            one_row.clone(),
+            None,
+            "bytes of binary data are left",
+        ),
+        (
+            sized(8 * f - 1, "FP64"),
+            one_row[..8 * f - 1].to_vec(),
+            None,
+            "not a whole number",
+        ),
+        (
+            sized(3, "BYTES"),
+            vec![1, 0, 0],
+            None,
+            "inside a length prefix",
+        ),
+        (
+            sized(8 * f, "FP64"),
+            [one_row.clone(), vec![0]].concat(),
+            None,
+            "after the inputs' declared sizes",
+        ),
+    ] {
+        let (n, body) = binary(&json_head, &tail);
+        let length = (
+            "Inference-Header-Content-Length",
+            length.unwrap_or(n).to_string(),
+        );
+        let (status, _, answer) = server.call_bytes(&infer, &[length], &body);
+        let text = String::from_utf8_lossy(&answer);
+        assert_eq!(status, 400, "{text}");
+        assert!(text.contains(words), "`{text}` lacks `{words}`");
+    }
+
     let row0: Vec<Json> = rows[0][..f].iter().map(|c| cell(c, false)).collect();
     let one = |data: Json, shape: Json, datatype: &str| json!({ "inputs": [{ "name": "x", "shape": shape, "datatype": datatype, "data": data }] });
     let mut text_cell = row0.clone();

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -321,35 +321,108 @@ fn score_rows(
     }
 }
 
-fn answered(result: Result<(String, usize), Refused>) -> Response {
+/// A response body: JSON, or with Triton's binary tensor extension a JSON
+/// header of `json_length` bytes followed by the outputs' bytes.
+struct Answer {
+    body: Vec<u8>,
+    json_length: Option<usize>,
+    rows: usize,
+}
+
+impl Answer {
+    fn json(text: String, rows: usize) -> Answer {
+        Answer {
+            body: text.into_bytes(),
+            json_length: None,
+            rows,
+        }
+    }
+}
+
+fn answered(result: Result<Answer, Refused>) -> Response {
     match result {
-        Ok((body, rows)) => {
-            let mut response = json_text(StatusCode::OK, body);
-            response.extensions_mut().insert(RowsScored(rows));
+        Ok(a) => {
+            let mut response = match a.json_length {
+                None => (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "application/json")],
+                    a.body,
+                )
+                    .into_response(),
+                Some(n) => (
+                    StatusCode::OK,
+                    [
+                        (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+                        (
+                            header::HeaderName::from_static(HEADER_LENGTH),
+                            n.to_string(),
+                        ),
+                    ],
+                    a.body,
+                )
+                    .into_response(),
+            };
+            response.extensions_mut().insert(RowsScored(a.rows));
             response
         }
         Err(r) => refused(r),
     }
 }
 
-async fn infer(State(s): State<Arc<Served>>, Path(name): Path<String>, body: Body) -> Response {
-    answered(infer_body(&s, &name, None, body))
+/// Triton's binary tensor extension: the length of the JSON that starts
+/// the body.
+const HEADER_LENGTH: &str = "inference-header-content-length";
+
+async fn infer(
+    State(s): State<Arc<Served>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    answered(infer_body(&s, &name, None, &headers, body))
 }
 
 async fn infer_version(
     State(s): State<Arc<Served>>,
     Path((name, version)): Path<(String, String)>,
+    headers: HeaderMap,
     body: Body,
 ) -> Response {
-    answered(infer_body(&s, &name, Some(&version), body))
+    answered(infer_body(&s, &name, Some(&version), &headers, body))
+}
+
+/// One output tensor of a V2 response: its JSON entry, and its bytes when
+/// sent in binary.
+struct Output {
+    json: Json,
+    binary: Option<Vec<u8>>,
+}
+
+impl Output {
+    /// `json` (without `data`) holding `data` in JSON, or sized in its
+    /// parameters with `bytes` sent after the JSON header.
+    fn new(mut json: Json, binary: bool, data: Json, bytes: impl FnOnce() -> Vec<u8>) -> Output {
+        if binary {
+            let bytes = bytes();
+            json["parameters"] = json!({ "binary_data_size": bytes.len() });
+            Output {
+                json,
+                binary: Some(bytes),
+            }
+        } else {
+            json["data"] = data;
+            Output { json, binary: None }
+        }
+    }
 }
 
 fn infer_body(
     s: &Served,
     name: &str,
     version: Option<&str>,
+    headers: &HeaderMap,
     body: Body,
-) -> Result<(String, usize), Refused> {
+) -> Result<Answer, Refused> {
     check_name(s, name)?;
     let body = read_body(body)?;
     check_ready(s)?;
@@ -364,8 +437,16 @@ fn infer_body(
         });
     }
     let t = Instant::now();
+    let header_length = match headers.get(HEADER_LENGTH) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| bad("Inference-Header-Content-Length: expected a number of bytes"))?,
+        ),
+    };
+    let (head, binary) = rows::split_body(&body, header_length)?;
     let req: InferRequest =
-        serde_json::from_slice(&body).map_err(|e| bad(format!("not an inference request: {e}")))?;
+        serde_json::from_slice(head).map_err(|e| bad(format!("not an inference request: {e}")))?;
     let fallback = loaded.fallback.is_some();
     if let Some(o) = req.outputs.iter().flatten().find(|o| {
         !(o.name == "label" || o.name == "probabilities" || fallback && o.name == "fallback")
@@ -376,41 +457,62 @@ fn infer_body(
             if fallback { " and `fallback`" } else { "" }
         )));
     }
-    let cols = rows::v2_rows(&req, &loaded.artifact.schema)?;
+    let cols = rows::v2_rows(&req, binary, &loaded.artifact.schema)?;
     s.metrics.stage(Step::Parse, t.elapsed().as_secs_f64());
     let scored = score_rows(s, &loaded, &cols, INFER_ROUTE)?;
     let t = Instant::now();
     let names = &loaded.artifact.metadata.classes;
     let n = scored.classes.len();
-    let wanted = |o: &str| {
-        req.outputs
-            .as_ref()
-            .is_none_or(|outs| outs.iter().any(|w| w.name == o))
+    let all_binary = req.binary_output();
+    // Whether an output is wanted, and whether in binary.
+    let wanted = |o: &str| match &req.outputs {
+        None => Some(all_binary),
+        Some(outs) => outs
+            .iter()
+            .find(|w| w.name == o)
+            .map(|w| all_binary || w.binary()),
     };
     let mut outputs = Vec::new();
-    if wanted("label") {
+    if let Some(binary) = wanted("label") {
         let labels: Vec<&str> = scored
             .classes
             .iter()
             .map(|&c| names[c as usize].as_str())
             .collect();
-        outputs
-            .push(json!({ "name": "label", "datatype": "BYTES", "shape": [n, 1], "data": labels }));
+        outputs.push(Output::new(
+            json!({ "name": "label", "datatype": "BYTES", "shape": [n, 1] }),
+            binary,
+            json!(labels),
+            || {
+                let mut b = Vec::new();
+                for l in &labels {
+                    b.extend_from_slice(&(l.len() as u32).to_le_bytes());
+                    b.extend_from_slice(l.as_bytes());
+                }
+                b
+            },
+        ));
     }
-    if wanted("probabilities") {
-        outputs.push(json!({
-            "name": "probabilities", "datatype": "FP32", "shape": [n, names.len()], "data": scored.proba,
-        }));
+    if let Some(binary) = wanted("probabilities") {
+        outputs.push(Output::new(
+            json!({ "name": "probabilities", "datatype": "FP32", "shape": [n, names.len()] }),
+            binary,
+            json!(scored.proba),
+            || scored.proba.iter().flat_map(|p| p.to_le_bytes()).collect(),
+        ));
     }
-    if let Some(flags) = scored.fallback.as_ref().filter(|_| wanted("fallback")) {
-        outputs.push(
-            json!({ "name": "fallback", "datatype": "BOOL", "shape": [n, 1], "data": flags }),
-        );
+    if let (Some(flags), Some(binary)) = (&scored.fallback, wanted("fallback")) {
+        outputs.push(Output::new(
+            json!({ "name": "fallback", "datatype": "BOOL", "shape": [n, 1] }),
+            binary,
+            json!(flags),
+            || flags.iter().map(|&f| u8::from(f)).collect(),
+        ));
     }
     let mut response = json!({
         "model_name": s.name,
         "model_version": loaded.version,
-        "outputs": outputs,
+        "outputs": outputs.iter().map(|o| o.json.clone()).collect::<Vec<_>>(),
     });
     if let Some(id) = &req.id {
         response["id"] = json!(id);
@@ -427,9 +529,21 @@ fn infer_body(
                 .join("; "),
         });
     }
-    let text = response.to_string();
+    let mut body = response.to_string().into_bytes();
+    let json_length = body.len();
+    let mut any_binary = false;
+    for o in &outputs {
+        if let Some(b) = &o.binary {
+            body.extend_from_slice(b);
+            any_binary = true;
+        }
+    }
     s.metrics.stage(Step::Serialize, t.elapsed().as_secs_f64());
-    Ok((text, n))
+    Ok(Answer {
+        body,
+        json_length: any_binary.then_some(json_length),
+        rows: n,
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -447,7 +561,7 @@ async fn predict(
     answered(predict_body(&s, with_proba, body))
 }
 
-fn predict_body(s: &Served, with_proba: bool, body: Body) -> Result<(String, usize), Refused> {
+fn predict_body(s: &Served, with_proba: bool, body: Body) -> Result<Answer, Refused> {
     let body = read_body(body)?;
     check_ready(s)?;
     let loaded = s.current.load_full();
@@ -477,5 +591,5 @@ fn predict_body(s: &Served, with_proba: bool, body: Body) -> Result<(String, usi
     }
     let text = out.to_string();
     s.metrics.stage(Step::Serialize, t.elapsed().as_secs_f64());
-    Ok((text, scored.classes.len()))
+    Ok(Answer::json(text, scored.classes.len()))
 }

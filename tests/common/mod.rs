@@ -137,6 +137,42 @@ impl Server {
         read_response(&mut s)
     }
 
+    /// One request with extra header lines and a body of any bytes:
+    /// (status, head, body).
+    pub fn call_bytes(
+        &self,
+        path: &str,
+        headers: &[(&str, String)],
+        body: &[u8],
+    ) -> (u16, String, Vec<u8>) {
+        let mut s = TcpStream::connect(&self.addr).expect("connects");
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            self.addr,
+            body.len()
+        );
+        for (name, value) in headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("\r\n");
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        let mut response = Vec::new();
+        s.read_to_end(&mut response).expect("a response");
+        let end = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a head and a body");
+        let head = String::from_utf8(response[..end].to_vec()).expect("UTF-8 head");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .expect("a status code");
+        (status, head, response[end + 4..].to_vec())
+    }
+
     pub fn json(&self, method: &str, path: &str, body: &Json) -> (u16, Json) {
         let (status, text) = self.call(method, path, &body.to_string());
         let parsed = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
