@@ -1,7 +1,7 @@
 //! The lesson's skew demonstration (exercise 2): the same random forest, fed
 //! the test rows through the training pipeline and through four common
 //! serving-time mistakes. Prints the share of predictions each mistake
-//! changes (`cargo test --test skew -- --nocapture`; the README quotes it)
+//! changes (`cargo test --test skew -- --nocapture`; docs/serving.md quotes it)
 //! and checks that every mistake is visible while the packaged path changes
 //! nothing.
 

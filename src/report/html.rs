@@ -243,7 +243,13 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
     if !c.within_budget {
         class.push("over");
     }
-    let _ = write!(out, "<tr class=\"{}\">", class.join(" "));
+    // The frontier plot's points link here (`#cand-…`).
+    let _ = write!(
+        out,
+        "<tr class=\"{}\" id=\"{}\">",
+        class.join(" "),
+        super::svg::row_anchor(&c.id)
+    );
     let mark = if chosen { " ★" } else { "" };
     let _ = write!(
         out,
@@ -327,6 +333,8 @@ h1{font-size:26px;margin:0 0 4px}h2{font-size:19px;margin:28px 0 8px}
 .card b{display:block;font-size:18px}.card span{color:#666;font-size:13px}
 figure{background:#fff;margin:0;padding:8px;box-shadow:0 1px 3px #0002;text-align:center}
 figure svg{max-width:100%;height:auto}
+tr:target td{background:#fff3b0}
+figure .point{cursor:pointer}
 table{border-collapse:collapse;background:#fff;box-shadow:0 1px 3px #0002;font-size:13px;width:100%}
 th,td{padding:5px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}
 th{background:#f0f0f0;cursor:pointer;user-select:none;position:sticky;top:0}
