@@ -1,6 +1,6 @@
 //! `optbench serve`: a saved package as a real-time HTTP service, on the
 //! ecosystem's server stack (tokio, hyper through axum; HTTP/1.1 with
-//! keep-alive).
+//! keep-alive, and HTTP/2 over cleartext with prior knowledge).
 //!
 //! Routes: the Open Inference Protocol (KServe V2) over REST —
 //! `GET /v2/health/live`, `GET /v2/health/ready`, `GET /v2/models/{name}`
