@@ -57,6 +57,7 @@ pub mod data;
 pub mod drift;
 pub mod error;
 pub mod fsutil;
+pub mod loadtest;
 pub mod measure;
 pub mod model;
 pub mod onnx;

@@ -8,6 +8,7 @@
 mod drift;
 mod export;
 mod import;
+mod loadtest;
 mod package;
 mod progress;
 mod run;
@@ -47,6 +48,9 @@ enum Command {
     Bench(package::BenchArgs),
     /// Serve a saved model package over HTTP (Open Inference Protocol, plain JSON).
     Serve(serve::ServeArgs),
+    /// Served latency under open-loop load: p50/p99 against offered rate,
+    /// and where the time goes (client, network, server stages).
+    Loadtest(loadtest::LoadtestArgs),
     /// (Internal) one cold start: load a package and predict one row, print the times as JSON.
     #[command(hide = true)]
     ColdStartProbe {
@@ -68,6 +72,7 @@ pub fn main() -> ExitCode {
         Command::Inspect(args) => package::inspect(args),
         Command::Bench(args) => package::bench(args),
         Command::Serve(args) => serve::execute(args),
+        Command::Loadtest(args) => loadtest::execute(args),
         Command::ColdStartProbe { model, input } => {
             match optbench::run::cold_start_probe(&model, &input) {
                 Ok(c) => {

@@ -10,6 +10,7 @@
 mod latency;
 mod quality;
 
+pub(crate) use latency::upper_bound_rank;
 pub use latency::{
     measure_latency, Clock, Interleaving, LatencyRun, LatencyStats, MonotonicClock, StageLatency,
     SubjectLatency, TimerOverhead, MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
