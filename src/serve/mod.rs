@@ -148,6 +148,42 @@ struct Served {
 /// the package.
 pub fn serve(options: &Options) -> Result<()> {
     let started = Instant::now();
+    let served = Arc::new(open(options)?);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if options.threads > 0 {
+        runtime.worker_threads(options.threads);
+    }
+    let runtime = runtime
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io(&options.model, e))?;
+    let result = runtime.block_on(run(served, started));
+    // A request still scoring after the drain timeout is not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    result
+}
+
+/// The routes over the package at `options.model`, loaded, verified,
+/// warmed and ready: for a caller that runs its own server stack, or drives
+/// the routes in process (`benches/serve.rs`). `serve` adds the listener,
+/// the signals (SIGHUP reloads) and the drain.
+pub fn app(options: &Options) -> Result<axum::Router> {
+    let served = Arc::new(open(options)?);
+    let loaded = served.current.load_full();
+    loaded.warm(options.warmup);
+    served.metrics.serving(
+        &served.name,
+        &loaded.artifact.metadata.model.id,
+        &loaded.version,
+        loaded.load_seconds,
+    );
+    served.ready.store(true, Ordering::SeqCst);
+    Ok(routes::router(served))
+}
+
+/// The package loaded and verified, with its served name; not yet warm or
+/// ready.
+fn open(options: &Options) -> Result<Served> {
     let loaded = Loaded::open(&options.model, options)?;
     let name = options
         .name
@@ -161,26 +197,14 @@ pub fn serve(options: &Options) -> Result<()> {
             ),
         });
     }
-    let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if options.threads > 0 {
-        runtime.worker_threads(options.threads);
-    }
-    let runtime = runtime
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io(&options.model, e))?;
-    let served = Arc::new(Served {
+    Ok(Served {
         current: ArcSwap::from_pointee(loaded),
         name,
         options: options.clone(),
         ready: AtomicBool::new(false),
         metrics: Metrics::new(),
         reloading: tokio::sync::Mutex::new(()),
-    });
-    let result = runtime.block_on(run(served, started));
-    // A request still scoring after the drain timeout is not waited for.
-    runtime.shutdown_timeout(Duration::from_millis(100));
-    result
+    })
 }
 
 async fn run(served: Arc<Served>, started: Instant) -> Result<()> {

@@ -314,7 +314,11 @@ fn score_rows(
 ) -> Result<Scored, Refused> {
     let n = check_rows(s, cols)?;
     let run = || score(loaded, s.options.strict, cols, &s.metrics, route);
-    if n > BLOCKING_ROWS {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    // block_in_place exists on the multi-threaded runtime only (an `app`
+    // driven on a current-thread runtime scores in place).
+    if n > BLOCKING_ROWS && multi_thread {
         tokio::task::block_in_place(run)
     } else {
         run()
