@@ -14,8 +14,8 @@
 //! family in house.
 //!
 //! Shrinking (libsvm's heuristic that skips bound variables) is left out:
-//! it changes the path to the optimum, not the optimum, and the solver is
-//! already within scikit-learn's fit time on the shared data without it.
+//! it changes the path to the optimum, not the optimum, and it is not
+//! needed to fit as fast as scikit-learn (`BENCHMARKS.md`, kernel SVMs).
 
 use super::TrainData;
 use crate::model::{Kernel, Model, Platt, SvmModel};
