@@ -10,7 +10,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use optbench::data::SyntheticSpec;
-use optbench::train::{train, CandidateSpec};
+use optbench::train::{train, CandidateSpec, SvmKernel};
 use std::hint::black_box;
 
 fn bench_predict(c: &mut Criterion) {
@@ -38,6 +38,8 @@ fn bench_predict(c: &mut Criterion) {
             min_samples_leaf: 1,
             max_features: None,
         },
+        // A kernel model: one kernel row per support vector (here ~1,600).
+        CandidateSpec::svm(SvmKernel::Rbf),
     ];
     let raw_rows = test_set.raw_rows();
     let w = test_set.n_features();

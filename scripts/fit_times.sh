@@ -41,6 +41,7 @@ CASES=(
   "w1 logreg 1" "w1 tree-d10 1" "w1 tree-full 1" "w1 forest-100 1" "w1 boost-200 1"
   "w2 logreg 1" "w2 forest-100 1" "w2 boost-300-d6 1"
   "w1 forest-100 2" "w2 forest-100 2"
+  "w1 svm-rbf 1" "w2 svm-rbf 1"
 )
 LINES="$OUT/runs.jsonl"
 : > "$LINES"

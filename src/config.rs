@@ -331,6 +331,32 @@ mod tests {
         );
     }
 
+    /// The lesson's fourth exercise as it is written: the eight-plus models,
+    /// the SVM among them, and a 30 ms budget.
+    #[test]
+    fn exercise4_holds_the_lessons_grid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/exercise4.toml");
+        let plan = Plan::load(Some(&path), &Overrides::default()).unwrap();
+        let ids: Vec<String> = plan.candidates.iter().map(|c| c.id()).collect();
+        assert_eq!(
+            ids,
+            [
+                "logreg",
+                "tree-d3",
+                "tree-d10",
+                "tree-d20",
+                "forest-10",
+                "forest-50",
+                "forest-200",
+                "boost-50",
+                "boost-200",
+                "svm-rbf"
+            ]
+        );
+        assert_eq!(plan.budget.p99, Nanos(30_000_000));
+        assert_eq!(plan.optimize.distill[0].teacher, "svm-rbf");
+    }
+
     #[test]
     fn flags_override_and_are_checked() {
         let o = Overrides {
@@ -391,10 +417,10 @@ mod tests {
             e.starts_with("config ") && e.contains("measure.timed_calls = 10"),
             "{e}"
         );
-        std::fs::write(&p, "[[candidates]]\nfamily = \"svm\"\n").unwrap();
+        std::fs::write(&p, "[[candidates]]\nfamily = \"mlp\"\n").unwrap();
         let e = Plan::load(Some(&p), &Overrides::default())
             .unwrap_err()
             .to_string();
-        assert!(e.contains("unknown variant `svm`"), "{e}");
+        assert!(e.contains("unknown variant `mlp`"), "{e}");
     }
 }

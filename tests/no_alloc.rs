@@ -8,7 +8,7 @@
 use optbench::data::{read_csv, read_csv_with_schema, ColumnTypes, Dataset, RequestForm};
 use optbench::optimize::{quantize, Candidate, QuantizeKind};
 use optbench::pipeline::{FittedPipeline, PipelineConfig};
-use optbench::train::{train, CandidateSpec, TrainData};
+use optbench::train::{train, CandidateSpec, Gamma, SvmKernel, TrainData};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -70,7 +70,7 @@ fn serving_a_row_allocates_nothing_for_any_model_form() {
         }
         checked += serve_every_form(&train_set, &test_set, form);
     }
-    assert_eq!(checked, 2 * (4 + 3 * 2 + 1), "every form was checked");
+    assert_eq!(checked, 2 * (5 + 3 * 2 + 1), "every form was checked");
 }
 
 /// Serves the test rows and the training rows through every model form,
@@ -112,6 +112,16 @@ fn serve_every_form(train_set: &Dataset, test_set: &Dataset, form: RequestForm) 
             subsample: 1.0,
             l2_regularization: 0.0,
             max_bins: 255,
+        },
+        // Platt probabilities: the coupling runs on the counted path too.
+        CandidateSpec::Svm {
+            kernel: SvmKernel::Rbf,
+            c: 1.0,
+            gamma: Gamma::default(),
+            degree: 3,
+            coef0: 0.0,
+            probability: true,
+            tol: 1e-3,
         },
     ];
     let mut forms: Vec<Candidate> = Vec::new();

@@ -4,18 +4,20 @@
 //! Uses nothing else in the crate. Key types: [`Model`], the saved form (a
 //! closed enum, so a new kind makes the compiler list every place to
 //! update: [`LinearModel`], [`TreeEnsemble`] and their quantized forms
-//! [`QuantLinear`] and [`QuantTrees`]), plain data with no run-time state;
+//! [`QuantLinear`] and [`QuantTrees`], and kernel SVMs [`SvmModel`]), plain data with no run-time state;
 //! and [`CompiledModel`], what [`Model::compile`] returns and what predicts
 //! (`compiled/`: layouts, walks, SIMD).
 
 mod binned;
 pub mod compiled;
 mod linear;
+mod svm;
 mod tree;
 
 pub use binned::{LeafPrecision, Leaves, QNode, QTree, QuantTrees};
 pub use compiled::{CompiledModel, Layout, LayoutKind, Scratch};
 pub use linear::{LinearModel, Link, QuantLinear};
+pub use svm::{Kernel, Platt, SvmModel};
 pub use tree::{Node, Output, TreeEnsemble, LEAF};
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,9 @@ pub enum Model {
     Trees(TreeEnsemble),
     QuantLinear(QuantLinear),
     QuantTrees(QuantTrees),
+    // New kinds go last: postcard writes the variant's index, and packages
+    // saved before a kind existed must still load.
+    Svm(SvmModel),
 }
 
 impl Model {
@@ -35,6 +40,7 @@ impl Model {
             Model::Trees(m) => m.n_features,
             Model::QuantLinear(m) => m.n_features,
             Model::QuantTrees(m) => m.n_features,
+            Model::Svm(m) => m.n_features,
         }
     }
 
@@ -44,6 +50,7 @@ impl Model {
             Model::Trees(m) => m.n_classes,
             Model::QuantLinear(m) => m.n_classes,
             Model::QuantTrees(m) => m.n_classes,
+            Model::Svm(m) => m.n_classes,
         }
     }
 
@@ -60,6 +67,7 @@ impl Model {
             Model::Trees(_) => "tree ensemble",
             Model::QuantLinear(_) => "int8 linear",
             Model::QuantTrees(_) => "binned tree ensemble",
+            Model::Svm(_) => "SVM",
         }
     }
 
@@ -71,6 +79,7 @@ impl Model {
             Model::Trees(m) => m.check(),
             Model::QuantLinear(m) => m.check(),
             Model::QuantTrees(m) => m.check(),
+            Model::Svm(m) => m.check(),
         }
     }
 
@@ -93,6 +102,16 @@ impl Model {
                     Leaves::F32(_) => "f32",
                     Leaves::Int8 { .. } => "int8",
                     Leaves::Int8Shifted { .. } => "int8 (power-of-two scale per tree)",
+                }
+            ),
+            Model::Svm(m) => format!(
+                "{} support vectors, {} kernel{}",
+                m.n_sv(),
+                m.kernel.name(),
+                if m.platt.is_some() {
+                    ", Platt probabilities"
+                } else {
+                    ""
                 }
             ),
         }

@@ -1,6 +1,7 @@
 //! Front ends: fit each candidate and write it into the `model` IR. Every
 //! family is trained in house: logistic regression with argmin's L-BFGS
-//! (`logistic.rs`), trees, forests and boosting on shared binned features.
+//! (`logistic.rs`), trees, forests and boosting on shared binned features,
+//! kernel SVMs with libsvm's SMO (`svm.rs`, which says why not a crate).
 //! Only this module names argmin types, and (in tests) linfa's.
 //!
 //! Uses `model`. Key types: [`CandidateSpec`] (what to train, as written in
@@ -19,8 +20,10 @@ mod forest;
 #[cfg(test)]
 mod linfa_logistic;
 mod logistic;
+mod svm;
 
 pub use boost::{one_hot, BoostParams};
+pub use svm::{Gamma, GammaRule, SvmKernel, SvmParams};
 
 use crate::error::{Error, Result};
 use crate::model::Model;
@@ -35,6 +38,7 @@ pub enum Family {
     DecisionTree,
     RandomForest,
     GradientBoosting,
+    Svm,
     /// A model from outside optbench (`optbench import`).
     Imported,
 }
@@ -47,6 +51,7 @@ impl fmt::Display for Family {
             Family::RandomForest => "random forest",
             Family::Imported => "imported",
             Family::GradientBoosting => "gradient boosting",
+            Family::Svm => "SVM",
         })
     }
 }
@@ -72,6 +77,19 @@ fn default_subsample() -> f64 {
 fn default_max_bins() -> u16 {
     255
 }
+fn default_c() -> f64 {
+    1.0
+}
+fn default_degree() -> u32 {
+    3
+}
+fn default_tol() -> f64 {
+    1e-3
+}
+
+/// scikit-learn's `SVC(cache_size=200)`: MB of kernel rows kept per binary
+/// problem while fitting.
+const SVM_CACHE_MB: f64 = 200.0;
 
 /// One candidate to train, as written in a config's `[[candidates]]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +143,27 @@ pub enum CandidateSpec {
         #[serde(default = "default_max_bins")]
         max_bins: u16,
     },
+    /// Kernel SVM with scikit-learn `SVC`'s semantics and defaults (in
+    /// house, libsvm's SMO: see `svm.rs`): `kernel` rbf (default), linear,
+    /// poly or sigmoid; `C` (also spelled `c`); `gamma` "scale" (default),
+    /// "auto" or a number; one-vs-one for more than two classes, the class
+    /// from the vote; `probability = true` adds Platt's sigmoids.
+    Svm {
+        #[serde(default)]
+        kernel: SvmKernel,
+        #[serde(default = "default_c", rename = "C", alias = "c")]
+        c: f64,
+        #[serde(default)]
+        gamma: Gamma,
+        #[serde(default = "default_degree")]
+        degree: u32,
+        #[serde(default)]
+        coef0: f64,
+        #[serde(default)]
+        probability: bool,
+        #[serde(default = "default_tol")]
+        tol: f64,
+    },
 }
 
 impl CandidateSpec {
@@ -154,8 +193,23 @@ impl CandidateSpec {
         }
     }
 
+    /// An SVM with this kernel, every other setting at scikit-learn's
+    /// default (`C = 1`, `gamma = "scale"`, degree 3, no probabilities).
+    pub fn svm(kernel: SvmKernel) -> CandidateSpec {
+        CandidateSpec::Svm {
+            kernel,
+            c: default_c(),
+            gamma: Gamma::default(),
+            degree: default_degree(),
+            coef0: 0.0,
+            probability: false,
+            tol: default_tol(),
+        }
+    }
+
     pub fn family(&self) -> Family {
         match self {
+            CandidateSpec::Svm { .. } => Family::Svm,
             CandidateSpec::LogisticRegression { .. } => Family::LogisticRegression,
             CandidateSpec::DecisionTree { .. } => Family::DecisionTree,
             CandidateSpec::RandomForest { .. } => Family::RandomForest,
@@ -231,6 +285,56 @@ impl CandidateSpec {
                 }
                 id
             }
+            CandidateSpec::Svm { .. } => {
+                let p = self.svm_params().expect("an SVM spec");
+                let mut id = format!("svm-{}", p.kernel.name());
+                if p.c != default_c() {
+                    id += &format!("-c{}", p.c);
+                }
+                match p.gamma {
+                    Gamma::Named(GammaRule::Scale) => {}
+                    Gamma::Named(GammaRule::Auto) => id += "-gauto",
+                    Gamma::Value(g) => id += &format!("-g{g}"),
+                }
+                if p.kernel == SvmKernel::Poly && p.degree != default_degree() {
+                    id += &format!("-deg{}", p.degree);
+                }
+                if p.coef0 != 0.0 {
+                    id += &format!("-r{}", p.coef0);
+                }
+                if p.tol != default_tol() {
+                    id += &format!("-tol{}", p.tol);
+                }
+                if p.probability {
+                    id += "-proba";
+                }
+                id
+            }
+        }
+    }
+
+    /// The SVM parameters, for an `Svm` spec.
+    pub fn svm_params(&self) -> Option<SvmParams> {
+        match *self {
+            CandidateSpec::Svm {
+                kernel,
+                c,
+                gamma,
+                degree,
+                coef0,
+                probability,
+                tol,
+            } => Some(SvmParams {
+                kernel,
+                c,
+                gamma,
+                degree,
+                coef0,
+                tol,
+                probability,
+                cache_mb: SVM_CACHE_MB,
+            }),
+            _ => None,
         }
     }
 
@@ -330,6 +434,28 @@ impl CandidateSpec {
                     return Err(format!("max_bins = {}: expected 2 to 256", p.max_bins));
                 }
             }
+            CandidateSpec::Svm { .. } => {
+                let p = self.svm_params().expect("an SVM spec");
+                if !(p.c.is_finite() && p.c > 0.0) {
+                    return Err(format!("C = {}: expected a number > 0", p.c));
+                }
+                if let Gamma::Value(g) = p.gamma {
+                    if !(g.is_finite() && g > 0.0) {
+                        return Err(format!(
+                            "gamma = {g}: expected \"scale\", \"auto\" or a number > 0"
+                        ));
+                    }
+                }
+                if p.kernel == SvmKernel::Poly && !(1..=100).contains(&p.degree) {
+                    return Err(format!("degree = {}: expected 1 to 100", p.degree));
+                }
+                if !p.coef0.is_finite() {
+                    return Err(format!("coef0 = {}: expected a finite number", p.coef0));
+                }
+                if !(p.tol.is_finite() && p.tol > 0.0) {
+                    return Err(format!("tol = {}: expected a number > 0", p.tol));
+                }
+            }
         }
         if let CandidateSpec::RandomForest {
             n_trees,
@@ -416,6 +542,7 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
             let params = spec.boost_params().expect("a boosting spec");
             boost::fit(data, &boost::one_hot(data.y, data.n_classes), &params, seed)
         }
+        CandidateSpec::Svm { .. } => svm::fit(data, &spec.svm_params().expect("an SVM spec"), seed),
     }
     .map_err(|m| Error::train(&id, m))?;
     Ok(Trained {
@@ -565,6 +692,27 @@ mod tests {
         assert_eq!(g.candidates[0], CandidateSpec::gradient_boosting(20, 4));
         let bad = toml::from_str::<F>("[[candidates]]\nfamily = \"decision_tree\"\nmax_dept = 3\n");
         assert!(bad.is_err());
+        // SVMs: scikit-learn's spelling `C` (or `c`), gamma a rule or a number.
+        let s: F = toml::from_str(
+            "[[candidates]]\nfamily = \"svm\"\n[[candidates]]\nfamily = \"svm\"\nkernel = \"poly\"\nC = 10\ngamma = \"auto\"\n[[candidates]]\nfamily = \"svm\"\nc = 0.5\ngamma = 0.1\nprobability = true\n",
+        )
+        .unwrap();
+        assert_eq!(s.candidates[0], CandidateSpec::svm(SvmKernel::Rbf));
+        let ids: Vec<String> = s.candidates.iter().map(CandidateSpec::id).collect();
+        assert_eq!(
+            ids,
+            ["svm-rbf", "svm-poly-c10-gauto", "svm-rbf-c0.5-g0.1-proba"]
+        );
+        assert_eq!(s.candidates[1].params()["C"], 10.0);
+        for bad in [
+            "kernel = \"cubic\"",
+            "gamma = \"large\"",
+            "C = 1\nc = 2",
+            "cost = 1",
+        ] {
+            let t = format!("[[candidates]]\nfamily = \"svm\"\n{bad}\n");
+            assert!(toml::from_str::<F>(&t).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -579,5 +727,21 @@ mod tests {
             e,
             "training candidate `tree-d0`: max_depth must be at least 1 (omit it for no limit)"
         );
+        let svm = |c: f64, gamma: Gamma| CandidateSpec::Svm {
+            kernel: SvmKernel::Rbf,
+            c,
+            gamma,
+            degree: 3,
+            coef0: 0.0,
+            probability: false,
+            tol: 1e-3,
+        };
+        let e = train(&svm(0.0, Gamma::default()), &p.train(), 0).unwrap_err();
+        assert!(
+            e.to_string().contains("C = 0: expected a number > 0"),
+            "{e}"
+        );
+        let e = train(&svm(1.0, Gamma::Value(-1.0)), &p.train(), 0).unwrap_err();
+        assert!(e.to_string().contains("gamma = -1"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! One conformance test for every compiled layout: each model form (float
-//! trees, binned trees with f32 and int8 leaves, linear and int8 linear),
+//! trees, binned trees with f32 and int8 leaves, linear and int8 linear,
+//! SVMs of every kernel with and without Platt probabilities),
 //! compiled to every layout it can take, predicts bit for bit what the plain
 //! reference walk of its saved form predicts ([`Layout::Reference`]); and a
 //! binned form with f32 leaves predicts bit for bit what its float parent
@@ -8,7 +9,8 @@
 
 use super::{CompiledModel, Layout, LayoutKind};
 use crate::model::{
-    LeafPrecision, Leaves, LinearModel, Link, Model, Output, QuantLinear, QuantTrees, TreeEnsemble,
+    Kernel, LeafPrecision, Leaves, LinearModel, Link, Model, Output, Platt, QuantLinear,
+    QuantTrees, SvmModel, TreeEnsemble,
 };
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -254,5 +256,135 @@ fn linear_forms_compile_to_themselves() {
         let reference = CompiledModel::with_layout(&model, Layout::Reference).unwrap();
         let names = agree("linear", &model, &reference, &rows);
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+}
+
+/// A random SVM: `per_class` vectors of each class in [-2, 2)^d, random
+/// coefficients, intercepts and (optionally) Platt sigmoids.
+fn svm(kernel: Kernel, d: usize, per_class: &[u32], platt: bool, seed: u64) -> SvmModel {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let k = per_class.len();
+    let n_sv: usize = per_class.iter().map(|&n| n as usize).sum();
+    let pairs = k * (k - 1) / 2;
+    let mut uniform =
+        |n: usize, r: f32| -> Vec<f32> { (0..n).map(|_| rng.random_range(-r..r)).collect() };
+    let m = SvmModel {
+        n_features: d,
+        n_classes: k,
+        kernel,
+        per_class: per_class.to_vec(),
+        vectors: uniform(n_sv * d, 2.0),
+        dual_coef: uniform((k - 1) * n_sv, 1.0),
+        intercepts: uniform(pairs, 0.5),
+        platt: platt.then(|| Platt {
+            a: uniform(pairs, 3.0).iter().map(|a| -a.abs()).collect(),
+            b: uniform(pairs, 0.3),
+        }),
+    };
+    m.check().unwrap();
+    m
+}
+
+/// The decision values in `f64`, the plain way (what the `f32` kernel loop
+/// must approach), each with the sum of its terms' magnitudes (what bounds
+/// the `f32` rounding).
+fn svm_decisions_f64(m: &SvmModel, row: &[f32]) -> Vec<(f64, f64)> {
+    let d = m.n_features;
+    let x: Vec<f64> = row.iter().map(|&v| f64::from(v)).collect();
+    let kv: Vec<f64> = m
+        .vectors
+        .chunks_exact(d)
+        .map(|v| {
+            let v: Vec<f64> = v.iter().map(|&a| f64::from(a)).collect();
+            let dot: f64 = x.iter().zip(&v).map(|(a, b)| a * b).sum();
+            match m.kernel {
+                Kernel::Linear => dot,
+                Kernel::Rbf { gamma } => {
+                    let d2: f64 = x.iter().zip(&v).map(|(a, b)| (a - b).powi(2)).sum();
+                    (-f64::from(gamma) * d2).exp()
+                }
+                Kernel::Poly {
+                    gamma,
+                    coef0,
+                    degree,
+                } => (f64::from(gamma) * dot + f64::from(coef0)).powi(degree as i32),
+                Kernel::Sigmoid { gamma, coef0 } => {
+                    (f64::from(gamma) * dot + f64::from(coef0)).tanh()
+                }
+            }
+        })
+        .collect();
+    let n_sv = kv.len();
+    let start: Vec<usize> = (0..m.n_classes)
+        .map(|c| m.per_class[..c].iter().map(|&n| n as usize).sum())
+        .collect();
+    let mut out = Vec::new();
+    for i in 0..m.n_classes {
+        for j in i + 1..m.n_classes {
+            let mut s = f64::from(m.intercepts[out.len()]);
+            let mut size = s.abs();
+            for (c, line) in [(i, j - 1), (j, i)] {
+                let span = start[c]..start[c] + m.per_class[c] as usize;
+                for (&coef, &k) in m.dual_coef[line * n_sv..][span.clone()]
+                    .iter()
+                    .zip(&kv[span])
+                {
+                    let term = f64::from(coef) * k;
+                    s += term;
+                    size += term.abs();
+                }
+            }
+            out.push((s, size));
+        }
+    }
+    out
+}
+
+#[test]
+fn svm_forms_compile_to_themselves_and_match_a_plain_f64_evaluation() {
+    let kernels = [
+        Kernel::Rbf { gamma: 0.2 },
+        Kernel::Linear,
+        Kernel::Poly {
+            gamma: 0.5,
+            coef0: 1.0,
+            degree: 3,
+        },
+        Kernel::Sigmoid {
+            gamma: 0.1,
+            coef0: -0.5,
+        },
+    ];
+    // Feature counts below, at and above the kernel loop's lane count,
+    // two and four classes.
+    for (i, kernel) in kernels.into_iter().enumerate() {
+        for (d, per_class) in [(3, vec![4, 7]), (8, vec![5, 1, 6, 3]), (21, vec![9, 12])] {
+            for platt in [false, true] {
+                let seed = 300 + i as u64 * 10 + d as u64;
+                let m = svm(kernel, d, &per_class, platt, seed);
+                let grids: Vec<Vec<f32>> = (0..d).map(|f| grid(f, 7)).collect();
+                let model = Model::Svm(m.clone());
+                let reference = CompiledModel::with_layout(&model, Layout::Reference).unwrap();
+                let name = format!("svm {kernel:?}, d {d}, Platt {platt}");
+                let names = agree(&name, &model, &reference, &rows(&grids, seed, 300));
+                assert_eq!(names.len(), 2, "{names:?}");
+                // Finite rows: decisions within f32 rounding of the f64 ones.
+                let mut rng = ChaCha8Rng::seed_from_u64(seed);
+                let (mut kv, mut dec) = (vec![0.0; m.n_sv()], vec![0.0; m.n_pairs()]);
+                let mut s = reference.scratch();
+                let mut p = vec![0.0; m.n_classes];
+                for _ in 0..200 {
+                    let row: Vec<f32> = (0..d).map(|_| rng.random_range(-3.0..3.0)).collect();
+                    m.decisions(&row, &mut kv, &mut dec);
+                    let want = svm_decisions_f64(&m, &row);
+                    for (a, (b, size)) in dec.iter().zip(&want) {
+                        let tol = 1e-5 * size.max(1.0);
+                        assert!((f64::from(*a) - b).abs() < tol, "{name}: {a} vs {b}");
+                    }
+                    reference.predict_proba(&row, &mut s, &mut p);
+                    assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-4, "{name}: {p:?}");
+                }
+            }
+        }
     }
 }

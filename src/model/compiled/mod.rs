@@ -7,6 +7,9 @@
 //! Which layout a model runs in is decided in one place, [`CompiledModel::new`]:
 //! - linear models (float or int8) run as they are stored: a dot product per
 //!   output has nothing to arrange;
+//! - SVMs run as they are stored too: the saved form already keeps the
+//!   support vectors contiguous, row after row, which is the order the
+//!   kernel loop reads them in;
 //! - float tree ensembles take complete trees when every tree is shallow,
 //!   packed depth-first nodes otherwise, the stored nodes when neither fits
 //!   (`trees/`; `cargo bench --bench layouts` is the measurement behind it);
@@ -40,7 +43,7 @@ pub use binned::CompiledBinned;
 pub use trees::{CompiledTrees, LayoutKind};
 pub use walk::MAX_IMPLICIT_DEPTH;
 
-use super::{LinearModel, Model, QuantLinear};
+use super::{LinearModel, Model, QuantLinear, SvmModel};
 use binned::BinnedWalk;
 
 /// A layout asked for by name, for benchmarks and tests that compare them;
@@ -76,6 +79,7 @@ enum Form {
     Trees(CompiledTrees),
     QuantLinear(QuantLinear),
     QuantTrees(CompiledBinned),
+    Svm(SvmModel),
 }
 
 /// Working memory for one prediction, made once per caller by
@@ -84,6 +88,8 @@ enum Form {
 pub struct Scratch {
     scores: Vec<f32>,
     bins: Vec<u16>,
+    /// An SVM's kernel values, pair decisions and coupling matrix.
+    svm: Vec<f32>,
 }
 
 impl CompiledModel {
@@ -104,6 +110,7 @@ impl CompiledModel {
             (Model::QuantLinear(m), Layout::Chosen | Layout::Reference) => {
                 Form::QuantLinear(m.clone())
             }
+            (Model::Svm(m), Layout::Chosen | Layout::Reference) => Form::Svm(m.clone()),
             (Model::Trees(t), Layout::Chosen) => Form::Trees(CompiledTrees::chosen(t.clone())),
             (Model::Trees(t), Layout::Reference) => Form::Trees(
                 CompiledTrees::with_kind(t.clone(), LayoutKind::Pointers).ok_or_else(refused)?,
@@ -138,6 +145,7 @@ impl CompiledModel {
             Form::Trees(m) => m.saved().n_features,
             Form::QuantLinear(m) => m.n_features,
             Form::QuantTrees(m) => m.saved().n_features,
+            Form::Svm(m) => m.n_features,
         }
     }
 
@@ -147,6 +155,7 @@ impl CompiledModel {
             Form::Trees(m) => m.saved().n_classes,
             Form::QuantLinear(m) => m.n_classes,
             Form::QuantTrees(m) => m.saved().n_classes,
+            Form::Svm(m) => m.n_classes,
         }
     }
 
@@ -163,6 +172,7 @@ impl CompiledModel {
                 LayoutKind::Implicit => "trees-implicit",
             },
             Form::QuantTrees(q) => q.walker_name(),
+            Form::Svm(_) => "svm",
         }
     }
 
@@ -185,6 +195,12 @@ impl CompiledModel {
                 m.weights.len() + (m.scales.len() + m.bias.len()) * size_of::<f32>()
             }
             Form::QuantTrees(m) => m.heap_bytes(),
+            Form::Svm(m) => {
+                let platt = m.platt.as_ref().map_or(0, |p| p.a.len() + p.b.len());
+                (m.vectors.len() + m.dual_coef.len() + m.intercepts.len() + platt)
+                    * size_of::<f32>()
+                    + m.per_class.len() * size_of::<u32>()
+            }
         }
     }
 
@@ -194,9 +210,14 @@ impl CompiledModel {
             Form::QuantTrees(m) => m.saved().n_features,
             _ => 0,
         };
+        let svm = match &self.0 {
+            Form::Svm(m) => m.scratch_len(),
+            _ => 0,
+        };
         Scratch {
             scores: vec![0.0; self.n_classes()],
             bins: vec![0; bins],
+            svm: vec![0.0; svm],
         }
     }
 
@@ -208,6 +229,7 @@ impl CompiledModel {
             Form::Trees(m) => m.predict_proba(row, out),
             Form::QuantLinear(m) => m.predict_proba(row, out),
             Form::QuantTrees(m) => m.predict_proba(row, &mut scratch.bins, out),
+            Form::Svm(m) => m.predict_proba(row, &mut scratch.svm, out),
         }
     }
 
@@ -220,6 +242,7 @@ impl CompiledModel {
             Form::Trees(m) => m.predict(row, scores),
             Form::QuantLinear(m) => m.predict(row, scores),
             Form::QuantTrees(m) => m.predict(row, &mut scratch.bins, scores),
+            Form::Svm(m) => m.predict(row, &mut scratch.svm),
         }
     }
 

@@ -275,3 +275,14 @@ fn written_files_are_complete() {
     let e = read_onnx(&dir.path().join("missing.onnx")).unwrap_err();
     assert!(e.to_string().contains("missing.onnx"), "{e}");
 }
+
+/// SVMs have no ONNX writer yet: exporting one is refused with the reason,
+/// never a panic or a half-right graph.
+#[test]
+fn an_svm_export_is_refused_by_name() {
+    let p = Problem::new(120, 2, 3);
+    let spec = CandidateSpec::svm(crate::train::SvmKernel::Rbf);
+    let m = train(&spec, &p.train(), 0).unwrap().model;
+    let e = model_to_onnx(&m).unwrap_err().to_string();
+    assert!(e.contains("SVMs cannot be exported"), "{e}");
+}

@@ -83,6 +83,12 @@ pub fn append_model(
             let (t, scale) = dequantize_trees(q);
             trees(g, &t, scale, features, out)
         }
+        Model::Svm(_) => {
+            return Err(Error::onnx(
+                "export",
+                "SVMs cannot be exported to ONNX yet (SVMClassifier is not written)",
+            ))
+        }
     }
     g.node(
         "ArgMax",
