@@ -566,9 +566,10 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          interleaved rounds so that a noisy neighbour hurts all candidates alike{}. {} Percentiles are nearest-rank; the p99 bound is the \
          distribution-free 95% binomial order-statistic bound. The frontier compares the end-to-end p50 (a typical request; the p99 of a \
          sub-microsecond call is mostly the timer and interrupts, and reorders between runs), and the budget the p99 bound. On the frontier, \
-         p50s closer than 25% (and never less than two timer reads) are not told apart: a point is dominated by one that is more accurate \
-         and not clearly slower, or as accurate and clearly faster, so the small moves between two runs of the same models leave it as it \
-         is (a pair whose p50 ratio sits at the band's edge can still fall either side). Timer overhead (two clock reads) is {} at p50 and {} at p99; its \
+         two p50s are told apart only when the 95% confidence interval of the median of their per-round ratios (the interleaved rounds \
+         paired, sign-test order statistics) lies wholly beyond 5% and they differ by more than two timer reads (without rounds, by 25%): \
+         a point is dominated by one that is more accurate and not clearly slower, or as accurate and clearly faster, and equally accurate \
+         points the rounds cannot tell apart go to the smaller model. Timer overhead (two clock reads) is {} at p50 and {} at p99; its \
          p50 is subtracted from every timed call. Sizes are of the encoded model (postcard); each model is compressed with zstd at levels {} \
          and keeps the smallest file (the <em>zstd</em> column; every level's size and load time is in \
          <code>results.json</code>); load is the median of {} decompress + decode + check runs.</p>",

@@ -270,7 +270,8 @@ fn select_candidate(budget: &Budget, trained: &[Candidate], measured: &Measured)
             p50: l.end_to_end.p50,
             p99: l.end_to_end.p99,
             p99_upper: l.end_to_end.p99_upper,
-            resolution: crate::select::resolution(l.end_to_end.p50, Nanos(2 * overhead.p50.0)),
+            round_p50s: l.round_p50s.clone(),
+            floor: Nanos(2 * overhead.p50.0),
             size: o.size_bytes.raw,
         })
         .collect();

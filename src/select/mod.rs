@@ -29,24 +29,78 @@ pub struct Point {
     pub p99: Nanos,
     /// Its 95% upper confidence bound: the budget's latency.
     pub p99_upper: Nanos,
-    /// p50 differences up to this are not told apart on the frontier (see
-    /// [`resolution`]).
-    pub resolution: Nanos,
+    /// The end-to-end p50 of each measurement round, the rounds interleaved
+    /// with every other point's (so round `k` of two points met the same
+    /// machine): what tells two latencies apart ([`clearly_faster`]).
+    pub round_p50s: Vec<Nanos>,
+    /// Two timer reads: no p50 difference below this is real.
+    pub floor: Nanos,
     /// Bytes of the encoded model (deterministic): what breaks a tie
     /// between two equally accurate models that a clock cannot tell apart.
     pub size: u64,
 }
 
-/// Share of a p50 that consecutive runs on a shared machine can move by
-/// without anything having changed (measured: 2–13 % between two default
-/// runs, one of them disturbed enough to spread its rounds by 30–160 %).
+/// The share of a p50 that two latencies must differ by to be told apart
+/// when their rounds cannot say (fewer than [`MIN_ROUNDS`] paired rounds):
+/// consecutive runs on a shared machine moved a p50 by 2–13 %, one
+/// disturbed run's rounds by 30–160 %.
 pub const LATENCY_RESOLUTION: f64 = 0.25;
 
-/// The smallest latency difference the frontier treats as real for a point
-/// with this p50: [`LATENCY_RESOLUTION`] of it, and never less than `floor`
-/// (two timer reads: below that no measurement separates two models).
-pub fn resolution(p50: Nanos, floor: Nanos) -> Nanos {
-    Nanos(((p50.0 as f64 * LATENCY_RESOLUTION) as u64).max(floor.0))
+/// Paired rounds needed for a 95% interval on their median ratio.
+pub const MIN_ROUNDS: usize = 6;
+
+/// The smallest latency ratio worth a different choice, however surely
+/// measured: a 3 % difference that one run measures tightly can come out
+/// the other way on the next run of the same models (layouts and caches
+/// differ between processes), and the choice should not flip with it.
+pub const MIN_EFFECT: f64 = 0.05;
+
+/// A distribution-free confidence interval of at least 95% on the median
+/// of the per-round ratios `a[k] / b[k]` (the sign test's order statistics:
+/// the median lies between the `j`-th smallest and the `j`-th largest
+/// ratio with probability 1 − 2·P(Binomial(n, ½) < j)); `None` with fewer
+/// than [`MIN_ROUNDS`] paired rounds. Pairing by round cancels what a round
+/// did to both (a noisy neighbour slows every candidate of that round).
+pub fn ratio_interval(a: &[Nanos], b: &[Nanos]) -> Option<(f64, f64)> {
+    let mut ratios: Vec<f64> = a
+        .iter()
+        .zip(b)
+        .filter(|(x, y)| y.0 > 0 && x.0 > 0)
+        .map(|(x, y)| x.0 as f64 / y.0 as f64)
+        .collect();
+    let n = ratios.len();
+    if n < MIN_ROUNDS {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    // The largest j with 2·P(X ≤ j − 1) ≤ 0.05, X ~ Binomial(n, ½).
+    let half_n = 0.5f64.powi(n as i32);
+    let (mut tail, mut choose, mut j) = (0.0, 1.0f64, 0);
+    for i in 0..n {
+        tail += choose * half_n;
+        if 2.0 * tail > 0.05 {
+            break;
+        }
+        j = i + 1;
+        choose = choose * (n - i) as f64 / (i + 1) as f64;
+    }
+    (j > 0).then(|| (ratios[j - 1], ratios[n - j]))
+}
+
+/// Whether `a`'s latency is below `b`'s by more than the measurement can
+/// blur: by more than two timer reads, and — from their interleaved rounds
+/// — with the whole 95% interval of the median per-round ratio `a / b`
+/// below 1 / (1 + [`MIN_EFFECT`]). A quiet pair at 1.2× is told apart; a pair at 1.4× whose rounds
+/// scatter across 1 is not. Without enough rounds (an older results file),
+/// the fixed [`LATENCY_RESOLUTION`] band decides.
+pub fn clearly_faster(a: &Point, b: &Point) -> bool {
+    if b.p50.0 <= a.p50.0 + a.floor.0.max(b.floor.0) {
+        return false;
+    }
+    match ratio_interval(&a.round_p50s, &b.round_p50s) {
+        Some((_, upper)) => upper * (1.0 + MIN_EFFECT) < 1.0,
+        None => a.p50.0 as f64 * (1.0 + LATENCY_RESOLUTION) < b.p50.0 as f64,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -71,15 +125,14 @@ pub struct Selection {
 
 /// Indices on the frontier (accuracy against p50), under measurement noise:
 /// a point is dominated when another is more accurate and not clearly
-/// slower, or as accurate and clearly faster — "clearly" meaning by more than
-/// the larger of the two points' [`Point::resolution`]. Equally accurate
+/// slower, or as accurate and clearly faster — "clearly" as
+/// [`clearly_faster`] judges from the two points' rounds. Equally accurate
 /// points whose latencies are within noise of each other all stay on the
 /// frontier, so the small moves between two runs of the same models leave
 /// it as it is (a pair whose ratio sits at the band's edge can still fall
-/// either side); with zero resolution this is the textbook Pareto front.
+/// either side); with latencies told apart exactly this is the textbook
+/// Pareto front.
 pub fn pareto_front(points: &[Point]) -> Vec<bool> {
-    let clearly_faster =
-        |x: &Point, y: &Point| x.p50.0 + x.resolution.0.max(y.resolution.0) < y.p50.0;
     points
         .iter()
         .map(|a| {
@@ -198,8 +251,7 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
 }
 
 /// The fastest of `among` by p50 — except that the points whose p50 is
-/// within noise of the fastest one's (the larger [`Point::resolution`] of
-/// the two) are not told apart by the clock, so among those the most
+/// the fastest one is not [`clearly_faster`] than are not told apart by the clock, so among those the most
 /// accurate wins, then the smallest model, then the first id. Two runs of
 /// the same models then pick the same one: a pick decided by which of two
 /// alike latencies came out lower would flip from run to run.
@@ -209,7 +261,7 @@ fn fastest_within_noise(points: &[Point], among: &[usize]) -> Option<usize> {
     among
         .iter()
         .copied()
-        .filter(|&i| points[i].p50.0 <= f.p50.0 + points[i].resolution.0.max(f.resolution.0))
+        .filter(|&i| !clearly_faster(f, &points[i]))
         .min_by(|&a, &b| {
             let (a, b) = (&points[a], &points[b]);
             b.accuracy
@@ -240,7 +292,9 @@ mod tests {
             p50: Nanos(p99),
             p99: Nanos(p99),
             p99_upper: Nanos(upper),
-            resolution: Nanos(0),
+            // Rounds that all agree: latencies told apart exactly.
+            round_p50s: vec![Nanos(p99); 10],
+            floor: Nanos(0),
             size: 1_000,
         }
     }
@@ -260,32 +314,83 @@ mod tests {
         assert_eq!(pareto_front(&points()), [false, true, true, true, false]);
     }
 
+    /// Rounds whose p50s scatter by ±`spread` around `p50` (a fixed
+    /// pattern, the same for every point: what one noisy round does to one
+    /// candidate it need not do to another).
+    fn rounds(p50: u64, spread: f64, phase: usize) -> Vec<Nanos> {
+        let pattern = [0.0, 1.0, -1.0, 0.5, -0.5, 0.8, -0.8, 0.2, -0.2, 0.9];
+        (0..10)
+            .map(|k| Nanos((p50 as f64 * (1.0 + spread * pattern[(k + phase) % 10])) as u64))
+            .collect()
+    }
+
+    fn with_rounds(mut x: Point, p50: u64, spread: f64, phase: usize) -> Point {
+        x.p50 = Nanos(p50);
+        x.round_p50s = rounds(p50, spread, phase);
+        x
+    }
+
     #[test]
-    fn latencies_within_resolution_are_not_told_apart() {
-        let r = |mut x: Point, res: u64| {
-            x.resolution = Nanos(res);
-            x
-        };
-        // Two equally accurate models 5% apart: both stay with a 10%
-        // resolution, the slower goes without one.
-        let pts = [p("a", 0.9, 1_000, 1_100), p("b", 0.9, 1_050, 1_150)];
-        assert_eq!(pareto_front(&pts), [true, false]);
-        let noisy: Vec<Point> = pts.iter().cloned().map(|x| r(x, 100)).collect();
+    fn latencies_are_told_apart_by_their_rounds() {
+        // A quiet pair at 1.2×, every round agreeing within 4 %: told
+        // apart, so the equally accurate slower one leaves the frontier.
+        let quiet = [
+            with_rounds(p("a", 0.9, 0, 1_000), 1_000, 0.02, 0),
+            with_rounds(p("b", 0.9, 0, 1_300), 1_200, 0.02, 3),
+        ];
+        assert!(clearly_faster(&quiet[0], &quiet[1]));
+        assert_eq!(pareto_front(&quiet), [true, false]);
+        // A noisy pair at 1.4×, its rounds scattering by ±60 % each way:
+        // not told apart; both stay.
+        let noisy = [
+            with_rounds(p("a", 0.9, 0, 1_000), 1_000, 0.6, 0),
+            with_rounds(p("b", 0.9, 0, 1_500), 1_400, 0.6, 3),
+        ];
+        assert!(!clearly_faster(&noisy[0], &noisy[1]));
         assert_eq!(pareto_front(&noisy), [true, true]);
-        // More accurate and within noise: dominates the less accurate one;
-        // clearly slower: does not.
+        // More accurate and not clearly slower: dominates; clearly slower:
+        // does not.
         let pts = [
-            r(p("fast", 0.8, 1_000, 1_100), 100),
-            r(p("acc", 0.9, 1_080, 1_200), 100),
+            with_rounds(p("fast", 0.8, 0, 1_100), 1_000, 0.3, 0),
+            with_rounds(p("acc", 0.9, 0, 1_200), 1_080, 0.3, 5),
         ];
         assert_eq!(pareto_front(&pts), [false, true]);
         let pts = [
-            r(p("fast", 0.8, 1_000, 1_100), 100),
-            r(p("acc", 0.9, 1_200, 1_300), 100),
+            with_rounds(p("fast", 0.8, 0, 1_100), 1_000, 0.02, 0),
+            with_rounds(p("acc", 0.9, 0, 1_300), 1_200, 0.02, 5),
         ];
         assert_eq!(pareto_front(&pts), [true, true]);
-        assert_eq!(resolution(Nanos(1_000), Nanos(60)), Nanos(250));
-        assert_eq!(resolution(Nanos(100), Nanos(60)), Nanos(60));
+        // A sure 3 % is not worth a different choice.
+        let close = [
+            with_rounds(p("a", 0.9, 0, 1_000), 1_000, 0.0, 0),
+            with_rounds(p("b", 0.9, 0, 1_100), 1_030, 0.0, 0),
+        ];
+        assert!(!clearly_faster(&close[0], &close[1]));
+        // Below two timer reads nothing is told apart.
+        let mut floor = quiet.clone();
+        for x in &mut floor {
+            x.floor = Nanos(250);
+        }
+        assert!(!clearly_faster(&floor[0], &floor[1]));
+        // Too few rounds to say: the fixed 25 % band decides.
+        let mut few = quiet.clone();
+        for x in &mut few {
+            x.round_p50s.truncate(MIN_ROUNDS - 1);
+        }
+        assert!(!clearly_faster(&few[0], &few[1]));
+        few[1].p50 = Nanos(1_300);
+        assert!(clearly_faster(&few[0], &few[1]));
+    }
+
+    #[test]
+    fn the_ratio_interval_is_the_sign_tests() {
+        let a: Vec<Nanos> = (1..=10).map(|k| Nanos(100 * k)).collect();
+        let b = vec![Nanos(1_000); 10];
+        // n = 10: the 2nd smallest and the 2nd largest ratio (97.9 %).
+        assert_eq!(ratio_interval(&a, &b), Some((0.2, 0.9)));
+        // n = 6: the extremes (96.9 %); n = 5 is too few.
+        assert_eq!(ratio_interval(&a[..6], &b[..6]), Some((0.1, 0.6)));
+        assert_eq!(ratio_interval(&a[..5], &b[..5]), None);
     }
 
     #[test]
@@ -294,13 +399,16 @@ mod tests {
         // frontier (typical latency), but the budget judges its tail bound.
         let mut tail = p("tail", 0.80, 5_000, 6_000);
         tail.p50 = Nanos(500);
+        tail.round_p50s = vec![tail.p50; 10];
         let steady = p("steady", 0.90, 2_000, 2_100);
         let mut steady_fast = steady.clone();
         steady_fast.p50 = Nanos(1_000);
+        steady_fast.round_p50s = vec![steady_fast.p50; 10];
         assert_eq!(pareto_front(&[tail.clone(), steady]), [true, true]);
         // Against a more accurate point that is also faster at p50, no p99
         // figure saves it.
         tail.p50 = Nanos(1_500);
+        tail.round_p50s = vec![tail.p50; 10];
         assert_eq!(pareto_front(&[tail.clone(), steady_fast]), [false, true]);
         let s = select(
             &[tail, p("steady", 0.90, 2_000, 2_100)],
@@ -386,12 +494,16 @@ mod tests {
         let pts = |int8_p50: u64| {
             let mut float = p("forest", 0.9, 100_000, 110_000);
             float.p50 = Nanos(60_000);
+            float.round_p50s = vec![float.p50; 10];
             float.size = 800_000;
             let mut int8 = p("forest/int8", 0.9, 100_000, 110_000);
             int8.p50 = Nanos(int8_p50);
+            int8.round_p50s = vec![int8.p50; 10];
             int8.size = 400_000;
+            // No rounds (an older results file): the fixed band decides.
             for x in [&mut float, &mut int8] {
-                x.resolution = resolution(x.p50, Nanos(40));
+                x.round_p50s.clear();
+                x.floor = Nanos(40);
             }
             [float, int8]
         };
