@@ -381,9 +381,9 @@ impl Predictor<'_> {
     /// successfully by [`Self::prepare_request`].
     #[inline]
     pub fn predict_prepared(&mut self, proba: &mut [f32]) -> u32 {
-        let model = &self.artifact.compiled;
-        model.predict_proba(&self.features, &mut self.scratch, proba);
-        model.predict(&self.features, &mut self.scratch)
+        self.artifact
+            .compiled
+            .predict_with_proba(&self.features, &mut self.scratch, proba)
     }
 
     /// The predicted class of a row of typed cells (any schema).

@@ -97,6 +97,16 @@ impl LinearModel {
         self.link.class(scratch)
     }
 
+    /// [`Self::predict`]'s class and [`Self::predict_proba`]'s probabilities
+    /// from one pass: both finish the same scores.
+    #[inline]
+    pub fn predict_with_proba(&self, row: &[f32], scores: &mut [f32], out: &mut [f32]) -> u32 {
+        self.scores(row, scores);
+        out.copy_from_slice(&scores[..out.len()]);
+        self.link.apply(out);
+        self.link.class(scores)
+    }
+
     pub(crate) fn check(&self) -> Result<(), String> {
         let outputs = self.n_outputs();
         if self.link == Link::Logistic && self.n_classes != 2 {
@@ -173,6 +183,16 @@ impl QuantLinear {
     pub fn predict(&self, row: &[f32], scratch: &mut [f32]) -> u32 {
         self.scores(row, scratch);
         self.link.class(scratch)
+    }
+
+    /// [`Self::predict`]'s class and [`Self::predict_proba`]'s probabilities
+    /// from one pass: both finish the same scores.
+    #[inline]
+    pub fn predict_with_proba(&self, row: &[f32], scores: &mut [f32], out: &mut [f32]) -> u32 {
+        self.scores(row, scores);
+        out.copy_from_slice(&scores[..out.len()]);
+        self.link.apply(out);
+        self.link.class(scores)
     }
 
     pub(crate) fn check(&self) -> Result<(), String> {

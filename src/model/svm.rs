@@ -218,10 +218,30 @@ impl SvmModel {
     /// otherwise each class's share of the pair votes.
     #[inline]
     pub fn predict_proba(&self, row: &[f32], scratch: &mut [f32], out: &mut [f32]) {
-        let k = self.n_classes;
         let (kv, rest) = scratch.split_at_mut(self.n_sv());
         let (dec, rest) = rest.split_at_mut(self.n_pairs());
         self.decisions(row, kv, dec);
+        self.proba_from(dec, rest, out);
+    }
+
+    /// [`Self::predict`]'s class and [`Self::predict_proba`]'s probabilities
+    /// from one computation of the decision values (the kernel rows are
+    /// the cost).
+    #[inline]
+    pub fn predict_with_proba(&self, row: &[f32], scratch: &mut [f32], out: &mut [f32]) -> u32 {
+        let (kv, rest) = scratch.split_at_mut(self.n_sv());
+        let (dec, rest) = rest.split_at_mut(self.n_pairs());
+        self.decisions(row, kv, dec);
+        let class = self.vote(dec, &mut out[..self.n_classes]);
+        self.proba_from(dec, rest, out);
+        class
+    }
+
+    /// The probabilities from the pairs' decision values `dec`; `rest` is
+    /// the scratch after them.
+    #[inline]
+    fn proba_from(&self, dec: &[f32], rest: &mut [f32], out: &mut [f32]) {
+        let k = self.n_classes;
         let Some(platt) = &self.platt else {
             self.vote(dec, &mut out[..k]);
             let pairs = self.n_pairs() as f32;

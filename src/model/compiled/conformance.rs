@@ -176,11 +176,16 @@ fn agree(name: &str, model: &Model, reference: &CompiledModel, rows: &[Vec<f32>]
             reference.predict_proba(row, &mut rs, &mut want);
             c.predict_proba(row, &mut s, &mut got);
             assert_eq!(bits(&got), bits(&want), "{name}, {layout:?}, {row:?}");
+            let class = reference.predict(row, &mut rs);
+            assert_eq!(c.predict(row, &mut s), class, "{name}, {layout:?}, {row:?}");
+            // Both from one walk: the same class and probabilities.
+            got.fill(f32::NAN);
             assert_eq!(
-                c.predict(row, &mut s),
-                reference.predict(row, &mut rs),
+                c.predict_with_proba(row, &mut s, &mut got),
+                class,
                 "{name}, {layout:?}, {row:?}"
             );
+            assert_eq!(bits(&got), bits(&want), "{name}, {layout:?}, {row:?}");
         }
     }
     names

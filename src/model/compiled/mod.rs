@@ -233,6 +233,21 @@ impl CompiledModel {
         }
     }
 
+    /// [`Self::predict`]'s class and [`Self::predict_proba`]'s
+    /// probabilities (into `out`) at the cost of one: every form finishes
+    /// the same accumulated scores both ways.
+    #[inline]
+    pub fn predict_with_proba(&self, row: &[f32], scratch: &mut Scratch, out: &mut [f32]) -> u32 {
+        let scores = &mut scratch.scores;
+        match &self.0 {
+            Form::Linear(m) => m.predict_with_proba(row, scores, out),
+            Form::Trees(m) => m.predict_with_proba(row, scores, out),
+            Form::QuantLinear(m) => m.predict_with_proba(row, scores, out),
+            Form::QuantTrees(m) => m.predict_with_proba(row, &mut scratch.bins, scores, out),
+            Form::Svm(m) => m.predict_with_proba(row, &mut scratch.svm, out),
+        }
+    }
+
     /// The predicted class index.
     #[inline]
     pub fn predict(&self, row: &[f32], scratch: &mut Scratch) -> u32 {

@@ -342,6 +342,22 @@ impl CompiledBinned {
         self.finish_class(scores)
     }
 
+    /// [`Self::predict`]'s class and [`Self::predict_proba`]'s probabilities
+    /// from one walk: both finish the same sums.
+    #[inline(always)]
+    pub fn predict_with_proba(
+        &self,
+        row: &[f32],
+        bins: &mut [u16],
+        scores: &mut [f32],
+        out: &mut [f32],
+    ) -> u32 {
+        self.accumulate(row, bins, scores);
+        out.copy_from_slice(&scores[..out.len()]);
+        self.finish_proba(out);
+        self.finish_class(scores)
+    }
+
     /// Int8 leaves: the integer sums in `acc` into scores (averaging: times
     /// the scale; boosting: times the scale plus the base). Nothing for f32
     /// leaves, whose sums already are the scores.
