@@ -173,3 +173,55 @@ fn bad_flags_are_refused() {
         assert!(stderr.contains(words), "{args:?}: {stderr}");
     }
 }
+
+/// `run --serve-check`: the chosen package is served and measured after
+/// the choice; the served figures land in results.json and the report. A
+/// budget the in-process bound meets but the served one cannot (a quarter
+/// of a millisecond, through loopback HTTP) exits 4, loudly.
+#[test]
+fn run_serve_check_writes_the_served_figures_and_exits_4_over_budget() {
+    for (budget, code) in [("1000", 0), ("0.25", 4)] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = tmp.path().join("report");
+        let output = optbench()
+            .args(["run", "--config", "configs/tiny.toml", "--quiet", "--out"])
+            .arg(&out)
+            .args([
+                "--train",
+                "tests/fixtures/penguins/train.csv",
+                "--test",
+                "tests/fixtures/penguins/test.csv",
+                "--target",
+                "species",
+                "--budget-ms",
+                budget,
+                "--serve-check",
+                "300",
+                "--serve-check-seconds",
+                "1",
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert_eq!(output.status.code(), Some(code), "{stdout}\n{stderr}");
+        assert!(stdout.contains("served at 300/s: p50"), "{stdout}");
+        let results: Json =
+            serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap())
+                .unwrap();
+        let served = &results["served"];
+        assert_eq!(served["requests"], 300, "{served}");
+        assert_eq!(served["errors"], 0, "{served}");
+        assert_eq!(served["within_budget"], code == 0, "{served}");
+        assert!(served["p99_us"].as_f64().unwrap() > served["in_process_p50_us"].as_f64().unwrap());
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        assert!(html.contains("<h2>Served</h2>"), "no served section");
+        assert!(out.join("serve_check/serve_bench.json").exists());
+        if code == 4 {
+            assert!(
+                stderr.contains("SERVED LATENCY BREAKS THE BUDGET"),
+                "{stderr}"
+            );
+        }
+    }
+}

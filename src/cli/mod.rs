@@ -19,6 +19,8 @@ use std::process::ExitCode;
 
 pub const EXIT_ERROR: u8 = 1;
 pub const EXIT_NOTHING_FITS: u8 = 3;
+/// `run --serve-check`: fits in process, not as served.
+pub const EXIT_SERVED_OVER_BUDGET: u8 = 4;
 
 #[derive(Parser)]
 #[command(

@@ -1,7 +1,7 @@
 //! `optbench run`.
 
 use super::progress::Bars;
-use super::{fail, EXIT_NOTHING_FITS};
+use super::{fail, EXIT_NOTHING_FITS, EXIT_SERVED_OVER_BUDGET};
 use optbench::config::{Overrides, Plan};
 use optbench::progress::{Progress, Silent};
 use optbench::report::RunResults;
@@ -14,7 +14,14 @@ use std::process::ExitCode;
   optbench run --data my.csv --target label --budget-ms 0.2 --out reports/mine
   optbench run --train train.csv --test test.csv --target y --config configs/default.toml
 
-Exit codes: 0 a model was chosen; 1 error; 2 usage error; 3 no candidate fits the budget.")]
+With --serve-check RATE, the chosen package is then served (optbench serve on
+127.0.0.1) and offered RATE one-row requests a second for --serve-check-seconds
+(open loop); the client-observed p50/p99 are printed beside the in-process
+ones and written into results.json (`served`) and the report.
+
+Exit codes: 0 a model was chosen; 1 error; 2 usage error; 3 no candidate fits
+the budget; 4 the chosen model fits in process but its served p99 bound (from
+--serve-check) breaks the budget, or a served request failed.")]
 pub struct RunArgs {
     /// TOML config (data, candidates, measurement, budget); default: the built-in configs/default.toml.
     #[arg(long, value_name = "FILE")]
@@ -48,12 +55,47 @@ pub struct RunArgs {
     /// Also write the chosen model's serving path (pipeline + model) as ONNX: <out>/model/model.onnx.
     #[arg(long, value_name = "FORMAT", value_parser = ["onnx"])]
     export: Option<String>,
+    /// After choosing, serve the package and measure it at this many
+    /// one-row requests per second (see below).
+    #[arg(long, value_name = "RATE")]
+    serve_check: Option<f64>,
+    /// Seconds the serve check measures.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 5.0,
+        requires = "serve_check"
+    )]
+    serve_check_seconds: f64,
     /// Print only errors and the chosen model's id.
     #[arg(long, short)]
     quiet: bool,
 }
 
 pub fn execute(args: RunArgs) -> ExitCode {
+    let serve_check = match args.serve_check.map(|rate| {
+        let positive = |flag: &str, v: f64| {
+            if v.is_finite() && v > 0.0 && v < 1e7 {
+                Ok(v)
+            } else {
+                Err(optbench::Error::Flag {
+                    flag: flag.into(),
+                    message: format!("{v}: expected a positive number"),
+                })
+            }
+        };
+        Ok::<_, optbench::Error>((
+            positive("--serve-check", rate)?,
+            std::time::Duration::from_secs_f64(positive(
+                "--serve-check-seconds",
+                args.serve_check_seconds,
+            )?),
+        ))
+    }) {
+        None => None,
+        Some(Ok(c)) => Some(c),
+        Some(Err(e)) => return fail(&e),
+    };
     let overrides = Overrides {
         data: args.data,
         train: args.train,
@@ -74,14 +116,50 @@ pub fn execute(args: RunArgs) -> ExitCode {
     }
     let bars = Bars::new();
     let progress: &dyn Progress = if args.quiet { &Silent } else { &bars };
-    let outcome = match optbench::run::run(&plan, progress) {
+    let mut outcome = match optbench::run::run(&plan, progress) {
         Ok(o) => o,
         Err(e) => {
             progress.finish_stage();
             return fail(&e);
         }
     };
-    report_outcome(&outcome, &plan.out, args.quiet)
+    let code = report_outcome(&outcome, &plan.out, args.quiet);
+    let Some((rate, seconds)) = serve_check else {
+        return code;
+    };
+    if outcome.results.chosen.is_none() {
+        return code;
+    }
+    if !args.quiet {
+        println!(
+            "\nserve check: {rate} one-row requests/s for {} s through optbench serve…",
+            seconds.as_secs_f64()
+        );
+    }
+    if let Err(e) = optbench::run::serve_check(&mut outcome, &plan.out, rate, seconds) {
+        return fail(&e);
+    }
+    let Some(s) = &outcome.results.served else {
+        return code;
+    };
+    let bound = s
+        .p99_upper_us
+        .map_or("–".to_string(), |b| format!("{b:.0} µs"));
+    println!(
+        "served at {rate}/s: p50 {:.0} µs, p99 {:.0} µs (bound {bound}); in process: p50 {:.1} µs, p99 bound {:.1} µs; {} errors, {} timeouts",
+        s.p50_us, s.p99_us, s.in_process_p50_us, s.in_process_p99_upper_us, s.errors, s.timeouts
+    );
+    if s.within_budget {
+        code
+    } else {
+        eprintln!(
+            "SERVED LATENCY BREAKS THE BUDGET: `{}` fits {} ms in process, but served at {rate} requests/s its p99 bound is {bound} (or requests failed); see {}",
+            outcome.results.chosen.as_deref().unwrap_or(""),
+            outcome.results.budget.p99_ms,
+            plan.out.join("report.html").display()
+        );
+        ExitCode::from(EXIT_SERVED_OVER_BUDGET)
+    }
 }
 
 /// Prints what a run (or an import) found and gives its exit code.

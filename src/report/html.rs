@@ -453,6 +453,42 @@ fn stage_breakdown(o: &mut String, r: &RunResults, c: &CandidateResult) {
     );
 }
 
+/// The chosen package served (`run --serve-check`): client-observed
+/// latency beside the in-process figures, and where the served time goes.
+fn served_check(o: &mut String, r: &RunResults, s: &crate::report::ServedCheck) {
+    let us = |v: f64| format!("{v:.0} µs");
+    let bound = s.p99_upper_us.map_or("–".to_string(), us);
+    let verdict = if s.within_budget {
+        "within the budget"
+    } else {
+        "<b>over the budget</b> (or a request failed)"
+    };
+    let stage = |k: &str| s.stages_mean_us.get(k).copied().unwrap_or(0.0);
+    let _ = writeln!(
+        o,
+        "<h2>Served</h2><p class=\"note\">The chosen package behind <code>optbench serve</code> on loopback, {rate} one-row \
+         V2 requests a second (open loop, latency from each request's due time): p50 {p50}, p99 {p99}, p99 bound {bound} — {verdict} \
+         of {budget}; in process p50 {ip50}, p99 bound {ibound}. {n} requests, {e} errors, {t} timeouts. Server means: parse \
+         {parse:.1} µs, preprocess {pre:.1} µs, predict {pred:.1} µs, serialize {ser:.1} µs (handling {handling}); outside the \
+         server (loopback, HTTP, both sides' wake-ups) {outside}. Details: <code>serve_check/serve_bench.html</code>.</p>",
+        rate = s.rate,
+        p50 = us(s.p50_us),
+        p99 = us(s.p99_us),
+        budget = crate::select::format_ms(Nanos::from_ms(r.budget.p99_ms)),
+        ip50 = us(s.in_process_p50_us),
+        ibound = us(s.in_process_p99_upper_us),
+        n = s.requests,
+        e = s.errors,
+        t = s.timeouts,
+        parse = stage("parse"),
+        pre = stage("preprocess"),
+        pred = stage("predict"),
+        ser = stage("serialize"),
+        handling = s.server_mean_us.map_or("–".to_string(), |v| format!("{v:.1} µs")),
+        outside = s.outside_server_mean_us.map_or("–".to_string(), |v| format!("{v:.0} µs")),
+    );
+}
+
 /// Renders `report.html` with `svg` (the frontier plot) inline.
 pub fn render_html(r: &RunResults, svg: &str) -> String {
     let mut o = String::new();
@@ -511,6 +547,9 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
 
     if let Some(c) = r.chosen().or_else(|| r.closest()) {
         stage_breakdown(&mut o, r, c);
+    }
+    if let Some(s) = &r.served {
+        served_check(&mut o, r, s);
     }
 
     let _ = writeln!(

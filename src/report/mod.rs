@@ -60,6 +60,37 @@ pub struct RunResults {
     pub closest: Option<String>,
     /// Why this choice, in a sentence.
     pub reason: String,
+    /// The chosen package measured through `optbench serve` by `run
+    /// --serve-check` (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served: Option<ServedCheck>,
+}
+
+/// The chosen package's latency as a client sees it at one request rate
+/// (one row a request, open loop), beside the in-process figures the
+/// choice was made on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServedCheck {
+    /// Requests per second offered.
+    pub rate: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    /// The served p99's 95% upper confidence bound (`None` with too few
+    /// requests).
+    pub p99_upper_us: Option<f64>,
+    pub in_process_p50_us: f64,
+    pub in_process_p99_upper_us: f64,
+    /// The server's own mean handling, its stages, and the client's mean
+    /// service time outside it.
+    pub server_mean_us: Option<f64>,
+    pub stages_mean_us: std::collections::BTreeMap<String, f64>,
+    pub outside_server_mean_us: Option<f64>,
+    /// Whether the served p99 bound (or, without one, the p99) is within
+    /// the budget, with no failed request.
+    pub within_budget: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -406,6 +437,7 @@ pub(crate) mod sample {
     /// A small, fixed results value for renderer tests.
     pub fn results() -> RunResults {
         RunResults {
+            served: None,
             optbench_version: "0.1.0".into(),
             created_utc: "2026-11-26T20:12:10Z".into(),
             seed: 42,

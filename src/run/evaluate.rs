@@ -317,6 +317,7 @@ fn run_results(
 ) -> RunResults {
     let candidates = candidate_rows(trained, measured, &rounds, selection);
     RunResults {
+        served: None,
         optbench_version: env!("CARGO_PKG_VERSION").into(),
         created_utc: crate::timefmt::utc_now(),
         seed: plan.seed,

@@ -21,10 +21,12 @@ use std::path::PathBuf;
 mod bench;
 mod evaluate;
 mod imported;
+mod served;
 mod train;
 
 pub use bench::{bench_artifact, cold_start_probe, cold_starts, BenchOutcome, ColdStart};
 pub use imported::{run_imported, External, ImportData};
+pub use served::serve_check;
 pub use train::{load_split, run};
 
 /// What a run produced.
