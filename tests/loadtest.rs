@@ -11,39 +11,45 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A one-connection HTTP/1.1 responder (the stalling server under test):
-/// answers `ok` at once, except that it sleeps `stall` before answering
-/// request number `stall_at`.
+/// A minimal HTTP/1.1 responder (the stalling server under test): answers
+/// `ok` at once on each connection, except that it sleeps `stall` before
+/// answering request number `stall_at` of a connection.
 fn stalling_server(stall_at: usize, stall: Duration) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        let mut reader = BufReader::new(stream.try_clone().unwrap());
-        let mut writer = stream;
-        for n in 0.. {
-            let mut length = 0usize;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    return;
-                }
-                if line == "\r\n" {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            if n == stall_at {
-                std::thread::sleep(stall);
-            }
-            let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+        for stream in listener.incoming().take(16) {
+            let Ok(stream) = stream else { return };
+            std::thread::spawn(move || respond(stream, stall_at, stall));
         }
     });
     addr
+}
+
+fn respond(stream: std::net::TcpStream, stall_at: usize, stall: Duration) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    for n in 0.. {
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        if n == stall_at {
+            std::thread::sleep(stall);
+        }
+        let _ = writer.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+    }
 }
 
 #[test]
@@ -224,4 +230,42 @@ fn run_serve_check_writes_the_served_figures_and_exits_4_over_budget() {
             );
         }
     }
+}
+
+/// `--url` and `--body`: the same generator on any HTTP server.
+#[test]
+fn loadtest_loads_any_url_with_one_body() {
+    let addr = stalling_server(usize::MAX, Duration::ZERO);
+    let tmp = tempfile::tempdir().unwrap();
+    let body = tmp.path().join("body.json");
+    std::fs::write(&body, "{\"rows\": [[1, 2]]}").unwrap();
+    let out = tmp.path().join("lt");
+    let status = optbench()
+        .args([
+            "loadtest",
+            "--url",
+            &format!("http://{addr}/predict"),
+            "--body",
+        ])
+        .arg(&body)
+        .args([
+            "--header",
+            "x-api-key: k",
+            "--rates",
+            "200",
+            "--duration",
+            "0.5",
+        ])
+        .args(["--warmup", "0", "--connections", "2", "--out"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let bench: Json =
+        serde_json::from_str(&std::fs::read_to_string(out.join("serve_bench.json")).unwrap())
+            .unwrap();
+    let step = &bench["series"][0]["steps"][0];
+    assert_eq!(step["requests"], 100, "{step}");
+    assert_eq!(step["ok"], 100, "{step}");
+    assert!(step["server"].is_null(), "{step}");
 }

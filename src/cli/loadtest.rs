@@ -1,7 +1,7 @@
 //! `optbench loadtest`: served latency under open-loop load.
 
 use super::fail;
-use optbench::loadtest::{loadtest, Options};
+use optbench::loadtest::{loadtest, Endpoint, Options};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +12,7 @@ use std::time::Duration;
   optbench loadtest --model reports/latest/model
   optbench loadtest --model reports/latest/model --rates 1000,5000 --rows 1 --duration 10
   optbench loadtest --model reports/latest/model --addr 127.0.0.1:8080 --input test.csv
+  optbench loadtest --url http://127.0.0.1:8000/predict --body request.json --rates 100,1000
 
 Starts `optbench serve` on the package (127.0.0.1, a free port; timed from
 exec to ready), or loads a server already running with --addr. For each
@@ -28,11 +29,26 @@ confidence bound), p99.9, max, achieved rate, errors, timeouts, and where
 the time goes — the server's parse, preprocess, predict and serialize (from
 its /metrics) and what lies outside it.
 
+With --url and --body instead of --model, the same generator loads any HTTP
+server with one fixed request (POST, --header lines added; content type JSON
+unless given): how scripts/compare_serving.sh loads the servers users would
+pick instead. The server's own stages are then not known.
+
 Exit codes: 0 measured; 1 error.")]
+#[command(group = clap::ArgGroup::new("target").required(true).args(["model", "url"]))]
 pub struct LoadtestArgs {
     /// The package folder: served, and the source of the request rows.
     #[arg(long, value_name = "DIR")]
-    model: PathBuf,
+    model: Option<PathBuf>,
+    /// Load any HTTP server at this URL (http://IP:PORT/PATH) with --body.
+    #[arg(long, value_name = "URL", requires = "body", conflicts_with_all = ["model", "addr", "input"])]
+    url: Option<String>,
+    /// The request body sent with --url, every time.
+    #[arg(long, value_name = "FILE", requires = "url")]
+    body: Option<PathBuf>,
+    /// A header line sent with --url ("Name: value"); repeatable.
+    #[arg(long, value_name = "LINE", requires = "url")]
+    header: Vec<String>,
     /// Load a server already running on the package here instead of
     /// starting one.
     #[arg(long, value_name = "HOST:PORT")]
@@ -48,13 +64,9 @@ pub struct LoadtestArgs {
         default_value = "100,1000,2000,5000,10000,20000"
     )]
     rates: Vec<f64>,
-    /// Rows per request; each size is stepped through the rates.
-    #[arg(
-        long,
-        value_name = "LIST",
-        value_delimiter = ',',
-        default_value = "1,64"
-    )]
+    /// Rows per request; each size is stepped through the rates (default
+    /// 1,64; with --url, the one number of rows the body carries, default 1).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
     rows: Vec<usize>,
     /// Seconds measured per step.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
@@ -90,7 +102,69 @@ fn positive(flag: &str, value: f64) -> Result<f64, optbench::Error> {
     }
 }
 
-fn options(args: LoadtestArgs) -> Result<Options, optbench::Error> {
+/// `http://IP:PORT/PATH` as an address and a path.
+fn parse_url(url: &str) -> Result<(SocketAddr, String), optbench::Error> {
+    let bad = || optbench::Error::Flag {
+        flag: "--url".into(),
+        message: format!("`{url}`: expected http://IP:PORT/PATH (an IP address, not a name)"),
+    };
+    let rest = url.strip_prefix("http://").ok_or_else(bad)?;
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let addr = host.parse().map_err(|_| bad())?;
+    Ok((
+        addr,
+        if path.is_empty() {
+            "/".into()
+        } else {
+            path.into()
+        },
+    ))
+}
+
+/// The --url endpoint, its body and headers.
+fn endpoint(args: &LoadtestArgs) -> Result<Option<Endpoint>, optbench::Error> {
+    let (Some(url), Some(body)) = (&args.url, &args.body) else {
+        return Ok(None);
+    };
+    let (addr, path) = parse_url(url)?;
+    let bytes = std::fs::read(body).map_err(|e| optbench::Error::Io {
+        path: body.clone(),
+        source: e,
+    })?;
+    let mut headers = Vec::new();
+    for line in &args.header {
+        let (name, value) = line.split_once(':').ok_or_else(|| optbench::Error::Flag {
+            flag: "--header".into(),
+            message: format!("`{line}`: expected \"Name: value\""),
+        })?;
+        headers.push((name.trim().to_string(), value.trim().to_string()));
+    }
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+    {
+        headers.push(("content-type".into(), "application/json".into()));
+    }
+    if args.rows.len() > 1 {
+        return Err(optbench::Error::Flag {
+            flag: "--rows".into(),
+            message: "with --url, one number: the rows the body carries (a label)".into(),
+        });
+    }
+    Ok(Some(Endpoint {
+        addr,
+        path,
+        body: bytes,
+        headers,
+        rows: args.rows.first().copied().unwrap_or(1),
+    }))
+}
+
+fn options(mut args: LoadtestArgs) -> Result<Options, optbench::Error> {
+    let endpoint = endpoint(&args)?;
+    if args.rows.is_empty() {
+        args.rows = vec![1, 64];
+    }
     for &r in &args.rates {
         positive("--rates", r)?;
     }
@@ -108,7 +182,8 @@ fn options(args: LoadtestArgs) -> Result<Options, optbench::Error> {
     }
     let secs = |flag: &str, v: f64| positive(flag, v).map(Duration::from_secs_f64);
     Ok(Options {
-        model: args.model,
+        model: args.model.unwrap_or_default(),
+        endpoint,
         addr: args.addr,
         input: args.input,
         rates: args.rates,

@@ -28,11 +28,29 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Any HTTP server, sent one fixed request: how the same generator loads
+/// the servers a user would pick instead (`scripts/compare_serving.sh`).
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub addr: SocketAddr,
+    /// Path and query.
+    pub path: String,
+    pub body: Vec<u8>,
+    /// Header lines sent with every request (a content type, at least).
+    pub headers: Vec<(String, String)>,
+    /// What the series is labelled with: the rows the body carries.
+    pub rows: usize,
+}
+
 /// What `optbench loadtest` was asked for.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The package to serve (and whose rows make the requests).
+    /// The package to serve (and whose rows make the requests); with
+    /// `endpoint`, nothing is served or read from a package.
     pub model: PathBuf,
+    /// Load this endpoint with its one request instead of an optbench
+    /// server on `model`.
+    pub endpoint: Option<Endpoint>,
     /// A server already running on the package (`host:port`); otherwise
     /// `optbench serve` is started on 127.0.0.1 with a free port.
     pub addr: Option<SocketAddr>,
@@ -100,13 +118,42 @@ pub struct Bench {
 
 /// Runs the load test and writes its report.
 pub fn loadtest(options: &Options) -> Result<Bench> {
-    let artifact = Artifact::load(&options.model)?;
-    let pool = row_pool(&artifact, options)?;
-    let running = match options.addr {
-        Some(addr) => server::Running::existing(addr, &artifact)?,
-        None => server::Running::start(&options.model, options.server_threads, &artifact)?,
+    let (running, targets) = match &options.endpoint {
+        Some(e) => {
+            let running = server::Running::endpoint(e.addr, &e.path)?;
+            let target = Target {
+                addr: e.addr,
+                path: e.path.clone(),
+                headers: e.headers.clone(),
+                bodies: Arc::new(vec![Bytes::from(e.body.clone())]),
+            };
+            (running, vec![(e.rows, target)])
+        }
+        None => {
+            let artifact = Artifact::load(&options.model)?;
+            let pool = row_pool(&artifact, options)?;
+            let running = match options.addr {
+                Some(addr) => server::Running::existing(addr, &artifact)?,
+                None => server::Running::start(&options.model, options.server_threads, &artifact)?,
+            };
+            let path = format!("/v2/models/{}/infer", running.name);
+            let targets = options
+                .rows
+                .iter()
+                .map(|&rows| {
+                    let target = Target {
+                        addr: running.addr,
+                        path: path.clone(),
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        bodies: Arc::new(bodies(&artifact, &pool, rows)),
+                    };
+                    (rows, target)
+                })
+                .collect();
+            (running, targets)
+        }
     };
-    let result = run_series(options, &artifact, &pool, &running);
+    let result = run_series(options, &targets, &running);
     let info = running.finish();
     let bench = Bench {
         created_utc: crate::timefmt::utc_now(),
@@ -128,26 +175,18 @@ pub fn loadtest(options: &Options) -> Result<Bench> {
 
 fn run_series(
     options: &Options,
-    artifact: &Artifact,
-    pool: &[Vec<Json>],
+    targets: &[(usize, Target)],
     running: &server::Running,
 ) -> Result<Vec<Series>> {
-    let name = running.name.clone();
     let mut all = Vec::new();
-    for &rows in &options.rows {
-        let bodies = Arc::new(bodies(artifact, pool, rows));
-        let target = Target {
-            addr: running.addr,
-            path: format!("/v2/models/{name}/infer"),
-            headers: vec![("content-type".into(), "application/json".into())],
-            bodies,
-        };
+    for (rows, target) in targets {
+        let rows = *rows;
         let mut steps = Vec::new();
         let mut knee = None;
         for &rate in &options.rates {
             let before = running.metrics();
             let client = run_step(
-                &target,
+                target,
                 &Step {
                     rate,
                     duration: options.duration,
@@ -159,7 +198,9 @@ fn run_series(
             .map_err(Error::Measure)?;
             let after = running.metrics();
             let server = match (before, after) {
-                (Some(b), Some(a)) => Some(server_side(&b, &a, &client)),
+                (Some(b), Some(a)) if a.contains("optbench_request_duration_seconds") => {
+                    server_side(&b, &a, &client, route_of(&target.path))
+                }
                 _ => None,
             };
             let p99 = client.latency.map_or(f64::INFINITY, |l| l.p99_us);
@@ -189,12 +230,24 @@ fn run_series(
     Ok(all)
 }
 
-/// The server-side means of a step: the difference of two `/metrics`
-/// scrapes (sums and counts of the stage and handling histograms).
-fn server_side(before: &str, after: &str, client: &StepResult) -> ServerSide {
+/// The route template `optbench serve` counts a request path under.
+fn route_of(path: &str) -> &'static str {
+    if path.starts_with("/predict") {
+        "/predict"
+    } else if path.contains("/versions/") {
+        "/v2/models/{name}/versions/{version}/infer"
+    } else {
+        "/v2/models/{name}/infer"
+    }
+}
+
+/// The server-side means of a step on `route`: the difference of two
+/// `/metrics` scrapes (sums and counts of the stage and handling
+/// histograms); `None` when the server counted none.
+fn server_side(before: &str, after: &str, client: &StepResult, route: &str) -> Option<ServerSide> {
     let delta =
         |name: &str| metric(after, name).unwrap_or(0.0) - metric(before, name).unwrap_or(0.0);
-    let route = "route=\"/v2/models/{name}/infer\"";
+    let route = format!("route=\"{route}\"");
     let requests = delta(&format!(
         "optbench_request_duration_seconds_count{{{route}}}"
     ));
@@ -217,12 +270,12 @@ fn server_side(before: &str, after: &str, client: &StepResult) -> ServerSide {
             ((*s).to_string(), per_request(sum))
         })
         .collect();
-    ServerSide {
+    (requests > 0.0).then(|| ServerSide {
         requests: requests as u64,
         handling_mean_us: handling,
         stages_mean_us: stages,
         outside_server_mean_us: client.service.map(|s| s.mean_us - handling),
-    }
+    })
 }
 
 /// The value of the metric line that starts with `name` followed by a
@@ -365,7 +418,8 @@ mod tests {
             service: generator::Percentiles::from_nanos(&mut [500_000; 10]),
             release_lag: None,
         };
-        let s = server_side(before, after, &client);
+        let s = server_side(before, after, &client, route_of("/v2/models/m/infer")).unwrap();
+        assert_eq!(route_of("/predict?proba=1"), "/predict");
         assert_eq!(s.requests, 1000);
         assert!((s.handling_mean_us - 200.0).abs() < 1e-6, "{s:?}");
         assert!((s.stages_mean_us["predict"] - 50.0).abs() < 1e-6, "{s:?}");

@@ -112,6 +112,33 @@ impl Running {
         })
     }
 
+    /// Any HTTP server on `addr` (one that accepts a connection), loaded
+    /// at `path`.
+    pub fn endpoint(addr: SocketAddr, path: &str) -> Result<Running> {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5)).is_err() {
+            return Err(Error::Flag {
+                flag: "--url".into(),
+                message: format!("nothing accepts connections on {addr}"),
+            });
+        }
+        Ok(Running {
+            addr,
+            name: path.into(),
+            child: None,
+            info: ServerInfo {
+                addr: addr.to_string(),
+                name: path.into(),
+                model_id: String::new(),
+                version: String::new(),
+                started_here: false,
+                threads: None,
+                cold_start_ms: None,
+                rss_kib: None,
+                peak_rss_kib: None,
+            },
+        })
+    }
+
     /// Starts `optbench serve` on `model` (127.0.0.1, a free port) and
     /// waits until it is ready, timing it.
     pub fn start(model: &Path, threads: usize, artifact: &Artifact) -> Result<Running> {

@@ -33,6 +33,7 @@ pub fn serve_check(outcome: &mut Outcome, out: &Path, rate: f64, duration: Durat
     let in_process = candidate.latency_ns;
     let bench = loadtest(&Options {
         model: model.clone(),
+        endpoint: None,
         addr: None,
         input: None,
         rates: vec![rate],
