@@ -76,6 +76,9 @@ pub struct Overrides {
     pub out: Option<PathBuf>,
     /// Also write the package's serving path as ONNX (`model/model.onnx`).
     pub export_onnx: bool,
+    /// The plan is `import`'s: nothing is trained, so the config needs no
+    /// `[[candidates]]` (only `[optimize]`, `[measure]`, `[select]`).
+    pub import: bool,
 }
 
 /// Where the data come from, checked.
@@ -244,7 +247,7 @@ impl Plan {
         cfg.pipeline
             .validate()
             .map_err(|m| Error::config(label, m))?;
-        if cfg.candidates.is_empty() {
+        if cfg.candidates.is_empty() && !o.import {
             return Err(Error::config(
                 label,
                 "no [[candidates]]: name at least one model to train",
@@ -422,5 +425,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown variant `mlp`"), "{e}");
+    }
+
+    /// `import` trains nothing: its config may hold `[optimize]`,
+    /// `[measure]` and `[select]` alone; `run`'s may not.
+    #[test]
+    fn an_import_config_needs_no_candidates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[optimize]\nquantize = [\"bins\"]\n[select]\nbudget_ms = 5\n",
+        )
+        .unwrap();
+        let e = Plan::load(Some(&p), &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no [[candidates]]"), "{e}");
+        let plan = Plan::load(
+            Some(&p),
+            &Overrides {
+                import: true,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(plan.candidates.is_empty());
     }
 }

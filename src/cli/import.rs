@@ -68,6 +68,7 @@ pub fn execute(args: ImportArgs) -> ExitCode {
         budget_ms: args.budget_ms,
         seed: args.seed,
         out: Some(args.out.clone()),
+        import: true,
         ..Default::default()
     };
     let plan = match Plan::load(args.config.as_deref(), &overrides) {

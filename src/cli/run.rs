@@ -106,6 +106,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
         seed: args.seed,
         out: Some(args.out),
         export_onnx: args.export.is_some(),
+        import: false,
     };
     let plan = match Plan::load(args.config.as_deref(), &overrides) {
         Ok(p) => p,

@@ -17,7 +17,7 @@
 //! allocating ndarray temporaries, and its stopping rule is a gradient norm
 //! of 1e-4 on the *summed* loss, n times stricter than scikit-learn's.
 //! Here one pass gives loss and gradient, without allocating per row, on
-//! rayon's threads; the measured figures are in the README.
+//! rayon's threads; the measured figures are in BENCHMARKS.md.
 //!
 //! Stopping rule, matched to scikit-learn's lbfgs (`gtol = tol = 1e-4` on
 //! the largest absolute gradient component of the mean objective,
