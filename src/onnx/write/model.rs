@@ -33,6 +33,28 @@
 //! order: integer sums, then scale), int8 linear weights become their
 //! integers with a `Mul` by each output's scale. What is not preserved is
 //! the compact storage and the binned traversal: the file holds floats.
+//!
+//! Kernel SVMs ([`SvmModel`]) are the exception to "label = `ArgMax` of the
+//! probabilities": their class is the one-vs-one vote, and Platt-coupled
+//! probabilities can favour another class (as in libsvm and scikit-learn).
+//! `SVMClassifier` gets the model's own layout (libsvm's): `coefficients`
+//! are `dual_coef` as stored, `rho` the intercepts as stored (the operator
+//! adds `rho` to the kernel sum, and a positive sum votes for the pair's
+//! first class, the IR's convention too). Then:
+//!
+//! | SVM | `SVMClassifier` gives | label | probabilities |
+//! |---|---|---|---|
+//! | no Platt | decision values per pair | vote in standard operators (`Greater`, `MatMul`), `ArgMax` | votes ÷ pairs |
+//! | Platt, 2 classes | the decision value | the same vote | Platt's sigmoid in standard operators, clipped to [1e-7, 1 − 1e-7] |
+//! | Platt, ≥ 3 classes | with `prob_a`, `prob_b`: the coupled probabilities | the operator's `label` (its own vote) | the operator's |
+//!
+//! With 2 classes and no `prob_a`, onnxruntime writes the decision `f` as
+//! two columns `[−f, f]`; the graph takes the last column, which is `f`
+//! also for a runtime that writes only one. Two-class Platt probabilities
+//! are not left to the operator because onnxruntime runs the iterative
+//! coupling even for one pair and stops at libsvm's tolerance (up to 3.7e-3
+//! off on the breast cancer cases of `examples/onnx_cases.rs`), while the IR
+//! takes the pair's probability as it is.
 
 use crate::error::{Error, Result};
 use crate::model::{
