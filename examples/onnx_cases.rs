@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! onnx_cases export DIR        every family × {binary, 3-class} × {float, quantized}, and
-//!                              SVMs of every kernel with and without Platt's sigmoids:
+//!                              SVMs of every kernel with and without Platt's sigmoids
+//!                              (float and int8 support vectors):
 //!                              DIR/<case>.onnx + DIR/<case>.json (rows, optbench's labels
 //!                              and probabilities) for onnxruntime to compare against
 //! onnx_cases check-import DIR  imports every DIR/<case>.onnx (written by skl2onnx) and
@@ -33,7 +34,7 @@
 //! except for SVMs, whose cases hold rows standardized by the training
 //! rows' means and deviations (kernels assume comparable scales).
 
-use optbench::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
+use optbench::model::{LeafPrecision, Model, QuantLinear, QuantSvm, QuantTrees};
 use optbench::onnx::{
     imported_pipeline, model_to_onnx, read_onnx, write_onnx, Imported, Preprocessing,
 };
@@ -274,6 +275,10 @@ fn export(dir: &Path) -> Res<()> {
                     format!("{family}_int8"),
                     Model::QuantLinear(QuantLinear::from_linear(m)),
                 )),
+                Model::Svm(m) => variants.push((
+                    format!("{family}_int8"),
+                    Model::QuantSvm(QuantSvm::from_svm(m)),
+                )),
                 Model::Trees(t) => {
                     for (tag, p) in [("bins", LeafPrecision::F32), ("int8", LeafPrecision::Int8)] {
                         let q = QuantTrees::from_ensemble(t, p)?;
@@ -286,7 +291,10 @@ fn export(dir: &Path) -> Res<()> {
                 let name = format!("{data}_{name}");
                 let mut case_rows = rows.clone();
                 // Linear models and SVMs turn NaN into NaN; only trees route it.
-                if !matches!(m, Model::Linear(_) | Model::QuantLinear(_) | Model::Svm(_)) {
+                if !matches!(
+                    m,
+                    Model::Linear(_) | Model::QuantLinear(_) | Model::Svm(_) | Model::QuantSvm(_)
+                ) {
                     case_rows.extend(with_nan.iter().cloned());
                 }
                 let onnx = model_to_onnx(&m).map_err(|e| e.to_string())?;
@@ -423,6 +431,10 @@ fn export_serving(dir: &Path) -> Res<()> {
                 Model::Linear(m) => variants.push((
                     format!("{family}_int8"),
                     Model::QuantLinear(QuantLinear::from_linear(m)),
+                )),
+                Model::Svm(m) => variants.push((
+                    format!("{family}_int8"),
+                    Model::QuantSvm(QuantSvm::from_svm(m)),
                 )),
                 Model::Trees(t) => {
                     let q = QuantTrees::from_ensemble(t, LeafPrecision::Int8)?;

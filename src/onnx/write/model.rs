@@ -109,6 +109,8 @@ pub fn append_model(
         // The SVM's class is its one-vs-one vote, which Platt's
         // probabilities need not agree with: it writes its own label.
         Model::Svm(m) => return svm(g, m, features, out),
+        // The float model its predictions come from (see `QuantSvm`).
+        Model::QuantSvm(q) => return svm(g, &q.dequantized(), features, out),
     }
     g.node(
         "ArgMax",
