@@ -1,7 +1,9 @@
 //! The Rust half of the ONNX proof (`scripts/onnx_check.py` is the other):
 //!
 //! ```text
-//! onnx_cases export DIR        every family × {binary, 3-class} × {float, quantized}:
+//! onnx_cases export DIR        every family × {binary, 3-class} × {float, quantized}, and
+//!                              SVMs of every kernel with and without Platt's sigmoids
+//!                              (float and int8 support vectors):
 //!                              DIR/<case>.onnx + DIR/<case>.json (rows, optbench's labels
 //!                              and probabilities) for onnxruntime to compare against
 //! onnx_cases check-import DIR  imports every DIR/<case>.onnx (written by skl2onnx) and
@@ -17,7 +19,7 @@
 //!                              must import with a per-column pipeline and the case's
 //!                              class labels, and its cells go through that pipeline
 //! onnx_cases export-serving DIR the whole serving path (pipeline + model) of every family,
-//!                              float and int8, on mixed-type data with missing cells and
+//!                              float and int8 (and rbf SVMs, with and without Platt), on mixed-type data with missing cells and
 //!                              unseen categories (exercise 2: 2 classes; penguins: 3):
 //!                              DIR/<case>.onnx + DIR/<case>.json (raw rows per column,
 //!                              optbench's labels and probabilities through its own
@@ -28,9 +30,11 @@
 //!
 //! Data: `tests/fixtures/breast_cancer` (2 classes) and `tests/fixtures/wine`
 //! (3 classes), read as plain numeric CSV (label column `label`); no
-//! preprocessing (trees do not need it, and the export is the model alone).
+//! preprocessing (trees do not need it, and the export is the model alone),
+//! except for SVMs, whose cases hold rows standardized by the training
+//! rows' means and deviations (kernels assume comparable scales).
 
-use optbench::model::{LeafPrecision, Model, QuantLinear, QuantTrees};
+use optbench::model::{LeafPrecision, Model, QuantLinear, QuantSvm, QuantTrees};
 use optbench::onnx::{
     imported_pipeline, model_to_onnx, read_onnx, write_onnx, Imported, Preprocessing,
 };
@@ -164,6 +168,60 @@ fn specs() -> Vec<(&'static str, CandidateSpec)> {
     ]
 }
 
+/// SVM cases: every kernel without probabilities, and with Platt's
+/// sigmoids (coupled for 3 classes) for every kernel too.
+fn svm_specs() -> Vec<(String, CandidateSpec)> {
+    use optbench::train::SvmKernel;
+    let mut v = Vec::new();
+    for kernel in [
+        SvmKernel::Rbf,
+        SvmKernel::Linear,
+        SvmKernel::Poly,
+        SvmKernel::Sigmoid,
+    ] {
+        for platt in [false, true] {
+            let mut spec = CandidateSpec::svm(kernel);
+            if let CandidateSpec::Svm { probability, .. } = &mut spec {
+                *probability = platt;
+            }
+            let tag = if platt { "_platt" } else { "" };
+            v.push((format!("svm_{}{tag}", kernel.name()), spec));
+        }
+    }
+    v
+}
+
+/// `x` (the training rows) and `rows` standardized by `x`'s means and
+/// standard deviations (a constant column is only centred).
+fn standardized(x: &[f32], rows: &[Vec<f32>], d: usize) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let n = (x.len() / d).max(1) as f64;
+    let mut mean = vec![0.0f64; d];
+    let mut var = vec![0.0f64; d];
+    for r in x.chunks_exact(d) {
+        for j in 0..d {
+            mean[j] += f64::from(r[j]) / n;
+        }
+    }
+    for r in x.chunks_exact(d) {
+        for j in 0..d {
+            var[j] += (f64::from(r[j]) - mean[j]).powi(2) / n;
+        }
+    }
+    let sd: Vec<f64> = var
+        .iter()
+        .map(|&v| if v > 0.0 { v.sqrt() } else { 1.0 })
+        .collect();
+    let z = |r: &[f32]| -> Vec<f32> {
+        (0..d)
+            .map(|j| ((f64::from(r[j]) - mean[j]) / sd[j]) as f32)
+            .collect()
+    };
+    (
+        x.chunks_exact(d).flat_map(z).collect(),
+        rows.iter().map(|r| z(r)).collect(),
+    )
+}
+
 fn export(dir: &Path) -> Res<()> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -189,8 +247,26 @@ fn export(dir: &Path) -> Res<()> {
             y: &y,
             n_classes: k,
         };
-        for (family, spec) in specs() {
-            let model = train(&spec, &train_data, 7)
+        // SVMs on standardized features (the kernels assume comparable
+        // scales; the export is the model alone, so the rows the case holds
+        // are standardized the same way).
+        let (sx, srows) = standardized(&x, &rows, d);
+        let svm_data = TrainData {
+            x: &sx,
+            n_features: d,
+            y: &y,
+            n_classes: k,
+        };
+        let all = specs()
+            .into_iter()
+            .map(|(f, s)| (f.to_string(), s, &train_data, &rows))
+            .chain(
+                svm_specs()
+                    .into_iter()
+                    .map(|(f, s)| (f, s, &svm_data, &srows)),
+            );
+        for (family, spec, train_data, rows) in all {
+            let model = train(&spec, train_data, 7)
                 .map_err(|e| e.to_string())?
                 .model;
             let mut variants = vec![(family.to_string(), model.clone())];
@@ -198,6 +274,10 @@ fn export(dir: &Path) -> Res<()> {
                 Model::Linear(m) => variants.push((
                     format!("{family}_int8"),
                     Model::QuantLinear(QuantLinear::from_linear(m)),
+                )),
+                Model::Svm(m) => variants.push((
+                    format!("{family}_int8"),
+                    Model::QuantSvm(QuantSvm::from_svm(m)),
                 )),
                 Model::Trees(t) => {
                     for (tag, p) in [("bins", LeafPrecision::F32), ("int8", LeafPrecision::Int8)] {
@@ -210,8 +290,11 @@ fn export(dir: &Path) -> Res<()> {
             for (name, m) in variants {
                 let name = format!("{data}_{name}");
                 let mut case_rows = rows.clone();
-                // A linear model turns NaN into NaN; only trees route it.
-                if !matches!(m, Model::Linear(_) | Model::QuantLinear(_)) {
+                // Linear models and SVMs turn NaN into NaN; only trees route it.
+                if !matches!(
+                    m,
+                    Model::Linear(_) | Model::QuantLinear(_) | Model::Svm(_) | Model::QuantSvm(_)
+                ) {
                     case_rows.extend(with_nan.iter().cloned());
                 }
                 let onnx = model_to_onnx(&m).map_err(|e| e.to_string())?;
@@ -332,13 +415,26 @@ fn export_serving(dir: &Path) -> Res<()> {
             y: &tr.y,
             n_classes: k,
         };
-        for (family, spec) in specs() {
+        // rbf SVMs on the pipeline's standardized features, with and
+        // without Platt's sigmoids (coupled on penguins' 3 classes).
+        let svms = [false, true].map(|platt| {
+            let mut spec = CandidateSpec::svm(optbench::train::SvmKernel::Rbf);
+            if let CandidateSpec::Svm { probability, .. } = &mut spec {
+                *probability = platt;
+            }
+            (if platt { "svm_rbf_platt" } else { "svm_rbf" }, spec)
+        });
+        for (family, spec) in specs().into_iter().chain(svms) {
             let model = train(&spec, &td, 7).map_err(e)?.model;
             let mut variants = vec![(family.to_string(), model.clone())];
             match &model {
                 Model::Linear(m) => variants.push((
                     format!("{family}_int8"),
                     Model::QuantLinear(QuantLinear::from_linear(m)),
+                )),
+                Model::Svm(m) => variants.push((
+                    format!("{family}_int8"),
+                    Model::QuantSvm(QuantSvm::from_svm(m)),
                 )),
                 Model::Trees(t) => {
                     let q = QuantTrees::from_ensemble(t, LeafPrecision::Int8)?;

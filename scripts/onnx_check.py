@@ -5,7 +5,8 @@
       Every DIR/<case>.onnx written by optbench passes the ONNX checker
       (full_check=True) and, run in onnxruntime (one thread), predicts what
       optbench predicted (DIR/<case>.json): classes 100% equal except exact
-      ties, probabilities within 1e-5. Exit 1 otherwise.
+      ties (SVMs, whose class is the vote: no exception), probabilities
+      within 1e-5 (SVMs: 1e-4, see SVM_TOL). Exit 1 otherwise.
 
   onnx_check.py check-serving DIR
       The same for the whole serving path (DIR/serving_*.onnx, written by
@@ -70,6 +71,13 @@ import onnx
 import onnxruntime as ort
 
 TOL = 1e-5
+# Platt probabilities of an SVM: the pair decision values are sums over
+# every support vector, accumulated in double by onnxruntime's SVMClassifier
+# and in f32 lanes by optbench, so they differ by rounding that grows with
+# the number of support vectors, and Platt's sigmoid passes it on
+# (serving_exercise2_svm_rbf_platt, 1474 vectors: 2.2e-5). Vote shares are
+# exact either way, and the classes must all be equal.
+SVM_TOL = 1e-4
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
@@ -94,14 +102,22 @@ def run(sess, x):
 
 
 def compare(name, label_a, proba_a, label_b, proba_b):
-    """(ok, message): probabilities within TOL, classes equal but for ties."""
+    """(ok, message): probabilities within TOL, classes equal but for ties.
+
+    An SVM's class is its one-vs-one vote, not the most probable class, so
+    near-equal probabilities excuse nothing there: its classes must all be
+    equal."""
     diff = float(np.max(np.abs(proba_a - proba_b))) if proba_a.size else 0.0
     top2 = np.sort(proba_b, axis=1)[:, ::-1][:, :2]
     tie = (top2[:, 0] - top2[:, 1]) <= TOL
+    tol = TOL
+    if "svm" in name:
+        tie[:] = False
+        tol = SVM_TOL
     differ = label_a != label_b
     unexplained = int(np.sum(differ & ~tie))
     n = len(label_a)
-    ok = diff <= TOL and unexplained == 0 and proba_a.shape == proba_b.shape
+    ok = diff <= tol and unexplained == 0 and proba_a.shape == proba_b.shape
     msg = (
         f"{'ok  ' if ok else 'FAIL'} {name:<44} classes {n - int(differ.sum())}/{n} equal "
         f"({int(np.sum(differ & tie))} exact ties), max |dp| {diff:.2e}"

@@ -105,3 +105,47 @@ fn a_folder_without_a_package_is_an_error_and_writes_nothing() {
         .stderr(contains("not an optbench model folder"));
     assert!(!onnx.exists());
 }
+
+/// An SVM (and its int8 variant) exports from `run --export onnx` and
+/// `optbench export`; the file holds an `SVMClassifier`, which optbench's
+/// importer does not read yet and says so by name. (Whether the graph
+/// predicts what the package predicts is checked in onnxruntime:
+/// `examples/onnx_cases.rs` and `scripts/onnx_check.py`.)
+#[test]
+fn an_svm_package_exports_as_svm_classifier() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tiny = std::fs::read_to_string(root().join("configs/tiny.toml")).unwrap();
+    let (head, rest) = tiny.split_at(tiny.find("[[candidates]]").unwrap());
+    let measure = &rest[rest.find("[measure]").unwrap()..];
+    let config = tmp.path().join("svm.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{head}[[candidates]]\nfamily = \"svm\"\nprobability = true\n\n\
+             [optimize]\nquantize = [\"int8\"]\n\n{measure}"
+        ),
+    )
+    .unwrap();
+    let out = tmp.path().join("report");
+    optbench()
+        .args(["run", "--quiet", "--export", "onnx", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success()
+        .stdout(contains("svm-rbf-proba"));
+    let serving = std::fs::read(out.join("model/model.onnx")).unwrap();
+    assert!(serving.windows(13).any(|w| w == b"SVMClassifier"));
+    let onnx = tmp.path().join("model.onnx");
+    optbench()
+        .args(["export", "--model-only", "--model"])
+        .arg(out.join("model"))
+        .arg("--output")
+        .arg(&onnx)
+        .assert()
+        .success()
+        .stdout(contains("support vectors"));
+    let e = read_onnx(&onnx).unwrap_err().to_string();
+    assert!(e.contains("SVMClassifier"), "{e}");
+}

@@ -17,7 +17,7 @@ mod tree;
 pub use binned::{LeafPrecision, Leaves, QNode, QTree, QuantTrees};
 pub use compiled::{CompiledModel, Layout, LayoutKind, Scratch};
 pub use linear::{LinearModel, Link, QuantLinear};
-pub use svm::{Kernel, Platt, SvmModel};
+pub use svm::{Kernel, Platt, QuantSvm, SvmModel};
 pub use tree::{Node, Output, TreeEnsemble, LEAF};
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +31,7 @@ pub enum Model {
     // New kinds go last: postcard writes the variant's index, and packages
     // saved before a kind existed must still load.
     Svm(SvmModel),
+    QuantSvm(QuantSvm),
 }
 
 impl Model {
@@ -41,6 +42,7 @@ impl Model {
             Model::QuantLinear(m) => m.n_features,
             Model::QuantTrees(m) => m.n_features,
             Model::Svm(m) => m.n_features,
+            Model::QuantSvm(m) => m.svm.n_features,
         }
     }
 
@@ -51,6 +53,7 @@ impl Model {
             Model::QuantLinear(m) => m.n_classes,
             Model::QuantTrees(m) => m.n_classes,
             Model::Svm(m) => m.n_classes,
+            Model::QuantSvm(m) => m.svm.n_classes,
         }
     }
 
@@ -68,6 +71,7 @@ impl Model {
             Model::QuantLinear(_) => "int8 linear",
             Model::QuantTrees(_) => "binned tree ensemble",
             Model::Svm(_) => "SVM",
+            Model::QuantSvm(_) => "int8 SVM",
         }
     }
 
@@ -80,6 +84,7 @@ impl Model {
             Model::QuantLinear(m) => m.check(),
             Model::QuantTrees(m) => m.check(),
             Model::Svm(m) => m.check(),
+            Model::QuantSvm(m) => m.check(),
         }
     }
 
@@ -104,18 +109,22 @@ impl Model {
                     Leaves::Int8Shifted { .. } => "int8 (power-of-two scale per tree)",
                 }
             ),
-            Model::Svm(m) => format!(
-                "{} support vectors, {} kernel{}",
-                m.n_sv(),
-                m.kernel.name(),
-                if m.platt.is_some() {
-                    ", Platt probabilities"
-                } else {
-                    ""
-                }
-            ),
+            Model::Svm(m) => svm_description(m, m.n_sv(), ""),
+            Model::QuantSvm(q) => svm_description(&q.svm, q.n_sv(), "int8 "),
         }
     }
+}
+
+fn svm_description(m: &SvmModel, n_sv: usize, precision: &str) -> String {
+    format!(
+        "{n_sv} {precision}support vectors, {} kernel{}",
+        m.kernel.name(),
+        if m.platt.is_some() {
+            ", Platt probabilities"
+        } else {
+            ""
+        }
+    )
 }
 
 /// Index of the largest value; the first one wins a tie (the rule of

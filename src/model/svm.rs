@@ -308,6 +308,88 @@ impl SvmModel {
     }
 }
 
+/// An [`SvmModel`] whose support vectors are stored as int8 with one
+/// symmetric scale per feature (`v = code × scale`, scale = the feature's
+/// largest |value| over the vectors ÷ 127): a quarter of the vectors'
+/// bytes in the package. It runs as its dequantized float model
+/// ([`QuantSvm::dequantized`]), so its predictions are that model's and the
+/// single-row cost is the parent's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantSvm {
+    /// The parent with `vectors` empty: everything but the vectors.
+    pub svm: SvmModel,
+    /// Row-major `n_sv × n_features`, as `SvmModel::vectors`.
+    pub codes: Vec<i8>,
+    /// One per feature.
+    pub scales: Vec<f32>,
+}
+
+impl QuantSvm {
+    pub fn from_svm(m: &SvmModel) -> QuantSvm {
+        let d = m.n_features.max(1);
+        let mut scales = vec![0.0f32; m.n_features];
+        for v in m.vectors.chunks_exact(d) {
+            for (s, x) in scales.iter_mut().zip(v) {
+                *s = s.max(x.abs());
+            }
+        }
+        // A feature that is zero in every vector keeps scale 1 (codes 0).
+        scales
+            .iter_mut()
+            .for_each(|s| *s = if *s > 0.0 { *s / 127.0 } else { 1.0 });
+        let codes = m
+            .vectors
+            .chunks_exact(d)
+            .flat_map(|v| {
+                v.iter()
+                    .zip(&scales)
+                    .map(|(x, s)| (x / s).round().clamp(-127.0, 127.0) as i8)
+            })
+            .collect();
+        QuantSvm {
+            svm: SvmModel {
+                vectors: Vec::new(),
+                ..m.clone()
+            },
+            codes,
+            scales,
+        }
+    }
+
+    /// The float model this one stands for: vectors `code × scale`.
+    pub fn dequantized(&self) -> SvmModel {
+        let d = self.svm.n_features.max(1);
+        let vectors = self
+            .codes
+            .chunks_exact(d)
+            .flat_map(|c| c.iter().zip(&self.scales).map(|(&q, s)| f32::from(q) * s))
+            .collect();
+        SvmModel {
+            vectors,
+            ..self.svm.clone()
+        }
+    }
+
+    pub fn n_sv(&self) -> usize {
+        self.codes.len() / self.svm.n_features.max(1)
+    }
+
+    pub(crate) fn check(&self) -> Result<(), String> {
+        let d = self.svm.n_features;
+        if self.scales.len() != d || d == 0 || self.codes.len() % d != 0 {
+            return Err(format!(
+                "int8 SVM with {d} features has {} scales and {} codes",
+                self.scales.len(),
+                self.codes.len()
+            ));
+        }
+        if !self.svm.vectors.is_empty() {
+            return Err("int8 SVM also holds float support vectors".into());
+        }
+        self.dequantized().check()
+    }
+}
+
 /// libsvm's `sigmoid_predict`, written to avoid overflow on either side.
 #[inline]
 fn sigmoid(dec: f32, a: f32, b: f32) -> f32 {
@@ -396,6 +478,25 @@ mod tests {
             coef0: 0.0,
         };
         assert_eq!(sig.eval(&[1.0, 0.0], &[0.5, 9.0]), 0.5f32.tanh());
+    }
+
+    #[test]
+    fn int8_vectors_round_to_within_half_a_step_per_feature() {
+        let mut m = toy(Kernel::Rbf { gamma: 0.5 });
+        m.vectors = vec![1.0, 0.0, -0.3, 0.0];
+        let q = QuantSvm::from_svm(&m);
+        q.check().unwrap();
+        // Feature 0: scale 1/127; feature 1 is zero everywhere: scale 1.
+        assert_eq!(q.scales, [1.0 / 127.0, 1.0]);
+        assert_eq!(q.codes, [127, 0, -38, 0]);
+        let back = q.dequantized();
+        for (a, b) in back.vectors.iter().zip(&m.vectors) {
+            assert!((a - b).abs() <= 0.5 / 127.0, "{a} {b}");
+        }
+        assert_eq!(back.dual_coef, m.dual_coef);
+        let mut bad = q.clone();
+        bad.codes.pop();
+        assert!(bad.check().unwrap_err().contains("codes"));
     }
 
     #[test]

@@ -16,7 +16,7 @@ mod prune;
 pub use prune::{prune_cost_complexity, prune_depth, truncate};
 
 use crate::error::{Error, Result};
-use crate::model::{LeafPrecision, Model, Output, QuantLinear, QuantTrees};
+use crate::model::{LeafPrecision, Model, Output, QuantLinear, QuantSvm, QuantTrees};
 use crate::train::{fit_soft, one_hot, train, CandidateSpec, Family, TrainData, Trained};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -94,6 +94,8 @@ pub enum Transform {
     BinTrees { leaves: LeafPrecision },
     /// Per-output symmetric int8 weights.
     Int8Linear,
+    /// SVM support vectors as int8 with one symmetric scale per feature.
+    Int8Svm,
     /// A student fitted on the parent's (teacher's) outputs over the training
     /// rows plus `extra_rows` rows sampled near them.
     Distill {
@@ -119,6 +121,7 @@ impl std::fmt::Display for Transform {
                 leaves: LeafPrecision::Int8,
             } => f.write_str("binned thresholds, int8 leaves"),
             Transform::Int8Linear => f.write_str("int8 weights"),
+            Transform::Int8Svm => f.write_str("int8 support vectors (per-feature scales)"),
             Transform::Distill {
                 targets,
                 extra_rows,
@@ -144,7 +147,8 @@ impl std::fmt::Display for Transform {
 pub enum QuantizeKind {
     /// Trees: binned thresholds, f32 leaves (lossless). Linear models: none.
     Bins,
-    /// Trees: binned thresholds and int8 leaves. Linear: int8 weights.
+    /// Trees: binned thresholds and int8 leaves. Linear: int8 weights. SVMs:
+    /// int8 support vectors.
     Int8,
 }
 
@@ -403,6 +407,11 @@ pub fn quantize(parent: &Candidate, kind: QuantizeKind) -> Result<Option<Candida
             Transform::Int8Linear,
             || Ok(Model::QuantLinear(QuantLinear::from_linear(m))),
         )?),
+        (Model::Svm(m), QuantizeKind::Int8) => {
+            Some(variant(parent, "int8".into(), Transform::Int8Svm, || {
+                Ok(Model::QuantSvm(QuantSvm::from_svm(m)))
+            })?)
+        }
         (Model::Trees(t), _) => {
             let (suffix, leaves) = match kind {
                 QuantizeKind::Bins => ("bins", LeafPrecision::F32),

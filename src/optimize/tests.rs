@@ -235,6 +235,28 @@ fn int8_forms_agree_with_their_parents_and_are_smaller() {
     assert!(quantize(&lr, QuantizeKind::Bins).unwrap().is_none());
 }
 
+/// int8 support vectors (one scale per feature): the same classes as the
+/// parent on almost every test row, and a smaller package (the vectors
+/// shrink 4×; dual coefficients and intercepts stay f32).
+#[test]
+fn int8_svms_agree_with_their_parents_and_are_smaller() {
+    let p = Problem::new(400, 3, 13);
+    for platt in [false, true] {
+        let mut spec = CandidateSpec::svm(crate::train::SvmKernel::Rbf);
+        if let CandidateSpec::Svm { probability, .. } = &mut spec {
+            *probability = platt;
+        }
+        let c = trained(spec, &p);
+        let q = quantize(&c, QuantizeKind::Int8).unwrap().unwrap();
+        assert_eq!(q.id, format!("{}/int8", c.id));
+        let agree = agreement(&classes_of(&q, &p.x_test), &classes_of(&c, &p.x_test));
+        assert!(agree >= 0.99, "{}: agreement {agree}", q.id);
+        let (a, b) = (c.model.to_bytes().len(), q.model.to_bytes().len());
+        assert!(a >= 2 * b, "{}: {a} bytes → {b} bytes", q.id);
+        assert!(quantize(&c, QuantizeKind::Bins).unwrap().is_none());
+    }
+}
+
 #[test]
 fn a_linear_student_learns_a_linear_teacher_from_soft_targets() {
     let p = Problem::new(1500, 3, 17);

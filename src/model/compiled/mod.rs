@@ -111,6 +111,8 @@ impl CompiledModel {
                 Form::QuantLinear(m.clone())
             }
             (Model::Svm(m), Layout::Chosen | Layout::Reference) => Form::Svm(m.clone()),
+            // Runs as the float model it stands for (see `QuantSvm`).
+            (Model::QuantSvm(q), Layout::Chosen | Layout::Reference) => Form::Svm(q.dequantized()),
             (Model::Trees(t), Layout::Chosen) => Form::Trees(CompiledTrees::chosen(t.clone())),
             (Model::Trees(t), Layout::Reference) => Form::Trees(
                 CompiledTrees::with_kind(t.clone(), LayoutKind::Pointers).ok_or_else(refused)?,

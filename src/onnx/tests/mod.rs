@@ -276,13 +276,63 @@ fn written_files_are_complete() {
     assert!(e.to_string().contains("missing.onnx"), "{e}");
 }
 
-/// SVMs have no ONNX writer yet: exporting one is refused with the reason,
-/// never a panic or a half-right graph.
+/// An SVM is written as one `SVMClassifier` holding the model's own
+/// layout (coefficients and intercepts as stored: the operator's and the
+/// IR's sign conventions agree), with Platt's parameters only where the
+/// operator's coupling is used (3+ classes). Whether the graph computes the
+/// model's classes and probabilities is checked in onnxruntime
+/// (`examples/onnx_cases.rs`, `scripts/onnx_check.py`).
 #[test]
-fn an_svm_export_is_refused_by_name() {
-    let p = Problem::new(120, 2, 3);
+fn an_svm_exports_as_one_svm_classifier_in_its_own_layout() {
+    use crate::train::SvmKernel;
+    for (k, platt) in [(2, false), (2, true), (3, false), (3, true)] {
+        let p = Problem::new(120, k, 2);
+        let mut spec = CandidateSpec::svm(SvmKernel::Poly);
+        if let CandidateSpec::Svm { probability, .. } = &mut spec {
+            *probability = platt;
+        }
+        let model = train(&spec, &p.train(), 0).unwrap().model;
+        let Model::Svm(svm) = &model else {
+            panic!("not an SVM")
+        };
+        let m = ModelProto::decode(&encode(&model_to_onnx(&model).unwrap())[..]).unwrap();
+        let g = m.graph.unwrap();
+        let ops: Vec<&str> = g.node.iter().map(|n| n.op_type()).collect();
+        let node = g
+            .node
+            .iter()
+            .find(|n| n.op_type() == "SVMClassifier")
+            .unwrap();
+        let attr = |name: &str| node.attribute.iter().find(|a| a.name() == name);
+        assert_eq!(attr("coefficients").unwrap().floats, svm.dual_coef);
+        assert_eq!(attr("rho").unwrap().floats, svm.intercepts);
+        assert_eq!(attr("support_vectors").unwrap().floats, svm.vectors);
+        let per_class: Vec<i64> = svm.per_class.iter().map(|&n| n.into()).collect();
+        assert_eq!(attr("vectors_per_class").unwrap().ints, per_class);
+        assert_eq!(attr("kernel_type").unwrap().s(), b"POLY");
+        assert_eq!(attr("kernel_params").unwrap().floats[2], 3.0);
+        let coupled = platt && k > 2;
+        assert_eq!(attr("prob_a").is_some(), coupled, "k {k}, Platt {platt}");
+        // The operator's own label only where it also couples; otherwise
+        // the vote in standard operators.
+        assert_eq!(node.output[0] == "label", coupled, "{ops:?}");
+        assert_eq!(ops.contains(&"ArgMax"), !coupled, "{ops:?}");
+        assert_eq!(ops.contains(&"Sigmoid"), platt && k == 2, "{ops:?}");
+    }
+}
+
+/// An inconsistent SVM is an export error, not a panic or a wrong graph.
+#[test]
+fn an_inconsistent_svm_is_refused() {
+    let p = Problem::new(120, 3, 1);
     let spec = CandidateSpec::svm(crate::train::SvmKernel::Rbf);
-    let m = train(&spec, &p.train(), 0).unwrap().model;
-    let e = model_to_onnx(&m).unwrap_err().to_string();
-    assert!(e.contains("SVMs cannot be exported"), "{e}");
+    let Model::Svm(mut svm) = train(&spec, &p.train(), 0).unwrap().model else {
+        panic!("not an SVM")
+    };
+    svm.intercepts.pop();
+    let e = model_to_onnx(&Model::Svm(svm)).unwrap_err().to_string();
+    assert!(
+        e.contains("inconsistent model") && e.contains("intercepts"),
+        "{e}"
+    );
 }

@@ -33,10 +33,33 @@
 //! order: integer sums, then scale), int8 linear weights become their
 //! integers with a `Mul` by each output's scale. What is not preserved is
 //! the compact storage and the binned traversal: the file holds floats.
+//!
+//! Kernel SVMs ([`SvmModel`]) are the exception to "label = `ArgMax` of the
+//! probabilities": their class is the one-vs-one vote, and Platt-coupled
+//! probabilities can favour another class (as in libsvm and scikit-learn).
+//! `SVMClassifier` gets the model's own layout (libsvm's): `coefficients`
+//! are `dual_coef` as stored, `rho` the intercepts as stored (the operator
+//! adds `rho` to the kernel sum, and a positive sum votes for the pair's
+//! first class, the IR's convention too). Then:
+//!
+//! | SVM | `SVMClassifier` gives | label | probabilities |
+//! |---|---|---|---|
+//! | no Platt | decision values per pair | vote in standard operators (`Greater`, `MatMul`), `ArgMax` | votes ÷ pairs |
+//! | Platt, 2 classes | the decision value | the same vote | Platt's sigmoid in standard operators, clipped to [1e-7, 1 − 1e-7] |
+//! | Platt, ≥ 3 classes | with `prob_a`, `prob_b`: the coupled probabilities | the operator's `label` (its own vote) | the operator's |
+//!
+//! With 2 classes and no `prob_a`, onnxruntime writes the decision `f` as
+//! two columns `[−f, f]`; the graph takes the last column, which is `f`
+//! also for a runtime that writes only one. Two-class Platt probabilities
+//! are not left to the operator because onnxruntime runs the iterative
+//! coupling even for one pair and stops at libsvm's tolerance (up to 3.7e-3
+//! off on the breast cancer cases of `examples/onnx_cases.rs`), while the IR
+//! takes the pair's probability as it is.
 
 use crate::error::{Error, Result};
 use crate::model::{
-    Leaves, LinearModel, Link, Model, Output, QuantLinear, QuantTrees, TreeEnsemble,
+    Kernel, Leaves, LinearModel, Link, Model, Output, QuantLinear, QuantTrees, SvmModel,
+    TreeEnsemble,
 };
 use crate::onnx::graph::{attr_floats, attr_int, attr_ints, attr_string, attr_strings};
 use crate::onnx::graph::{GraphBuilder, ML_DOMAIN, OPSET, OPSET_ML};
@@ -83,12 +106,11 @@ pub fn append_model(
             let (t, scale) = dequantize_trees(q);
             trees(g, &t, scale, features, out)
         }
-        Model::Svm(_) => {
-            return Err(Error::onnx(
-                "export",
-                "SVMs cannot be exported to ONNX yet (SVMClassifier is not written)",
-            ))
-        }
+        // The SVM's class is its one-vs-one vote, which Platt's
+        // probabilities need not agree with: it writes its own label.
+        Model::Svm(m) => return svm(g, m, features, out),
+        // The float model its predictions come from (see `QuantSvm`).
+        Model::QuantSvm(q) => return svm(g, &q.dequantized(), features, out),
     }
     g.node(
         "ArgMax",
@@ -444,4 +466,139 @@ fn logistic_pair(g: &mut GraphBuilder, z: &str, probabilities: &str) {
         &[probabilities],
         vec![attr_int("axis", 1)],
     );
+}
+
+/// The `SVMClassifier` attributes of `m`, with Platt's parameters when
+/// `platt` (see the module docs for the sign conventions).
+fn svm_attributes(m: &SvmModel, platt: bool) -> Vec<AttributeProto> {
+    let (name, params) = match m.kernel {
+        Kernel::Linear => ("LINEAR", [0.0, 0.0, 0.0]),
+        Kernel::Rbf { gamma } => ("RBF", [gamma, 0.0, 0.0]),
+        Kernel::Poly {
+            gamma,
+            coef0,
+            degree,
+        } => ("POLY", [gamma, coef0, degree as f32]),
+        Kernel::Sigmoid { gamma, coef0 } => ("SIGMOID", [gamma, coef0, 0.0]),
+    };
+    let mut attrs = vec![
+        attr_string("kernel_type", name),
+        attr_floats("kernel_params", params.to_vec()),
+        attr_floats("support_vectors", m.vectors.clone()),
+        attr_ints(
+            "vectors_per_class",
+            m.per_class.iter().map(|&n| i64::from(n)).collect(),
+        ),
+        attr_floats("coefficients", m.dual_coef.clone()),
+        attr_floats("rho", m.intercepts.clone()),
+        attr_ints("classlabels_ints", (0..m.n_classes as i64).collect()),
+        attr_string("post_transform", "NONE"),
+    ];
+    if let (true, Some(p)) = (platt, &m.platt) {
+        attrs.push(attr_floats("prob_a", p.a.clone()));
+        attrs.push(attr_floats("prob_b", p.b.clone()));
+    }
+    attrs
+}
+
+fn svm(g: &mut GraphBuilder, m: &SvmModel, features: &str, out: &ModelOutputs) -> Result<()> {
+    let k = m.n_classes;
+    let pairs = m.n_pairs();
+    if k > 2 && m.platt.is_some() {
+        // The operator's coupling is libsvm's multiclass_probability, as
+        // the IR's; its label is the pairs' vote.
+        g.node(
+            "SVMClassifier",
+            ML_DOMAIN,
+            &[features],
+            &[&out.label, &out.probabilities],
+            svm_attributes(m, true),
+        );
+        return Ok(());
+    }
+    let (unused, mut dec) = (g.fresh("unused_label"), g.fresh("decisions"));
+    g.node(
+        "SVMClassifier",
+        ML_DOMAIN,
+        &[features],
+        &[&unused, &dec],
+        svm_attributes(m, false),
+    );
+    if k == 2 {
+        let (starts, ends, axes) = (
+            g.constant_i64("starts", &[1], &[-1]),
+            g.constant_i64("ends", &[1], &[i64::MAX]),
+            g.constant_i64("axes", &[1], &[1]),
+        );
+        let last = g.fresh("decision");
+        g.node(
+            "Slice",
+            "",
+            &[&dec, &starts, &ends, &axes],
+            &[&last],
+            vec![],
+        );
+        dec = last;
+    }
+    // votes = w·M + c, with w_p = [dec_p > 0] (a win for the pair's first
+    // class i), M_{p,i} = 1, M_{p,j} = −1 and c_j = the pairs where j is
+    // second (j of them): small integers, exact in f32.
+    let zero = g.constant("zero", &[1], &[0.0]);
+    let (wins, winsf) = (g.fresh("wins"), g.fresh("wins_f"));
+    g.node("Greater", "", &[&dec, &zero], &[&wins], vec![]);
+    g.node("Cast", "", &[&wins], &[&winsf], vec![attr_int("to", 1)]);
+    let mut mat = vec![0.0f32; pairs * k];
+    let mut p = 0;
+    for i in 0..k {
+        for j in i + 1..k {
+            mat[p * k + i] = 1.0;
+            mat[p * k + j] = -1.0;
+            p += 1;
+        }
+    }
+    let mat = g.constant("vote_matrix", &[pairs as i64, k as i64], &mat);
+    let (won, votes) = (g.fresh("won"), g.fresh("votes"));
+    g.node("MatMul", "", &[&winsf, &mat], &[&won], vec![]);
+    let seconds: Vec<f32> = (0..k).map(|j| j as f32).collect();
+    let seconds = g.constant("seconds", &[k as i64], &seconds);
+    g.node("Add", "", &[&won, &seconds], &[&votes], vec![]);
+    // The first class with the most votes (ArgMax's default), as the IR's
+    // tie rule.
+    g.node(
+        "ArgMax",
+        "",
+        &[&votes],
+        &[&out.label],
+        vec![attr_int("axis", 1), attr_int("keepdims", 0)],
+    );
+    match &m.platt {
+        None => {
+            let n = g.constant("pairs", &[1], &[pairs as f32]);
+            g.node("Div", "", &[&votes, &n], &[&out.probabilities], vec![]);
+        }
+        Some(platt) => {
+            // P(class 0) = 1 / (1 + exp(A f + B)) = σ(−(A f + B)).
+            let f = mul(g, &dec, &platt.a);
+            let f = add(g, &f, &platt.b);
+            let (neg, r, rc) = (g.fresh("neg"), g.fresh("p0"), g.fresh("p0c"));
+            g.node("Neg", "", &[&f], &[&neg], vec![]);
+            g.node("Sigmoid", "", &[&neg], &[&r], vec![]);
+            let (lo, hi) = (
+                g.constant("min_prob", &[], &[1e-7]),
+                g.constant("max_prob", &[], &[1.0 - 1e-7]),
+            );
+            g.node("Clip", "", &[&r, &lo, &hi], &[&rc], vec![]);
+            let one = g.constant("one", &[1], &[1.0]);
+            let p1 = g.fresh("p1");
+            g.node("Sub", "", &[&one, &rc], &[&p1], vec![]);
+            g.node(
+                "Concat",
+                "",
+                &[&rc, &p1],
+                &[&out.probabilities],
+                vec![attr_int("axis", 1)],
+            );
+        }
+    }
+    Ok(())
 }
