@@ -8,14 +8,14 @@
 //! [`RoundAnalysis`] (a run's rounds judged together), [`Nanos`].
 
 mod latency;
-mod quality;
+pub mod quality;
 
 pub(crate) use latency::upper_bound_rank;
 pub use latency::{
     measure_latency, Clock, Interleaving, LatencyRun, LatencyStats, MonotonicClock, StageLatency,
     SubjectLatency, TimerOverhead, MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
 };
-pub use quality::{accuracy, f1_macro};
+pub use quality::{accuracy, f1_macro, Metric, Quality};
 
 use crate::data::{Dataset, InputSchema};
 use crate::error::{Error, Result};
