@@ -4,7 +4,7 @@
 
 use crate::data::{ColumnTypes, SyntheticSpec};
 use crate::error::{Error, Result};
-use crate::measure::{MeasureSettings, Nanos};
+use crate::measure::{MeasureSettings, Metric, Nanos};
 use crate::optimize::OptimizePlan;
 use crate::pipeline::PipelineConfig;
 use crate::select::Budget;
@@ -60,7 +60,11 @@ pub struct DataConfig {
 #[serde(deny_unknown_fields)]
 pub struct SelectConfig {
     pub budget_ms: Option<f64>,
+    /// `tolerance` is the metric-neutral name (in the metric's units).
+    #[serde(alias = "tolerance")]
     pub accuracy_tolerance_pp: Option<f64>,
+    /// What the choice maximises (log-loss: minimises); accuracy when unset.
+    pub metric: Option<Metric>,
 }
 
 /// Command-line values that override the config.
@@ -72,6 +76,8 @@ pub struct Overrides {
     pub target: Option<String>,
     pub budget_ms: Option<f64>,
     pub accuracy_tolerance_pp: Option<f64>,
+    /// `--metric`, over `[select] metric`.
+    pub metric: Option<Metric>,
     pub seed: Option<u64>,
     pub out: Option<PathBuf>,
     /// Also write the package's serving path as ONNX (`model/model.onnx`).
@@ -288,12 +294,25 @@ impl Plan {
                 format!("{budget_ms}: expected a positive number of milliseconds, e.g. 50 or 0.2"),
             ));
         }
+        let metric = o.metric.or(cfg.select.metric).unwrap_or_default();
         let tolerance = o.accuracy_tolerance_pp.or(cfg.select.accuracy_tolerance_pp);
         if let Some(t) = tolerance {
-            if !(t.is_finite() && (0.0..=100.0).contains(&t)) {
+            // Accuracy keeps the flag's historical name in its message.
+            let flag = if metric == Metric::Accuracy {
+                "--accuracy-tolerance"
+            } else {
+                "--tolerance"
+            };
+            if metric.is_share() && !(t.is_finite() && (0.0..=100.0).contains(&t)) {
                 return Err(Error::flag(
-                    "--accuracy-tolerance",
-                    format!("{t}: expected accuracy points between 0 and 100"),
+                    flag,
+                    format!("{t}: expected {} points between 0 and 100", metric.label()),
+                ));
+            }
+            if !metric.is_share() && !(t.is_finite() && t >= 0.0) {
+                return Err(Error::flag(
+                    flag,
+                    format!("{t}: expected {} in nats, 0 or more", metric.label()),
                 ));
             }
         }
@@ -308,6 +327,7 @@ impl Plan {
             budget: Budget {
                 p99: Nanos::from_ms(budget_ms),
                 accuracy_tolerance_pp: tolerance,
+                metric,
             },
             out: o
                 .out
