@@ -303,17 +303,19 @@ impl Plan {
             } else {
                 "--tolerance"
             };
-            if metric.is_share() && !(t.is_finite() && (0.0..=100.0).contains(&t)) {
-                return Err(Error::flag(
-                    flag,
-                    format!("{t}: expected {} points between 0 and 100", metric.label()),
-                ));
-            }
-            if !metric.is_share() && !(t.is_finite() && t >= 0.0) {
-                return Err(Error::flag(
-                    flag,
-                    format!("{t}: expected {} in nats, 0 or more", metric.label()),
-                ));
+            let (valid, expected) = if metric.is_share() {
+                (
+                    t.is_finite() && (0.0..=100.0).contains(&t),
+                    format!("{} points between 0 and 100", metric.label()),
+                )
+            } else {
+                (
+                    t.is_finite() && t >= 0.0,
+                    format!("{} in nats, 0 or more", metric.label()),
+                )
+            };
+            if !valid {
+                return Err(Error::flag(flag, format!("{t}: expected {expected}")));
             }
         }
         Ok(Plan {
