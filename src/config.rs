@@ -382,6 +382,30 @@ mod tests {
         assert_eq!(plan.optimize.distill[0].teacher, "svm-rbf");
     }
 
+    /// `[select] metric` and its metric-neutral `tolerance`; `--metric` wins.
+    #[test]
+    fn select_metric_comes_from_the_config_or_the_flag() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let tiny = std::fs::read_to_string(root.join("configs/tiny.toml")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("metric.toml");
+        std::fs::write(&path, tiny + "metric = \"roc_auc\"\ntolerance = 1.5\n").unwrap();
+        let plan = Plan::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(plan.budget.metric, Metric::RocAuc);
+        assert_eq!(plan.budget.accuracy_tolerance_pp, Some(1.5));
+        let o = Overrides {
+            metric: Some(Metric::LogLoss),
+            ..Default::default()
+        };
+        assert_eq!(
+            Plan::load(Some(&path), &o).unwrap().budget.metric,
+            Metric::LogLoss
+        );
+        // Unset: accuracy, as before the key existed.
+        let plan = Plan::load(Some(&root.join("configs/tiny.toml")), &Overrides::default());
+        assert_eq!(plan.unwrap().budget.metric, Metric::Accuracy);
+    }
+
     #[test]
     fn flags_override_and_are_checked() {
         let o = Overrides {
