@@ -4,7 +4,7 @@
 
 use crate::data::{ColumnTypes, SyntheticSpec};
 use crate::error::{Error, Result};
-use crate::measure::{MeasureSettings, Nanos};
+use crate::measure::{MeasureSettings, Metric, Nanos};
 use crate::optimize::OptimizePlan;
 use crate::pipeline::PipelineConfig;
 use crate::select::Budget;
@@ -60,7 +60,11 @@ pub struct DataConfig {
 #[serde(deny_unknown_fields)]
 pub struct SelectConfig {
     pub budget_ms: Option<f64>,
+    /// `tolerance` is the metric-neutral name (in the metric's units).
+    #[serde(alias = "tolerance")]
     pub accuracy_tolerance_pp: Option<f64>,
+    /// What the choice maximises (log-loss: minimises); accuracy when unset.
+    pub metric: Option<Metric>,
 }
 
 /// Command-line values that override the config.
@@ -72,6 +76,8 @@ pub struct Overrides {
     pub target: Option<String>,
     pub budget_ms: Option<f64>,
     pub accuracy_tolerance_pp: Option<f64>,
+    /// `--metric`, over `[select] metric`.
+    pub metric: Option<Metric>,
     pub seed: Option<u64>,
     pub out: Option<PathBuf>,
     /// Also write the package's serving path as ONNX (`model/model.onnx`).
@@ -288,13 +294,28 @@ impl Plan {
                 format!("{budget_ms}: expected a positive number of milliseconds, e.g. 50 or 0.2"),
             ));
         }
+        let metric = o.metric.or(cfg.select.metric).unwrap_or_default();
         let tolerance = o.accuracy_tolerance_pp.or(cfg.select.accuracy_tolerance_pp);
         if let Some(t) = tolerance {
-            if !(t.is_finite() && (0.0..=100.0).contains(&t)) {
-                return Err(Error::flag(
-                    "--accuracy-tolerance",
-                    format!("{t}: expected accuracy points between 0 and 100"),
-                ));
+            // Accuracy keeps the flag's historical name in its message.
+            let flag = if metric == Metric::Accuracy {
+                "--accuracy-tolerance"
+            } else {
+                "--tolerance"
+            };
+            let (valid, expected) = if metric.is_share() {
+                (
+                    t.is_finite() && (0.0..=100.0).contains(&t),
+                    format!("{} points between 0 and 100", metric.label()),
+                )
+            } else {
+                (
+                    t.is_finite() && t >= 0.0,
+                    format!("{} in nats, 0 or more", metric.label()),
+                )
+            };
+            if !valid {
+                return Err(Error::flag(flag, format!("{t}: expected {expected}")));
             }
         }
         Ok(Plan {
@@ -308,6 +329,7 @@ impl Plan {
             budget: Budget {
                 p99: Nanos::from_ms(budget_ms),
                 accuracy_tolerance_pp: tolerance,
+                metric,
             },
             out: o
                 .out
@@ -358,6 +380,30 @@ mod tests {
         );
         assert_eq!(plan.budget.p99, Nanos(30_000_000));
         assert_eq!(plan.optimize.distill[0].teacher, "svm-rbf");
+    }
+
+    /// `[select] metric` and its metric-neutral `tolerance`; `--metric` wins.
+    #[test]
+    fn select_metric_comes_from_the_config_or_the_flag() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let tiny = std::fs::read_to_string(root.join("configs/tiny.toml")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("metric.toml");
+        std::fs::write(&path, tiny + "metric = \"roc_auc\"\ntolerance = 1.5\n").unwrap();
+        let plan = Plan::load(Some(&path), &Overrides::default()).unwrap();
+        assert_eq!(plan.budget.metric, Metric::RocAuc);
+        assert_eq!(plan.budget.accuracy_tolerance_pp, Some(1.5));
+        let o = Overrides {
+            metric: Some(Metric::LogLoss),
+            ..Default::default()
+        };
+        assert_eq!(
+            Plan::load(Some(&path), &o).unwrap().budget.metric,
+            Metric::LogLoss
+        );
+        // Unset: accuracy, as before the key existed.
+        let plan = Plan::load(Some(&root.join("configs/tiny.toml")), &Overrides::default());
+        assert_eq!(plan.unwrap().budget.metric, Metric::Accuracy);
     }
 
     #[test]

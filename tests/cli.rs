@@ -341,6 +341,45 @@ fn input_errors_have_clear_messages_and_exit_codes() {
             "--accuracy-tolerance: 200: expected accuracy points between 0 and 100",
         ),
         (
+            vec!["--metric".into(), "auc".into()],
+            2,
+            "invalid value 'auc' for '--metric <METRIC>'",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "log_loss".into(),
+                "--tolerance".into(),
+                "-1".into(),
+            ],
+            1,
+            "--tolerance: -1: expected log-loss in nats, 0 or more",
+        ),
+        (
+            vec![
+                "--metric".into(),
+                "roc_auc".into(),
+                "--tolerance".into(),
+                "101".into(),
+            ],
+            1,
+            "--tolerance: 101: expected ROC AUC points between 0 and 100",
+        ),
+        (
+            vec![
+                "--config".into(),
+                write(
+                    tmp.path(),
+                    "metric.toml",
+                    &(std::fs::read_to_string(tiny()).unwrap() + "metric = \"auc\"\n"),
+                )
+                .display()
+                .to_string(),
+            ],
+            1,
+            "unknown variant `auc`",
+        ),
+        (
             vec!["--train".into(), good.display().to_string()],
             2,
             "--test <CSV>",
@@ -368,6 +407,53 @@ fn input_errors_have_clear_messages_and_exit_codes() {
     }
 }
 
+/// `--metric log_loss`: every metric recorded for every candidate, the
+/// choice the lowest log-loss that fits, and the metric named in the
+/// results, the sentence, the CSV and the plot.
+#[test]
+fn metric_log_loss_chooses_the_lowest_log_loss_and_records_every_metric() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("report");
+    optbench()
+        .args(["run", "--config"])
+        .arg(tiny())
+        .args(["--metric", "log_loss", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let r = results(&out);
+    assert_eq!(r["budget"]["metric"], "log_loss");
+    let cands = r["candidates"].as_array().unwrap();
+    for c in cands {
+        for key in ["accuracy", "balanced_accuracy", "f1_macro", "roc_auc"] {
+            let v = c[key].as_f64().unwrap_or_else(|| panic!("{key}: {c}"));
+            assert!((0.0..=1.0).contains(&v), "{key}: {c}");
+        }
+        assert!(c["log_loss"].as_f64().unwrap() >= 0.0, "{c}");
+    }
+    let chosen = r["chosen"].as_str().unwrap();
+    let loss = |c: &Value| c["log_loss"].as_f64().unwrap();
+    let lowest = cands
+        .iter()
+        .filter(|c| c["within_budget"] == true)
+        .map(loss)
+        .fold(f64::INFINITY, f64::min);
+    let c = cands.iter().find(|c| c["id"] == chosen).unwrap();
+    assert_eq!(loss(c), lowest);
+    let reason = r["reason"].as_str().unwrap();
+    assert!(reason.contains("is the best by log-loss"), "{reason}");
+    let csv = std::fs::read_to_string(out.join("results.csv")).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains(",balanced_accuracy,roc_auc,log_loss,"),
+        "{header}"
+    );
+    let svg = std::fs::read_to_string(out.join("pareto.svg")).unwrap();
+    assert!(svg.contains("test exp(−log-loss)"));
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("Latency–log-loss frontier") && html.contains("<span>log-loss</span>"));
+}
+
 #[test]
 fn help_lists_the_flags_and_exit_codes() {
     optbench()
@@ -375,5 +461,7 @@ fn help_lists_the_flags_and_exit_codes() {
         .assert()
         .success()
         .stdout(contains("--budget-ms <MS>"))
+        .stdout(contains("--metric <METRIC>"))
+        .stdout(contains("[alias: --tolerance]"))
         .stdout(contains("Exit codes: 0 a model was chosen"));
 }

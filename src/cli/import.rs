@@ -4,6 +4,7 @@
 use super::fail;
 use super::progress::Bars;
 use optbench::config::{Overrides, Plan};
+use optbench::measure::Metric;
 use optbench::onnx::read_onnx;
 use optbench::progress::{Progress, Silent};
 use optbench::run::{run_imported, External, ImportData};
@@ -53,6 +54,17 @@ pub struct ImportArgs {
     /// Latency budget in milliseconds, on the end-to-end p99 upper bound.
     #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     budget_ms: Option<f64>,
+    /// What the choice maximises (log_loss: minimises); as `optbench run`.
+    #[arg(long, value_name = "METRIC")]
+    metric: Option<Metric>,
+    /// The fastest within T of the best that fits (points; log_loss: nats).
+    #[arg(
+        long,
+        visible_alias = "tolerance",
+        value_name = "T",
+        allow_negative_numbers = true
+    )]
+    accuracy_tolerance: Option<f64>,
     /// Output folder for the report and the package.
     #[arg(long, value_name = "DIR", default_value = "reports/import")]
     out: PathBuf,
@@ -66,6 +78,8 @@ pub struct ImportArgs {
 pub fn execute(args: ImportArgs) -> ExitCode {
     let overrides = Overrides {
         budget_ms: args.budget_ms,
+        metric: args.metric,
+        accuracy_tolerance_pp: args.accuracy_tolerance,
         seed: args.seed,
         out: Some(args.out.clone()),
         import: true,

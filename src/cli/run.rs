@@ -3,6 +3,7 @@
 use super::progress::Bars;
 use super::{fail, EXIT_NOTHING_FITS, EXIT_SERVED_OVER_BUDGET};
 use optbench::config::{Overrides, Plan};
+use optbench::measure::Metric;
 use optbench::progress::{Progress, Silent};
 use optbench::report::RunResults;
 use std::path::PathBuf;
@@ -42,9 +43,20 @@ pub struct RunArgs {
     /// 95% upper bound of the end-to-end p99.
     #[arg(long, value_name = "MS", allow_negative_numbers = true)]
     budget_ms: Option<f64>,
-    /// Pick the fastest candidate within PP accuracy points of the most
-    /// accurate one that fits, instead of the most accurate.
-    #[arg(long, value_name = "PP", allow_negative_numbers = true)]
+    /// What the choice within the budget maximises (log_loss: minimises),
+    /// measured on the test set; every metric is recorded either way.
+    /// Default: [select] metric, else accuracy.
+    #[arg(long, value_name = "METRIC")]
+    metric: Option<Metric>,
+    /// Pick the fastest candidate within T of the best one that fits,
+    /// instead of the best: in percentage points of the metric (log_loss:
+    /// in nats).
+    #[arg(
+        long,
+        visible_alias = "tolerance",
+        value_name = "T",
+        allow_negative_numbers = true
+    )]
     accuracy_tolerance: Option<f64>,
     /// Output folder for the report and the model.
     #[arg(long, value_name = "DIR", default_value = "reports/latest")]
@@ -103,6 +115,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
         target: args.target,
         budget_ms: args.budget_ms,
         accuracy_tolerance_pp: args.accuracy_tolerance,
+        metric: args.metric,
         seed: args.seed,
         out: Some(args.out),
         export_onnx: args.export.is_some(),
@@ -203,8 +216,25 @@ fn print_summary(r: &RunResults) {
         .max()
         .unwrap_or(2)
         .max(9);
+    // The metric that chose, beside accuracy, when it is another one.
+    let metric = r.metric();
+    let chose = |c: &optbench::report::CandidateResult| {
+        if metric == Metric::Accuracy {
+            String::new()
+        } else {
+            let v = c
+                .quality(metric)
+                .map_or_else(|| "–".to_string(), |v| format!("{v:.4}"));
+            format!("{v:>17}  ")
+        }
+    };
+    let chose_header = if metric == Metric::Accuracy {
+        String::new()
+    } else {
+        format!("{:>17}  ", metric.key())
+    };
     println!(
-        "\n  {:<w$}  {:>8}  {:>8}  {:>7}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
+        "\n  {:<w$}  {:>8}  {chose_header}{:>8}  {:>7}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
         "candidate",
         "accuracy",
         "Δ parent",
@@ -224,9 +254,10 @@ fn print_summary(r: &RunResults) {
             " "
         };
         println!(
-            "{mark} {:<w$}  {:>8.4}  {:>8}  {:>7}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
+            "{mark} {:<w$}  {:>8.4}  {}{:>8}  {:>7}  {:>11}  {:>11}  {:>11}  {:>11}  {:>10}  {:>6}  {:>4}",
             c.id,
             c.accuracy,
+            chose(c),
             c.accuracy_delta
                 .map(|d| format!("{:+.2}pt", d * 100.0))
                 .unwrap_or_default(),

@@ -1,5 +1,5 @@
-//! Measurement, identical for every candidate: accuracy and macro-F1 on the
-//! test set, single-row latency (model-only and end-to-end), batch
+//! Measurement, identical for every candidate: every quality metric on the
+//! test set ([`Quality`]), single-row latency (model-only and end-to-end), batch
 //! throughput, size on disk and load time.
 //!
 //! Uses `data`, `pipeline`, `model`. Key types: [`MeasureSettings`] (from the
@@ -8,14 +8,14 @@
 //! [`RoundAnalysis`] (a run's rounds judged together), [`Nanos`].
 
 mod latency;
-mod quality;
+pub mod quality;
 
 pub(crate) use latency::upper_bound_rank;
 pub use latency::{
     measure_latency, Clock, Interleaving, LatencyRun, LatencyStats, MonotonicClock, StageLatency,
     SubjectLatency, TimerOverhead, MIN_CALLS_FOR_P99, REWARM_CALLS, SLICES,
 };
-pub use quality::{accuracy, f1_macro};
+pub use quality::{accuracy, f1_macro, Metric, Quality};
 
 use crate::data::{Dataset, InputSchema};
 use crate::error::{Error, Result};
@@ -309,6 +309,13 @@ impl Compression {
 pub struct Offline {
     pub accuracy: f64,
     pub f1_macro: f64,
+    #[serde(default)]
+    pub balanced_accuracy: f64,
+    /// `None` when the test set holds one class.
+    #[serde(default)]
+    pub roc_auc: Option<f64>,
+    #[serde(default)]
+    pub log_loss: f64,
     pub size_bytes: Sizes,
     pub load: Nanos,
     /// Every level tried, and the one chosen.
@@ -318,7 +325,20 @@ pub struct Offline {
     pub throughput_rows_per_s: f64,
 }
 
-/// Accuracy, F1, sizes, load time and batch throughput of one subject.
+impl Offline {
+    /// Its quality metrics together.
+    pub fn quality(&self) -> Quality {
+        Quality {
+            accuracy: self.accuracy,
+            balanced_accuracy: self.balanced_accuracy,
+            f1_macro: self.f1_macro,
+            roc_auc: self.roc_auc,
+            log_loss: self.log_loss,
+        }
+    }
+}
+
+/// Every quality metric ([`Quality`]), sizes, load time and batch throughput of one subject.
 /// `features` is the test set after the pipeline (row-major).
 pub fn measure_offline(
     subject: Subject<'_>,
@@ -328,8 +348,21 @@ pub fn measure_offline(
 ) -> Result<Offline> {
     let mut pred = Vec::with_capacity(test.n_rows());
     subject.compiled.predict_batch(features, &mut pred);
-    let acc = accuracy(&test.y, &pred);
-    let f1 = f1_macro(&test.y, &pred, test.n_classes());
+    // One column per class of the data: a model that knows fewer classes
+    // (an imported file) gives the others probability 0.
+    let (k, n) = (subject.compiled.n_classes().max(1), test.n_classes());
+    let mut proba = vec![0.0f64; test.n_rows() * n];
+    for (row, out) in subject
+        .compiled
+        .predict_proba_batch(features)
+        .chunks_exact(k)
+        .zip(proba.chunks_exact_mut(n.max(1)))
+    {
+        for (o, &p) in out.iter_mut().zip(row) {
+            *o = f64::from(p);
+        }
+    }
+    let quality = Quality::compute(&test.y, &pred, &proba, n);
 
     let raw = subject.model.to_bytes();
     let mut tried = Vec::with_capacity(settings.zstd_levels.len());
@@ -360,8 +393,11 @@ pub fn measure_offline(
     let chosen = Compression::choose(&tried).expect("validated: at least one level");
 
     Ok(Offline {
-        accuracy: acc,
-        f1_macro: f1,
+        accuracy: quality.accuracy,
+        f1_macro: quality.f1_macro,
+        balanced_accuracy: quality.balanced_accuracy,
+        roc_auc: quality.roc_auc,
+        log_loss: quality.log_loss,
         size_bytes: Sizes {
             raw: raw.len() as u64,
             compressed: chosen.bytes,

@@ -3,7 +3,7 @@
 //! inline script, no network), the settings and the machine.
 
 use super::{CandidateResult, RunResults};
-use crate::measure::Nanos;
+use crate::measure::{Metric, Nanos};
 use std::fmt::Write;
 
 pub(crate) fn escape(s: &str) -> String {
@@ -69,6 +69,25 @@ fn params_text(params: &serde_json::Value) -> String {
 }
 
 /// A table cell with a numeric sort key.
+/// The summary's quality cards: the metric that chose first, then accuracy
+/// when that was another metric (the figure everyone asks for).
+fn metric_cards(metric: Metric, c: &CandidateResult) -> String {
+    let card = |m: Metric| {
+        let v = c
+            .quality(m)
+            .map_or_else(|| "–".to_string(), |v| format!("{v:.4}"));
+        format!(
+            "<div class=\"card\"><b>{v}</b><span>{}</span></div>",
+            m.label()
+        )
+    };
+    if metric == Metric::Accuracy {
+        card(metric)
+    } else {
+        card(metric) + &card(Metric::Accuracy)
+    }
+}
+
 fn num(out: &mut String, key: f64, text: &str) {
     let _ = write!(out, "<td data-v=\"{key}\">{}</td>", escape(text));
 }
@@ -283,6 +302,12 @@ fn row(out: &mut String, c: &CandidateResult, chosen: bool) {
         None => out.push_str("<td data-v=\"1\"></td>"),
     }
     num(out, c.f1_macro, &format!("{:.4}", c.f1_macro));
+    for v in [c.balanced_accuracy, c.roc_auc, c.log_loss] {
+        match v {
+            Some(v) => num(out, v, &format!("{v:.4}")),
+            None => out.push_str("<td data-v=\"\"></td>"),
+        }
+    }
     ns(out, c.latency_ns.p50);
     ns(out, c.latency_ns.p95);
     ns(out, c.latency_ns.p99);
@@ -519,7 +544,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
             let _ = writeln!(
                 o,
                 "<section class=\"verdict\"><div class=\"big\">Ship <code>{}</code> ({})</div><p>{}</p>\
-                 <div class=\"cards\"><div class=\"card\"><b>{:.4}</b><span>accuracy</span></div>\
+                 <div class=\"cards\">{}\
                  <div class=\"card\"><b>{}</b><span>end-to-end p99</span></div>\
                  <div class=\"card\"><b>{}</b><span>p99 95% upper bound</span></div>\
                  <div class=\"card\"><b>{}</b><span>budget</span></div>\
@@ -528,7 +553,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
                 escape(&c.id),
                 escape(&c.family),
                 reason_html(&r.reason),
-                c.accuracy,
+                metric_cards(r.metric(), c),
                 c.latency_ns.p99,
                 c.latency_ns.p99_upper,
                 crate::select::format_ms(Nanos::from_ms(r.budget.p99_ms)),
@@ -554,7 +579,8 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
 
     let _ = writeln!(
         o,
-        "<h2>Latency–accuracy frontier</h2><figure>{svg}</figure>"
+        "<h2>Latency–{} frontier</h2><figure>{svg}</figure>",
+        r.metric().label()
     );
 
     o.push_str(
@@ -567,6 +593,7 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
          <div class=\"scroll\"><table class=\"sortable cands\"><thead><tr>\
          <th>id</th><th>family</th><th>params</th><th>parent</th><th>transform</th><th>accuracy</th>\
          <th>Δ accuracy</th><th>agrees with parent</th><th>macro-F1</th>\
+         <th>balanced accuracy</th><th>ROC AUC</th><th>log-loss</th>\
          <th>p50</th><th>p95</th><th>p99</th><th>p99 bound</th><th>p99.9</th><th>max</th>\
          <th>model p50</th><th>model p99</th><th>throughput</th><th>size</th><th>zstd</th><th>load</th><th>fit</th>\
          <th>Pareto</th><th>fits</th><th>round spread</th><th>model</th></tr></thead><tbody>\n",
@@ -648,10 +675,26 @@ pub fn render_html(r: &RunResults, svg: &str) -> String {
             r.budget
                 .accuracy_tolerance_pp
                 .map_or(String::new(), |t| format!(
-                    ", accuracy tolerance {t} points"
+                    ", {} tolerance {t} {}",
+                    r.metric().label(),
+                    r.metric().tolerance_unit()
                 ))
         ),
     );
+    if r.metric() != Metric::Accuracy {
+        item(
+            "chosen by",
+            &format!(
+                "{}{}",
+                r.metric().label(),
+                if r.metric().higher_is_better() {
+                    " (higher is better)"
+                } else {
+                    " (lower is better; the plot's y-axis is exp(−log-loss))"
+                }
+            ),
+        );
+    }
     item("CPU", &r.machine.cpu);
     item(
         "cores (logical) / threads used",

@@ -13,7 +13,7 @@ pub use svg::render_pareto_svg;
 use crate::data::FeatureKind;
 use crate::error::{Error, Result};
 use crate::measure::{
-    Compression, Interleaving, LatencyStats, MeasureSettings, Nanos, Sizes, StageLatency,
+    Compression, Interleaving, LatencyStats, MeasureSettings, Metric, Nanos, Sizes, StageLatency,
     TimerOverhead,
 };
 use crate::optimize::Transform;
@@ -115,7 +115,12 @@ pub struct BudgetInfo {
     pub p99_ms: f64,
     /// The figure compared with the budget.
     pub applies_to: BudgetMetric,
+    /// In the metric's units: percentage points, nats for log-loss.
     pub accuracy_tolerance_pp: Option<f64>,
+    /// The quality metric that chose (files written before it existed were
+    /// chosen by accuracy).
+    #[serde(default)]
+    pub metric: Metric,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +136,7 @@ impl From<&Budget> for BudgetInfo {
             p99_ms: b.p99.as_ms(),
             applies_to: BudgetMetric::EndToEndP99Upper,
             accuracy_tolerance_pp: b.accuracy_tolerance_pp,
+            metric: b.metric,
         }
     }
 }
@@ -212,6 +218,15 @@ pub struct CandidateResult {
     pub fit_seconds: f64,
     pub accuracy: f64,
     pub f1_macro: f64,
+    /// The other metrics (`measure::Quality`); `null` in files written
+    /// before they were recorded, and `roc_auc` when the test set holds
+    /// one class.
+    #[serde(default)]
+    pub balanced_accuracy: Option<f64>,
+    #[serde(default)]
+    pub roc_auc: Option<f64>,
+    #[serde(default)]
+    pub log_loss: Option<f64>,
     /// End-to-end single-row latency (validate → preprocess → predict).
     pub latency_ns: LatencyStats,
     /// Model-only single-row latency (preprocessed row in, class out).
@@ -240,7 +255,25 @@ pub struct CandidateResult {
     pub within_budget: bool,
 }
 
+impl CandidateResult {
+    /// The value of one quality metric (`None`: not recorded or undefined).
+    pub fn quality(&self, metric: Metric) -> Option<f64> {
+        match metric {
+            Metric::Accuracy => Some(self.accuracy),
+            Metric::F1Macro => Some(self.f1_macro),
+            Metric::BalancedAccuracy => self.balanced_accuracy,
+            Metric::RocAuc => self.roc_auc,
+            Metric::LogLoss => self.log_loss,
+        }
+    }
+}
+
 impl RunResults {
+    /// The metric that chose.
+    pub fn metric(&self) -> Metric {
+        self.budget.metric
+    }
+
     pub fn chosen(&self) -> Option<&CandidateResult> {
         let id = self.chosen.as_ref()?;
         self.candidates.iter().find(|c| &c.id == id)
@@ -258,6 +291,11 @@ pub fn render_json(r: &RunResults) -> String {
     serde_json::to_string_pretty(r).expect("results serialise") + "\n"
 }
 
+/// A recorded figure to six decimals; empty when there is none.
+fn opt6(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.6}")).unwrap_or_default()
+}
+
 pub fn render_csv(r: &RunResults) -> String {
     let mut w = csv::Writer::from_writer(Vec::new());
     let header = [
@@ -269,6 +307,9 @@ pub fn render_csv(r: &RunResults) -> String {
         "accuracy_delta",
         "agreement_with_parent",
         "f1_macro",
+        "balanced_accuracy",
+        "roc_auc",
+        "log_loss",
         "p50_ns",
         "p95_ns",
         "p99_ns",
@@ -308,6 +349,9 @@ pub fn render_csv(r: &RunResults) -> String {
                 .map(|a| format!("{a:.6}"))
                 .unwrap_or_default(),
             format!("{:.6}", c.f1_macro),
+            opt6(c.balanced_accuracy),
+            opt6(c.roc_auc),
+            opt6(c.log_loss),
             l.p50.0.to_string(),
             l.p95.0.to_string(),
             l.p99.0.to_string(),
@@ -410,6 +454,9 @@ pub(crate) mod sample {
             fit_seconds: 0.01,
             accuracy: acc,
             f1_macro: acc - 0.01,
+            balanced_accuracy: Some(acc - 0.02),
+            roc_auc: Some(acc + 0.05),
+            log_loss: Some(1.0 - acc),
             latency_ns: lat(p50),
             model_latency_ns: lat(p50 / 2),
             round_p50_ns: vec![Nanos(p50); 3],
@@ -457,6 +504,7 @@ pub(crate) mod sample {
                 p99_ms: 0.05,
                 applies_to: BudgetMetric::EndToEndP99Upper,
                 accuracy_tolerance_pp: None,
+                metric: Metric::Accuracy,
             },
             measure: MeasureSettings::default(),
             machine: Machine::detect(),
@@ -507,6 +555,9 @@ mod tests {
             "parent",
             "accuracy",
             "f1_macro",
+            "balanced_accuracy",
+            "roc_auc",
+            "log_loss",
             "throughput_rows_per_s",
             "pareto_optimal",
             "within_budget",
@@ -515,6 +566,7 @@ mod tests {
         }
         assert_eq!(c["latency_ns"]["p99_upper"], 307);
         assert_eq!(c["size_bytes"]["compressed"], 400);
+        assert_eq!(v["budget"]["metric"], "accuracy");
         for key in ["budget", "chosen", "reason", "dataset"] {
             assert!(v.get(key).is_some(), "missing {key}");
         }

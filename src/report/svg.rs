@@ -16,6 +16,7 @@
 //! candidates below it are drawn as markers on the bottom edge and counted.
 
 use super::{CandidateResult, RunResults};
+use crate::measure::Metric;
 use std::fmt::Write as _;
 
 pub const WIDTH: f64 = 960.0;
@@ -135,6 +136,43 @@ fn esc(s: &str) -> String {
 
 /// Renders `pareto.svg`.
 pub fn render_pareto_svg(r: &RunResults) -> String {
+    let metric = r.metric();
+    if metric == Metric::Accuracy {
+        return render(r);
+    }
+    // The y-axis is the metric that chose: each candidate's plotted value
+    // takes accuracy's place in a copy, so every panel, range and frontier
+    // below draws it unchanged.
+    let mut view = r.clone();
+    for c in &mut view.candidates {
+        c.accuracy = plotted(metric, c.quality(metric));
+    }
+    render(&view)
+}
+
+/// The value drawn on the y-axis: the metric itself for the shares; for
+/// log-loss (lower is better, unbounded) exp(−log-loss), the geometric mean
+/// of the probability given to the true class — a share in (0, 1], higher
+/// is better, in the same order as log-loss, so the frontier is the one
+/// log-loss chose on. A missing value (not recorded, or ROC AUC with one
+/// class) draws at 0.
+fn plotted(metric: Metric, value: Option<f64>) -> f64 {
+    match (metric, value) {
+        (Metric::LogLoss, Some(v)) => (-v).exp(),
+        (_, Some(v)) if v.is_finite() => v,
+        _ => 0.0,
+    }
+}
+
+/// What the y-axis shows, in words.
+fn y_name(r: &RunResults) -> String {
+    match r.metric() {
+        Metric::LogLoss => "exp(−log-loss)".to_string(),
+        m => m.label().to_string(),
+    }
+}
+
+fn render(r: &RunResults) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -147,8 +185,10 @@ pub fn render_pareto_svg(r: &RunResults) -> String {
         return out;
     }
     let budget_ns = r.budget.p99_ms * 1e6;
+    let y_desc = format!("test {}", y_name(r));
     let title = format!(
-        "Latency–accuracy frontier · budget {} on the p99 upper bound",
+        "Latency–{} frontier · budget {} on the p99 upper bound",
+        y_name(r),
         fmt_ns(budget_ns)
     );
     let _ = write!(
@@ -180,6 +220,7 @@ pub fn render_pareto_svg(r: &RunResults) -> String {
         &mut out,
         &lp,
         "end-to-end latency per row, log scale: dot = p50, tick = p99, whisker end = p99's 95% upper bound",
+        &y_desc,
     );
     // Budget line, labelled at its top inside the plot.
     let bx = lp.px(budget_ns);
@@ -239,16 +280,19 @@ pub fn render_pareto_svg(r: &RunResults) -> String {
     };
     let _ = write!(
         out,
-        "<text x=\"{0}\" y=\"{1}\" font-size=\"17\" text-anchor=\"middle\" fill=\"{INK}\">Accuracy against model size</text>\
-         <text x=\"{0}\" y=\"{2}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#666\">blue: no other candidate is smaller and at least as accurate · ring: the chosen model</text>",
+        "<text x=\"{0}\" y=\"{1}\" font-size=\"17\" text-anchor=\"middle\" fill=\"{INK}\">{3} against model size</text>\
+         <text x=\"{0}\" y=\"{2}\" font-size=\"12\" text-anchor=\"middle\" fill=\"#666\">blue: no other candidate is smaller and at least as good by {4} · ring: the chosen model</text>",
         WIDTH / 2.0,
         SIZE_AREA.y0 - 28.0,
-        SIZE_AREA.y0 - 9.0
+        SIZE_AREA.y0 - 9.0,
+        esc(&capitalise(&y_name(r))),
+        esc(&y_name(r))
     );
     axes(
         &mut out,
         &sp,
         "model size (zstd-compressed, as packaged), log scale",
+        &y_desc,
     );
     let size_front = size_frontier(r);
     staircase(
@@ -437,7 +481,7 @@ fn acc_ticks(a: f64, b: f64) -> (Vec<f64>, usize) {
     (out, decimals)
 }
 
-fn axes(out: &mut String, p: &Panel, x_desc: &str) {
+fn axes(out: &mut String, p: &Panel, x_desc: &str, y_desc: &str) {
     let a = p.area;
     let is_latency = a == LATENCY_AREA;
     for t in log_ticks(p.x.0, p.x.1) {
@@ -470,7 +514,7 @@ fn axes(out: &mut String, p: &Panel, x_desc: &str) {
         out,
         "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"#999\"/>\
          <text x=\"{}\" y=\"{}\" font-size=\"14\" text-anchor=\"middle\" fill=\"{INK}\">{}</text>\
-         <text transform=\"translate({},{}) rotate(-90)\" font-size=\"14\" text-anchor=\"middle\" fill=\"{INK}\">test accuracy</text>",
+         <text transform=\"translate({},{}) rotate(-90)\" font-size=\"14\" text-anchor=\"middle\" fill=\"{INK}\">{}</text>",
         a.x0,
         a.y0,
         a.x1 - a.x0,
@@ -479,8 +523,16 @@ fn axes(out: &mut String, p: &Panel, x_desc: &str) {
         a.y1 + 38.0,
         esc(x_desc),
         a.x0 - 62.0,
-        (a.y0 + a.y1) / 2.0
+        (a.y0 + a.y1) / 2.0,
+        esc(y_desc)
     );
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 fn legend(out: &mut String) {
@@ -567,8 +619,9 @@ fn points_and_labels_where(
     for c in &order {
         let px = p.px(x(c));
         let title = format!(
-            "{} · accuracy {:.4} · p50 {} · p99 {} (bound {}) · size {}{}",
+            "{} · {} {:.4} · p50 {} · p99 {} (bound {}) · size {}{}",
             c.id,
+            y_name(r),
             c.accuracy,
             fmt_ns(ns(c.latency_ns.p50.0)),
             fmt_ns(ns(c.latency_ns.p99.0)),

@@ -266,7 +266,7 @@ fn select_candidate(budget: &Budget, trained: &[Candidate], measured: &Measured)
         .zip(&measured.latency.subjects)
         .map(|((t, o), l)| Point {
             id: t.id.clone(),
-            accuracy: o.accuracy,
+            score: budget.metric.score(Offline::quality(o).get(budget.metric)),
             p50: l.end_to_end.p50,
             p99: l.end_to_end.p99,
             p99_upper: l.end_to_end.p99_upper,
@@ -370,6 +370,9 @@ fn candidate_rows(
             fit_seconds: t.fit_seconds,
             accuracy: o.accuracy,
             f1_macro: o.f1_macro,
+            balanced_accuracy: Some(o.balanced_accuracy),
+            roc_auc: o.roc_auc,
+            log_loss: Some(o.log_loss),
             latency_ns: l.end_to_end,
             model_latency_ns: l.model_only,
             round_spread: rounds.spread[i],

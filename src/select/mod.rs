@@ -1,8 +1,14 @@
-//! The latency–accuracy Pareto frontier and the choice within a budget, with
+//! The latency–quality Pareto frontier and the choice within a budget, with
 //! a sentence that explains it.
 //!
 //! Uses only measurement results (as plain [`Point`]s). Key types: [`Budget`],
 //! [`Selection`].
+//!
+//! Quality is one [`Metric`] (accuracy unless the user says otherwise),
+//! carried as a "higher is better" score ([`Metric::score`]: log-loss is
+//! negated), so the frontier, the choice and the tolerance have one code
+//! path for every metric; the sentences turn the score back into the
+//! metric's value.
 //!
 //! Two latencies, for two questions:
 //! - the **frontier** compares candidates by their end-to-end **p50**, the
@@ -15,14 +21,16 @@
 //!   end-to-end p99's 95% *upper confidence bound*, not the p99 itself, so
 //!   that a lucky run cannot sneak in a model whose true p99 is over budget.
 
-use crate::measure::Nanos;
+use crate::measure::{Metric, Nanos};
 use serde::{Deserialize, Serialize};
 
 /// One candidate as selection sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Point {
     pub id: String,
-    pub accuracy: f64,
+    /// The chosen metric's value, made "higher is better"
+    /// ([`Metric::score`]).
+    pub score: f64,
     /// End-to-end p50: the frontier's latency.
     pub p50: Nanos,
     /// End-to-end p99.
@@ -107,9 +115,14 @@ pub fn clearly_faster(a: &Point, b: &Point) -> bool {
 pub struct Budget {
     /// Limit on the end-to-end p99 upper bound.
     pub p99: Nanos,
-    /// When set, pick the *fastest* candidate within this many accuracy
-    /// points (percentage points) of the most accurate one that fits.
+    /// When set, pick the *fastest* candidate within this much of the best
+    /// one that fits, in the metric's units as the user gives them
+    /// (percentage points for shares, nats for log-loss:
+    /// [`Metric::tolerance_in_score_units`]).
     pub accuracy_tolerance_pp: Option<f64>,
+    /// What the choice maximises.
+    #[serde(default)]
+    pub metric: Metric,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -123,9 +136,9 @@ pub struct Selection {
     pub reason: String,
 }
 
-/// Indices on the frontier (accuracy against p50), under measurement noise:
-/// a point is dominated when another is more accurate and not clearly
-/// slower, or as accurate and clearly faster — "clearly" as
+/// Indices on the frontier (score against p50), under measurement noise:
+/// a point is dominated when another scores higher and not clearly
+/// slower, or as high and clearly faster — "clearly" as
 /// [`clearly_faster`] judges from the two points' rounds. Equally accurate
 /// points whose latencies are within noise of each other all stay on the
 /// frontier, so the small moves between two runs of the same models leave
@@ -137,8 +150,8 @@ pub fn pareto_front(points: &[Point]) -> Vec<bool> {
         .iter()
         .map(|a| {
             !points.iter().any(|b| {
-                (b.accuracy > a.accuracy && !clearly_faster(a, b))
-                    || (b.accuracy == a.accuracy && clearly_faster(b, a))
+                (b.score > a.score && !clearly_faster(a, b))
+                    || (b.score == a.score && clearly_faster(b, a))
             })
         })
         .collect()
@@ -149,16 +162,28 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
     let within_budget: Vec<bool> = points.iter().map(|p| p.p99_upper <= budget.p99).collect();
     let limit = format_ms(budget.p99);
     let fits: Vec<usize> = (0..points.len()).filter(|&i| within_budget[i]).collect();
+    let metric = budget.metric;
+    let name = metric.label();
+    // The metric's value as a person reads it (log-loss back to positive).
+    let shown = |p: &Point| format!("{:.4}", metric.value(p.score));
+    // Accuracy keeps its long-standing words; the other metrics say theirs.
+    let (best_word, better_word) = if metric == Metric::Accuracy {
+        ("most accurate", "more accurate".to_string())
+    } else if metric.higher_is_better() {
+        ("best", format!("better-scoring ({name})"))
+    } else {
+        ("best", format!("lower-{name}"))
+    };
 
-    // Most accurate among those that fit; ties → the faster, within noise.
+    // Highest score among those that fit; ties → the faster, within noise.
     let top = fits
         .iter()
-        .map(|&i| points[i].accuracy)
+        .map(|&i| points[i].score)
         .fold(f64::NEG_INFINITY, f64::max);
     let tied: Vec<usize> = fits
         .iter()
         .copied()
-        .filter(|&i| points[i].accuracy == top)
+        .filter(|&i| points[i].score == top)
         .collect();
     let best = fastest_within_noise(points, &tied);
     let Some(best) = best else {
@@ -182,14 +207,16 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
     let over: Vec<&Point> = points
         .iter()
         .enumerate()
-        .filter(|&(i, p)| !within_budget[i] && p.accuracy > points[best].accuracy)
+        .filter(|&(i, p)| !within_budget[i] && p.score > points[best].score)
         .map(|(_, p)| p)
         .collect();
     let mut tail = String::new();
-    if let Some(top) = over.iter().max_by(|a, b| a.accuracy.total_cmp(&b.accuracy)) {
+    if let Some(top) = over.iter().max_by(|a, b| a.score.total_cmp(&b.score)) {
         tail = format!(
-            " The more accurate `{}` ({:.4}) is out: its p99 bound of {} exceeds the budget.",
-            top.id, top.accuracy, top.p99_upper
+            " The {better_word} `{}` ({}) is out: its p99 bound of {} exceeds the budget.",
+            top.id,
+            shown(top),
+            top.p99_upper
         );
     }
 
@@ -203,40 +230,60 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
                 .collect();
             let tie = if twins.is_empty() {
                 String::new()
-            } else {
+            } else if metric == Metric::Accuracy {
                 format!(
                     " As accurate: {}; it is faster at p50 than each of them, or as fast within noise and smaller.",
                     twins.join(", ")
                 )
+            } else {
+                format!(
+                    " As good by {name}: {}; it is faster at p50 than each of them, or as fast within noise and smaller.",
+                    twins.join(", ")
+                )
+            };
+            let by = if metric == Metric::Accuracy {
+                String::new()
+            } else {
+                format!(" by {name}")
             };
             (
                 best,
                 format!(
-                    "`{}` is the most accurate of the {} candidates whose end-to-end p99 upper bound fits the {limit} budget: accuracy {:.4}, p99 {} (bound {}).{tie}{tail}",
+                    "`{}` is the {best_word}{by} of the {} candidates whose end-to-end p99 upper bound fits the {limit} budget: {name} {}, p99 {} (bound {}).{tie}{tail}",
                     b.id,
                     fits.len(),
-                    b.accuracy,
+                    shown(b),
                     b.p99,
                     b.p99_upper
                 ),
             )
         }
         Some(tol) => {
-            let floor = points[best].accuracy - tol / 100.0;
-            // Fastest within the tolerance (within noise: then the more
-            // accurate, then the smaller).
+            let floor = points[best].score - metric.tolerance_in_score_units(tol);
+            // Fastest within the tolerance (within noise: then the higher
+            // score, then the smaller).
             let close: Vec<usize> = fits
                 .iter()
                 .copied()
-                .filter(|&i| points[i].accuracy >= floor - 1e-12)
+                .filter(|&i| points[i].score >= floor - 1e-12)
                 .collect();
             let pick = fastest_within_noise(points, &close).unwrap_or(best);
             let p = &points[pick];
+            let unit = if metric == Metric::Accuracy {
+                "accuracy points".to_string()
+            } else {
+                format!("{} of {name}", metric.tolerance_unit())
+            };
             (
                 pick,
                 format!(
-                    "`{}` is the fastest candidate within {tol} accuracy points of the best that fits the {limit} budget (`{}`, {:.4}): accuracy {:.4}, p99 {} (bound {}).{tail}",
-                    p.id, points[best].id, points[best].accuracy, p.accuracy, p.p99, p.p99_upper
+                    "`{}` is the fastest candidate within {tol} {unit} of the best that fits the {limit} budget (`{}`, {}): {name} {}, p99 {} (bound {}).{tail}",
+                    p.id,
+                    points[best].id,
+                    shown(&points[best]),
+                    shown(p),
+                    p.p99,
+                    p.p99_upper
                 ),
             )
         }
@@ -252,7 +299,7 @@ pub fn select(points: &[Point], budget: &Budget) -> Selection {
 
 /// The fastest of `among` by p50 — except that the points whose p50 is
 /// the fastest one is not [`clearly_faster`] than are not told apart by the clock, so among those the most
-/// accurate wins, then the smallest model, then the first id. Two runs of
+/// accurate (highest score) wins, then the smallest model, then the first id. Two runs of
 /// the same models then pick the same one: a pick decided by which of two
 /// alike latencies came out lower would flip from run to run.
 fn fastest_within_noise(points: &[Point], among: &[usize]) -> Option<usize> {
@@ -264,8 +311,8 @@ fn fastest_within_noise(points: &[Point], among: &[usize]) -> Option<usize> {
         .filter(|&i| !clearly_faster(f, &points[i]))
         .min_by(|&a, &b| {
             let (a, b) = (&points[a], &points[b]);
-            b.accuracy
-                .total_cmp(&a.accuracy)
+            b.score
+                .total_cmp(&a.score)
                 .then(a.size.cmp(&b.size))
                 .then(a.id.cmp(&b.id))
         })
@@ -288,7 +335,7 @@ mod tests {
     fn p(id: &str, accuracy: f64, p99: u64, upper: u64) -> Point {
         Point {
             id: id.into(),
-            accuracy,
+            score: accuracy,
             p50: Nanos(p99),
             p99: Nanos(p99),
             p99_upper: Nanos(upper),
@@ -415,6 +462,7 @@ mod tests {
             &Budget {
                 p99: Nanos(3_000),
                 accuracy_tolerance_pp: None,
+                metric: Metric::Accuracy,
             },
         );
         assert_eq!(s.within_budget, [false, true]);
@@ -428,6 +476,7 @@ mod tests {
             &Budget {
                 p99: Nanos(44_000),
                 accuracy_tolerance_pp: None,
+                metric: Metric::Accuracy,
             },
         );
         // forest-100's p99 (40 µs) fits but its bound (45 µs) does not.
@@ -448,9 +497,66 @@ mod tests {
             &Budget {
                 p99: Nanos(50_000_000),
                 accuracy_tolerance_pp: None,
+                metric: Metric::Accuracy,
             },
         );
         assert_eq!(s.chosen, Some(3));
+    }
+
+    #[test]
+    fn log_loss_chooses_the_lowest_and_its_tolerance_is_in_nats() {
+        // Log-losses, as results record them; selection sees them negated.
+        let losses = [
+            ("logreg", 0.40, 1_000),
+            ("tree", 0.55, 900),
+            ("forest-10", 0.30, 5_000),
+            ("forest-100", 0.20, 40_000),
+            ("slow-bad", 0.60, 50_000),
+        ];
+        let pts: Vec<Point> = losses
+            .iter()
+            .map(|&(id, loss, t)| p(id, Metric::LogLoss.score(Some(loss)), t, t + t / 10))
+            .collect();
+        assert_eq!(pareto_front(&pts), [true, true, true, true, false]);
+        let budget = |tol| Budget {
+            p99: Nanos(10_000),
+            accuracy_tolerance_pp: tol,
+            metric: Metric::LogLoss,
+        };
+        let s = select(&pts, &budget(None));
+        assert_eq!(s.chosen, Some(2), "{}", s.reason);
+        assert!(
+            s.reason.contains("is the best by log-loss")
+                && s.reason.contains("log-loss 0.3000")
+                && s.reason
+                    .contains("The lower-log-loss `forest-100` (0.2000) is out"),
+            "{}",
+            s.reason
+        );
+        // Within 0.15 nats of 0.30: logreg (0.40) is the fastest such.
+        let s = select(&pts, &budget(Some(0.15)));
+        assert_eq!(s.chosen, Some(0), "{}", s.reason);
+        assert!(
+            s.reason.contains("within 0.15 nats of log-loss"),
+            "{}",
+            s.reason
+        );
+        // A share metric's tolerance stays in points.
+        let pts: Vec<Point> = points();
+        let s = select(
+            &pts,
+            &Budget {
+                p99: Nanos(10_000),
+                accuracy_tolerance_pp: Some(2.0),
+                metric: Metric::RocAuc,
+            },
+        );
+        assert_eq!(s.chosen, Some(1), "{}", s.reason);
+        assert!(
+            s.reason.contains("within 2 points of ROC AUC"),
+            "{}",
+            s.reason
+        );
     }
 
     #[test]
@@ -462,6 +568,7 @@ mod tests {
             &Budget {
                 p99: Nanos(50_000_000),
                 accuracy_tolerance_pp: None,
+                metric: Metric::Accuracy,
             },
         );
         assert_eq!(s.chosen, Some(5));
@@ -470,6 +577,7 @@ mod tests {
             &Budget {
                 p99: Nanos(50_000_000),
                 accuracy_tolerance_pp: Some(2.0),
+                metric: Metric::Accuracy,
             },
         );
         assert_eq!(s.chosen, Some(2), "{}", s.reason);
@@ -478,6 +586,7 @@ mod tests {
             &Budget {
                 p99: Nanos(50_000_000),
                 accuracy_tolerance_pp: Some(4.0),
+                metric: Metric::Accuracy,
             },
         );
         assert_eq!(s.chosen, Some(1), "{}", s.reason);
@@ -490,6 +599,7 @@ mod tests {
         let budget = Budget {
             p99: Nanos(1_000_000),
             accuracy_tolerance_pp: None,
+            metric: Metric::Accuracy,
         };
         let pts = |int8_p50: u64| {
             let mut float = p("forest", 0.9, 100_000, 110_000);
@@ -525,6 +635,7 @@ mod tests {
             &Budget {
                 p99: Nanos(500),
                 accuracy_tolerance_pp: None,
+                metric: Metric::Accuracy,
             },
         );
         assert_eq!((s.chosen, s.closest), (None, Some(1)));

@@ -229,3 +229,34 @@ fn row_anchors_are_distinct_html_ids() {
     );
     assert_ne!(row_anchor("a/b"), row_anchor("a_b"));
 }
+
+/// Results written before the other metrics were recorded load as chosen by
+/// accuracy, with those metrics absent, and draw as they always did.
+#[test]
+fn old_results_load_as_chosen_by_accuracy() {
+    let r = fixture("default");
+    assert_eq!(r.metric(), Metric::Accuracy);
+    let c = &r.candidates[0];
+    assert_eq!(c.balanced_accuracy, None);
+    assert_eq!(c.quality(Metric::Accuracy), Some(c.accuracy));
+    let svg = render_pareto_svg(&r);
+    assert!(svg.contains("Latency–accuracy frontier") && svg.contains(">test accuracy<"));
+}
+
+/// Chosen by log-loss, the plot's y-axis is exp(−log-loss): the same order,
+/// higher is better, and the axis says so.
+#[test]
+fn a_log_loss_choice_plots_exp_of_minus_log_loss() {
+    let mut r = fixture("default");
+    r.budget.metric = Metric::LogLoss;
+    for (i, c) in r.candidates.iter_mut().enumerate() {
+        c.log_loss = Some(0.1 + 0.05 * i as f64);
+    }
+    let svg = render_pareto_svg(&r);
+    assert!(svg.contains(">test exp(−log-loss)<"), "y-axis label");
+    assert!(svg.contains("Latency–exp(−log-loss) frontier"));
+    assert!(!svg.contains(">test accuracy<"));
+    assert!((plotted(Metric::LogLoss, Some(0.1)) - (-0.1f64).exp()).abs() < 1e-15);
+    assert!(plotted(Metric::LogLoss, Some(0.1)) > plotted(Metric::LogLoss, Some(0.2)));
+    assert_eq!(plotted(Metric::RocAuc, None), 0.0);
+}
