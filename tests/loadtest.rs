@@ -220,6 +220,20 @@ fn run_serve_check_writes_the_served_figures_and_exits_4_over_budget() {
         assert_eq!(served["errors"], 0, "{served}");
         assert_eq!(served["within_budget"], code == 0, "{served}");
         assert!(served["p99_us"].as_f64().unwrap() > served["in_process_p50_us"].as_f64().unwrap());
+        // The package states every quality figure of the chosen candidate.
+        let meta: Json = serde_json::from_str(
+            &std::fs::read_to_string(out.join("model/metadata.json")).unwrap(),
+        )
+        .unwrap();
+        let chosen = results["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == results["chosen"])
+            .unwrap();
+        for m in ["accuracy", "balanced_accuracy", "roc_auc", "log_loss"] {
+            assert_eq!(meta["metrics"][m], chosen[m], "{m}");
+        }
         let html = std::fs::read_to_string(out.join("report.html")).unwrap();
         assert!(html.contains("<h2>Served</h2>"), "no served section");
         assert!(out.join("serve_check/serve_bench.json").exists());

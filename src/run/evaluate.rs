@@ -408,7 +408,7 @@ fn package(
     source: serde_json::Value,
 ) -> Result<Artifact> {
     let train_set = &split.train;
-    let metrics = BTreeMap::from([
+    let mut metrics = BTreeMap::from([
         ("accuracy".to_string(), r.accuracy),
         ("f1_macro".to_string(), r.f1_macro),
         ("latency_p50_ns".to_string(), r.latency_ns.p50.0 as f64),
@@ -423,6 +423,17 @@ fn package(
         ),
         ("throughput_rows_per_s".to_string(), r.throughput_rows_per_s),
     ]);
+    // Every quality metric the run computed, so the package states the
+    // figures its choice was made on whatever metric chose it.
+    for (name, value) in [
+        ("balanced_accuracy", r.balanced_accuracy),
+        ("roc_auc", r.roc_auc),
+        ("log_loss", r.log_loss),
+    ] {
+        if let Some(v) = value {
+            metrics.insert(name.to_string(), v);
+        }
+    }
     Artifact::new(
         Metadata {
             format_version: FORMAT_VERSION,
