@@ -201,20 +201,35 @@ def compare(model_name, model, x_train, y_train, x_test):
 
     row = [float(v) for v in x_test[0]]
     f = len(row)
+    v2_body = json.dumps({"inputs": [{"name": "x", "shape": [1, f], "datatype": "FP64", "data": row}]})
+    ml_body = json.dumps({"inputs": [{"name": "input-0", "shape": [1, f], "datatype": "FP64", "data": row}],
+                          "outputs": [{"name": "predict"}, {"name": "predict_proba"}]})
+    rows_body = json.dumps({"rows": [row]})
+    return serve_and_step(model_name, d, onnx_path,
+                          ((float_pkg, float_id), (fast_pkg, fast_id)),
+                          (ml_body, rows_body, v2_body), (FASTAPI_SKLEARN, FASTAPI_ONNX))
+
+
+def serve_and_step(model_name, d, onnx_path, packages, bodies, apps):
+    """Starts the five servers on one model — MLServer on `d/model.joblib`,
+    the two FastAPI apps (`apps`: scikit-learn, onnxruntime sources),
+    optbench on `packages` (float, lossless: (path, id) each; the lossless
+    one only when `import` chose a variant) — checks that each answers its
+    body (`bodies`: mlserver, rows, v2), steps them all, and stops them."""
+    (float_pkg, float_id), (fast_pkg, fast_id) = packages
+    ml_body, rows_body, v2_body = bodies
+    sklearn_app, onnx_app = apps
+    joblib_path = os.path.join(d, "model.joblib")
     ml_dir = os.path.join(d, "mlserver")
     os.makedirs(ml_dir, exist_ok=True)
     ml_port, ml_grpc, ml_metrics = free_port(), free_port(), free_port()
     json.dump({"http_port": ml_port, "grpc_port": ml_grpc, "metrics_port": ml_metrics,
                "parallel_workers": CORES}, open(os.path.join(ml_dir, "settings.json"), "w"))
     json.dump({"name": "model", "implementation": "mlserver_sklearn.SKLearnModel",
-               "parameters": {"uri": os.path.join(d, "model.joblib")}},
+               "parameters": {"uri": joblib_path}},
               open(os.path.join(ml_dir, "model-settings.json"), "w"))
-    v2_body = json.dumps({"inputs": [{"name": "x", "shape": [1, f], "datatype": "FP64", "data": row}]})
-    ml_body = json.dumps({"inputs": [{"name": "input-0", "shape": [1, f], "datatype": "FP64", "data": row}],
-                          "outputs": [{"name": "predict"}, {"name": "predict_proba"}]})
-    rows_body = json.dumps({"rows": [row]})
-    servers = []
     bin_dir = os.path.dirname(sys.executable)
+    servers = []
 
     def uvicorn(name, app_source, model_path):
         app_dir = os.path.join(d, name)
@@ -239,16 +254,23 @@ def compare(model_name, model, x_train, y_train, x_test):
                               f"http://127.0.0.1:{ml_port}/v2/models/model/ready",
                               f"http://127.0.0.1:{ml_port}/v2/models/model/infer", ml_body,
                               cwd=ml_dir))
-        servers.append(uvicorn("fastapi-sklearn", FASTAPI_SKLEARN, os.path.join(d, "model.joblib")))
-        servers.append(uvicorn("fastapi-onnxruntime", FASTAPI_ONNX, onnx_path))
+        servers.append(uvicorn("fastapi-sklearn", sklearn_app, joblib_path))
+        servers.append(uvicorn("fastapi-onnxruntime", onnx_app, onnx_path))
         servers.append(optbench("optbench-float", float_pkg))
         if fast_id != float_id:
             servers.append(optbench("optbench-lossless", fast_pkg))
+        # Every server answers its row before it is loaded.
+        for srv in servers:
+            req = urllib.request.Request(srv.url, data=srv.body.encode(),
+                                         headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                if r.status != 200:
+                    sys.exit(f"{srv.name} answered {r.status}")
         return {"model": model_name, "optbench_float_id": float_id,
                 "optbench_lossless_id": fast_id, "servers": step_all(model_name, servers)}
     finally:
-        for s in servers:
-            s.stop()
+        for srv in servers:
+            srv.stop()
 
 
 def step_all(model_name, servers):
@@ -406,14 +428,6 @@ def compare_mixed(model_name="exercise2-forest-100"):
     complete = xt[xt.apply(lambda r: all(v == v and v != "" for v in r), axis=1)]
     first = complete.iloc[0]
     row = {c: (str(first[c]) if c in categorical else float(first[c])) for c in x.columns}
-    ml_dir = os.path.join(d, "mlserver")
-    os.makedirs(ml_dir, exist_ok=True)
-    ml_port, ml_grpc, ml_metrics = free_port(), free_port(), free_port()
-    json.dump({"http_port": ml_port, "grpc_port": ml_grpc, "metrics_port": ml_metrics,
-               "parallel_workers": CORES}, open(os.path.join(ml_dir, "settings.json"), "w"))
-    json.dump({"name": "model", "implementation": "mlserver_sklearn.SKLearnModel",
-               "parameters": {"uri": os.path.join(d, "model.joblib")}},
-              open(os.path.join(ml_dir, "model-settings.json"), "w"))
     tensor = lambda c: {"name": c, "shape": [1], "datatype": "BYTES" if c in categorical else "FP64",
                         "data": [row[c]]}
     ml_body = json.dumps({"parameters": {"content_type": "pd"},
@@ -421,50 +435,10 @@ def compare_mixed(model_name="exercise2-forest-100"):
                           "outputs": [{"name": "predict"}, {"name": "predict_proba"}]})
     v2_body = json.dumps({"inputs": [{**tensor(c), "shape": [1, 1]} for c in x.columns]})
     rows_body = json.dumps({"rows": [row]})
-    bin_dir = os.path.dirname(sys.executable)
-    servers = []
-
-    def uvicorn(name, app_source, model_path):
-        app_dir = os.path.join(d, name)
-        os.makedirs(app_dir, exist_ok=True)
-        with open(os.path.join(app_dir, "app.py"), "w") as fh:
-            fh.write(app_source)
-        port = free_port()
-        return Server(name, [os.path.join(bin_dir, "uvicorn"), "app:app", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", str(CORES), "--log-level", "warning"],
-                      f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/predict",
-                      rows_body, env={"MODEL_PATH": model_path}, cwd=app_dir)
-
-    def optbench(name, pkg):
-        port = free_port()
-        return Server(name, [ARGS.optbench, "serve", "--model", pkg, "--addr", f"127.0.0.1:{port}",
-                             "--name", "m"],
-                      f"http://127.0.0.1:{port}/v2/health/ready",
-                      f"http://127.0.0.1:{port}/v2/models/m/infer", v2_body)
-
-    try:
-        servers.append(Server("mlserver", [os.path.join(bin_dir, "mlserver"), "start", ml_dir],
-                              f"http://127.0.0.1:{ml_port}/v2/models/model/ready",
-                              f"http://127.0.0.1:{ml_port}/v2/models/model/infer", ml_body,
-                              cwd=ml_dir))
-        servers.append(uvicorn("fastapi-sklearn", FASTAPI_SKLEARN_FRAME,
-                               os.path.join(d, "model.joblib")))
-        servers.append(uvicorn("fastapi-onnxruntime", FASTAPI_ONNX_COLUMNS, onnx_path))
-        servers.append(optbench("optbench-float", float_pkg))
-        if fast_id != float_id:
-            servers.append(optbench("optbench-lossless", fast_pkg))
-        # Every server answers the row before it is loaded.
-        for srv in servers:
-            req = urllib.request.Request(srv.url, data=srv.body.encode(),
-                                         headers={"Content-Type": "application/json"})
-            with urllib.request.urlopen(req, timeout=30) as r:
-                if r.status != 200:
-                    sys.exit(f"{srv.name} answered {r.status}")
-        return {"model": model_name, "optbench_float_id": float_id,
-                "optbench_lossless_id": fast_id, "servers": step_all(model_name, servers)}
-    finally:
-        for srv in servers:
-            srv.stop()
+    return serve_and_step(model_name, d, onnx_path,
+                          ((float_pkg, float_id), (fast_pkg, fast_id)),
+                          (ml_body, rows_body, v2_body),
+                          (FASTAPI_SKLEARN_FRAME, FASTAPI_ONNX_COLUMNS))
 
 
 def markdown(results, versions):
@@ -474,7 +448,7 @@ def markdown(results, versions):
                      f"`{r['optbench_lossless_id']}`)")
         lines.append("")
         head = "| server | " + " | ".join(f"p50 / p99 µs at {x}/s" for x in (100, 1000, 5000))
-        lines.append(head + " | max rate, p99 ≤ 1 ms | max rate, p99 ≤ 10 ms | errors | RSS MiB | cold start ms |")
+        lines.append(head + " | max rate, p99 ≤ 1 ms | max rate, p99 ≤ 10 ms | failed requests (all steps) | RSS MiB | exec to ready ms |")
         lines.append("|---" * 9 + "|")
         for s in r["servers"]:
             cells = []
