@@ -7,10 +7,10 @@
 
 mod common;
 
-use common::{bits, cell, optbench, predicted, read_csv, root, served, Server};
+use common::{
+    bits, cell, optbench, penguin, predicted, read_csv, root, served, v2_request, Server,
+};
 use serde_json::{json, Value as Json};
-
-const PENGUINS_CATEGORICAL: [&str; 2] = ["island", "sex"];
 
 /// Mixed types and missing cells (penguins): per-column V2 tensors and
 /// plain JSON rows predict what `optbench predict` predicts, bit for bit,
@@ -37,25 +37,9 @@ fn served_predictions_equal_predict_on_mixed_types() {
         assert_eq!(status, 200, "{meta}");
         assert_eq!(meta["inputs"].as_array().unwrap().len(), header.len() - 1);
 
-        let inputs: Vec<Json> = header
-            .iter()
-            .enumerate()
-            .skip(1) // species, the target
-            .map(|(j, name)| {
-                let categorical = PENGUINS_CATEGORICAL.contains(&name.as_str());
-                json!({
-                    "name": name,
-                    "shape": [rows.len(), 1],
-                    "datatype": if categorical { "BYTES" } else { "FP64" },
-                    "data": rows.iter().map(|r| cell(&r[j], categorical)).collect::<Vec<_>>(),
-                })
-            })
-            .collect();
-        let (status, response) = server.json(
-            "POST",
-            &format!("/v2/models/{id}/infer"),
-            &json!({ "id": "t1", "inputs": inputs }),
-        );
+        let mut request = v2_request(&header, &rows);
+        request["id"] = json!("t1");
+        let (status, response) = server.json("POST", &format!("/v2/models/{id}/infer"), &request);
         assert_eq!(status, 200, "{response}");
         assert_eq!(response["id"], "t1");
         let (classes, proba) = served(&response);
@@ -68,14 +52,7 @@ fn served_predictions_equal_predict_on_mixed_types() {
 
         let objects: Vec<Json> = rows
             .iter()
-            .map(|r| {
-                let mut o = serde_json::Map::new();
-                for (j, name) in header.iter().enumerate().skip(1) {
-                    let categorical = PENGUINS_CATEGORICAL.contains(&name.as_str());
-                    o.insert(name.clone(), cell(&r[j], categorical));
-                }
-                Json::Object(o)
-            })
+            .map(|r| Json::Object(penguin(&header, r)))
             .collect();
         let (status, response) =
             server.json("POST", "/predict?proba=1", &json!({ "rows": objects }));

@@ -8,14 +8,12 @@
 
 mod common;
 
-use common::{bits, cell, optbench, predicted, read_csv, root, served, Server};
+use common::{bits, optbench, penguin, predicted, read_csv, root, served, v2_request, Server};
 use serde_json::{json, Value as Json};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-const CATEGORICAL: [&str; 2] = ["island", "sex"];
 
 fn package(name: &str) -> PathBuf {
     root().join("tests/fixtures/packages").join(name)
@@ -32,37 +30,6 @@ fn version(model: &Path) -> String {
 
 /// A package's classes and probabilities (as bits) on the test rows.
 type Expected = (Vec<String>, Vec<Vec<u32>>);
-
-/// A penguins row as a /predict object (all columns but the target).
-fn penguin(header: &[String], row: &[String]) -> serde_json::Map<String, Json> {
-    let mut o = serde_json::Map::new();
-    for (j, name) in header.iter().enumerate().skip(1) {
-        o.insert(
-            name.clone(),
-            cell(&row[j], CATEGORICAL.contains(&name.as_str())),
-        );
-    }
-    o
-}
-
-/// The V2 request of penguins rows, one tensor per column.
-fn v2_request(header: &[String], rows: &[Vec<String>]) -> Json {
-    let inputs: Vec<Json> = header
-        .iter()
-        .enumerate()
-        .skip(1)
-        .map(|(j, name)| {
-            let categorical = CATEGORICAL.contains(&name.as_str());
-            json!({
-                "name": name,
-                "shape": [rows.len(), 1],
-                "datatype": if categorical { "BYTES" } else { "FP64" },
-                "data": rows.iter().map(|r| cell(&r[j], categorical)).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    json!({ "inputs": inputs })
-}
 
 /// The value of the metric line starting with `prefix`.
 fn metric(text: &str, prefix: &str) -> Option<f64> {

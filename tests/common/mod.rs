@@ -294,3 +294,38 @@ pub fn cell(text: &str, categorical: bool) -> Json {
         json!(text.parse::<f64>().unwrap())
     }
 }
+
+/// The penguins fixture's categorical columns (its first column is the
+/// target).
+pub const PENGUINS_CATEGORICAL: [&str; 2] = ["island", "sex"];
+
+/// A penguins row as a /predict object (all columns but the target).
+pub fn penguin(header: &[String], row: &[String]) -> serde_json::Map<String, Json> {
+    let mut o = serde_json::Map::new();
+    for (j, name) in header.iter().enumerate().skip(1) {
+        o.insert(
+            name.clone(),
+            cell(&row[j], PENGUINS_CATEGORICAL.contains(&name.as_str())),
+        );
+    }
+    o
+}
+
+/// The V2 request of penguins rows, one tensor per column.
+pub fn v2_request(header: &[String], rows: &[Vec<String>]) -> Json {
+    let inputs: Vec<Json> = header
+        .iter()
+        .enumerate()
+        .skip(1)
+        .map(|(j, name)| {
+            let categorical = PENGUINS_CATEGORICAL.contains(&name.as_str());
+            json!({
+                "name": name,
+                "shape": [rows.len(), 1],
+                "datatype": if categorical { "BYTES" } else { "FP64" },
+                "data": rows.iter().map(|r| cell(&r[j], categorical)).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "inputs": inputs })
+}
