@@ -72,7 +72,7 @@ fn bench_detect(c: &mut Criterion) {
     write_csv(&r, 100_000, 20, 0.0, 6);
     write_csv(&cur, 100_000, 20, 0.02, 7);
     let inputs = DriftInputs {
-        reference: &r,
+        reference: Some(&r),
         current: &cur,
         target: None,
         model: None,

@@ -392,7 +392,7 @@ fn with_a_model_predictions_and_accuracy_are_compared_and_the_schema_checked() {
     assert!(j["settings"]["range_source"]
         .as_str()
         .unwrap()
-        .contains("no training ranges"));
+        .contains("reference file"));
     assert_eq!(j["recommendation"]["action"], "keep_monitoring");
 
     // Same features, labels the model no longer predicts: retrain now.
@@ -472,7 +472,7 @@ fn the_lessons_exercise_variance_and_shape_changes_are_found() {
     std::fs::write(&c, s).unwrap();
     let report = optbench::drift::detect(
         &optbench::drift::DriftInputs {
-            reference: &r,
+            reference: Some(&r),
             current: &c,
             target: None,
             model: None,
@@ -488,4 +488,142 @@ fn the_lessons_exercise_variance_and_shape_changes_are_found() {
         n5.psi.unwrap() > 0.25 && n5.wasserstein_scaled.unwrap() < 0.3,
         "{n5:?}"
     );
+}
+
+#[test]
+fn without_a_reference_the_package_sample_is_the_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (_, c, model) = tiny_model(tmp.path());
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("metadata.json")).unwrap())
+            .unwrap();
+    let info = &meta["reference_sample"];
+    assert_eq!(info["file"], "reference.bin", "{info}");
+    // About 1,000 training rows: fewer than the sample's cap, so every one
+    // is kept.
+    let train = tmp.path().join("train.csv");
+    let n = std::fs::read_to_string(&train).unwrap().lines().count() - 1;
+    assert_eq!(info["rows"], n, "{info}");
+    assert_eq!(info["training_rows"], n, "{info}");
+
+    let (stored, file) = (tmp.path().join("stored"), tmp.path().join("file"));
+    optbench()
+        .args(["drift", "--target", "label", "--model"])
+        .arg(&model)
+        .arg("--current")
+        .arg(&c)
+        .arg("--out")
+        .arg(&stored)
+        .assert()
+        .code(0)
+        .stdout(contains(format!(
+            "every training row ({n}), stored in the package"
+        )));
+    drift(&train, &c, &file)
+        .args(["--target", "label", "--model"])
+        .arg(&model)
+        .assert()
+        .code(1);
+    // The sample is the training file, value for value: the same figures.
+    let (s, f) = (report(&stored), report(&file));
+    assert_eq!(s["reference_sample"]["training_rows"], n);
+    assert!(f.get("reference_sample").is_none());
+    for key in ["features", "drifted_features"] {
+        assert_eq!(s[key], f[key], "{key}");
+    }
+    assert_eq!(
+        s["prediction"]["predicted_current"],
+        f["prediction"]["predicted_current"]
+    );
+    // Predictions are compared with the held-out ones: on the whole test set
+    // (the current rows are half of it) the score does not shift, where the
+    // forest's over-confident scores on its own training rows do.
+    assert_eq!(s["prediction"]["drifted"], false, "{}", s["prediction"]);
+    assert_eq!(f["prediction"]["drifted"], true, "{}", f["prediction"]);
+    assert_eq!(s["verdict"], "no_drift");
+    let held = s["reference_sample"]["holdout_rows"].as_u64().unwrap();
+    let predicted: u64 = s["prediction"]["predicted_reference"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(predicted, held);
+    // The reference accuracy is the held-out rows': the package's test accuracy.
+    assert_eq!(s["accuracy"]["reference"], meta["metrics"]["accuracy"]);
+    assert_eq!(
+        s["settings"]["range_source"],
+        "the training ranges recorded in the model package"
+    );
+    // Scoring the sample again gives the stored predictions: no skew warning.
+    assert!(
+        !s["warnings"].to_string().contains("skew"),
+        "{}",
+        s["warnings"]
+    );
+
+    // Labels the model no longer predicts: retrain now, from the package alone.
+    let concept = tmp.path().join("concept.csv");
+    optbench()
+        .args(["drift", "--target", "label", "--model"])
+        .arg(&model)
+        .arg("--current")
+        .arg(&concept)
+        .arg("--out")
+        .arg(&stored)
+        .assert()
+        .code(1)
+        .stdout(contains("retrain now"));
+
+    // A sample that was altered is refused, naming the file.
+    let bin = model.join("reference.bin");
+    let mut bytes = std::fs::read(&bin).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&bin, bytes).unwrap();
+    let out = tmp.path().join("altered");
+    fails(
+        optbench()
+            .args(["drift", "--target", "label", "--model"])
+            .arg(&model)
+            .arg("--current")
+            .arg(&c)
+            .arg("--out")
+            .arg(&out),
+        &out,
+        "reference.bin is damaged or was altered",
+    );
+}
+
+#[test]
+fn a_package_without_a_sample_asks_for_a_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    // Written before packages stored a sample.
+    fails(
+        optbench()
+            .args([
+                "drift",
+                "--model",
+                "tests/fixtures/packages/penguins-forest-10",
+                "--current",
+                "tests/fixtures/penguins/test.csv",
+                "--out",
+            ])
+            .arg(&out),
+        &out,
+        "stores no reference sample",
+    );
+    // Neither a reference nor a package.
+    optbench()
+        .args([
+            "drift",
+            "--current",
+            "tests/fixtures/penguins/test.csv",
+            "--out",
+        ])
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(contains("--reference"));
 }

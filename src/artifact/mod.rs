@@ -13,9 +13,11 @@
 //! renamed), and a damaged, altered or newer-format package is refused.
 
 mod describe;
+mod reference;
 mod score;
 
 pub use describe::describe;
+pub use reference::{ReferenceInfo, ReferenceSample, REFERENCE_FILE, REFERENCE_SAMPLE_ROWS};
 pub use score::{
     predict_csv, score_csv, ColumnNotes, PredictFiles, ProfileChecks, RowOutcome, ScoreOptions,
     ScoreSummary, Unusual,
@@ -72,6 +74,10 @@ pub struct Metadata {
     pub metrics: BTreeMap<String, f64>,
     pub crate_versions: BTreeMap<String, String>,
     pub model_file: FileInfo,
+    /// The training sample `drift` compares production data with; absent
+    /// in packages written before packages carried one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_sample: Option<ReferenceInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +127,9 @@ pub struct Artifact {
     pub pipeline: FittedPipeline,
     model: Model,
     compiled: CompiledModel,
+    /// Written by [`Artifact::save`] when set; [`Artifact::load`] leaves it
+    /// on disk ([`ReferenceSample::load`] reads it).
+    reference: Option<ReferenceSample>,
 }
 
 /// Versions recorded in every package: the compiler and the crates that
@@ -150,7 +159,13 @@ impl Artifact {
             pipeline,
             model,
             compiled,
+            reference: None,
         })
+    }
+
+    /// Makes [`Artifact::save`] write `sample` into the package too.
+    pub fn set_reference_sample(&mut self, sample: ReferenceSample) {
+        self.reference = Some(sample);
     }
 
     /// The model as saved.
@@ -185,11 +200,32 @@ impl Artifact {
             sha256: sha256_hex(&bytes),
             zstd_level,
         };
+        let reference = match &self.reference {
+            Some(r) => {
+                let bytes = r.encode(zstd_level)?;
+                self.metadata.reference_sample = Some(ReferenceInfo {
+                    file: REFERENCE_FILE.into(),
+                    bytes: bytes.len() as u64,
+                    sha256: sha256_hex(&bytes),
+                    rows: r.n_rows(),
+                    training_rows: r.training_rows,
+                    seed: r.seed,
+                });
+                Some(bytes)
+            }
+            None => {
+                self.metadata.reference_sample = None;
+                None
+            }
+        };
         // Plain data with string keys: serialisation cannot fail.
         let meta =
             serde_json::to_string_pretty(&self.metadata).expect("metadata serialises") + "\n";
         replace_dir_atomic(dir, |tmp| {
             write_atomic(&tmp.join(MODEL_FILE), &bytes)?;
+            if let Some(r) = &reference {
+                write_atomic(&tmp.join(REFERENCE_FILE), r)?;
+            }
             write_atomic(&tmp.join(METADATA_FILE), meta.as_bytes())
         })
     }
@@ -277,6 +313,7 @@ impl Artifact {
             pipeline: payload.pipeline,
             model: payload.model,
             compiled,
+            reference: None,
         })
     }
 
@@ -467,6 +504,7 @@ mod tests {
                 metrics: BTreeMap::new(),
                 crate_versions: crate_versions(),
                 model_file: FileInfo::default(),
+                reference_sample: None,
             },
             data.schema(),
             pipeline,

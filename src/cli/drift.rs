@@ -20,6 +20,7 @@ enum CorrectionArg {
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
+  optbench drift --model reports/latest/model --current last_week.csv
   optbench drift --reference train.csv --current last_week.csv
   optbench drift --reference train.csv --current last_week.csv --target label --model reports/latest/model
   optbench drift --reference a.csv --current b.csv --json --correction bonferroni --alpha 0.05
@@ -29,14 +30,17 @@ categorical columns) is below --alpha AND PSI >= --psi-moderate or JS >= --js-th
 
 Exit codes: 0 no drift (or too few rows to judge: see the warning); 1 drift found; 2 error.")]
 pub struct DriftArgs {
-    /// The data the model was trained on (or a trusted past window).
-    #[arg(long, value_name = "CSV")]
-    reference: PathBuf,
+    /// The data the model was trained on (or a trusted past window). Without
+    /// it, --model's package is the reference: the sample of its training
+    /// rows it stores, with its predictions on them.
+    #[arg(long, value_name = "CSV", required_unless_present = "model")]
+    reference: Option<PathBuf>,
     /// The data to check.
     #[arg(long, value_name = "CSV")]
     current: PathBuf,
     /// A model package (from `optbench run`): validates the columns against its
-    /// schema and adds prediction drift (and accuracy when --target labels are in both files).
+    /// schema and adds prediction drift (and accuracy when labels are in both
+    /// files); the reference when --reference is not given.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
     /// Output folder for drift.json and drift.html.
@@ -45,7 +49,8 @@ pub struct DriftArgs {
     /// Print drift.json to stdout instead of the table.
     #[arg(long)]
     json: bool,
-    /// Label column: left out of the feature comparison.
+    /// Label column: left out of the feature comparison (default with
+    /// --model: the package's target column, when a file has it).
     #[arg(long, value_name = "COLUMN")]
     target: Option<String>,
     /// Quantile bins of the reference for PSI and JS.
@@ -124,7 +129,7 @@ pub fn execute(args: DriftArgs) -> ExitCode {
         ..DriftConfig::default()
     };
     let inputs = DriftInputs {
-        reference: &args.reference,
+        reference: args.reference.as_deref(),
         current: &args.current,
         target: args.target.as_deref(),
         model: args.model.as_deref(),

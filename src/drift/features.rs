@@ -93,10 +93,13 @@ fn share(part: usize, total: usize) -> f64 {
     }
 }
 
+/// `range`, when given, is what "out of range" is measured against (the
+/// training range a package records) instead of the reference's own.
 pub(super) fn numeric_feature(
     name: String,
     reference: Vec<f64>,
     current: Vec<f64>,
+    range: Option<(f64, f64)>,
     cfg: &DriftConfig,
 ) -> FeatureDrift {
     let (n_ref, n_cur) = (reference.len(), current.len());
@@ -137,7 +140,14 @@ pub(super) fn numeric_feature(
     f.js = Some(n.js);
     f.wasserstein = Some(n.wasserstein);
     f.wasserstein_scaled = n.wasserstein_scaled;
-    f.out_of_range = Some(n.out_of_range);
+    f.out_of_range = Some(match range {
+        Some((lo, hi)) => {
+            let below = current.partition_point(|&v| v < lo);
+            let above = current.len() - current.partition_point(|&v| v <= hi);
+            (below + above) as f64 / current.len() as f64
+        }
+        None => n.out_of_range,
+    });
     f.bins = Some(n.bins);
     f.histogram = Some(n.histogram);
     f

@@ -28,7 +28,7 @@ pub mod render;
 pub mod stats;
 pub mod table;
 
-use crate::artifact::Artifact;
+use crate::artifact::{Artifact, ReferenceSample};
 use crate::error::{Error, Result};
 use features::{categorical_feature, numeric_feature, numeric_figures, sorted_present};
 use model::{accuracy, check_schema, predict_all, prediction_drift};
@@ -328,11 +328,28 @@ pub struct Recommendation {
     pub reason: String,
 }
 
+/// When the reference is the sample stored in the model package.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampleSummary {
+    pub package: PathBuf,
+    pub rows: usize,
+    pub training_rows: usize,
+    /// Held-out rows whose predictions the current ones are compared with.
+    pub holdout_rows: usize,
+    pub seed: u64,
+    /// What comparing with a sample means for the figures.
+    pub note: String,
+}
+
 /// Everything `drift.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DriftReport {
     pub optbench_version: String,
     pub reference: FileSummary,
+    /// Set when the reference is the package's stored sample (no
+    /// `--reference` file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_sample: Option<SampleSummary>,
     pub current: FileSummary,
     pub settings: Settings,
     pub correction: Correction,
@@ -348,16 +365,34 @@ pub struct DriftReport {
 /// What to compare.
 #[derive(Debug, Clone)]
 pub struct DriftInputs<'a> {
-    pub reference: &'a Path,
+    /// The reference file; `None` compares with the sample stored in the
+    /// package `model`.
+    pub reference: Option<&'a Path>,
     pub current: &'a Path,
     /// The label column, set aside from the features (and used for accuracy
-    /// with a model).
+    /// with a model). With a model and no `target`, the package's target
+    /// column is set aside when a file has it.
     pub target: Option<&'a str>,
     pub model: Option<&'a Path>,
 }
 
-/// Reads both files (in parallel), validates them against each other and the
-/// model's schema, and computes the report.
+/// The reference taken from a package's stored sample: its rows as a table,
+/// the predictions recorded with it, and what the report says about it.
+struct Stored {
+    /// On the held-out rows, with their labels.
+    predictions: model::Predictions,
+    labels: Vec<String>,
+    /// Training range per numeric feature (out-of-range shares use it).
+    ranges: HashMap<String, (f64, f64)>,
+    summary: SampleSummary,
+    /// Rows on which the package, scoring the sample now, disagrees with
+    /// the predictions stored beside it.
+    disagreements: usize,
+}
+
+/// Reads both files (in parallel), or the current file and the package's
+/// stored sample, validates them against each other and the model's schema,
+/// and computes the report.
 pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport> {
     cfg.check()?;
     let artifact = inputs.model.map(Artifact::load).transpose()?;
@@ -371,12 +406,32 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
             known.insert(f.name.clone(), (kind, "the model's schema"));
         }
     }
-    let (reference, current) = rayon::join(
-        || table::read_table(inputs.reference, inputs.target, &known),
-        || table::read_table(inputs.current, inputs.target, &known),
-    );
-    let reference = reference?;
-    let mut current = current?;
+    let target = inputs
+        .target
+        .or(artifact.as_ref().map(|a| a.metadata.target.as_str()));
+    let (reference, mut current, stored) = match inputs.reference {
+        Some(path) => {
+            let (reference, current) = rayon::join(
+                || table::read_table(path, target, &known),
+                || table::read_table(inputs.current, target, &known),
+            );
+            (reference?, current?, None)
+        }
+        None => {
+            let (Some(a), Some(dir)) = (&artifact, inputs.model) else {
+                return Err(Error::flag(
+                    "--reference",
+                    "expected a reference CSV, or --model with a package that stores a reference sample",
+                ));
+            };
+            let (current, stored) = rayon::join(
+                || table::read_table(inputs.current, target, &known),
+                || stored_reference(a, dir),
+            );
+            let (reference, stored) = stored?;
+            (reference, current?, Some(stored))
+        }
+    };
     // The reference decides each column's kind; read the current file again
     // under those kinds when it guessed differently (a text cell in a column
     // that is numeric in the reference then becomes an error naming the cell).
@@ -391,15 +446,21 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
                 .entry(c.name.clone())
                 .or_insert((c.values.kind(), "the reference"));
         }
-        current = table::read_table(inputs.current, inputs.target, &known)?;
+        current = table::read_table(inputs.current, target, &known)?;
     }
     if let Some(t) = inputs.target {
+        if stored.is_some() && current.labels.is_none() {
+            return Err(Error::flag(
+                "--target",
+                format!("no column `{t}` in {}", inputs.current.display()),
+            ));
+        }
         if reference.labels.is_none() && current.labels.is_none() {
             return Err(Error::flag(
                 "--target",
                 format!(
                     "no column `{t}` in {} or {}",
-                    inputs.reference.display(),
+                    reference.path.display(),
                     inputs.current.display()
                 ),
             ));
@@ -407,10 +468,135 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
     }
     check_columns(&reference, &current)?;
     if let Some(a) = &artifact {
-        check_schema(a, &reference, inputs.model.unwrap_or(Path::new(".")))?;
-        check_schema(a, &current, inputs.model.unwrap_or(Path::new(".")))?;
+        let model = inputs.model.unwrap_or(Path::new("."));
+        if stored.is_none() {
+            check_schema(a, &reference, model)?;
+        }
+        check_schema(a, &current, model)?;
     }
-    analyse(reference, current, artifact.as_ref(), cfg)
+    analyse(reference, current, artifact.as_ref(), stored, cfg)
+}
+
+/// The sample stored in the package at `dir` as the reference table:
+/// numeric columns from the sample's rows, categorical columns from the
+/// full training counts the package records.
+fn stored_reference(a: &Artifact, dir: &Path) -> Result<(Table, Stored)> {
+    let sample = ReferenceSample::load(dir, &a.metadata)?.ok_or_else(|| {
+        Error::flag(
+            "--reference",
+            format!(
+                "the package {} stores no reference sample (packages from `import` without --train, and packages written before samples were stored, have none): pass --reference with the training data or a trusted past window",
+                dir.display()
+            ),
+        )
+    })?;
+    let n = sample.n_rows();
+    let d = sample.feature_names.len();
+    let k = a.metadata.classes.len();
+    let mut columns = Vec::with_capacity(d);
+    let mut ranges = HashMap::new();
+    for (j, profile) in a.metadata.training_profile.iter().enumerate() {
+        let name = profile.name().to_owned();
+        let values = match profile {
+            crate::data::FeatureProfile::Numeric { .. } => {
+                if let Some(r) = profile.range() {
+                    ranges.insert(name.clone(), r);
+                }
+                Values::Numeric((0..n).map(|i| sample.x[i * d + j]).collect())
+            }
+            crate::data::FeatureProfile::Categorical {
+                missing,
+                categories,
+                ..
+            } => {
+                let mut counts: std::collections::BTreeMap<String, u64> = categories
+                    .iter()
+                    .map(|c| (c.value.clone(), c.rows))
+                    .collect();
+                if *missing > 0 {
+                    counts.insert(table::MISSING_CATEGORY.into(), *missing);
+                }
+                Values::Categorical(counts)
+            }
+        };
+        columns.push(table::Column { name, values });
+    }
+    let classes = &a.metadata.classes;
+    // Prediction drift compares with the held-out predictions (see
+    // `ReferenceSample`), scored as `predict_all` scores a file.
+    let score =
+        |predicted: u32, p: &[f32]| f64::from(if k == 2 { p[1] } else { p[predicted as usize] });
+    let predictions = model::Predictions {
+        classes: sample.holdout_predicted.clone(),
+        score: sample
+            .holdout_predicted
+            .iter()
+            .zip(sample.holdout_proba.chunks_exact(k))
+            .map(|(&c, p)| score(c, p))
+            .collect(),
+    };
+    // Scored again here: a package that no longer predicts what it
+    // predicted when it was made is training-serving skew in itself.
+    let data = sample.dataset(classes);
+    let requests = data.requests();
+    let mut predictor = a.predictor();
+    let mut proba = vec![0f32; k];
+    let mut disagreements = 0;
+    for i in 0..n {
+        let same = predictor
+            .predict_proba_request(requests.row(i), &mut proba)
+            .is_ok_and(|c| {
+                c == sample.predicted[i]
+                    && proba
+                        .iter()
+                        .zip(&sample.proba[i * k..(i + 1) * k])
+                        .all(|(a, b)| a.to_bits() == b.to_bits())
+            });
+        disagreements += usize::from(!same);
+    }
+    let h = sample.holdout_predicted.len();
+    let features = if sample.training_rows > n {
+        format!(
+            "The reference is a seeded sample of {n} of the {} training rows, stored in the package. KS p-values are those of a {n}-row reference: close to the full training set's for a current window much smaller than {n} rows, larger (a small shift needs more evidence) for bigger windows. PSI and JS use the sample's quantile bins; categorical counts and training ranges are the full training set's.",
+            sample.training_rows
+        )
+    } else {
+        format!("The reference is every training row ({n}), stored in the package.")
+    };
+    let note = format!(
+        "{features} Predictions are compared with the package's predictions on {h} held-out test rows (a model is more confident on its own training rows)."
+    );
+    // `ReferenceSample::load` found the sample, so the metadata names it.
+    let file = a.metadata.reference_sample.as_ref().map(|r| r.file.as_str());
+    let path = dir.join(file.unwrap_or(crate::artifact::REFERENCE_FILE));
+    let table = Table {
+        path,
+        rows: n,
+        columns,
+        labels: None,
+    };
+    let labels = sample
+        .holdout_labels
+        .iter()
+        .map(|&c| classes[c as usize].clone())
+        .collect();
+    Ok((
+        table,
+        Stored {
+            predictions,
+            labels,
+            ranges,
+            summary: SampleSummary {
+                package: dir.into(),
+                rows: n,
+                training_rows: sample.training_rows,
+                holdout_rows: h,
+                seed: sample.seed,
+                note,
+            },
+            disagreements,
+        },
+    ))
 }
 
 fn check_columns(reference: &Table, current: &Table) -> Result<()> {
@@ -445,16 +631,41 @@ fn analyse(
     reference: Table,
     current: Table,
     artifact: Option<&Artifact>,
+    stored: Option<Stored>,
     cfg: &DriftConfig,
 ) -> Result<DriftReport> {
     let mut warnings = Vec::new();
+    let (stored_predictions, stored_labels, ranges, reference_sample) = match stored {
+        Some(s) => {
+            if s.disagreements > 0 {
+                warnings.push(format!(
+                    "the package now predicts differently on {} of the {} rows of its stored reference sample than when it was made: the model file or this optbench scores differently (training-serving skew); the prediction drift below uses the stored predictions",
+                    s.disagreements, s.summary.rows
+                ));
+            }
+            (
+                Some(s.predictions),
+                Some(s.labels),
+                s.ranges,
+                Some(s.summary),
+            )
+        }
+        None => (None, None, HashMap::new(), None),
+    };
+    let reference_labels = stored_labels.as_ref().or(reference.labels.as_ref());
     // Model outputs first: they need the raw rows the feature pass consumes.
     let mut prediction = None;
     let mut accuracy_check = None;
     if let Some(a) = artifact {
-        let (pr, pc) = rayon::join(|| predict_all(a, &reference), || predict_all(a, &current));
-        let (pr, pc) = (pr?, pc?);
-        if let (Some(lr), Some(lc)) = (&reference.labels, &current.labels) {
+        let (pr, pc) = match stored_predictions {
+            Some(pr) => (pr, predict_all(a, &current)?),
+            None => {
+                let (pr, pc) =
+                    rayon::join(|| predict_all(a, &reference), || predict_all(a, &current));
+                (pr?, pc?)
+            }
+        };
+        if let (Some(lr), Some(lc)) = (reference_labels, &current.labels) {
             let (acc_r, _) = accuracy(&a.metadata.classes, lr, &pr.classes);
             let (acc_c, unknown) = accuracy(&a.metadata.classes, lc, &pc.classes);
             if unknown > 0 {
@@ -470,7 +681,7 @@ fn analyse(
                 ),
                 None => (acc_r, "the reference file".to_string()),
             };
-            if let Some(t) = recorded {
+            if let Some(t) = recorded.filter(|_| reference_sample.is_none()) {
                 if (acc_r - t) * 100.0 > cfg.retrain_accuracy_drop_points {
                     warnings.push(format!(
                         "the model scores {:.1}% on the reference but {:.1}% on its own test set: the reference looks like its training data, against which predictions look over-confident; a held-out window makes a fairer reference",
@@ -487,7 +698,7 @@ fn analyse(
                 drop_points: (baseline - acc_c) * 100.0,
                 unknown_labels_current: unknown,
             });
-        } else if reference.labels.is_some() || current.labels.is_some() {
+        } else if reference_labels.is_some() || current.labels.is_some() {
             warnings.push(
                 "labels are in only one of the two files: accuracy cannot be compared".into(),
             );
@@ -514,7 +725,10 @@ fn analyse(
     let mut features: Vec<FeatureDrift> = pairs
         .into_par_iter()
         .map(|(name, r, c)| match (r, c) {
-            (Values::Numeric(r), Values::Numeric(c)) => numeric_feature(name, r, c, cfg),
+            (Values::Numeric(r), Values::Numeric(c)) => {
+                let range = ranges.get(&name).copied();
+                numeric_feature(name, r, c, range, cfg)
+            }
             (Values::Categorical(r), Values::Categorical(c)) => categorical_feature(name, &r, &c),
             _ => unreachable!("the current file is read with the reference's kinds"),
         })
@@ -599,12 +813,18 @@ fn analyse(
         accuracy_check.as_ref(),
         cfg,
     );
+    let range_source = if reference_sample.is_some() {
+        "the training ranges recorded in the model package"
+    } else {
+        "reference file"
+    };
     Ok(DriftReport {
         optbench_version: env!("CARGO_PKG_VERSION").into(),
         reference: FileSummary {
             path: ref_path,
             rows: ref_rows,
         },
+        reference_sample,
         current: FileSummary {
             path: cur_path,
             rows: cur_rows,
@@ -617,11 +837,7 @@ fn analyse(
                 "exact when both samples have at most {} values, else asymptotic (scipy ks_2samp method=\"auto\")",
                 ks::MAX_EXACT_N
             ),
-            range_source: if artifact.is_some() {
-                "reference file (the model package records no training ranges yet)".into()
-            } else {
-                "reference file".into()
-            },
+            range_source: range_source.into(),
         },
         correction: cfg.correction,
         verdict,

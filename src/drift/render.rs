@@ -119,6 +119,9 @@ pub fn table(r: &DriftReport) -> String {
         r.settings.config.psi_moderate,
         r.settings.config.js_threshold
     );
+    if let Some(s) = &r.reference_sample {
+        let _ = writeln!(o, "reference: {}", s.note);
+    }
     if let Some(p) = &r.prediction {
         let _ = writeln!(
             o,
@@ -192,6 +195,9 @@ pub fn html(r: &DriftReport) -> String {
         escape(&r.current.path.display().to_string()),
         r.current.rows
     );
+    if let Some(s) = &r.reference_sample {
+        let _ = write!(o, "<p class=\"note\">{}</p>", escape(&s.note));
+    }
     let class = serde_json::to_value(r.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

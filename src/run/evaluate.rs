@@ -11,7 +11,8 @@
 
 use super::Outcome;
 use crate::artifact::{
-    crate_versions, Artifact, FileInfo, Metadata, ModelInfo, TrainingData, FORMAT_VERSION,
+    crate_versions, Artifact, FileInfo, Metadata, ModelInfo, ReferenceSample, TrainingData,
+    FORMAT_VERSION, REFERENCE_SAMPLE_ROWS,
 };
 use crate::config::Plan;
 use crate::data::{profile, Dataset, Split};
@@ -139,6 +140,18 @@ fn evaluate(
         Some(i) => {
             let mut artifact =
                 package(&trained[i], &results.candidates[i], split, pipeline, source)?;
+            // `import` without `--train` has no training rows: its package
+            // then has no sample, and `drift` asks for `--reference`.
+            if split.train.n_rows() > 0 {
+                let sample = ReferenceSample::draw(
+                    &artifact,
+                    &split.train,
+                    &split.test,
+                    REFERENCE_SAMPLE_ROWS,
+                    plan.seed,
+                )?;
+                artifact.set_reference_sample(sample);
+            }
             artifact.save(&model_dir, results.candidates[i].zstd_level)?;
             if plan.export_onnx {
                 export_onnx(&artifact, &model_dir)?;
@@ -469,6 +482,7 @@ fn package(
             metrics,
             crate_versions: crate_versions(),
             model_file: FileInfo::default(),
+            reference_sample: None,
         },
         train_set.schema(),
         pipeline.clone(),
