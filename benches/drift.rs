@@ -73,6 +73,7 @@ fn bench_detect(c: &mut Criterion) {
     write_csv(&cur, 100_000, 20, 0.02, 7);
     let inputs = DriftInputs {
         reference: Some(&r),
+        logs: Default::default(),
         current: &cur,
         target: None,
         model: None,

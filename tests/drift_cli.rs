@@ -473,6 +473,7 @@ fn the_lessons_exercise_variance_and_shape_changes_are_found() {
     let report = optbench::drift::detect(
         &optbench::drift::DriftInputs {
             reference: Some(&r),
+            logs: Default::default(),
             current: &c,
             target: None,
             model: None,

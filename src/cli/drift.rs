@@ -3,7 +3,7 @@
 
 use optbench::drift::render;
 use optbench::drift::stats::Correction;
-use optbench::drift::{detect, write_report, DriftConfig, DriftInputs, Verdict};
+use optbench::drift::{detect, write_report, DriftConfig, DriftInputs, LogFilter, Verdict};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -21,6 +21,7 @@ enum CorrectionArg {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   optbench drift --model reports/latest/model --current last_week.csv
+  optbench drift --model reports/latest/model --current request-logs/ --since 2026-12-01
   optbench drift --reference train.csv --current last_week.csv
   optbench drift --reference train.csv --current last_week.csv --target label --model reports/latest/model
   optbench drift --reference a.csv --current b.csv --json --correction bonferroni --alpha 0.05
@@ -35,9 +36,18 @@ pub struct DriftArgs {
     /// rows it stores, with its predictions on them.
     #[arg(long, value_name = "CSV", required_unless_present = "model")]
     reference: Option<PathBuf>,
-    /// The data to check.
-    #[arg(long, value_name = "CSV")]
+    /// The data to check: a CSV file, or the folder `optbench serve
+    /// --log-requests` writes (its rows as served, with the predictions made).
+    #[arg(long, value_name = "CSV|DIR")]
     current: PathBuf,
+    /// With a log folder: only rows logged at or after this UTC instant
+    /// (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ).
+    #[arg(long, value_name = "WHEN")]
+    since: Option<String>,
+    /// With a log folder: keep rows logged by other model versions than
+    /// --model's (left out and counted by default).
+    #[arg(long)]
+    all_versions: bool,
     /// A model package (from `optbench run`): validates the columns against its
     /// schema and adds prediction drift (and accuracy when labels are in both
     /// files); the reference when --reference is not given.
@@ -128,7 +138,41 @@ pub fn execute(args: DriftArgs) -> ExitCode {
         js_threshold: args.js_threshold,
         ..DriftConfig::default()
     };
+    let since_ms = match args
+        .since
+        .as_deref()
+        .map(|s| (s, optbench::timefmt::parse_utc_ms(s)))
+    {
+        None => None,
+        Some((_, Some(ms))) => Some(ms),
+        Some((s, None)) => {
+            return fail(&optbench::Error::Flag {
+                flag: "--since".into(),
+                message: format!(
+                    "`{s}`: expected a UTC date YYYY-MM-DD or instant YYYY-MM-DDTHH:MM:SSZ"
+                ),
+            })
+        }
+    };
+    if (since_ms.is_some() || args.all_versions) && !args.current.is_dir() {
+        return fail(&optbench::Error::Flag {
+            flag: if since_ms.is_some() {
+                "--since"
+            } else {
+                "--all-versions"
+            }
+            .into(),
+            message: format!(
+                "applies when --current is a request-log folder; {} is a file",
+                args.current.display()
+            ),
+        });
+    }
     let inputs = DriftInputs {
+        logs: LogFilter {
+            since_ms,
+            all_versions: args.all_versions,
+        },
         reference: args.reference.as_deref(),
         current: &args.current,
         target: args.target.as_deref(),

@@ -1,7 +1,7 @@
 //! `optbench serve`: a saved package as a real-time HTTP service.
 
 use super::fail;
-use optbench::serve::{serve, OnInvalid, Options};
+use optbench::serve::{serve, LogOptions, OnInvalid, Options};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -108,6 +108,25 @@ pub struct ServeArgs {
     /// error; `warn` only warnings and errors.
     #[arg(long, value_name = "LEVEL", default_value = "warn", value_parser = ["warn", "info"])]
     log: String,
+    /// Write a sample of the rows served (cells as read, prediction,
+    /// probabilities, time, model id and version, fallback flag) to rotating
+    /// newline-delimited JSON files in DIR, for `optbench drift --current DIR`.
+    #[arg(long, value_name = "DIR")]
+    log_requests: Option<PathBuf>,
+    /// Share of rows --log-requests writes, above 0 and at most 1.
+    #[arg(
+        long,
+        value_name = "R",
+        requires = "log_requests",
+        allow_negative_numbers = true
+    )]
+    sample_rate: Option<f64>,
+    /// Start a new request-log file once one reaches this many MiB.
+    #[arg(long, value_name = "MIB", requires = "log_requests")]
+    log_file_mib: Option<u64>,
+    /// Request-log files kept; the oldest beyond it are deleted.
+    #[arg(long, value_name = "N", requires = "log_requests")]
+    log_max_files: Option<usize>,
 }
 
 /// Seconds given on the command line as a duration, or why not.
@@ -155,6 +174,17 @@ pub fn execute(args: ServeArgs) -> ExitCode {
         request_timeout,
         drain_timeout,
         access_log: args.log == "info",
+        request_log: args.log_requests.map(|dir| {
+            let d = LogOptions::new(dir);
+            LogOptions {
+                sample_rate: args.sample_rate.unwrap_or(d.sample_rate),
+                max_file_bytes: args
+                    .log_file_mib
+                    .map_or(d.max_file_bytes, |m| m.saturating_mul(1 << 20)),
+                max_files: args.log_max_files.unwrap_or(d.max_files),
+                ..d
+            }
+        }),
     };
     match serve(&options) {
         Ok(()) => ExitCode::SUCCESS,

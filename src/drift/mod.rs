@@ -22,6 +22,7 @@
 
 mod features;
 pub mod ks;
+mod logs;
 mod model;
 mod recommend;
 pub mod render;
@@ -31,6 +32,7 @@ pub mod table;
 use crate::artifact::{Artifact, ReferenceSample};
 use crate::error::{Error, Result};
 use features::{categorical_feature, numeric_feature, numeric_figures, sorted_present};
+pub use logs::{LogFilter, LogSummary, OtherVersion};
 use model::{accuracy, check_schema, predict_all, prediction_drift};
 use rayon::prelude::*;
 use recommend::recommend;
@@ -351,6 +353,9 @@ pub struct DriftReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference_sample: Option<SampleSummary>,
     pub current: FileSummary,
+    /// Set when the current data are `serve --log-requests` files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_log: Option<LogSummary>,
     pub settings: Settings,
     pub correction: Correction,
     pub verdict: Verdict,
@@ -368,13 +373,20 @@ pub struct DriftInputs<'a> {
     /// The reference file; `None` compares with the sample stored in the
     /// package `model`.
     pub reference: Option<&'a Path>,
+    /// A CSV file, or the folder of `serve --log-requests` files.
     pub current: &'a Path,
+    /// Which logged rows to read when `current` is a log folder.
+    pub logs: LogFilter,
     /// The label column, set aside from the features (and used for accuracy
     /// with a model). With a model and no `target`, the package's target
     /// column is set aside when a file has it.
     pub target: Option<&'a str>,
     pub model: Option<&'a Path>,
 }
+
+/// Served traffic read from a log folder: what was read, and the
+/// predictions the server made (with a model).
+type Logged = (LogSummary, Option<model::Predictions>);
 
 /// The reference taken from a package's stored sample: its rows as a table,
 /// the predictions recorded with it, and what the report says about it.
@@ -409,12 +421,20 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
     let target = inputs
         .target
         .or(artifact.as_ref().map(|a| a.metadata.target.as_str()));
-    let (reference, mut current, stored) = match inputs.reference {
+    let logged = inputs.current.is_dir();
+    let read_current = || -> Result<(Table, Option<Logged>)> {
+        if logged {
+            let (t, s, p) =
+                logs::read_logs(inputs.current, artifact.as_ref(), &known, inputs.logs)?;
+            Ok((t, Some((s, p))))
+        } else {
+            Ok((table::read_table(inputs.current, target, &known)?, None))
+        }
+    };
+    let (reference, current, stored) = match inputs.reference {
         Some(path) => {
-            let (reference, current) = rayon::join(
-                || table::read_table(path, target, &known),
-                || table::read_table(inputs.current, target, &known),
-            );
+            let (reference, current) =
+                rayon::join(|| table::read_table(path, target, &known), read_current);
             (reference?, current?, None)
         }
         None => {
@@ -424,14 +444,12 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
                     "expected a reference CSV, or --model with a package that stores a reference sample",
                 ));
             };
-            let (current, stored) = rayon::join(
-                || table::read_table(inputs.current, target, &known),
-                || stored_reference(a, dir),
-            );
+            let (current, stored) = rayon::join(read_current, || stored_reference(a, dir));
             let (reference, stored) = stored?;
             (reference, current?, Some(stored))
         }
     };
+    let (mut current, logged) = current;
     // The reference decides each column's kind; read the current file again
     // under those kinds when it guessed differently (a text cell in a column
     // that is numeric in the reference then becomes an error naming the cell).
@@ -440,6 +458,21 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
             .column(&c.name)
             .is_some_and(|r| r.values.kind() != c.values.kind())
     });
+    if mismatch && logged.is_some() {
+        let c = current
+            .columns
+            .iter()
+            .find(|c| {
+                reference
+                    .column(&c.name)
+                    .is_some_and(|r| r.values.kind() != c.values.kind())
+            })
+            .map_or("", |c| c.name.as_str());
+        return Err(Error::data(
+            inputs.current,
+            format!("column `{c}` holds numbers on one side and text on the other; pass --model to read both with the package's schema"),
+        ));
+    }
     if mismatch {
         for c in &reference.columns {
             known
@@ -474,7 +507,7 @@ pub fn detect(inputs: &DriftInputs<'_>, cfg: &DriftConfig) -> Result<DriftReport
         }
         check_schema(a, &current, model)?;
     }
-    analyse(reference, current, artifact.as_ref(), stored, cfg)
+    analyse(reference, current, artifact.as_ref(), stored, logged, cfg)
 }
 
 /// The sample stored in the package at `dir` as the reference table:
@@ -567,7 +600,11 @@ fn stored_reference(a: &Artifact, dir: &Path) -> Result<(Table, Stored)> {
         "{features} Predictions are compared with the package's predictions on {h} held-out test rows (a model is more confident on its own training rows)."
     );
     // `ReferenceSample::load` found the sample, so the metadata names it.
-    let file = a.metadata.reference_sample.as_ref().map(|r| r.file.as_str());
+    let file = a
+        .metadata
+        .reference_sample
+        .as_ref()
+        .map(|r| r.file.as_str());
     let path = dir.join(file.unwrap_or(crate::artifact::REFERENCE_FILE));
     let table = Table {
         path,
@@ -632,9 +669,34 @@ fn analyse(
     current: Table,
     artifact: Option<&Artifact>,
     stored: Option<Stored>,
+    logged: Option<Logged>,
     cfg: &DriftConfig,
 ) -> Result<DriftReport> {
     let mut warnings = Vec::new();
+    let (current_log, served) = match logged {
+        Some((s, p)) => (Some(s), p),
+        None => (None, None),
+    };
+    if let Some(l) = &current_log {
+        if !l.other_versions.is_empty() {
+            let list: Vec<String> = l
+                .other_versions
+                .iter()
+                .map(|o| format!("`{}` version {}: {} rows", o.id, o.version, o.rows))
+                .collect();
+            warnings.push(if l.other_versions_included {
+                format!("rows of other model versions are included (--all-versions): {}", list.join("; "))
+            } else {
+                format!("rows logged by other model versions are left out ({}); --all-versions keeps them", list.join("; "))
+            });
+        }
+        if l.unknown_predictions > 0 {
+            warnings.push(format!(
+                "{} logged predictions name a class the package does not have; they are left out of the prediction drift",
+                l.unknown_predictions
+            ));
+        }
+    }
     let (stored_predictions, stored_labels, ranges, reference_sample) = match stored {
         Some(s) => {
             if s.disagreements > 0 {
@@ -657,11 +719,15 @@ fn analyse(
     let mut prediction = None;
     let mut accuracy_check = None;
     if let Some(a) = artifact {
+        // Logged traffic carries the predictions the server made.
+        let current_predictions = || match served {
+            Some(p) => Ok(p),
+            None => predict_all(a, &current),
+        };
         let (pr, pc) = match stored_predictions {
-            Some(pr) => (pr, predict_all(a, &current)?),
+            Some(pr) => (pr, current_predictions()?),
             None => {
-                let (pr, pc) =
-                    rayon::join(|| predict_all(a, &reference), || predict_all(a, &current));
+                let (pr, pc) = rayon::join(|| predict_all(a, &reference), current_predictions);
                 (pr?, pc?)
             }
         };
@@ -829,6 +895,7 @@ fn analyse(
             path: cur_path,
             rows: cur_rows,
         },
+        current_log,
         settings: Settings {
             config: cfg.clone(),
             psi_epsilon: stats::PSI_EPSILON,

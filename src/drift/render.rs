@@ -51,6 +51,33 @@ pub fn action_text(a: Action) -> &'static str {
     }
 }
 
+/// One sentence on the served rows compared.
+fn log_text(l: &super::LogSummary) -> String {
+    let mut t = format!(
+        "{} served rows from {} request-log file(s)",
+        l.rows_used, l.files
+    );
+    if let (Some(a), Some(b)) = (&l.first, &l.last) {
+        let _ = write!(t, ", logged {a} to {b}");
+    }
+    if let Some(s) = &l.since {
+        let _ = write!(
+            t,
+            " ({} earlier rows before --since {s} left out)",
+            l.rows_before_since
+        );
+    }
+    if l.fallback_rows > 0 {
+        let _ = write!(
+            t,
+            "; {} given the fallback class (in the feature comparison, not in the prediction drift)",
+            l.fallback_rows
+        );
+    }
+    t.push('.');
+    t
+}
+
 /// (test name, statistic, p, p adjusted) of one feature.
 fn test_cells(f: &FeatureDrift) -> (&'static str, String, String, String) {
     if let Some(k) = &f.ks {
@@ -121,6 +148,9 @@ pub fn table(r: &DriftReport) -> String {
     );
     if let Some(s) = &r.reference_sample {
         let _ = writeln!(o, "reference: {}", s.note);
+    }
+    if let Some(l) = &r.current_log {
+        let _ = writeln!(o, "current: {}", log_text(l));
     }
     if let Some(p) = &r.prediction {
         let _ = writeln!(
@@ -197,6 +227,9 @@ pub fn html(r: &DriftReport) -> String {
     );
     if let Some(s) = &r.reference_sample {
         let _ = write!(o, "<p class=\"note\">{}</p>", escape(&s.note));
+    }
+    if let Some(l) = &r.current_log {
+        let _ = write!(o, "<p class=\"note\">{}</p>", escape(&log_text(l)));
     }
     let class = serde_json::to_value(r.verdict)
         .ok()

@@ -94,6 +94,12 @@ pub(super) struct Metrics {
     /// The labels of the model now served, to retire them on a reload.
     current: Mutex<Option<ModelLabels>>,
     load_seconds: Gauge<f64, AtomicU64>,
+    request_log: Family<LogOutcome, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LogOutcome {
+    outcome: &'static str,
 }
 
 /// 1 µs to about 8 s, doubling: a one-row request's stages take
@@ -120,6 +126,7 @@ impl Metrics {
         let reloads = Family::<Outcome, Counter>::default();
         let model = Family::<ModelLabels, Gauge>::default();
         let load_seconds = Gauge::<f64, AtomicU64>::default();
+        let request_log = Family::<LogOutcome, Counter>::default();
         registry.register(
             "requests",
             "Requests answered, by route and HTTP status",
@@ -167,6 +174,11 @@ impl Metrics {
             "Time to load, verify, compile and warm the package served",
             load_seconds.clone(),
         );
+        registry.register(
+            "request_log_rows",
+            "Rows sampled for --log-requests, by outcome: queued (handed to the writer), written, dropped (the queue was full or the file could not be written)",
+            request_log.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -181,7 +193,18 @@ impl Metrics {
             model,
             current: Mutex::new(None),
             load_seconds,
+            request_log,
         }
+    }
+
+    /// The request log's counters: rows queued, dropped and written.
+    pub(super) fn request_log(&self) -> (Counter, Counter, Counter) {
+        let c = |outcome| {
+            self.request_log
+                .get_or_create(&LogOutcome { outcome })
+                .clone()
+        };
+        (c("queued"), c("dropped"), c("written"))
     }
 
     /// The package now served: its name, id and version as the `model`

@@ -30,6 +30,7 @@ mod metrics;
 mod routes;
 mod rows;
 mod score;
+pub mod traffic;
 mod worker;
 
 use crate::error::{Error, Result};
@@ -41,6 +42,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+pub use traffic::LogOptions;
+use traffic::RequestLog;
 use worker::Loaded;
 
 /// What an invalid row does to its request.
@@ -90,6 +93,8 @@ pub struct Options {
     pub drain_timeout: Duration,
     /// One access-log line (JSON, on standard error) per request.
     pub access_log: bool,
+    /// A sample of the rows served, written for `drift` (see [`LogOptions`]).
+    pub request_log: Option<LogOptions>,
 }
 
 impl Options {
@@ -110,6 +115,7 @@ impl Options {
             request_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(30),
             access_log: false,
+            request_log: None,
         }
     }
 }
@@ -140,6 +146,7 @@ struct Served {
     metrics: Metrics,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    request_log: Option<RequestLog>,
 }
 
 /// Loads and verifies the package, listens, warms the package and reports
@@ -157,9 +164,12 @@ pub fn serve(options: &Options) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::io(&options.model, e))?;
-    let result = runtime.block_on(run(served, started));
+    let result = runtime.block_on(run(served.clone(), started));
     // A request still scoring after the drain timeout is not waited for.
     runtime.shutdown_timeout(Duration::from_millis(100));
+    if let Some(log) = &served.request_log {
+        log.finish();
+    }
     result
 }
 
@@ -197,13 +207,28 @@ fn open(options: &Options) -> Result<Served> {
             ),
         });
     }
+    let metrics = Metrics::new();
+    let request_log = match &options.request_log {
+        Some(l) => {
+            let (queued, dropped, written) = metrics.request_log();
+            Some(RequestLog::start(
+                l,
+                name.clone(),
+                queued,
+                dropped,
+                written,
+            )?)
+        }
+        None => None,
+    };
     Ok(Served {
         current: ArcSwap::from_pointee(loaded),
         name,
         options: options.clone(),
         ready: AtomicBool::new(false),
-        metrics: Metrics::new(),
+        metrics,
         reloading: tokio::sync::Mutex::new(()),
+        request_log,
     })
 }
 

@@ -313,7 +313,16 @@ fn score_rows(
     route: &str,
 ) -> Result<Scored, Refused> {
     let n = check_rows(s, cols)?;
-    let run = || score(loaded, s.options.strict, cols, &s.metrics, route);
+    let run = || {
+        score(
+            loaded,
+            s.options.strict,
+            cols,
+            &s.metrics,
+            route,
+            s.request_log.as_ref(),
+        )
+    };
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
     // block_in_place exists on the multi-threaded runtime only (an `app`

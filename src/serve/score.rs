@@ -7,6 +7,7 @@
 
 use super::metrics::{Metrics, Step};
 use super::rows::{bad, Cell, Refused};
+use super::traffic::{now_ms, Logged, Record, RequestLog};
 use super::worker::{with_predictor, Loaded};
 use crate::artifact::Unusual;
 use crate::data::{Request, Value};
@@ -36,14 +37,38 @@ pub(super) struct Scored {
 
 /// Scores the rows given column by column (`cols[j][r]`), counting values
 /// outside the training profile and invalid rows into `metrics` under
-/// `route`, and the time spent preprocessing and predicting.
+/// `route`, and the time spent preprocessing and predicting. With `log`, a
+/// sample of the rows (scored or given the fallback class) is handed to the
+/// request log.
 pub(super) fn score(
     loaded: &Arc<Loaded>,
     strict: bool,
     cols: &[Vec<Cell<'_>>],
     metrics: &Metrics,
     route: &str,
+    log: Option<&RequestLog>,
 ) -> Result<Scored, Refused> {
+    let shared = loaded;
+    let unix_ms = if log.is_some() { now_ms() } else { 0 };
+    let keep = |row: &[Value<'_>], fallback: bool, class: u32, proba: &[f32]| {
+        if let Some(log) = log.filter(|l| l.sample()) {
+            log.push(Record {
+                unix_ms,
+                loaded: shared.clone(),
+                fallback,
+                class,
+                proba: proba.into(),
+                values: row
+                    .iter()
+                    .map(|v| match *v {
+                        Value::Missing => Logged::Missing,
+                        Value::Number(x) => Logged::Number(x),
+                        Value::Text(t) => Logged::Text(t.into()),
+                    })
+                    .collect(),
+            });
+        }
+    };
     with_predictor(loaded, |loaded, predictor| {
         let a = &loaded.artifact;
         let schema = &a.schema;
@@ -92,13 +117,15 @@ pub(super) fn score(
                         let now = Instant::now();
                         preprocess += (now - t).as_secs_f64();
                         t = now;
-                        classes.push(predictor.predict_prepared(out));
+                        let class = predictor.predict_prepared(out);
+                        classes.push(class);
                         let now = Instant::now();
                         predict += (now - t).as_secs_f64();
                         t = now;
                         if let Some(f) = &mut flags {
                             f.push(false);
                         }
+                        keep(&row, false, class, out);
                         continue;
                     }
                     Err(e) => (e.column().unwrap_or(0), e.message(schema, None).1),
@@ -112,6 +139,7 @@ pub(super) fn score(
             out.fill(0.0);
             out[class as usize] = 1.0;
             classes.push(class);
+            keep(&row, true, class, out);
             if let Some(f) = &mut flags {
                 f.push(true);
             }
