@@ -19,8 +19,8 @@ mod score;
 pub use describe::describe;
 pub use reference::{ReferenceInfo, ReferenceSample, REFERENCE_FILE, REFERENCE_SAMPLE_ROWS};
 pub use score::{
-    predict_csv, score_csv, ColumnNotes, PredictFiles, ProfileChecks, RowOutcome, ScoreOptions,
-    ScoreSummary, Unusual,
+    predict_csv, score_csv, score_csv_with, ColumnNotes, PredictFiles, ProfileChecks, RowOutcome,
+    ScoreOptions, ScoreSummary, Unusual,
 };
 
 use crate::data::{FeatureProfile, InputSchema, Invalid, Request, Value};

@@ -41,6 +41,8 @@ pub enum RowOutcome<'a> {
         class: u32,
         /// One per class.
         proba: &'a [f32],
+        /// The row as read.
+        record: &'a csv::StringRecord,
     },
     Rejected {
         row: u64,
@@ -188,6 +190,19 @@ pub fn score_csv(
     input: &Path,
     options: ScoreOptions,
     skip_invalid: bool,
+    sink: impl FnMut(RowOutcome<'_>) -> Result<()>,
+) -> Result<ScoreSummary> {
+    score_csv_with(artifact, input, options, skip_invalid, &[], sink)
+}
+
+/// [`score_csv`], with `pass_through` columns (an id column to copy into
+/// the output) that are neither features nor extra columns.
+pub fn score_csv_with(
+    artifact: &Artifact,
+    input: &Path,
+    options: ScoreOptions,
+    skip_invalid: bool,
+    pass_through: &[&str],
     mut sink: impl FnMut(RowOutcome<'_>) -> Result<()>,
 ) -> Result<ScoreSummary> {
     let (mut rdr, header) = crate::data::open_csv(input)?;
@@ -226,7 +241,10 @@ pub fn score_csv(
     summary.extra_columns = header
         .iter()
         .filter(|h| {
-            **h != meta.target && schema.position(h).is_none() && !meta.ignored_columns.contains(h)
+            **h != meta.target
+                && schema.position(h).is_none()
+                && !meta.ignored_columns.contains(h)
+                && !pass_through.contains(&h.as_str())
         })
         .cloned()
         .collect();
@@ -362,6 +380,7 @@ pub fn score_csv(
             row,
             class,
             proba: &proba,
+            record: &record,
         })?;
     }
     if summary.rows == 0 {
@@ -381,6 +400,9 @@ pub struct PredictFiles<'a> {
     pub rejected: Option<&'a Path>,
     /// Also write one probability column per class.
     pub proba: bool,
+    /// A column of the input copied into the output after `row` (an
+    /// identifier; not a feature unless the model has it).
+    pub id_column: Option<&'a str>,
 }
 
 /// `optbench predict`: scores `files.input` into a CSV of `row,prediction`
@@ -410,7 +432,25 @@ pub fn predict_csv(
     let io_out = |e: csv::Error| Error::io(&out_name, e.into());
     let mut out = csv::Writer::from_writer(sink);
     let classes = &artifact.metadata.classes;
-    let mut header = vec!["row".to_string(), "prediction".to_string()];
+    let id = match files.id_column {
+        Some(name) => match input_header.iter().position(|h| h == name) {
+            Some(i) => Some(i),
+            None => {
+                return Err(Error::flag(
+                    "--id-column",
+                    format!(
+                        "no column `{name}` in {}; its columns are: {}",
+                        files.input.display(),
+                        input_header.join(", ")
+                    ),
+                ))
+            }
+        },
+        None => None,
+    };
+    let mut header = vec!["row".to_string()];
+    header.extend(files.id_column.map(str::to_owned));
+    header.push("prediction".to_string());
     if files.proba {
         header.extend(classes.iter().map(|c| format!("proba_{c}")));
     }
@@ -433,13 +473,19 @@ pub fn predict_csv(
     }
     // One reused buffer for the numbers: no allocation per scored row.
     let mut buf = String::new();
-    let summary = score_csv(
+    let summary = score_csv_with(
         artifact,
         files.input,
         options,
         rejected.is_some(),
+        files.id_column.as_slice(),
         |outcome| match outcome {
-            RowOutcome::Scored { row, class, proba } => {
+            RowOutcome::Scored {
+                row,
+                class,
+                proba,
+                record,
+            } => {
                 use std::fmt::Write as _;
                 if let Some(h) = header.take() {
                     out.write_record(&h).map_err(io_out)?;
@@ -447,6 +493,10 @@ pub fn predict_csv(
                 buf.clear();
                 let _ = write!(buf, "{row}");
                 out.write_field(&buf).map_err(io_out)?;
+                if let Some(i) = id {
+                    out.write_field(record.get(i).unwrap_or(""))
+                        .map_err(io_out)?;
+                }
                 out.write_field(&classes[class as usize]).map_err(io_out)?;
                 if files.proba {
                     for p in proba {

@@ -30,6 +30,10 @@ pub struct PredictArgs {
     /// Where to write `row,prediction[,proba_<class>…]`; default: standard output.
     #[arg(long, value_name = "CSV")]
     output: Option<PathBuf>,
+    /// Copy this column of the input (an identifier) into the output, after
+    /// `row`; it is not read as a feature unless the model has it.
+    #[arg(long, value_name = "COLUMN")]
+    id_column: Option<String>,
     /// Also write one probability column per class.
     #[arg(long)]
     proba: bool,
@@ -81,6 +85,7 @@ pub fn predict(args: PredictArgs) -> ExitCode {
         output: args.output.as_deref(),
         rejected: rejected.as_deref(),
         proba: args.proba,
+        id_column: args.id_column.as_deref(),
     };
     let options = ScoreOptions {
         strict: args.strict,

@@ -1,0 +1,80 @@
+//! `optbench predict --id-column`: an identifier copied from the input into
+//! the output, beside predictions that do not change because of it.
+
+use assert_cmd::Command;
+use predicates::str::contains;
+use std::path::PathBuf;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn predict() -> Command {
+    let mut c = Command::cargo_bin("optbench").unwrap();
+    c.current_dir(root()).args([
+        "predict",
+        "--model",
+        "tests/fixtures/packages/penguins-forest-10",
+        "--proba",
+    ]);
+    c
+}
+
+#[test]
+fn the_id_column_is_copied_and_the_predictions_are_unchanged() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The penguins test rows with an `id` column in front.
+    let text = std::fs::read_to_string(root().join("tests/fixtures/penguins/test.csv")).unwrap();
+    let mut with_id = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let id = if i == 0 {
+            "id".to_string()
+        } else {
+            format!("p-{i:03}")
+        };
+        with_id.push_str(&format!("{id},{line}\n"));
+    }
+    let input = tmp.path().join("with_id.csv");
+    std::fs::write(&input, with_id).unwrap();
+    let (plain, ided) = (tmp.path().join("plain.csv"), tmp.path().join("ided.csv"));
+    predict()
+        .args(["--input", "tests/fixtures/penguins/test.csv", "--output"])
+        .arg(&plain)
+        .assert()
+        .success();
+    // --strict refuses unknown columns, but not the one named as the id.
+    predict()
+        .args(["--strict", "--id-column", "id", "--input"])
+        .arg(&input)
+        .arg("--output")
+        .arg(&ided)
+        .assert()
+        .success();
+    let plain = std::fs::read_to_string(&plain).unwrap();
+    let ided = std::fs::read_to_string(&ided).unwrap();
+    assert_eq!(plain.lines().count(), 70);
+    for (i, (p, q)) in plain.lines().zip(ided.lines()).enumerate() {
+        let (p, q): (Vec<&str>, Vec<&str>) = (p.split(',').collect(), q.split(',').collect());
+        let id = if i == 0 {
+            "id".to_string()
+        } else {
+            format!("p-{i:03}")
+        };
+        assert_eq!(q[1], id);
+        assert_eq!(q[0], p[0]);
+        assert_eq!(q[2..], p[1..], "line {i}");
+    }
+
+    // A column the file does not have: the flag, the name and the columns.
+    predict()
+        .args([
+            "--id-column",
+            "key",
+            "--input",
+            "tests/fixtures/penguins/test.csv",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains("--id-column"))
+        .stderr(contains("no column `key`"));
+}
