@@ -1,5 +1,5 @@
-//! `optbench drift` end to end: verdicts and exit codes (0 no drift, 1 drift,
-//! 2 error), the files it writes, its messages, and that a failure leaves no
+//! `optbench drift` end to end: verdicts and exit codes (0 no drift, 5 drift,
+//! 6 too few rows, 1 error), the files it writes, its messages, and that a failure leaves no
 //! file behind. Data are generated here with a fixed seed.
 
 use assert_cmd::Command;
@@ -117,7 +117,7 @@ fn a_shifted_feature_is_named_and_exits_1() {
     write_csv(&c, 3000, 20, &[("amount", &shifted)], 4);
     drift(&r, &c, &out)
         .assert()
-        .code(1)
+        .code(5)
         .stdout(contains("* amount"))
         .stdout(contains(
             "verdict: DRIFT (1 of 21 features drifted: amount)",
@@ -165,7 +165,7 @@ fn a_new_category_is_counted_in_its_own_bucket() {
     drift(&r, &c, &out)
         .args(["--json"])
         .assert()
-        .code(1)
+        .code(5)
         .stdout(contains(
             "\"unseen_categories\": [\n        \"purple\"\n      ]",
         ));
@@ -209,7 +209,7 @@ fn a_small_window_gets_a_warning_not_a_verdict() {
     write_csv(&c, 40, 2, &[("x", &far)], 8);
     drift(&r, &c, &out)
         .assert()
-        .code(0)
+        .code(6)
         .stdout(contains("verdict: insufficient data"))
         .stdout(contains(
             "warning: the window is too small to judge: 1000 reference and 40 current rows",
@@ -255,12 +255,17 @@ fn penguins_train_against_itself_has_no_drift_and_reads_categories() {
 
 /// Asserts exit 2, the message, and that no report file was written.
 fn fails(cmd: &mut Command, out: &Path, message: &str) {
-    cmd.assert().code(2).stderr(contains(message));
+    fails_with(1, cmd, out, message);
+}
+
+/// `code` 1 for an error, 2 for a usage error (clap's).
+fn fails_with(code: i32, cmd: &mut Command, out: &Path, message: &str) {
+    cmd.assert().code(code).stderr(contains(message));
     assert!(!out.join("drift.json").exists() && !out.join("drift.html").exists());
 }
 
 #[test]
-fn bad_input_names_the_file_column_or_flag_exits_2_and_writes_nothing() {
+fn bad_input_names_the_file_column_or_flag_exits_1_and_writes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (r, c, out) = (
         tmp.path().join("r.csv"),
@@ -305,7 +310,8 @@ fn bad_input_names_the_file_column_or_flag_exits_2_and_writes_nothing() {
         &out,
         "--alpha: expected a probability",
     );
-    fails(
+    fails_with(
+        2,
         drift(&r, &c, &out).args(["--correction", "holm"]),
         &out,
         "invalid value 'holm' for '--correction",
@@ -401,7 +407,7 @@ fn with_a_model_predictions_and_accuracy_are_compared_and_the_schema_checked() {
         .args(["--target", "label", "--model"])
         .arg(&model)
         .assert()
-        .code(1)
+        .code(5)
         .stdout(contains("retrain now"));
     let j = report(&out);
     assert_eq!(j["recommendation"]["action"], "retrain_now");
@@ -524,7 +530,7 @@ fn without_a_reference_the_package_sample_is_the_reference() {
         .args(["--target", "label", "--model"])
         .arg(&model)
         .assert()
-        .code(1);
+        .code(5);
     // The sample is the training file, value for value: the same figures.
     let (s, f) = (report(&stored), report(&file));
     assert_eq!(s["reference_sample"]["training_rows"], n);
@@ -573,7 +579,7 @@ fn without_a_reference_the_package_sample_is_the_reference() {
         .arg("--out")
         .arg(&stored)
         .assert()
-        .code(1)
+        .code(5)
         .stdout(contains("retrain now"));
 
     // A sample that was altered is refused, naming the file.

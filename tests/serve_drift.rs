@@ -55,7 +55,7 @@ fn drift(current: &Path, out: &Path, extra: &[&str]) -> (i32, Json, String) {
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     let code = o.status.code().unwrap();
-    let report = if code == 2 {
+    let report = if code == 1 {
         Json::Null
     } else {
         serde_json::from_str(&std::fs::read_to_string(out.join("drift.json")).unwrap()).unwrap()
@@ -152,9 +152,9 @@ fn served_rows_are_logged_and_drift_reads_them() {
         "{out}"
     );
 
-    // The shifted traffic: the two edited features are flagged, exit 1.
+    // The shifted traffic: the two edited features are flagged, exit 5.
     let (code, r, out) = drift(&shifted, &tmp.path().join("d-shifted"), &[]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 5, "{out}");
     assert_eq!(r["current_log"]["fallback_rows"], 1);
     assert_eq!(r["current_log"]["rows_used"], n + 1);
     let predicted: u64 = r["prediction"]["predicted_current"]
@@ -187,7 +187,7 @@ fn served_rows_are_logged_and_drift_reads_them() {
     send(&server, |_, _| {});
     assert!(server.terminate().success());
     let (code, r, out) = drift(&shifted, &tmp.path().join("d-other"), &[]);
-    assert_eq!(code, 1, "{out}");
+    assert_eq!(code, 5, "{out}");
     assert_eq!(r["current_log"]["rows_used"], n + 1);
     assert_eq!(r["current_log"]["other_versions"][0]["rows"], n);
     assert_eq!(r["current_log"]["other_versions"][0]["id"], "boost-20/int8");
@@ -201,7 +201,7 @@ fn served_rows_are_logged_and_drift_reads_them() {
         &tmp.path().join("d-late"),
         &["--since", "2999-01-01"],
     );
-    assert_eq!(code, 2, "{out}");
+    assert_eq!(code, 1, "{out}");
     assert!(out.contains("no rows to compare"), "{out}");
     assert!(!tmp.path().join("d-late/drift.json").exists());
     // --since on a file is refused.
@@ -210,7 +210,7 @@ fn served_rows_are_logged_and_drift_reads_them() {
         &tmp.path().join("d-file"),
         &["--since", "2026-01-01"],
     );
-    assert_eq!(code, 2, "{out}");
+    assert_eq!(code, 1, "{out}");
     assert!(out.contains("--since"), "{out}");
 }
 

@@ -1,14 +1,12 @@
-//! `optbench drift`: exit 0 no drift (or too little data to judge), 1 drift
-//! found, 2 error — so cron and CI can act on it.
+//! `optbench drift`: exit 0 no drift, 5 drift found, 6 too few rows to
+//! judge, 1 error — so cron and CI can act on it.
 
+use super::{fail, EXIT_DRIFT, EXIT_TOO_FEW_ROWS};
 use optbench::drift::render;
 use optbench::drift::stats::Correction;
 use optbench::drift::{detect, write_report, DriftConfig, DriftInputs, LogFilter, Verdict};
 use std::path::PathBuf;
 use std::process::ExitCode;
-
-pub const EXIT_DRIFT: u8 = 1;
-pub const EXIT_DRIFT_ERROR: u8 = 2;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum CorrectionArg {
@@ -29,7 +27,8 @@ enum CorrectionArg {
 A feature is flagged when its corrected p-value (KS for numeric, chi-square for
 categorical columns) is below --alpha AND PSI >= --psi-moderate or JS >= --js-threshold.
 
-Exit codes: 0 no drift (or too few rows to judge: see the warning); 1 drift found; 2 error.")]
+Exit codes: 0 no drift; 5 drift found; 6 too few rows to judge (the figures are written,
+see the warning); 1 error; 2 usage error.")]
 pub struct DriftArgs {
     /// The data the model was trained on (or a trusted past window). Without
     /// it, --model's package is the reference: the sample of its training
@@ -106,11 +105,6 @@ pub struct DriftArgs {
         allow_negative_numbers = true
     )]
     js_threshold: f64,
-}
-
-fn fail(e: &optbench::Error) -> ExitCode {
-    eprintln!("error: {e}");
-    ExitCode::from(EXIT_DRIFT_ERROR)
 }
 
 pub fn execute(args: DriftArgs) -> ExitCode {
@@ -203,6 +197,7 @@ pub fn execute(args: DriftArgs) -> ExitCode {
     }
     match report.verdict {
         Verdict::Drift => ExitCode::from(EXIT_DRIFT),
-        Verdict::NoDrift | Verdict::InsufficientData => ExitCode::SUCCESS,
+        Verdict::InsufficientData => ExitCode::from(EXIT_TOO_FEW_ROWS),
+        Verdict::NoDrift => ExitCode::SUCCESS,
     }
 }

@@ -1,9 +1,10 @@
 //! Command-line interface: clap definitions, progress bars and exit codes.
 //!
-//! Exit codes: 0 success; 1 an error (bad input, I/O); 2 a usage error
-//! (clap); 3 `run` finished but no candidate fits the budget.
-//! `drift` has its own, for cron and CI: 0 no drift (or too few rows to
-//! judge), 1 drift found, 2 any error (usage errors included).
+//! Exit codes, one table for every subcommand (README, "Exit codes"): 0
+//! success; 1 an error (bad input, I/O; the message names the file, line
+//! and column, or the flag); 2 a usage error (clap); from 3 up, a finished
+//! job whose result asks for action, each with its own code so that cron
+//! and CI can tell them apart.
 
 mod drift;
 mod export;
@@ -18,9 +19,17 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 pub const EXIT_ERROR: u8 = 1;
+/// `run`, `import`: no candidate fits the budget (the report is written).
 pub const EXIT_NOTHING_FITS: u8 = 3;
 /// `run --serve-check`: fits in process, not as served.
 pub const EXIT_SERVED_OVER_BUDGET: u8 = 4;
+/// `drift`: drift found.
+pub const EXIT_DRIFT: u8 = 5;
+/// `drift`: too few rows to judge (the figures are written).
+pub const EXIT_TOO_FEW_ROWS: u8 = 6;
+/// `predict`: more rows rejected than `--max-rejected` allows (every row,
+/// by default).
+pub const EXIT_REJECTED: u8 = 7;
 
 #[derive(Parser)]
 #[command(
@@ -40,7 +49,7 @@ enum Command {
     /// the report and package the chosen model.
     Run(run::RunArgs),
     /// Compare current data with a reference: which features drifted, how
-    /// much, and whether to retrain (exit 0 no drift, 1 drift, 2 error).
+    /// much, and whether to retrain (exit 0 no drift, 5 drift, 6 too few rows).
     Drift(drift::DriftArgs),
     /// Score a CSV file with a saved model package (validated against its schema).
     Predict(package::PredictArgs),

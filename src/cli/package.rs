@@ -1,6 +1,6 @@
 //! The commands that work on a saved package: `predict`, `inspect`, `bench`.
 
-use super::{fail, EXIT_ERROR};
+use super::{fail, EXIT_ERROR, EXIT_REJECTED};
 use optbench::artifact::{describe, predict_csv, Artifact, PredictFiles, ScoreOptions};
 use optbench::measure::{MeasureSettings, Nanos, MIN_CALLS_FOR_P99};
 use optbench::progress::{Progress, Silent};
@@ -19,7 +19,8 @@ column or an infinite value is an error naming the row, line and column (with
 use, values far outside the training range and categories never seen in training are
 counted and reported; --strict refuses them.
 
-Exit codes: 0 every row scored (or rejected into the rejected file); 1 error.")]
+Exit codes: 0 rows scored (the rejected ones in the rejected file); 7 more rows rejected
+than --max-rejected (by default: every row); 1 error; 2 usage error.")]
 pub struct PredictArgs {
     /// The package folder (`<out>/model` of `optbench run`).
     #[arg(long, value_name = "DIR")]
@@ -44,6 +45,10 @@ pub struct PredictArgs {
     /// Write invalid rows to the rejected file and go on, instead of stopping at the first.
     #[arg(long)]
     skip_invalid: bool,
+    /// With --skip-invalid: exit 7 when more rows than this are rejected
+    /// (default: only when every row is).
+    #[arg(long, value_name = "N", requires = "skip_invalid")]
+    max_rejected: Option<u64>,
     /// The rejected-rows file (with --skip-invalid); default: `<output>.rejected.csv`.
     #[arg(long, value_name = "CSV", requires = "skip_invalid")]
     rejected: Option<PathBuf>,
@@ -148,6 +153,22 @@ pub fn predict(args: PredictArgs) -> ExitCode {
                 String::new()
             }
         );
+    }
+    let too_many = match args.max_rejected {
+        Some(n) => summary.rejected > n,
+        None => summary.scored == 0,
+    };
+    if too_many {
+        eprintln!(
+            "error: {} of {} rows rejected ({}); exit {EXIT_REJECTED}",
+            summary.rejected,
+            summary.rows,
+            args.max_rejected.map_or_else(
+                || "every row".to_string(),
+                |n| format!("more than --max-rejected {n}")
+            )
+        );
+        return ExitCode::from(EXIT_REJECTED);
     }
     ExitCode::SUCCESS
 }

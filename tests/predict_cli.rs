@@ -1,5 +1,6 @@
-//! `optbench predict --id-column`: an identifier copied from the input into
-//! the output, beside predictions that do not change because of it.
+//! `optbench predict`: `--id-column` (an identifier copied from the input
+//! into the output, beside predictions that do not change because of it)
+//! and the exit code for rejected rows.
 
 use assert_cmd::Command;
 use predicates::str::contains;
@@ -77,4 +78,53 @@ fn the_id_column_is_copied_and_the_predictions_are_unchanged() {
         .code(1)
         .stderr(contains("--id-column"))
         .stderr(contains("no column `key`"));
+}
+
+#[test]
+fn too_many_rejected_rows_exit_7() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/penguins/test.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // The header, one good row and two with text in `bill_length_mm`.
+    let bad = |l: &str| {
+        let mut f: Vec<String> = l.split(',').map(str::to_owned).collect();
+        f[2] = "long".into();
+        f.join(",")
+    };
+    let input = tmp.path().join("rows.csv");
+    std::fs::write(
+        &input,
+        format!(
+            "{}\n{}\n{}\n{}\n",
+            lines[0],
+            lines[1],
+            bad(lines[2]),
+            bad(lines[3])
+        ),
+    )
+    .unwrap();
+    let all_bad = tmp.path().join("bad.csv");
+    std::fs::write(&all_bad, format!("{}\n{}\n", lines[0], bad(lines[2]))).unwrap();
+    let out = tmp.path().join("p.csv");
+    let run = |input: &PathBuf, extra: &[&str]| {
+        let mut c = predict();
+        c.arg("--input")
+            .arg(input)
+            .arg("--output")
+            .arg(&out)
+            .arg("--skip-invalid")
+            .args(extra);
+        c.assert()
+    };
+    run(&input, &[]).code(0);
+    run(&input, &["--max-rejected", "2"]).code(0);
+    run(&input, &["--max-rejected", "1"])
+        .code(7)
+        .stderr(contains(
+            "2 of 3 rows rejected (more than --max-rejected 1)",
+        ));
+    // Every row rejected is a failure, not "scored 0 of 1 rows".
+    run(&all_bad, &[]).code(7).stderr(contains("every row"));
+    // The files are still written: the rejected rows are in theirs.
+    assert!(tmp.path().join("p.rejected.csv").exists());
 }
