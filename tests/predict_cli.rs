@@ -128,3 +128,38 @@ fn too_many_rejected_rows_exit_7() {
     // The files are still written: the rejected rows are in theirs.
     assert!(tmp.path().join("p.rejected.csv").exists());
 }
+
+#[test]
+fn a_near_miss_header_or_another_delimiter_gets_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/penguins/test.csv")).unwrap();
+    let case = tmp.path().join("case.csv");
+    std::fs::write(&case, text.replacen("bill_length_mm", "Bill Length mm", 1)).unwrap();
+    predict()
+        .arg("--input")
+        .arg(&case)
+        .assert()
+        .code(1)
+        .stderr(contains("missing column `bill_length_mm`"))
+        .stderr(contains("did you mean `Bill Length mm`?"));
+    let typo = tmp.path().join("typo.csv");
+    std::fs::write(
+        &typo,
+        text.replacen("flipper_length_mm", "fliper_length_mm", 1),
+    )
+    .unwrap();
+    predict()
+        .arg("--input")
+        .arg(&typo)
+        .assert()
+        .code(1)
+        .stderr(contains("did you mean `fliper_length_mm`?"));
+    let semi = tmp.path().join("semi.csv");
+    std::fs::write(&semi, text.replace(',', ";")).unwrap();
+    predict()
+        .arg("--input")
+        .arg(&semi)
+        .assert()
+        .code(1)
+        .stderr(contains("the file looks semicolon-separated"));
+}

@@ -218,7 +218,7 @@ pub fn score_csv_with(
                 return Err(Error::data(
                     input,
                     format!(
-                    "missing column `{}` ({}), which the model needs; the model's columns are: {}",
+                    "missing column `{}` ({}), which the model needs; the model's columns are: {}{}",
                     f.name,
                     f.kind,
                     schema
@@ -226,7 +226,8 @@ pub fn score_csv_with(
                         .iter()
                         .map(|f| f.name.as_str())
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    crate::data::column_hint(&f.name, &header)
                 ),
                 ))
             }

@@ -158,7 +158,10 @@ fn read_with_schema(
             _ => {
                 return Err(Error::data(
                     path,
-                    format!("missing column `{n}`, which the training data has"),
+                    format!(
+                        "missing column `{n}`, which the training data has{}",
+                        column_hint(n, &header)
+                    ),
                 ))
             }
         }
@@ -342,11 +345,55 @@ fn target_column(path: &Path, header: &[String], target: &str) -> Result<usize> 
         Error::data(
             path,
             format!(
-                "no target column `{target}`; columns are: {}",
-                header.join(", ")
+                "no target column `{target}`; columns are: {}{}",
+                header.join(", "),
+                column_hint(target, header)
             ),
         )
     })
+}
+
+/// What to add to a "missing column `wanted`" message about a file whose
+/// header is `header`: a header that reads as one column holding another
+/// delimiter (a `;`- or tab-separated file), or a column whose name differs
+/// only in case, spacing or a typo ("did you mean"); empty otherwise.
+pub fn column_hint(wanted: &str, header: &[impl AsRef<str>]) -> String {
+    if let [only] = header {
+        let only = only.as_ref();
+        for (d, name) in [(';', "semicolon"), ('\t', "tab"), ('|', "pipe")] {
+            if only.contains(d) {
+                return format!(
+                    "; the header reads as one column `{only}`: the file looks {name}-separated, and optbench reads comma-separated files (save it as CSV with commas)"
+                );
+            }
+        }
+    }
+    let norm = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_whitespace() && *c != '_' && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    let w = norm(wanted);
+    let close = header
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|h| *h != wanted)
+        .map(|h| {
+            let n = norm(h);
+            let d = if n == w {
+                0
+            } else {
+                strsim::levenshtein(&n, &w)
+            };
+            (d, h)
+        })
+        .filter(|&(d, _)| d <= (w.chars().count() / 4).max(1))
+        .min_by_key(|&(d, _)| d);
+    match close {
+        Some((_, h)) => format!("; did you mean `{h}`?"),
+        None => String::new(),
+    }
 }
 
 /// A column is numeric when every present cell is a finite number and

@@ -11,6 +11,7 @@ mod profile;
 mod schema;
 mod synthetic;
 
+pub use self::csv::column_hint;
 pub(crate) use self::csv::csv_error;
 pub use self::csv::{
     open_csv, read_csv, read_csv_with_schema, read_header, read_rows_with_schema, ColumnType,

@@ -654,9 +654,17 @@ fn check_columns(reference: &Table, current: &Table) -> Result<()> {
             return Err(Error::data(
                 &current.path,
                 format!(
-                    "missing column `{}`, which the reference {} has",
+                    "missing column `{}`, which the reference {} has{}",
                     c.name,
-                    reference.path.display()
+                    reference.path.display(),
+                    crate::data::column_hint(
+                        &c.name,
+                        &current
+                            .columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                    )
                 ),
             ));
         }

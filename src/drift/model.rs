@@ -15,9 +15,16 @@ pub(super) fn check_schema(a: &Artifact, t: &Table, model: &Path) -> Result<()> 
             return Err(Error::data(
                 &t.path,
                 format!(
-                    "missing column `{}`, which the model {} needs",
+                    "missing column `{}`, which the model {} needs{}",
                     f.name,
-                    model.display()
+                    model.display(),
+                    crate::data::column_hint(
+                        &f.name,
+                        &t.columns
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                    )
                 ),
             ));
         }

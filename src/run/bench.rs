@@ -104,7 +104,11 @@ pub fn cold_start_probe(dir: &std::path::Path, input: &std::path::Path) -> Resul
         let j = header.iter().position(|h| *h == f.name).ok_or_else(|| {
             Error::data(
                 input,
-                format!("missing column `{}`, which the model needs", f.name),
+                format!(
+                    "missing column `{}`, which the model needs{}",
+                    f.name,
+                    crate::data::column_hint(&f.name, &header)
+                ),
             )
         })?;
         fields.push(record[j].to_string());
