@@ -465,3 +465,41 @@ fn help_lists_the_flags_and_exit_codes() {
         .stdout(contains("[alias: --tolerance]"))
         .stdout(contains("Exit codes: 0 a model was chosen"));
 }
+
+#[test]
+fn completions_and_man_pages_come_from_the_flags() {
+    for (shell, marker) in [
+        ("bash", "_optbench()"),
+        ("zsh", "#compdef optbench"),
+        ("fish", "complete -c optbench"),
+    ] {
+        let out = optbench().args(["completions", shell]).output().unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains(marker), "{shell}: {text:.200}");
+        // A flag added to a subcommand shows in its completion.
+        assert!(text.contains("--log-requests"), "{shell}");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man");
+    optbench()
+        .args(["man", "--out"])
+        .arg(&dir)
+        .assert()
+        .success()
+        .stdout(contains("wrote 12 man pages"));
+    let drift = std::fs::read_to_string(dir.join("optbench-drift.1")).unwrap();
+    assert!(
+        drift.starts_with(".ie") || drift.contains(".TH"),
+        "{drift:.200}"
+    );
+    assert!(
+        drift.contains("optbench drift") && drift.contains("\\-\\-since"),
+        "{drift:.400}"
+    );
+    optbench()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(contains("invalid value 'tcsh'"));
+}

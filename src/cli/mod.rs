@@ -15,7 +15,7 @@ mod progress;
 mod run;
 mod serve;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 pub const EXIT_ERROR: u8 = 1;
@@ -72,6 +72,18 @@ enum Command {
     Export(export::ExportArgs),
     /// Measure, optimize and package a model trained elsewhere (ONNX), like optbench's own.
     Import(import::ImportArgs),
+    /// Print a shell completion script (e.g. `optbench completions bash >
+    /// ~/.local/share/bash-completion/completions/optbench`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write man pages (optbench.1 and one per subcommand) into a folder.
+    Man {
+        /// Folder to write into (created if needed).
+        #[arg(long, value_name = "DIR", default_value = "man")]
+        out: std::path::PathBuf,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -95,7 +107,46 @@ pub fn main() -> ExitCode {
         }
         Command::Export(args) => export::execute(args),
         Command::Import(args) => import::execute(args),
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            clap_complete::generate(shell, &mut cmd, "optbench", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Command::Man { out } => match man_pages(&out) {
+            Ok(n) => {
+                println!("wrote {n} man pages into {}", out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
     }
+}
+
+/// `optbench.1` and `optbench-<command>.1` for every visible subcommand,
+/// each written atomically; the number written.
+fn man_pages(out: &std::path::Path) -> Result<usize, optbench::Error> {
+    let cmd = Cli::command();
+    let mut pages = vec![("optbench.1".to_string(), clap_mangen::Man::new(cmd.clone()))];
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("optbench-{}", sub.get_name());
+        let bin = format!("optbench {}", sub.get_name());
+        let page = clap_mangen::Man::new(sub.clone().bin_name(bin)).title(name.clone());
+        pages.push((format!("{name}.1"), page));
+    }
+    std::fs::create_dir_all(out).map_err(|e| optbench::Error::Io {
+        path: out.into(),
+        source: e,
+    })?;
+    for (file, page) in &pages {
+        let mut text = Vec::new();
+        let path = out.join(file);
+        page.render(&mut text).map_err(|e| optbench::Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        optbench::fsutil::write_atomic(&path, &text)?;
+    }
+    Ok(pages.len())
 }
 
 /// Prints an error the way every subcommand does.
