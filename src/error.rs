@@ -37,7 +37,7 @@ pub enum Error {
     #[error("training candidate `{candidate}`: {message}")]
     Train { candidate: String, message: String },
     /// A saved model package is damaged, foreign or from a newer format.
-    #[error("artifact {}: {message}", path.display())]
+    #[error("package {}: {message}", path.display())]
     Artifact { path: PathBuf, message: String },
     /// A row given for prediction does not match the model's input schema.
     #[error("row {row}, column `{column}`: {message}")]

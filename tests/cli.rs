@@ -503,3 +503,132 @@ fn completions_and_man_pages_come_from_the_flags() {
         .code(2)
         .stderr(contains("invalid value 'tcsh'"));
 }
+
+/// `--json` prints what the command found, machine-readable, on standard
+/// output; `-` is standard input or output wherever a file is read or
+/// written; `inspect` takes `--model` as the others do.
+#[test]
+fn json_output_and_dash_for_standard_streams() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let o = optbench()
+        .args(["run", "--json", "--config"])
+        .arg(tiny())
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let printed: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(printed, results(&out), "run --json prints results.json");
+    let model = out.join("model");
+
+    let pkg = "tests/fixtures/packages/penguins-forest-10";
+    let test = "tests/fixtures/penguins/test.csv";
+    let o = optbench()
+        .args([
+            "bench",
+            "--json",
+            "--calls",
+            "2000",
+            "--cold-start",
+            "1",
+            "--model",
+            pkg,
+            "--data",
+            test,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let b: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(b["rows"], 69);
+    assert!(
+        b["stages"]["end_to_end"]["p99_upper_ns"].as_u64().unwrap() > 0,
+        "{b}"
+    );
+    assert_eq!(b["cold_start"]["processes"], 1);
+
+    // predict: stdin in, stdout out, bit for bit the file's predictions.
+    let file = tmp.path().join("p.csv");
+    optbench()
+        .args([
+            "predict", "--proba", "--model", pkg, "--input", test, "--output",
+        ])
+        .arg(&file)
+        .assert()
+        .success();
+    let piped = optbench()
+        .args([
+            "predict", "--proba", "--model", pkg, "--input", "-", "--output", "-",
+        ])
+        .write_stdin(std::fs::read(root().join(test)).unwrap())
+        .output()
+        .unwrap();
+    assert!(piped.status.success());
+    assert_eq!(
+        String::from_utf8(piped.stdout).unwrap(),
+        std::fs::read_to_string(&file).unwrap()
+    );
+    assert!(!root().join("-").exists(), "`-` is not a file name");
+    let o = optbench()
+        .args([
+            "predict", "--json", "--model", pkg, "--input", test, "--output",
+        ])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let s: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        (s["scored"].as_u64(), s["model"].as_str()),
+        (Some(69), Some("forest-10"))
+    );
+    optbench()
+        .args(["predict", "--json", "--model", pkg, "--input", test])
+        .assert()
+        .code(1)
+        .stderr(contains("--json"));
+
+    // export to standard output: the same bytes as to a file.
+    let onnx = tmp.path().join("m.onnx");
+    optbench()
+        .args(["export", "--model"])
+        .arg(&model)
+        .arg("--output")
+        .arg(&onnx)
+        .assert()
+        .success();
+    let o = optbench()
+        .args(["export", "--output", "-", "--model"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert_eq!(o.stdout, std::fs::read(&onnx).unwrap());
+
+    // drift reads standard input; inspect takes --model.
+    optbench()
+        .args([
+            "drift",
+            "--target",
+            "species",
+            "--reference",
+            "tests/fixtures/penguins/train.csv",
+            "--current",
+            "-",
+            "--out",
+        ])
+        .arg(tmp.path().join("drift"))
+        .write_stdin(std::fs::read(root().join("tests/fixtures/penguins/train.csv")).unwrap())
+        .assert()
+        .code(0)
+        .stdout(contains("verdict: no drift"));
+    let a = optbench()
+        .args(["inspect", "--model", pkg])
+        .output()
+        .unwrap();
+    let b = optbench().args(["inspect", pkg]).output().unwrap();
+    assert!(a.status.success());
+    assert_eq!(a.stdout, b.stdout);
+    assert!(!String::from_utf8(a.stdout).unwrap().contains("rustc rustc"));
+}

@@ -18,7 +18,7 @@ pub fn describe(m: &Metadata) -> String {
             .map_or_else(String::new, |t| format!(" by {t}"));
         let _ = writeln!(o, "derived    from {parent}{transform}");
     }
-    let _ = writeln!(o, "params     {}", m.model.params);
+    let _ = writeln!(o, "params     {}", pairs(&m.model.params));
     let _ = writeln!(
         o,
         "created    {} by optbench {} (package format {})",
@@ -29,7 +29,7 @@ pub fn describe(m: &Metadata) -> String {
         "trained on {} rows, SHA-256 {}",
         m.training_data.rows, m.training_data.sha256
     );
-    let _ = writeln!(o, "source     {}", m.training_data.source);
+    let _ = writeln!(o, "source     {}", pairs(&m.training_data.source));
     let _ = writeln!(
         o,
         "target     {} — classes: {}",
@@ -112,13 +112,53 @@ pub fn describe(m: &Metadata) -> String {
         "file       {} ({} bytes, zstd level {}), SHA-256 {}",
         m.model_file.name, m.model_file.bytes, m.model_file.zstd_level, m.model_file.sha256
     );
+    match &m.reference_sample {
+        Some(r) => {
+            let _ = writeln!(
+                o,
+                "reference  {} ({} bytes): {} of {} training rows and held-out predictions, for `optbench drift --model`",
+                r.file, r.bytes, r.rows, r.training_rows
+            );
+        }
+        None => {
+            let _ = writeln!(
+                o,
+                "reference  none stored: `optbench drift` needs --reference"
+            );
+        }
+    }
     let versions: Vec<String> = m
         .crate_versions
         .iter()
-        .map(|(k, v)| format!("{k} {v}"))
+        // The compiler's version string already starts with its name.
+        .map(|(k, v)| {
+            if v.starts_with(&format!("{k} ")) {
+                v.clone()
+            } else {
+                format!("{k} {v}")
+            }
+        })
         .collect();
     let _ = writeln!(o, "built with {}", versions.join(", "));
     o
+}
+
+/// A JSON object as `key value, …` for a person (nested values as JSON,
+/// strings without quotes, null as `none`); anything else as JSON.
+fn pairs(v: &serde_json::Value) -> String {
+    let scalar = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "none".into(),
+        other => other.to_string(),
+    };
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => m
+            .iter()
+            .map(|(k, v)| format!("{k} {}", scalar(v)))
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => scalar(other),
+    }
 }
 
 fn fmt_num(v: f64) -> String {

@@ -162,13 +162,17 @@ pub fn execute(args: DriftArgs) -> ExitCode {
             ),
         });
     }
+    let (current, _stdin) = match super::Stdin::resolve(&args.current) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
     let inputs = DriftInputs {
         logs: LogFilter {
             since_ms,
             all_versions: args.all_versions,
         },
         reference: args.reference.as_deref(),
-        current: &args.current,
+        current: &current,
         target: args.target.as_deref(),
         model: args.model.as_deref(),
     };

@@ -54,29 +54,52 @@ pub fn execute(args: ExportArgs) -> ExitCode {
             &artifact.metadata.classes,
         )
     };
-    let written = graph.and_then(|m| write_onnx(&args.output, &m));
+    // `-` is standard output: the ONNX bytes, piped on (the note goes to
+    // standard error).
+    let to_stdout = args.output.as_os_str() == "-";
+    let written = graph.and_then(|m| {
+        if to_stdout {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(&optbench::onnx::encode(&m))
+                .and_then(|()| out.flush())
+                .map_err(|e| optbench::Error::Io {
+                    path: "<stdout>".into(),
+                    source: e,
+                })
+        } else {
+            write_onnx(&args.output, &m)
+        }
+    });
     if let Err(e) = written {
         return fail(&e);
     }
+    let say = |line: String| {
+        if to_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
     let classes = &artifact.metadata.classes;
     if args.model_only {
-        println!(
+        say(format!(
             "wrote {} (the model alone: {}; input `features`, {} preprocessed values -> {} classes: {})",
             args.output.display(),
             artifact.model().describe(),
             artifact.model().n_features(),
             classes.len(),
             classes.join(", ")
-        );
+        ));
     } else {
-        println!(
+        say(format!(
             "wrote {} (pipeline + {}; inputs: {} columns -> {} classes: {})",
             args.output.display(),
             artifact.model().describe(),
             artifact.schema.features.len(),
             classes.len(),
             classes.join(", ")
-        );
+        ));
     }
     ExitCode::SUCCESS
 }

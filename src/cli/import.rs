@@ -73,9 +73,14 @@ pub struct ImportArgs {
     /// Print only errors and the chosen model's id.
     #[arg(long, short)]
     quiet: bool,
+    /// Print results.json to standard output instead of the summary (no
+    /// progress bars).
+    #[arg(long)]
+    json: bool,
 }
 
-pub fn execute(args: ImportArgs) -> ExitCode {
+pub fn execute(mut args: ImportArgs) -> ExitCode {
+    args.quiet |= args.json;
     let overrides = Overrides {
         budget_ms: args.budget_ms,
         metric: args.metric,
@@ -123,7 +128,7 @@ pub fn execute(args: ImportArgs) -> ExitCode {
     let bars = Bars::new();
     let progress: &dyn Progress = if args.quiet { &Silent } else { &bars };
     match run_imported(&plan, external, &data, progress) {
-        Ok(outcome) => super::run::report_outcome(&outcome, &plan.out, args.quiet),
+        Ok(outcome) => super::run::report_outcome(&outcome, &plan.out, args.quiet, args.json),
         Err(e) => {
             progress.finish_stage();
             fail(&e)

@@ -149,6 +149,38 @@ fn man_pages(out: &std::path::Path) -> Result<usize, optbench::Error> {
     Ok(pages.len())
 }
 
+/// Standard input saved to a temporary file, for a `-` where a CSV is read
+/// (the readers go over a file more than once: header first, then rows);
+/// removed when dropped.
+pub(crate) struct Stdin(std::path::PathBuf);
+
+impl Stdin {
+    /// `path` itself, or for `-` standard input saved under a temporary name
+    /// (kept alive by the returned guard).
+    pub(crate) fn resolve(
+        path: &std::path::Path,
+    ) -> Result<(std::path::PathBuf, Option<Stdin>), optbench::Error> {
+        if path.as_os_str() != "-" {
+            return Ok((path.to_path_buf(), None));
+        }
+        let tmp = std::env::temp_dir().join(format!("optbench-stdin-{}.csv", std::process::id()));
+        let io = |e| optbench::Error::Io {
+            path: "<stdin>".into(),
+            source: e,
+        };
+        let mut file = std::fs::File::create(&tmp).map_err(io)?;
+        let guard = Stdin(tmp.clone());
+        std::io::copy(&mut std::io::stdin().lock(), &mut file).map_err(io)?;
+        Ok((tmp, Some(guard)))
+    }
+}
+
+impl Drop for Stdin {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Prints an error the way every subcommand does.
 pub(crate) fn fail(e: &optbench::Error) -> ExitCode {
     eprintln!("error: {e}");

@@ -31,6 +31,11 @@ pub struct PredictArgs {
     /// Where to write `row,prediction[,proba_<class>…]`; default: standard output.
     #[arg(long, value_name = "CSV")]
     output: Option<PathBuf>,
+    /// Print the summary (rows scored and rejected, per-column notes,
+    /// accuracy) as JSON on standard output; the predictions then need
+    /// --output FILE.
+    #[arg(long)]
+    json: bool,
     /// Copy this column of the input (an identifier) into the output, after
     /// `row`; it is not read as a feature unless the model has it.
     #[arg(long, value_name = "COLUMN")]
@@ -62,7 +67,19 @@ pub struct PredictArgs {
     range_margin: f64,
 }
 
-pub fn predict(args: PredictArgs) -> ExitCode {
+pub fn predict(mut args: PredictArgs) -> ExitCode {
+    // `-` is standard output, as everywhere.
+    if args.output.as_deref() == Some(Path::new("-")) {
+        args.output = None;
+    }
+    if args.json && args.output.is_none() {
+        return fail(&optbench::Error::Flag {
+            flag: "--json".into(),
+            message:
+                "the summary goes to standard output: write the predictions with --output FILE"
+                    .into(),
+        });
+    }
     if !(args.range_margin.is_finite() && args.range_margin >= 0.0) {
         return fail(&optbench::Error::Flag {
             flag: "--range-margin".into(),
@@ -85,8 +102,12 @@ pub fn predict(args: PredictArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
+    let (input, _stdin) = match super::Stdin::resolve(&args.input) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
     let files = PredictFiles {
-        input: &args.input,
+        input: &input,
         output: args.output.as_deref(),
         rejected: rejected.as_deref(),
         proba: args.proba,
@@ -158,6 +179,22 @@ pub fn predict(args: PredictArgs) -> ExitCode {
         Some(n) => summary.rejected > n,
         None => summary.scored == 0,
     };
+    if args.json {
+        let mut j = serde_json::to_value(&summary).unwrap_or_default();
+        if let Some(o) = j.as_object_mut() {
+            o.insert("model".into(), artifact.metadata.model.id.clone().into());
+            o.insert("accuracy".into(), summary.accuracy().into());
+            o.insert(
+                "output".into(),
+                args.output.as_ref().map(|p| p.display().to_string()).into(),
+            );
+            o.insert(
+                "rejected_file".into(),
+                rejected.as_ref().map(|p| p.display().to_string()).into(),
+            );
+        }
+        println!("{j:#}");
+    }
     if too_many {
         eprintln!(
             "error: {} of {} rows rejected ({}); exit {EXIT_REJECTED}",
@@ -185,19 +222,23 @@ fn rejected_path(out: &Path) -> PathBuf {
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
   optbench inspect reports/latest/model
-  optbench inspect reports/latest/model --json")]
+  optbench inspect --model reports/latest/model --json")]
 pub struct InspectArgs {
-    /// The package folder.
-    #[arg(value_name = "DIR")]
-    model: PathBuf,
+    /// The package folder (or --model DIR, as the other subcommands take it).
+    #[arg(value_name = "DIR", required_unless_present = "model_flag")]
+    model: Option<PathBuf>,
+    #[arg(long = "model", value_name = "DIR", conflicts_with = "model")]
+    model_flag: Option<PathBuf>,
     /// Print metadata.json (verified) instead of the summary.
     #[arg(long)]
     json: bool,
 }
 
 pub fn inspect(args: InspectArgs) -> ExitCode {
+    // clap requires one of the two.
+    let model = args.model.or(args.model_flag).unwrap_or_default();
     // Loading verifies the package: a damaged one is reported, not described.
-    let artifact = match Artifact::load(&args.model) {
+    let artifact = match Artifact::load(&model) {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
@@ -241,9 +282,13 @@ pub struct BenchArgs {
     /// Print only the figures.
     #[arg(long, short)]
     quiet: bool,
+    /// Print the figures as JSON (nanoseconds) instead of the table.
+    #[arg(long)]
+    json: bool,
 }
 
-pub fn bench(args: BenchArgs) -> ExitCode {
+pub fn bench(mut args: BenchArgs) -> ExitCode {
+    args.quiet |= args.json;
     if cfg!(debug_assertions) && !args.quiet {
         eprintln!("warning: this is a debug build; latency figures are not representative (use cargo run --release)");
     }
@@ -277,36 +322,7 @@ pub fn bench(args: BenchArgs) -> ExitCode {
     };
     let l = &b.latency;
     let s = &l.subjects[0];
-    println!(
-        "{} rows, served as {}; {} timed calls per path",
-        b.rows,
-        l.stages.request.describe(),
-        s.end_to_end.calls
-    );
-    println!(
-        "{:<12} {:>12} {:>12} {:>12} {:>12}",
-        "stage", "p50", "p95", "p99", "p99 bound"
-    );
-    for (name, st) in [
-        ("validate", &l.stages.validate),
-        ("preprocess", &l.stages.preprocess),
-        ("model", &s.model_only),
-        ("end-to-end", &s.end_to_end),
-    ] {
-        println!(
-            "{:<12} {:>12} {:>12} {:>12} {:>12}",
-            name,
-            st.p50.to_string(),
-            st.p95.to_string(),
-            st.p99.to_string(),
-            st.p99_upper.to_string()
-        );
-    }
-    println!(
-        "timer overhead {} (subtracted); package load {}",
-        l.overhead.p50, b.load
-    );
-    if args.cold_start > 0 {
+    let cold = if args.cold_start > 0 {
         let runs = match std::env::current_exe()
             .map_err(|e| optbench::Error::Measure(format!("cannot find this program: {e}")))
             .and_then(|exe| {
@@ -319,12 +335,78 @@ pub fn bench(args: BenchArgs) -> ExitCode {
             v.sort_unstable();
             (Nanos(v[v.len() / 2]), Nanos(v[v.len() - 1]))
         };
-        let (load50, loadmax) = stat(runs.iter().map(|r| r.0.load.0).collect());
-        let (first50, firstmax) = stat(runs.iter().map(|r| r.0.first_prediction.0).collect());
-        let (wall50, wallmax) = stat(runs.iter().map(|r| r.1 .0).collect());
+        Some((
+            runs.len(),
+            stat(runs.iter().map(|r| r.0.load.0).collect()),
+            stat(runs.iter().map(|r| r.0.first_prediction.0).collect()),
+            stat(runs.iter().map(|r| r.1 .0).collect()),
+        ))
+    } else {
+        None
+    };
+    let stages = [
+        ("validate", &l.stages.validate),
+        ("preprocess", &l.stages.preprocess),
+        ("model", &s.model_only),
+        ("end_to_end", &s.end_to_end),
+    ];
+    if args.json {
+        let mut stage_map = serde_json::Map::new();
+        for (name, st) in stages {
+            stage_map.insert(
+                name.into(),
+                serde_json::json!({
+                    "p50_ns": st.p50.0, "p95_ns": st.p95.0, "p99_ns": st.p99.0,
+                    "p99_upper_ns": st.p99_upper.0,
+                }),
+            );
+        }
+        let j = serde_json::json!({
+            "rows": b.rows,
+            "request_form": l.stages.request.describe(),
+            "timed_calls": s.end_to_end.calls,
+            "stages": stage_map,
+            "timer_overhead_ns": l.overhead.p50.0,
+            "load_ns": b.load.0,
+            "cold_start": cold.map(|(n, load, first, wall)| serde_json::json!({
+                "processes": n,
+                "load_ns": {"median": load.0 .0, "max": load.1 .0},
+                "first_prediction_ns": {"median": first.0 .0, "max": first.1 .0},
+                "process_ns": {"median": wall.0 .0, "max": wall.1 .0},
+            })),
+            "accuracy": b.accuracy,
+            "recorded_accuracy": b.recorded_accuracy,
+        });
+        println!("{j:#}");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "{} rows, served as {}; {} timed calls per path",
+        b.rows,
+        l.stages.request.describe(),
+        s.end_to_end.calls
+    );
+    println!(
+        "{:<12} {:>12} {:>12} {:>12} {:>12}",
+        "stage", "p50", "p95", "p99", "p99 bound"
+    );
+    for (name, st) in stages {
         println!(
-            "cold start in {} fresh processes (median / max): load {load50} / {loadmax}, first prediction {first50} / {firstmax}, whole process {wall50} / {wallmax}",
-            runs.len()
+            "{:<12} {:>12} {:>12} {:>12} {:>12}",
+            name.replace('_', "-"),
+            st.p50.to_string(),
+            st.p95.to_string(),
+            st.p99.to_string(),
+            st.p99_upper.to_string()
+        );
+    }
+    println!(
+        "timer overhead {} (subtracted); package load {}",
+        l.overhead.p50, b.load
+    );
+    if let Some((n, (load50, loadmax), (first50, firstmax), (wall50, wallmax))) = cold {
+        println!(
+            "cold start in {n} fresh processes (median / max): load {load50} / {loadmax}, first prediction {first50} / {firstmax}, whole process {wall50} / {wallmax}"
         );
     }
     if let Some(acc) = b.accuracy {

@@ -82,9 +82,14 @@ pub struct RunArgs {
     /// Print only errors and the chosen model's id.
     #[arg(long, short)]
     quiet: bool,
+    /// Print results.json to standard output instead of the summary (no
+    /// progress bars).
+    #[arg(long)]
+    json: bool,
 }
 
-pub fn execute(args: RunArgs) -> ExitCode {
+pub fn execute(mut args: RunArgs) -> ExitCode {
+    args.quiet |= args.json;
     let serve_check = match args.serve_check.map(|rate| {
         let positive = |flag: &str, v: f64| {
             if v.is_finite() && v > 0.0 && v < 1e7 {
@@ -137,7 +142,7 @@ pub fn execute(args: RunArgs) -> ExitCode {
             return fail(&e);
         }
     };
-    let code = report_outcome(&outcome, &plan.out, args.quiet);
+    let code = report_outcome(&outcome, &plan.out, args.quiet, args.json);
     let Some((rate, seconds)) = serve_check else {
         return code;
     };
@@ -156,13 +161,24 @@ pub fn execute(args: RunArgs) -> ExitCode {
     let Some(s) = &outcome.results.served else {
         return code;
     };
+    if args.json {
+        // results.json again, now with its `served` section.
+        print_json(&outcome.results);
+    }
     let bound = s
         .p99_upper_us
         .map_or("–".to_string(), |b| format!("{b:.0} µs"));
-    println!(
+    let say = |line: String| {
+        if args.json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(format!(
         "served at {rate}/s: p50 {:.0} µs, p99 {:.0} µs (bound {bound}); in process: p50 {:.1} µs, p99 bound {:.1} µs; {} errors, {} timeouts",
         s.p50_us, s.p99_us, s.in_process_p50_us, s.in_process_p99_upper_us, s.errors, s.timeouts
-    );
+    ));
     if s.within_budget {
         code
     } else {
@@ -176,14 +192,18 @@ pub fn execute(args: RunArgs) -> ExitCode {
     }
 }
 
-/// Prints what a run (or an import) found and gives its exit code.
+/// Prints what a run (or an import) found — `results.json` itself with
+/// `json` — and gives its exit code.
 pub(super) fn report_outcome(
     outcome: &optbench::run::Outcome,
     out: &std::path::Path,
     quiet: bool,
+    json: bool,
 ) -> ExitCode {
     let r = &outcome.results;
-    if quiet {
+    if json {
+        print_json(r);
+    } else if quiet {
         if let Some(c) = &r.chosen {
             println!("{c}");
         }
@@ -202,6 +222,15 @@ pub(super) fn report_outcome(
         }
         ExitCode::from(EXIT_NOTHING_FITS)
     }
+}
+
+/// The results as `results.json` holds them.
+fn print_json(r: &RunResults) {
+    // Plain data with string keys: serialisation cannot fail.
+    println!(
+        "{}",
+        serde_json::to_string_pretty(r).expect("results serialise")
+    );
 }
 
 fn kib(n: u64) -> String {
