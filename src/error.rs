@@ -24,6 +24,14 @@ pub enum Error {
         column: String,
         message: String,
     },
+    /// A line of a data file broken as a whole (the wrong number of fields,
+    /// not UTF-8), whatever its columns hold.
+    #[error("{}, line {line}: {message}", path.display())]
+    Line {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
     /// A problem with a data file as a whole (no target column, too few rows…).
     #[error("{}: {message}", path.display())]
     Data { path: PathBuf, message: String },

@@ -121,7 +121,7 @@ fn bad_training_data_and_configs_are_refused_clearly() {
         &f,
         "label",
         1,
-        "ragged.csv, line 3, column `*`: expected 3 fields like the header, found 2",
+        "ragged.csv, line 3: the line has 2 field(s) where the header has 3",
     );
     let f = write(d, "dup.csv", b"a,a,label\n1,2,p\n");
     add(
@@ -145,7 +145,7 @@ fn bad_training_data_and_configs_are_refused_clearly() {
         &f,
         "label",
         1,
-        "utf8.csv, line 3, column `*`: the line is not valid UTF-8",
+        "utf8.csv, line 3: the line is not valid UTF-8",
     );
     let f = write(d, "good.csv", good.as_bytes());
     add(
@@ -462,8 +462,7 @@ fn bad_rows_flags_and_damaged_packages_are_refused_clearly() {
         name: "ragged row",
         args: predict(&f, &[]),
         code: 1,
-        message: "ragged.csv, line 2, column `*`: expected 7 fields like the header, found 3"
-            .into(),
+        message: "ragged.csv, line 2: the line has 3 field(s) where the header has 7".into(),
     });
     let good = write(
         d,

@@ -163,3 +163,57 @@ fn a_near_miss_header_or_another_delimiter_gets_a_hint() {
         .code(1)
         .stderr(contains("the file looks semicolon-separated"));
 }
+
+/// One broken line in a batch (the wrong number of fields, not UTF-8) is
+/// one rejected row under --skip-invalid, not the end of the job.
+#[test]
+fn broken_lines_are_rejected_rows_and_scoring_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/penguins/test.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let mut bytes = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        match i {
+            3 => bytes.extend_from_slice(b"Adelie,Dream,39.5"),
+            5 => {
+                bytes.extend_from_slice(l.replacen("Dream", "Dr", 1).as_bytes());
+                bytes.extend_from_slice(b"\xff");
+            }
+            _ => bytes.extend_from_slice(l.as_bytes()),
+        }
+        bytes.push(b'\n');
+    }
+    let input = tmp.path().join("broken.csv");
+    std::fs::write(&input, &bytes).unwrap();
+    let out = tmp.path().join("p.csv");
+    // Without --skip-invalid: the line is named, as a whole.
+    predict()
+        .arg("--input")
+        .arg(&input)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "broken.csv, line 4: the line has 3 field(s) where the header has 8",
+        ));
+    predict()
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&out)
+        .arg("--skip-invalid")
+        .assert()
+        .success()
+        .stderr(contains("scored 67 of 69 rows"));
+    let rejected = std::fs::read_to_string(tmp.path().join("p.rejected.csv")).unwrap();
+    let rows: Vec<&str> = rejected.lines().collect();
+    assert_eq!(rows.len(), 3, "{rejected}");
+    assert!(
+        rows[1].starts_with("3,4,,\"the line has 3 field(s)"),
+        "{}",
+        rows[1]
+    );
+    assert!(rows[1].ends_with(",Adelie,Dream,39.5"), "{}", rows[1]);
+    assert!(rows[2].contains("not valid UTF-8"), "{}", rows[2]);
+    let scored = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(scored.lines().count(), 68);
+}

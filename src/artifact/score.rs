@@ -205,7 +205,9 @@ pub fn score_csv_with(
     pass_through: &[&str],
     mut sink: impl FnMut(RowOutcome<'_>) -> Result<()>,
 ) -> Result<ScoreSummary> {
-    let (mut rdr, header) = crate::data::open_csv(input)?;
+    // Flexible: a line with the wrong number of fields is one bad row,
+    // rejected like the others under `skip_invalid`.
+    let (mut rdr, header) = crate::data::open_csv_with(input, true)?;
     let meta = &artifact.metadata;
     let schema = &artifact.schema;
     let mut summary = ScoreSummary::default();
@@ -267,20 +269,61 @@ pub fn score_csv_with(
     let mut predictor: Predictor<'_> = artifact.predictor();
     let mut proba = vec![0.0f32; artifact.compiled().n_classes()];
     let mut record = csv::StringRecord::new();
+    let mut bytes;
     let numeric = schema.is_numeric();
     let mut numbers: Vec<f64> = Vec::with_capacity(schema.len());
     loop {
-        match rdr.read_record(&mut record) {
+        // The last row's buffer, reused: no allocation per row.
+        bytes = std::mem::take(&mut record).into_byte_record();
+        match rdr.read_byte_record(&mut bytes) {
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => return Err(csv_error(input, e)),
         }
-        if record.iter().all(str::is_empty) {
+        if bytes.iter().all(<[u8]>::is_empty) {
             continue;
         }
         summary.rows += 1;
         let row = summary.rows;
-        let line = record.position().map_or(0, |p| p.line());
+        let line = bytes.position().map_or(0, |p| p.line());
+        // A line broken as a whole: the wrong number of fields, or not
+        // UTF-8. Its fields go to the rejected file as well as they read.
+        let broken = if bytes.len() != header.len() {
+            Some(crate::data::fields_message(bytes.len(), header.len()))
+        } else {
+            match csv::StringRecord::from_byte_record(std::mem::take(&mut bytes)) {
+                Ok(r) => {
+                    record = r;
+                    None
+                }
+                Err(e) => {
+                    bytes = e.into_byte_record();
+                    Some("the line is not valid UTF-8".to_string())
+                }
+            }
+        };
+        if let Some(reason) = broken {
+            if !skip_invalid {
+                return Err(Error::Line {
+                    path: input.into(),
+                    line,
+                    message: reason,
+                });
+            }
+            summary.rejected += 1;
+            let lossy: csv::StringRecord = bytes
+                .iter()
+                .map(|f| String::from_utf8_lossy(f).into_owned())
+                .collect();
+            sink(RowOutcome::Rejected {
+                row,
+                line,
+                column: String::new(),
+                reason,
+                record: &lossy,
+            })?;
+            continue;
+        }
         // Borrows the record, so one small vector per row.
         let values: Vec<Value<'_>> = file_cols
             .iter()
@@ -466,7 +509,11 @@ pub fn predict_csv(
         .transpose()?;
     let rej_name = files.rejected.map(Path::to_path_buf).unwrap_or_default();
     let io_rej = |e: csv::Error| Error::io(&rej_name, e.into());
-    let mut rejected = rejected_file.as_mut().map(csv::Writer::from_writer);
+    // Flexible: a line broken as a whole keeps the fields it had, more or
+    // fewer than the header's.
+    let mut rejected = rejected_file
+        .as_mut()
+        .map(|f| csv::WriterBuilder::new().flexible(true).from_writer(f));
     if let Some(r) = rejected.as_mut() {
         let mut h = vec!["row", "line", "column", "reason"];
         h.extend(input_header.iter().map(String::as_str));

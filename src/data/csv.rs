@@ -265,9 +265,17 @@ impl<R: std::io::BufRead> std::io::Read for CrlfToLf<R> {
 /// Opens `path` the way every optbench reader does (cells trimmed) and
 /// checks its header: not empty, every column named, no name twice.
 pub fn open_csv(path: &Path) -> Result<(CsvReader, Vec<String>)> {
+    open_csv_with(path, false)
+}
+
+/// [`open_csv`]; a `flexible` reader hands over lines with the wrong number
+/// of fields instead of failing on them (for a caller that sets such lines
+/// aside).
+pub fn open_csv_with(path: &Path, flexible: bool) -> Result<(CsvReader, Vec<String>)> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
+        .flexible(flexible)
         .trim(csv::Trim::All)
         .from_reader(CrlfToLf::new(std::io::BufReader::new(file)));
     let header: Vec<String> = rdr
@@ -545,22 +553,27 @@ fn parse_number(cell: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// Why a line with `found` fields where the header has `expected` is broken.
+pub(crate) fn fields_message(found: usize, expected: usize) -> String {
+    format!(
+        "the line has {found} field(s) where the header has {expected} (a stray delimiter, a missing one or an unbalanced quote?)"
+    )
+}
+
 pub(crate) fn csv_error(path: &Path, e: csv::Error) -> Error {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
             pos,
             expected_len,
             len,
-        } => Error::Cell {
+        } => Error::Line {
             path: path.into(),
             line: pos.as_ref().map_or(0, |p| p.line()),
-            column: "*".into(),
-            message: format!("expected {expected_len} fields like the header, found {len}"),
+            message: fields_message(*len as usize, *expected_len as usize),
         },
-        csv::ErrorKind::Utf8 { pos, .. } => Error::Cell {
+        csv::ErrorKind::Utf8 { pos, .. } => Error::Line {
             path: path.into(),
             line: pos.as_ref().map_or(0, |p| p.line()),
-            column: "*".into(),
             message: "the line is not valid UTF-8".into(),
         },
         csv::ErrorKind::Io(_) => {
@@ -714,7 +727,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("line 3") && e.contains("expected 3 fields"),
+            e.contains("line 3: the line has 2 field(s) where the header has 3"),
             "{e}"
         );
         let e = read_csv(f.path(), "label", &ColumnTypes::new())

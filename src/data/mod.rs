@@ -12,10 +12,10 @@ mod schema;
 mod synthetic;
 
 pub use self::csv::column_hint;
-pub(crate) use self::csv::csv_error;
+pub(crate) use self::csv::{csv_error, fields_message};
 pub use self::csv::{
-    open_csv, read_csv, read_csv_with_schema, read_header, read_rows_with_schema, ColumnType,
-    ColumnTypes, CrlfToLf, CsvReader, CsvTable,
+    open_csv, open_csv_with, read_csv, read_csv_with_schema, read_header, read_rows_with_schema,
+    ColumnType, ColumnTypes, CrlfToLf, CsvReader, CsvTable,
 };
 pub use profile::{profile, CategoryCount, FeatureProfile, Quantile, PROFILE_QUANTILES};
 pub use schema::{
