@@ -179,7 +179,7 @@ def import_package(onnx_path, quantize, name, test=None, target="label"):
     with open(cfg, "w") as f:
         f.write(f"[optimize]\nquantize = {json.dumps(quantize)}\n\n[select]\nbudget_ms = 1000\n")
     out = os.path.join(ARGS.out, name)
-    r = subprocess.run([ARGS.optbench, "import", onnx_path, "--data", test or TEST, "--target",
+    r = subprocess.run([ARGS.optbench, "import", onnx_path, "--test", test or TEST, "--target",
                         target, "--config", cfg, "--out", out, "--quiet"],
                        check=True, capture_output=True, text=True)
     return os.path.join(out, "model"), r.stdout.strip()

@@ -635,3 +635,56 @@ fn json_output_and_dash_for_standard_streams() {
     assert_eq!(a.stdout, b.stdout);
     assert!(!String::from_utf8(a.stdout).unwrap().contains("rustc rustc"));
 }
+
+/// `-q` on every subcommand that talks: only errors, warnings and the
+/// result.
+#[test]
+fn quiet_prints_only_the_result() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pkg = "tests/fixtures/packages/penguins-forest-10";
+    let test = "tests/fixtures/penguins/test.csv";
+    let o = optbench()
+        .args(["predict", "-q", "--model", pkg, "--input", test, "--output"])
+        .arg(tmp.path().join("p.csv"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(o.stdout.is_empty() && o.stderr.is_empty(), "{o:?}");
+    let o = optbench()
+        .args([
+            "drift",
+            "-q",
+            "--target",
+            "species",
+            "--reference",
+            test,
+            "--current",
+            test,
+            "--out",
+        ])
+        .arg(tmp.path().join("d"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("verdict: insufficient data — keep monitoring"),
+        "{text}"
+    );
+    let o = optbench()
+        .args(["export", "-q", "--model", pkg, "--output"])
+        .arg(tmp.path().join("m.onnx"))
+        .output()
+        .unwrap();
+    assert!(o.status.success() && o.stdout.is_empty(), "{o:?}");
+    assert!(tmp.path().join("m.onnx").exists());
+    for command in ["serve", "loadtest", "run", "import", "bench"] {
+        let help = optbench().args([command, "--help"]).output().unwrap();
+        assert!(
+            String::from_utf8(help.stdout)
+                .unwrap()
+                .contains("-q, --quiet"),
+            "{command}"
+        );
+    }
+}

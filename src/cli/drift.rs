@@ -58,6 +58,9 @@ pub struct DriftArgs {
     /// Print drift.json to stdout instead of the table.
     #[arg(long)]
     json: bool,
+    /// Print only the verdict and the recommendation (and warnings).
+    #[arg(long, short)]
+    quiet: bool,
     /// Label column: left out of the feature comparison (default with
     /// --model: the package's target column, when a file has it).
     #[arg(long, value_name = "COLUMN")]
@@ -188,6 +191,16 @@ pub fn execute(args: DriftArgs) -> ExitCode {
         println!(
             "{}",
             serde_json::to_string_pretty(&report).expect("report serialises")
+        );
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+    } else if args.quiet {
+        println!(
+            "verdict: {} — {}: {}",
+            render::verdict_text(report.verdict),
+            render::action_text(report.recommendation.action),
+            report.recommendation.reason
         );
         for w in &report.warnings {
             eprintln!("warning: {w}");

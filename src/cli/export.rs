@@ -30,12 +30,15 @@ pub struct ExportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "onnx")]
     format: Format,
-    /// File to write.
+    /// File to write; `-` is standard output.
     #[arg(long, value_name = "FILE")]
     output: PathBuf,
     /// Only the model, taking the preprocessed feature vector.
     #[arg(long)]
     model_only: bool,
+    /// Print only errors (not the line saying what was written).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 pub fn execute(args: ExportArgs) -> ExitCode {
@@ -75,9 +78,9 @@ pub fn execute(args: ExportArgs) -> ExitCode {
         return fail(&e);
     }
     let say = |line: String| {
-        if to_stdout {
+        if to_stdout && !args.quiet {
             eprintln!("{line}");
-        } else {
+        } else if !args.quiet {
             println!("{line}");
         }
     };

@@ -13,20 +13,20 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  optbench import forest.onnx --data test.csv --target label --budget-ms 1
-  optbench import gbm.onnx --data test.csv --train train.csv --target y --config configs/default.toml
+  optbench import forest.onnx --test test.csv --target label --budget-ms 1
+  optbench import gbm.onnx --test test.csv --train train.csv --target y --config configs/default.toml
 
 The ONNX file holds one TreeEnsembleClassifier, TreeEnsembleRegressor (binary
 boosting) or LinearClassifier (as skl2onnx writes scikit-learn forests, trees,
 gradient boosting and logistic regression, ZipMap on or off, and as
 onnxmltools writes XGBoost and LightGBM classifiers), either
 - on one float input, optionally behind an Imputer and a Scaler (a
-  SimpleImputer → StandardScaler Pipeline): the columns of --data other than
+  SimpleImputer → StandardScaler Pipeline): the columns of --test other than
   the target are its inputs, in file order; or
 - on one input per column (float or string [N, 1], as skl2onnx converts a
   ColumnTransformer of SimpleImputer → StandardScaler on numeric columns and
   SimpleImputer(missing_values=\"\") → OneHotEncoder on categorical ones):
-  --data must have those columns (by name, any order) and the target.
+  --test must have those columns (by name, any order) and the target.
 The file's preprocessing becomes the package's. Where the file's splits send
 missing values to their true branch (LightGBM's), a value every split on the
 feature sends the same way stands in for a missing one, or the splits are
@@ -39,9 +39,10 @@ pub struct ImportArgs {
     /// The ONNX model file.
     #[arg(value_name = "MODEL.onnx")]
     model: PathBuf,
-    /// Labelled rows to measure it on (its test set).
-    #[arg(long, value_name = "CSV")]
-    data: PathBuf,
+    /// Labelled rows to measure it on (its test set); `--data` is the
+    /// older spelling.
+    #[arg(long, value_name = "CSV", alias = "data")]
+    test: PathBuf,
     /// The rows it was trained on (for depth pruning and distillation).
     #[arg(long, value_name = "CSV")]
     train: Option<PathBuf>,
@@ -121,7 +122,7 @@ pub fn execute(mut args: ImportArgs) -> ExitCode {
         preprocessing: imported.preprocessing,
     };
     let data = ImportData {
-        test: args.data,
+        test: args.test,
         train: args.train,
         target: args.target,
     };

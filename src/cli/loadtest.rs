@@ -37,6 +37,9 @@ pick instead. The server's own stages are then not known.
 Exit codes: 0 measured; 1 error.")]
 #[command(group = clap::ArgGroup::new("target").required(true).args(["model", "url"]))]
 pub struct LoadtestArgs {
+    /// Print only errors (not the per-step lines nor where the files went).
+    #[arg(long, short)]
+    quiet: bool,
     /// The package folder: served, and the source of the request rows.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
@@ -199,12 +202,15 @@ fn options(mut args: LoadtestArgs) -> Result<Options, optbench::Error> {
         stop_p99: secs("--stop-p99-ms", args.stop_p99_ms)? / 1000,
         server_threads: args.server_threads,
         out: args.out,
+        quiet: args.quiet,
     })
 }
 
 pub fn execute(args: LoadtestArgs) -> ExitCode {
+    let quiet = args.quiet;
     let result = options(args).and_then(|o| loadtest(&o).map(|b| (o, b)));
     match result {
+        Ok(_) if quiet => ExitCode::SUCCESS,
         Ok((o, _)) => {
             println!(
                 "wrote {} (serve_bench.json, serve_bench.svg, serve_bench.html)",

@@ -31,6 +31,9 @@ pub struct PredictArgs {
     /// Where to write `row,prediction[,proba_<class>…]`; default: standard output.
     #[arg(long, value_name = "CSV")]
     output: Option<PathBuf>,
+    /// Print only errors and warnings (not the rows-scored and accuracy lines).
+    #[arg(long, short)]
+    quiet: bool,
     /// Print the summary (rows scored and rejected, per-column notes,
     /// accuracy) as JSON on standard output; the predictions then need
     /// --output FILE.
@@ -121,7 +124,12 @@ pub fn predict(mut args: PredictArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e),
     };
-    eprintln!(
+    let say = |line: String| {
+        if !args.quiet {
+            eprintln!("{line}");
+        }
+    };
+    say(format!(
         "scored {} of {} rows with {}{}",
         summary.scored,
         summary.rows,
@@ -129,13 +137,13 @@ pub fn predict(mut args: PredictArgs) -> ExitCode {
         args.output
             .as_ref()
             .map_or_else(String::new, |p| format!(" → {}", p.display()))
-    );
+    ));
     if summary.rejected > 0 {
-        eprintln!(
+        say(format!(
             "rejected {} rows → {}",
             summary.rejected,
             rejected.as_deref().unwrap_or(Path::new("-")).display()
-        );
+        ));
     }
     if !summary.extra_columns.is_empty() {
         eprintln!(
@@ -160,7 +168,7 @@ pub fn predict(mut args: PredictArgs) -> ExitCode {
         }
     }
     if let Some(acc) = summary.accuracy() {
-        eprintln!(
+        say(format!(
             "accuracy {:.4} on {} labelled rows (`{}` column){}",
             acc,
             summary.labelled,
@@ -173,7 +181,7 @@ pub fn predict(mut args: PredictArgs) -> ExitCode {
             } else {
                 String::new()
             }
-        );
+        ));
     }
     let too_many = match args.max_rejected {
         Some(n) => summary.rejected > n,
@@ -258,18 +266,19 @@ pub fn inspect(args: InspectArgs) -> ExitCode {
 
 #[derive(clap::Args)]
 #[command(after_help = "Examples:
-  optbench bench --model reports/latest/model --data test.csv
+  optbench bench --model reports/latest/model --input test.csv
 
-Times validate → preprocess → predict on every row of --data, single rows, one thread,
+Times validate → preprocess → predict on every row of --input, single rows, one thread,
 as `optbench run` does (warm-up, interleaved rounds, timer overhead subtracted), and
-the package's load time. With the target column in --data, also the accuracy.")]
+the package's load time. With the target column in --input, also the accuracy.")]
 pub struct BenchArgs {
     /// The package folder.
     #[arg(long, value_name = "DIR")]
     model: PathBuf,
-    /// Rows to time (the package's columns; the target column is optional).
-    #[arg(long, value_name = "CSV")]
-    data: PathBuf,
+    /// Rows to time (the package's columns; the target column is optional);
+    /// `--data` is the older spelling.
+    #[arg(long, value_name = "CSV", alias = "data")]
+    input: PathBuf,
     /// Timed calls per path.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     calls: usize,
@@ -309,7 +318,7 @@ pub fn bench(mut args: BenchArgs) -> ExitCode {
     let progress: &dyn Progress = if args.quiet { &Silent } else { &bars };
     let b = match optbench::run::bench_artifact(
         &args.model,
-        &args.data,
+        &args.input,
         &settings,
         args.seed,
         progress,
@@ -326,7 +335,7 @@ pub fn bench(mut args: BenchArgs) -> ExitCode {
         let runs = match std::env::current_exe()
             .map_err(|e| optbench::Error::Measure(format!("cannot find this program: {e}")))
             .and_then(|exe| {
-                optbench::run::cold_starts(&exe, &args.model, &args.data, args.cold_start)
+                optbench::run::cold_starts(&exe, &args.model, &args.input, args.cold_start)
             }) {
             Ok(r) => r,
             Err(e) => return fail(&e),

@@ -108,6 +108,10 @@ pub struct ServeArgs {
     /// error; `warn` only warnings and errors.
     #[arg(long, value_name = "LEVEL", default_value = "warn", value_parser = ["warn", "info"])]
     log: String,
+    /// Print only errors and warnings (not the listening, ready and reload
+    /// lines; --port-file and /v2/health/ready still tell when it is up).
+    #[arg(long, short)]
+    quiet: bool,
     /// Write a sample of the rows served (cells as read, prediction,
     /// probabilities, time, model id and version, fallback flag) to rotating
     /// newline-delimited JSON files in DIR, for `optbench drift --current DIR`.
@@ -174,6 +178,7 @@ pub fn execute(args: ServeArgs) -> ExitCode {
         request_timeout,
         drain_timeout,
         access_log: args.log == "info",
+        quiet: args.quiet,
         request_log: args.log_requests.map(|dir| {
             let d = LogOptions::new(dir);
             LogOptions {

@@ -71,6 +71,8 @@ pub struct Options {
     pub server_threads: usize,
     /// Where the report goes.
     pub out: PathBuf,
+    /// No line per rate step on standard error.
+    pub quiet: bool,
 }
 
 /// The server's own handling of one step's requests, from its `/metrics`
@@ -206,7 +208,8 @@ fn run_series(
             let p99 = client.latency.map_or(f64::INFINITY, |l| l.p99_us);
             let clean = client.errors == 0 && client.timeouts == 0;
             let within = clean && p99 <= options.stop_p99.as_secs_f64() * 1e6;
-            eprintln!(
+            if !options.quiet {
+                eprintln!(
                 "{rows} row(s)/request at {rate} requests/s: p50 {:.0} µs, p99 {:.0} µs, achieved {:.0}/s, {} errors, {} timeouts",
                 client.latency.map_or(f64::NAN, |l| l.p50_us),
                 p99,
@@ -214,6 +217,7 @@ fn run_series(
                 client.errors,
                 client.timeouts
             );
+            }
             steps.push(Measured { client, server });
             if within {
                 knee = Some(rate);

@@ -45,6 +45,7 @@ pub fn serve_check(outcome: &mut Outcome, out: &Path, rate: f64, duration: Durat
         stop_p99: Duration::from_secs(10),
         server_threads: 0,
         out: out.join("serve_check"),
+        quiet: true,
     })?;
     let step = bench
         .series

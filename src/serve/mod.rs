@@ -95,6 +95,8 @@ pub struct Options {
     pub access_log: bool,
     /// A sample of the rows served, written for `drift` (see [`LogOptions`]).
     pub request_log: Option<LogOptions>,
+    /// No listening, ready or reload lines on standard output.
+    pub quiet: bool,
 }
 
 impl Options {
@@ -116,6 +118,7 @@ impl Options {
             drain_timeout: Duration::from_secs(30),
             access_log: false,
             request_log: None,
+            quiet: false,
         }
     }
 }
@@ -246,7 +249,9 @@ async fn run(served: Arc<Served>, started: Instant) -> Result<()> {
     if let Some(path) = &options.port_file {
         crate::fsutil::write_atomic(path, format!("{bound}\n").as_bytes())?;
     }
-    println!("listening on http://{bound}; warming up");
+    if !options.quiet {
+        println!("listening on http://{bound}; warming up");
+    }
     let app = routes::router(served.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app)
@@ -289,6 +294,9 @@ async fn warm_then_ready(s: Arc<Served>, bound: SocketAddr, started: Instant) {
         loaded.load_seconds + warm_seconds,
     );
     s.ready.store(true, Ordering::SeqCst);
+    if s.options.quiet {
+        return;
+    }
     println!(
         "serving `{}` version {} on http://{bound}: POST http://{bound}/v2/models/{}/infer, POST http://{bound}/predict; ready in {} ms",
         s.name,
@@ -377,12 +385,14 @@ async fn reload(s: Arc<Served>) -> std::result::Result<Reloaded, String> {
         s.current.store(Arc::new(loaded));
         s.metrics.serving(&s.name, &id, &version, seconds);
         s.metrics.reload(true);
-        println!(
-            "reloaded `{}`: version {} → {version} (id `{id}`) in {} ms",
-            s.name,
-            previous.version,
-            (seconds * 1e3).round()
-        );
+        if !s.options.quiet {
+            println!(
+                "reloaded `{}`: version {} → {version} (id `{id}`) in {} ms",
+                s.name,
+                previous.version,
+                (seconds * 1e3).round()
+            );
+        }
         Ok(Reloaded {
             previous: previous.version.clone(),
             version,
