@@ -639,7 +639,7 @@ fn json_output_and_dash_for_standard_streams() {
 /// `-q` on every subcommand that talks: only errors, warnings and the
 /// result.
 #[test]
-fn quiet_prints_only_the_result() {
+fn quiet_prints_only_the_result_and_verbose_more() {
     let tmp = tempfile::tempdir().unwrap();
     let pkg = "tests/fixtures/packages/penguins-forest-10";
     let test = "tests/fixtures/penguins/test.csv";
@@ -678,6 +678,35 @@ fn quiet_prints_only_the_result() {
         .unwrap();
     assert!(o.status.success() && o.stdout.is_empty(), "{o:?}");
     assert!(tmp.path().join("m.onnx").exists());
+    // -v: what was resolved or noticed along the way, on standard error.
+    let o = optbench()
+        .args(["predict", "-v", "--model", pkg, "--input", test, "--output"])
+        .arg(tmp.path().join("p.csv"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(
+        err.contains("unseen categories") && err.contains("flipper_length_mm"),
+        "{err}"
+    );
+    let o = optbench()
+        .args(["run", "-v", "-q", "--config"])
+        .arg(tiny())
+        .arg("--out")
+        .arg(tmp.path().join("run"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8(o.stderr).unwrap();
+    assert!(err.contains("candidates logreg, tree-d3"), "{err}");
+    for command in ["serve", "run", "import", "predict"] {
+        let help = optbench().args([command, "--help"]).output().unwrap();
+        assert!(
+            String::from_utf8(help.stdout)
+                .unwrap()
+                .contains("-v, --verbose"),
+            "{command}"
+        );
+    }
     for command in ["serve", "loadtest", "run", "import", "bench"] {
         let help = optbench().args([command, "--help"]).output().unwrap();
         assert!(

@@ -78,6 +78,9 @@ pub struct ImportArgs {
     /// progress bars).
     #[arg(long)]
     json: bool,
+    /// Also print the settings the import resolved before it starts.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 pub fn execute(mut args: ImportArgs) -> ExitCode {
@@ -95,6 +98,9 @@ pub fn execute(mut args: ImportArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
+    if args.verbose {
+        super::run::print_plan(&plan);
+    }
     let imported = match read_onnx(&args.model) {
         Ok(i) => i,
         Err(e) => return fail(&e),

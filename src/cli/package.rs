@@ -34,6 +34,10 @@ pub struct PredictArgs {
     /// Print only errors and warnings (not the rows-scored and accuracy lines).
     #[arg(long, short)]
     quiet: bool,
+    /// Also print every column's notes (missing cells, values out of range,
+    /// unseen categories), including the clean ones.
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
     /// Print the summary (rows scored and rejected, per-column notes,
     /// accuracy) as JSON on standard output; the predictions then need
     /// --output FILE.
@@ -150,6 +154,18 @@ pub fn predict(mut args: PredictArgs) -> ExitCode {
             "warning: column(s) not used by the model: {}",
             summary.extra_columns.join(", ")
         );
+    }
+    if args.verbose {
+        eprintln!(
+            "{:<24} {:>9} {:>13} {:>18}",
+            "column", "missing", "out of range", "unseen categories"
+        );
+        for c in &summary.columns {
+            eprintln!(
+                "{:<24} {:>9} {:>13} {:>18}",
+                c.name, c.missing, c.out_of_range, c.unseen_categories
+            );
+        }
     }
     for c in &summary.columns {
         if c.out_of_range > 0 {

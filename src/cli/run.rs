@@ -86,6 +86,10 @@ pub struct RunArgs {
     /// progress bars).
     #[arg(long)]
     json: bool,
+    /// Also print the settings the run resolved (config, flags, defaults)
+    /// before it starts.
+    #[arg(long, short)]
+    verbose: bool,
 }
 
 pub fn execute(mut args: RunArgs) -> ExitCode {
@@ -130,6 +134,9 @@ pub fn execute(mut args: RunArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e),
     };
+    if args.verbose {
+        print_plan(&plan);
+    }
     if !args.quiet && cfg!(debug_assertions) {
         eprintln!("warning: this is a debug build; latency figures are not representative (use cargo run --release)");
     }
@@ -222,6 +229,31 @@ pub(super) fn report_outcome(
         }
         ExitCode::from(EXIT_NOTHING_FITS)
     }
+}
+
+/// The settings a run resolved, on standard error (`-v`).
+pub(super) fn print_plan(plan: &optbench::config::Plan) {
+    eprintln!(
+        "config     {}",
+        plan.config_path
+            .as_ref()
+            .map_or("built-in default".into(), |p| p.display().to_string())
+    );
+    eprintln!("seed       {}", plan.seed);
+    eprintln!("data       {}", json(&plan.data));
+    eprintln!("pipeline   {}", json(&plan.pipeline));
+    let ids: Vec<String> = plan.candidates.iter().map(|c| c.id()).collect();
+    eprintln!("candidates {}", ids.join(", "));
+    eprintln!("optimize   {}", json(&plan.optimize));
+    eprintln!("measure    {}", json(&plan.measure));
+    eprintln!("budget     {}", json(&plan.budget));
+    eprintln!("out        {}", plan.out.display());
+}
+
+/// Plain settings as one line of JSON.
+fn json(v: &impl serde::Serialize) -> String {
+    // Plain data with string keys: serialisation cannot fail.
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// The results as `results.json` holds them.

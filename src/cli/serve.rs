@@ -112,6 +112,9 @@ pub struct ServeArgs {
     /// lines; --port-file and /v2/health/ready still tell when it is up).
     #[arg(long, short)]
     quiet: bool,
+    /// The same as --log info: one access-log line per request.
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
     /// Write a sample of the rows served (cells as read, prediction,
     /// probabilities, time, model id and version, fallback flag) to rotating
     /// newline-delimited JSON files in DIR, for `optbench drift --current DIR`.
@@ -177,7 +180,7 @@ pub fn execute(args: ServeArgs) -> ExitCode {
         warmup: args.warmup,
         request_timeout,
         drain_timeout,
-        access_log: args.log == "info",
+        access_log: args.log == "info" || args.verbose,
         quiet: args.quiet,
         request_log: args.log_requests.map(|dir| {
             let d = LogOptions::new(dir);
