@@ -5,7 +5,7 @@ use super::{fail, EXIT_DRIFT, EXIT_TOO_FEW_ROWS};
 use optbench::drift::render;
 use optbench::drift::stats::Correction;
 use optbench::drift::{detect, write_report, DriftConfig, DriftInputs, LogFilter, Verdict};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -165,16 +165,28 @@ pub fn execute(args: DriftArgs) -> ExitCode {
             ),
         });
     }
+    if args.current.as_os_str() == "-" && args.reference.as_deref() == Some(Path::new("-")) {
+        return fail(&optbench::Error::Flag {
+            flag: "--reference".into(),
+            message: "standard input (`-`) can be read once: --current or --reference, not both"
+                .into(),
+        });
+    }
     let (current, _stdin) = match super::Stdin::resolve(&args.current) {
         Ok(c) => c,
         Err(e) => return fail(&e),
+    };
+    let (reference, _stdin_reference) = match args.reference.as_deref().map(super::Stdin::resolve) {
+        Some(Ok((r, guard))) => (Some(r), guard),
+        Some(Err(e)) => return fail(&e),
+        None => (None, None),
     };
     let inputs = DriftInputs {
         logs: LogFilter {
             since_ms,
             all_versions: args.all_versions,
         },
-        reference: args.reference.as_deref(),
+        reference: reference.as_deref(),
         current: &current,
         target: args.target.as_deref(),
         model: args.model.as_deref(),

@@ -332,13 +332,12 @@ pub fn bench(mut args: BenchArgs) -> ExitCode {
     };
     let bars = super::progress::Bars::new();
     let progress: &dyn Progress = if args.quiet { &Silent } else { &bars };
-    let b = match optbench::run::bench_artifact(
-        &args.model,
-        &args.input,
-        &settings,
-        args.seed,
-        progress,
-    ) {
+    let (input, _stdin) = match super::Stdin::resolve(&args.input) {
+        Ok(i) => i,
+        Err(e) => return fail(&e),
+    };
+    let b = match optbench::run::bench_artifact(&args.model, &input, &settings, args.seed, progress)
+    {
         Ok(b) => b,
         Err(e) => {
             progress.finish_stage();
@@ -350,9 +349,8 @@ pub fn bench(mut args: BenchArgs) -> ExitCode {
     let cold = if args.cold_start > 0 {
         let runs = match std::env::current_exe()
             .map_err(|e| optbench::Error::Measure(format!("cannot find this program: {e}")))
-            .and_then(|exe| {
-                optbench::run::cold_starts(&exe, &args.model, &args.input, args.cold_start)
-            }) {
+            .and_then(|exe| optbench::run::cold_starts(&exe, &args.model, &input, args.cold_start))
+        {
             Ok(r) => r,
             Err(e) => return fail(&e),
         };
