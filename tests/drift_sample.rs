@@ -154,6 +154,9 @@ fn the_stored_sample_gives_the_full_references_verdicts_on_exercise_3() {
             .as_str()
             .unwrap()
             .contains("sample of 10000 of the 30000"));
+        // Unlabelled production rows against the package: nothing to warn
+        // about.
+        assert_eq!(sample["warnings"], serde_json::json!([]), "{scenario}");
         assert_eq!(full["verdict"], sample["verdict"], "{scenario}");
         assert_eq!(cf, cs, "{scenario}");
         assert_eq!(flagged(&full), flagged(&sample), "{scenario}");

@@ -772,7 +772,11 @@ fn analyse(
                 drop_points: (baseline - acc_c) * 100.0,
                 unknown_labels_current: unknown,
             });
-        } else if reference_labels.is_some() || current.labels.is_some() {
+        } else if stored_labels.is_none()
+            && (reference.labels.is_some() || current.labels.is_some())
+        {
+            // (The package's held-out labels are always there; unlabelled
+            // production data is the usual case, not worth a warning.)
             warnings.push(
                 "labels are in only one of the two files: accuracy cannot be compared".into(),
             );
