@@ -20,8 +20,12 @@
       (zipmap off) and writes DIR/<case>.onnx with onnxruntime's labels and
       probabilities on the test rows in DIR/<case>.json, for
       `onnx_cases check-import DIR` to compare optbench's import against.
+      Also scikit-learn SVCs (DIR/sklearn_<data>_svm_<kernel>[_platt]:
+      rbf, linear, poly, sigmoid, with and without probability=True, on
+      standardized rows; see svm_expected for what their cases hold and
+      the probability tolerances).
       Also scikit-learn Pipelines SimpleImputer (median or mean) →
-      StandardScaler → model (DIR/sklearn_pipeline_*): skl2onnx writes an
+      StandardScaler → model (DIR/sklearn_pipeline_*, SVCs among them): skl2onnx writes an
       Imputer and a Scaler in front of the model; their test rows are raw
       columns with some cells missing (NaN, null in the JSON, `"raw": true`),
       and the JSON also holds onnxruntime's scaled features (the Scaler's
@@ -236,6 +240,7 @@ def make_import(folder):
             path.with_suffix(".json").write_text(json.dumps(case))
             print(f"wrote {path.name}: {len(xt)} test rows, onnxruntime outputs")
         make_pipelines(folder, data, x, y, xt)
+        make_svms(folder, data, x, y, xt)
         make_xgboost(folder, data, x, y, xt)
         make_lightgbm(folder, data, x, y, xt)
     for data, target, categorical in [
@@ -243,6 +248,99 @@ def make_import(folder):
         ("exercise2", "churn", ["city", "device", "plan"]),
     ]:
         make_columns(folder, data, target, categorical)
+
+
+# Two-class Platt probabilities in onnxruntime (and scikit-learn's libsvm)
+# go through libsvm's iterative pairwise coupling, which stops once
+# max_t |(Qp)_t − pᵀQp| < 0.005 / k. For one pair with probability r,
+# (Qp)_0 − pᵀQp = (p_0 − r)(1 − p_0) and (Qp)_1 − pᵀQp = (r − p_0) p_0, so
+# at the stop |p_0 − r| < 0.0025 / max(p_0, 1 − p_0) ≤ 0.005: optbench's
+# SVM takes r itself, so the two agree within this (2.5e-3 seen).
+SVM_BINARY_PLATT_TOL = 5e-3
+
+
+def svm_expected(onx, rows):
+    """onnxruntime's outputs for an SVC file, as optbench's SVM means them:
+    the label (the one-vs-one vote); the pair decision values (positive for
+    the pair's first class), from a copy of the file whose SVMClassifier
+    has no prob_a / prob_b and whose scores are a graph output; and
+    probabilities that are Platt's when the operator has prob_a (tolerance
+    SVM_TOL, or SVM_BINARY_PLATT_TOL for two classes), otherwise the vote
+    shares of those decision values (the file's own probabilities output
+    is then the decision function, not probabilities)."""
+    svm = [n for n in onx.graph.node if n.op_type == "SVMClassifier"][0]
+    platt = any(a.name == "prob_a" for a in svm.attribute)
+    k = len([a for a in svm.attribute if a.name == "vectors_per_class"][0].ints)
+
+    def scores_of(strip):
+        probe = onnx.ModelProto()
+        probe.CopyFrom(onx)
+        node = [n for n in probe.graph.node if n.op_type == "SVMClassifier"][0]
+        if strip:
+            keep = [a for a in node.attribute if a.name not in ("prob_a", "prob_b")]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+        probe.graph.output.append(
+            onnx.helper.make_tensor_value_info(node.output[1], onnx.TensorProto.FLOAT, None)
+        )
+        sess = session_of_bytes(probe.SerializeToString())
+        return sess.run([node.output[0], node.output[1]], {sess.get_inputs()[0].name: rows})
+
+    label, scores = scores_of(False)
+    _, dec = scores_of(True)
+    # Two classes: onnxruntime writes [−f, f], f the pair's decision value.
+    if k == 2:
+        dec = dec[:, 1:]
+    out = {
+        "label": np.asarray(label).astype(np.int64).ravel().tolist(),
+        "decisions": dec.astype(np.float32).tolist(),
+    }
+    if platt:
+        out["probabilities"] = scores.astype(np.float32).tolist()
+        out["proba_tol"] = SVM_BINARY_PLATT_TOL if k == 2 else SVM_TOL
+        return out
+    votes = np.zeros((len(rows), k))
+    p = 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            votes[:, i] += dec[:, p] > 0
+            votes[:, j] += dec[:, p] <= 0
+            p += 1
+    out["probabilities"] = (votes / p).astype(np.float32).tolist()
+    out["proba_tol"] = TOL
+    return out
+
+
+def make_svms(folder, data, x, y, xt):
+    """scikit-learn SVCs of every kernel, with and without probability=True,
+    on rows standardized by the training rows (kernels assume comparable
+    scales): the file is the bare SVMClassifier (and, for 3+ classes
+    without probabilities, skl2onnx's one-vs-rest decision function after
+    it)."""
+    from sklearn.svm import SVC
+    from skl2onnx import to_onnx
+
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1
+    xs, xts = ((x - mean) / std).astype(np.float32), ((xt - mean) / std).astype(np.float32)
+    for kernel in ["rbf", "linear", "poly", "sigmoid"]:
+        for platt in [False, True]:
+            est = SVC(kernel=kernel, probability=platt, random_state=0).fit(xs, y)
+            onx = to_onnx(
+                est, xs[:1], options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3}
+            )
+            name = f"sklearn_{data}_svm_{kernel}{'_platt' if platt else ''}"
+            path = folder / f"{name}.onnx"
+            path.write_bytes(onx.SerializeToString())
+            case = {
+                "name": name,
+                "n_features": int(xs.shape[1]),
+                "n_classes": len(est.classes_),
+                "rows": xts.tolist(),
+                **svm_expected(onx, xts),
+            }
+            path.with_suffix(".json").write_text(json.dumps(case))
+            print(f"wrote {path.name}: {len(xts)} test rows, {int(est.n_support_.sum())} vectors")
 
 
 def make_xgboost(folder, data, x, y, xt):
@@ -332,6 +430,7 @@ def make_pipelines(folder, data, x, y, xt):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
     from sklearn.tree import DecisionTreeClassifier
     from skl2onnx import to_onnx
 
@@ -344,6 +443,8 @@ def make_pipelines(folder, data, x, y, xt):
         "logistic_regression": ("mean", LogisticRegression(max_iter=5000)),
         "gradient_boosting": ("mean", GradientBoostingClassifier(n_estimators=50, random_state=0)),
         "decision_tree": ("median", DecisionTreeClassifier(max_depth=8, random_state=0)),
+        "svm_rbf": ("median", SVC()),
+        "svm_rbf_platt": ("mean", SVC(probability=True, random_state=0)),
     }
     for name, (strategy, est) in models.items():
         pipe = Pipeline(
@@ -383,6 +484,8 @@ def make_pipelines(folder, data, x, y, xt):
             "label": label.tolist(),
             "probabilities": proba.astype(np.float32).tolist(),
         }
+        if name.startswith("svm"):
+            case.update(svm_expected(onx, xt))
         path.with_suffix(".json").write_text(json.dumps(case))
         print(f"wrote {path.name}: {len(xt)} raw test rows, onnxruntime outputs and features")
 
