@@ -1,7 +1,7 @@
 //! Model → model transforms that a production team would try, each
 //! recording where its result came from: depth pruning, ensemble truncation,
-//! quantization (binned thresholds, int8 leaves and weights) and
-//! teacher → student distillation.
+//! quantization (binned thresholds, int8 leaves and weights), support-vector
+//! reduction and teacher → student distillation.
 //!
 //! Uses `model` and `train` (distillation fits a student). Key types:
 //! [`OptimizePlan`] (the config's `[optimize]` table), [`Candidate`] (a
@@ -9,11 +9,14 @@
 //!
 //! Pruning and distillation need the training rows (a pruned node's value is
 //! the class distribution of the rows that reach it; a teacher labels rows);
-//! truncation and quantization need only the model.
+//! truncation and quantization need only the model; support-vector
+//! reduction uses the training rows to re-fit its intercepts.
 
 mod prune;
+mod reduce;
 
 pub use prune::{prune_cost_complexity, prune_depth, truncate};
+pub use reduce::{kept_vectors, reduce_svm};
 
 use crate::error::{Error, Result};
 use crate::model::{LeafPrecision, Model, Output, QuantLinear, QuantSvm, QuantTrees};
@@ -103,6 +106,15 @@ pub enum Transform {
         extra_rows: usize,
         noise: f64,
     },
+    /// An SVM keeping `kept` of its `of` support vectors (the `fraction`
+    /// with the largest dual coefficients), its intercepts re-fitted on the
+    /// training rows when `refit_intercepts` (see `reduce.rs`).
+    ReduceSvm {
+        fraction: f64,
+        kept: usize,
+        of: usize,
+        refit_intercepts: bool,
+    },
 }
 
 impl std::fmt::Display for Transform {
@@ -122,6 +134,18 @@ impl std::fmt::Display for Transform {
             } => f.write_str("binned thresholds, int8 leaves"),
             Transform::Int8Linear => f.write_str("int8 weights"),
             Transform::Int8Svm => f.write_str("int8 support vectors (per-feature scales)"),
+            Transform::ReduceSvm {
+                kept,
+                of,
+                refit_intercepts,
+                ..
+            } => {
+                write!(f, "{kept} of {of} support vectors (largest |coefficient|)")?;
+                if *refit_intercepts {
+                    f.write_str(", intercepts re-fitted")?;
+                }
+                Ok(())
+            }
             Transform::Distill {
                 targets,
                 extra_rows,
@@ -156,6 +180,18 @@ fn default_noise() -> f64 {
     0.1
 }
 
+/// What support-vector reduction does with the intercepts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intercepts {
+    /// Each pair's intercept gains the mean of the dropped vectors'
+    /// contribution over its training rows.
+    #[default]
+    Refit,
+    /// The parent's intercepts as they are.
+    Keep,
+}
+
 /// One teacher → student distillation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -188,6 +224,11 @@ pub struct OptimizePlan {
     /// off).
     pub cost_complexity: Option<f64>,
     pub distill: Vec<DistillSpec>,
+    /// Fractions of support vectors kept by every SVM with more vectors
+    /// than that (`reduce.rs`).
+    pub reduce_svm: Vec<f64>,
+    /// Whether the reduced SVMs' intercepts are re-fitted.
+    pub reduce_svm_intercepts: Intercepts,
 }
 
 impl OptimizePlan {
@@ -206,6 +247,11 @@ impl OptimizePlan {
         }
         if self.truncate.contains(&0) {
             return Err("truncate: 0 — keep at least 1 round".into());
+        }
+        if let Some(f) = self.reduce_svm.iter().find(|&&f| !(f > 0.0 && f <= 1.0)) {
+            return Err(format!(
+                "reduce_svm: {f} — expected the share of support vectors to keep, above 0 and at most 1 (e.g. 0.5)"
+            ));
         }
         for d in &self.distill {
             if !trained_ids.contains(&d.teacher) {
@@ -249,6 +295,25 @@ pub fn derive(
         for &kind in &plan.quantize {
             if let Some(v) = quantize(parent, kind)? {
                 out.push(v);
+            }
+        }
+        if let Model::Svm(m) = &parent.model {
+            let refit = plan.reduce_svm_intercepts == Intercepts::Refit;
+            for &fraction in &plan.reduce_svm {
+                let kept = kept_vectors(m.n_sv(), m.n_classes, fraction);
+                if kept < m.n_sv() {
+                    out.push(variant(
+                        parent,
+                        reduced_suffix(fraction, refit),
+                        Transform::ReduceSvm {
+                            fraction,
+                            kept,
+                            of: m.n_sv(),
+                            refit_intercepts: refit,
+                        },
+                        || Ok(Model::Svm(reduce_svm(m, fraction, refit.then_some(data)))),
+                    )?);
+                }
             }
         }
         if let Model::Trees(t) = &parent.model {
@@ -372,6 +437,14 @@ fn stratified_indices(
     fit.sort_unstable();
     val.sort_unstable();
     (fit, val)
+}
+
+/// `sv{percent}` (`sv50`, `sv12.5`), `-keepb` when the intercepts are the
+/// parent's.
+fn reduced_suffix(fraction: f64, refit: bool) -> String {
+    // Rounded to a thousandth of a percent, so 0.1 gives `sv10`.
+    let percent = (fraction * 100_000.0).round() / 1000.0;
+    format!("sv{percent}{}", if refit { "" } else { "-keepb" })
 }
 
 fn variant(

@@ -309,6 +309,9 @@ fn derive_follows_the_plan_and_is_deterministic() {
             extra_rows: 200,
             noise: 0.1,
         }],
+        // No SVM among the parents: nothing to reduce.
+        reduce_svm: vec![0.5],
+        reduce_svm_intercepts: Intercepts::Refit,
     };
     let a = derive(&plan, &parents, &p.train(), 9).unwrap();
     let ids: Vec<&str> = a.iter().map(|c| c.id.as_str()).collect();
@@ -457,4 +460,181 @@ fn cost_complexity_variant_is_no_larger_and_names_its_alpha() {
     let (a, b) = (trees(&parent).nodes.len(), trees(&v[0]).nodes.len());
     assert!(b <= a, "{b} nodes after pruning, {a} before");
     assert_eq!(v[0].id, "tree-full/ccp");
+}
+
+fn svm_of(c: &Candidate) -> &crate::model::SvmModel {
+    match &c.model {
+        Model::Svm(m) => m,
+        _ => panic!("{} is not an SVM", c.id),
+    }
+}
+
+/// Keeping every support vector changes nothing, bit for bit, with or
+/// without the intercept re-fit.
+#[test]
+fn reducing_an_svm_to_all_its_vectors_is_the_parent() {
+    for k in [2, 3] {
+        let p = Problem::new(300, k, 21);
+        let c = trained(CandidateSpec::svm(crate::train::SvmKernel::Rbf), &p);
+        let m = svm_of(&c);
+        assert_eq!(reduce_svm(m, 1.0, Some(&p.train())), *m);
+        assert_eq!(reduce_svm(m, 1.0, None), *m);
+    }
+}
+
+/// A reduced SVM keeps the vectors of largest summed |coefficient| (at
+/// least one per class), each with all its coefficients, and its decision
+/// values are a reference computation's: the parent's sum over the kept
+/// vectors only (in f64), plus the parent's intercept shifted by the mean
+/// dropped contribution over the pair's training rows.
+#[test]
+fn a_reduced_svm_keeps_its_largest_vectors_and_matches_a_reference() {
+    for (k, kernel) in [
+        (2, crate::train::SvmKernel::Rbf),
+        (3, crate::train::SvmKernel::Rbf),
+        (3, crate::train::SvmKernel::Poly),
+    ] {
+        let p = Problem::new(300, k, 22);
+        let train_rows = p.train();
+        let c = trained(CandidateSpec::svm(kernel), &p);
+        let m = svm_of(&c);
+        let (n, d) = (m.n_sv(), m.n_features);
+        let r = reduce_svm(m, 0.3, Some(&train_rows));
+        r.check().unwrap();
+        assert_eq!(r.n_sv(), kept_vectors(n, k, 0.3));
+        assert!(r.n_sv() < n && r.n_sv() >= k, "{} of {n}", r.n_sv());
+        assert!(r.per_class.iter().all(|&c| c >= 1), "{:?}", r.per_class);
+        // Which parent vectors were kept: matched by their values.
+        let kept: Vec<usize> = r
+            .vectors
+            .chunks_exact(d)
+            .map(|v| {
+                (0..n)
+                    .find(|&i| m.vectors[i * d..(i + 1) * d] == *v)
+                    .unwrap()
+            })
+            .collect();
+        assert!(kept.windows(2).all(|w| w[0] < w[1]), "order kept");
+        let weight = |v: usize| -> f64 {
+            (0..k - 1)
+                .map(|q| f64::from(m.dual_coef[q * n + v].abs()))
+                .sum()
+        };
+        let smallest_kept = kept
+            .iter()
+            .map(|&v| weight(v))
+            .fold(f64::INFINITY, f64::min);
+        let class_of = |v: usize| {
+            let mut s = 0;
+            for (c, &cnt) in m.per_class.iter().enumerate() {
+                s += cnt as usize;
+                if v < s {
+                    return c;
+                }
+            }
+            unreachable!("v < n_sv")
+        };
+        for v in (0..n).filter(|v| !kept.contains(v)) {
+            // A dropped vector outweighs no kept one, except a class's
+            // one vector kept for its class.
+            let only_of_class =
+                |u: usize| kept.iter().filter(|&&w| class_of(w) == class_of(u)).count() == 1;
+            assert!(
+                weight(v) <= smallest_kept
+                    || kept
+                        .iter()
+                        .any(|&u| weight(u) < weight(v) && only_of_class(u)),
+                "dropped vector {v} outweighs a kept one"
+            );
+        }
+        // The reference: per pair (i, j), the kept vectors' terms and the
+        // intercept plus the mean dropped contribution over rows of i or j.
+        let coef = |v: usize, i: usize, j: usize| -> f64 {
+            let c = class_of(v);
+            let row = if c == i { j - 1 } else { i };
+            f64::from(m.dual_coef[row * n + v])
+        };
+        let kern =
+            |x: &[f32], v: usize| f64::from(m.kernel.eval(x, &m.vectors[v * d..(v + 1) * d]));
+        let mut p_idx = 0;
+        let (mut kv, mut dec) = (vec![0.0; r.n_sv()], vec![0.0; r.n_pairs()]);
+        let mut max_err = 0.0f64;
+        for i in 0..k {
+            for j in i + 1..k {
+                let pair = |v: &usize| class_of(*v) == i || class_of(*v) == j;
+                let dropped: Vec<usize> = (0..n).filter(|v| !kept.contains(v) && pair(v)).collect();
+                let (mut sum, mut rows) = (0.0, 0);
+                for row in 0..train_rows.n_rows() {
+                    let y = train_rows.y[row] as usize;
+                    if y == i || y == j {
+                        rows += 1;
+                        let x = train_rows.row(row);
+                        sum += dropped
+                            .iter()
+                            .map(|&v| coef(v, i, j) * kern(x, v))
+                            .sum::<f64>();
+                    }
+                }
+                let b = f64::from(m.intercepts[p_idx]) + sum / rows as f64;
+                assert!(
+                    (f64::from(r.intercepts[p_idx]) - b).abs() <= 1e-5 * b.abs().max(1.0),
+                    "pair {i},{j}: intercept {} vs {b}",
+                    r.intercepts[p_idx]
+                );
+                for x in p.x_test.chunks_exact(d) {
+                    let want: f64 = kept
+                        .iter()
+                        .filter(|v| pair(v))
+                        .map(|&v| coef(v, i, j) * kern(x, v))
+                        .sum::<f64>()
+                        + f64::from(r.intercepts[p_idx]);
+                    r.decisions(x, &mut kv, &mut dec);
+                    max_err =
+                        max_err.max((f64::from(dec[p_idx]) - want).abs() / want.abs().max(1.0));
+                }
+                p_idx += 1;
+            }
+        }
+        assert!(max_err <= 1e-4, "{k} classes: decision error {max_err}");
+        // Without the re-fit the intercepts are the parent's.
+        assert_eq!(reduce_svm(m, 0.3, None).intercepts, m.intercepts);
+    }
+}
+
+/// `reduce_svm` in the plan gives one variant per fraction that drops a
+/// vector, named `/sv{percent}` (`-keepb` without the re-fit), measured
+/// as any other; the same seed gives the same models.
+#[test]
+fn derive_reduces_svms_as_the_plan_says() {
+    let p = Problem::new(300, 3, 23);
+    let c = trained(CandidateSpec::svm(crate::train::SvmKernel::Rbf), &p);
+    let n = svm_of(&c).n_sv();
+    let mut plan = OptimizePlan {
+        reduce_svm: vec![0.5, 0.125, 1.0],
+        ..Default::default()
+    };
+    let out = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    let ids: Vec<&str> = out.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [format!("{}/sv50", c.id), format!("{}/sv12.5", c.id)],
+        "1.0 keeps every vector: no variant"
+    );
+    assert_eq!(svm_of(&out[0]).n_sv(), kept_vectors(n, 3, 0.5));
+    assert_eq!(
+        out[0].lineage.as_ref().unwrap().transform,
+        Transform::ReduceSvm {
+            fraction: 0.5,
+            kept: kept_vectors(n, 3, 0.5),
+            of: n,
+            refit_intercepts: true
+        }
+    );
+    let again = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    assert_eq!(again[1].model, out[1].model);
+    plan.reduce_svm_intercepts = Intercepts::Keep;
+    let keep = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    assert_eq!(keep[0].id, format!("{}/sv50-keepb", c.id));
+    plan.reduce_svm = vec![0.0];
+    assert!(derive(&plan, &[c], &p.train(), 1).is_err());
 }
