@@ -23,7 +23,8 @@
       Also scikit-learn SVCs (DIR/sklearn_<data>_svm_<kernel>[_platt]:
       rbf, linear, poly, sigmoid, with and without probability=True, on
       standardized rows; see svm_expected for what their cases hold and
-      the probability tolerances).
+      the probability tolerances; and an rbf SVC on tests/fixtures/w1,
+      about 1,600 support vectors, for scripts/onnx_bench.sh).
       Also scikit-learn Pipelines SimpleImputer (median or mean) →
       StandardScaler → model (DIR/sklearn_pipeline_*, SVCs among them): skl2onnx writes an
       Imputer and a Scaler in front of the model; their test rows are raw
@@ -58,10 +59,12 @@
       numbers written as the f32 values onnxruntime saw, for the --exact
       check.)
 
-  onnx_check.py bench DIR
+  onnx_check.py bench DIR [PATTERN]
       onnxruntime's single-row latency (Python API, one intra-op and one
       inter-op thread) on DIR/<case>.onnx, the same rows and rounds as
-      `onnx_cases bench DIR`.
+      `onnx_cases bench DIR`; and scikit-learn's own predict where the
+      case has its estimator pickled (the SVCs). Only cases whose name
+      contains PATTERN.
 """
 
 import json
@@ -243,6 +246,11 @@ def make_import(folder):
         make_svms(folder, data, x, y, xt)
         make_xgboost(folder, data, x, y, xt)
         make_lightgbm(folder, data, x, y, xt)
+    # An SVC of the size a real table gives (w1: 4,000 × 20, about 1,600
+    # support vectors), for the single-row timing of scripts/onnx_bench.sh.
+    x, y = read_fixture("w1", "train")
+    xt, _ = read_fixture("w1", "test")
+    make_svms(folder, "w1", x, y, xt, kernels=["rbf"], platts=[False])
     for data, target, categorical in [
         ("penguins", "species", ["island", "sex"]),
         ("exercise2", "churn", ["city", "device", "plan"]),
@@ -311,20 +319,23 @@ def svm_expected(onx, rows):
     return out
 
 
-def make_svms(folder, data, x, y, xt):
-    """scikit-learn SVCs of every kernel, with and without probability=True,
-    on rows standardized by the training rows (kernels assume comparable
-    scales): the file is the bare SVMClassifier (and, for 3+ classes
-    without probabilities, skl2onnx's one-vs-rest decision function after
-    it)."""
+def make_svms(folder, data, x, y, xt, kernels=("rbf", "linear", "poly", "sigmoid"), platts=(False, True)):
+    """scikit-learn SVCs (every kernel, with and without probability=True
+    unless told), on rows standardized by the training rows (kernels assume
+    comparable scales): the file is the bare SVMClassifier (and, for 3+
+    classes without probabilities, skl2onnx's one-vs-rest decision function
+    after it). The fitted SVC is pickled beside it (DIR/<case>.pkl) for
+    `bench` to time scikit-learn's own predict on the same rows."""
+    import pickle
+
     from sklearn.svm import SVC
     from skl2onnx import to_onnx
 
     mean, std = x.mean(axis=0), x.std(axis=0)
     std[std == 0] = 1
     xs, xts = ((x - mean) / std).astype(np.float32), ((xt - mean) / std).astype(np.float32)
-    for kernel in ["rbf", "linear", "poly", "sigmoid"]:
-        for platt in [False, True]:
+    for kernel in kernels:
+        for platt in platts:
             est = SVC(kernel=kernel, probability=platt, random_state=0).fit(xs, y)
             onx = to_onnx(
                 est, xs[:1], options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3}
@@ -340,6 +351,7 @@ def make_svms(folder, data, x, y, xt):
                 **svm_expected(onx, xts),
             }
             path.with_suffix(".json").write_text(json.dumps(case))
+            path.with_suffix(".pkl").write_bytes(pickle.dumps(est))
             print(f"wrote {path.name}: {len(xts)} test rows, {int(est.n_support_.sum())} vectors")
 
 
@@ -774,10 +786,12 @@ def session_of_bytes(data):
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
 
-def bench(folder, rounds=20):
+def bench(folder, pattern="", rounds=20):
+    import pickle
+
     for js in sorted(pathlib.Path(folder).glob("*.json")):
         case = json.loads(js.read_text())
-        if "columns" in case:
+        if "columns" in case or pattern not in case["name"]:
             continue  # one input per column: not timed here
         sess = session(js.with_suffix(".onnx"))
         inp = sess.get_inputs()[0].name
@@ -795,6 +809,25 @@ def bench(folder, rounds=20):
             f"onnxruntime {case['name']:<32} median {times[len(times) // 2]:>9.0f} ns  "
             f"p99 {times[len(times) * 99 // 100]:>9.0f} ns"
         )
+        pkl = js.with_suffix(".pkl")
+        if not pkl.exists():
+            continue
+        # scikit-learn's own model (an SVC pickled by make_svms): predict on
+        # the same rows, the same rounds, right after onnxruntime.
+        est = pickle.loads(pkl.read_bytes())
+        times = []
+        for rnd in range(rounds + 1):
+            for r in rows:
+                t = time.perf_counter_ns()
+                est.predict(r)
+                ns = time.perf_counter_ns() - t
+                if rnd:
+                    times.append(ns)
+        times.sort()
+        print(
+            f"scikit-learn {case['name']:<32} median {times[len(times) // 2]:>9.0f} ns  "
+            f"p99 {times[len(times) * 99 // 100]:>9.0f} ns"
+        )
 
 
 if __name__ == "__main__":
@@ -806,6 +839,8 @@ if __name__ == "__main__":
     }
     if sys.argv[1:2] == ["check-predict"] and sys.argv[4:] in ([], ["--exact"]):
         check_predict(sys.argv[2], sys.argv[3], sys.argv[4:] == ["--exact"])
+    elif sys.argv[1:2] == ["bench"] and len(sys.argv) == 4:
+        bench(sys.argv[2], sys.argv[3])
     elif len(sys.argv) != 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     else:
