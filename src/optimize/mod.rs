@@ -10,13 +10,13 @@
 //! Pruning and distillation need the training rows (a pruned node's value is
 //! the class distribution of the rows that reach it; a teacher labels rows);
 //! truncation and quantization need only the model; support-vector
-//! reduction uses the training rows to re-fit its intercepts.
+//! reduction uses the training rows to re-fit its coefficients.
 
 mod prune;
 mod reduce;
 
 pub use prune::{prune_cost_complexity, prune_depth, truncate};
-pub use reduce::{kept_vectors, reduce_svm};
+pub use reduce::{kept_vectors, reduce_svm, Refit};
 
 use crate::error::{Error, Result};
 use crate::model::{LeafPrecision, Model, Output, QuantLinear, QuantSvm, QuantTrees};
@@ -107,13 +107,13 @@ pub enum Transform {
         noise: f64,
     },
     /// An SVM keeping `kept` of its `of` support vectors (the `fraction`
-    /// with the largest dual coefficients), its intercepts re-fitted on the
-    /// training rows when `refit_intercepts` (see `reduce.rs`).
+    /// of each class with the largest dual coefficients), coefficients and
+    /// intercepts as `refit` says (see `reduce.rs`).
     ReduceSvm {
         fraction: f64,
         kept: usize,
         of: usize,
-        refit_intercepts: bool,
+        refit: Refit,
     },
 }
 
@@ -135,16 +135,13 @@ impl std::fmt::Display for Transform {
             Transform::Int8Linear => f.write_str("int8 weights"),
             Transform::Int8Svm => f.write_str("int8 support vectors (per-feature scales)"),
             Transform::ReduceSvm {
-                kept,
-                of,
-                refit_intercepts,
-                ..
+                kept, of, refit, ..
             } => {
-                write!(f, "{kept} of {of} support vectors (largest |coefficient|)")?;
-                if *refit_intercepts {
-                    f.write_str(", intercepts re-fitted")?;
+                write!(f, "{kept} of {of} support vectors")?;
+                match refit {
+                    Refit::LeastSquares => f.write_str(", coefficients re-fitted"),
+                    Refit::None => f.write_str(", coefficients kept"),
                 }
-                Ok(())
             }
             Transform::Distill {
                 targets,
@@ -180,18 +177,6 @@ fn default_noise() -> f64 {
     0.1
 }
 
-/// What support-vector reduction does with the intercepts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Intercepts {
-    /// Each pair's intercept gains the mean of the dropped vectors'
-    /// contribution over its training rows.
-    #[default]
-    Refit,
-    /// The parent's intercepts as they are.
-    Keep,
-}
-
 /// One teacher → student distillation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,11 +209,11 @@ pub struct OptimizePlan {
     /// off).
     pub cost_complexity: Option<f64>,
     pub distill: Vec<DistillSpec>,
-    /// Fractions of support vectors kept by every SVM with more vectors
-    /// than that (`reduce.rs`).
+    /// Shares of each class's support vectors kept by every SVM, where
+    /// that drops one (`reduce.rs`).
     pub reduce_svm: Vec<f64>,
-    /// Whether the reduced SVMs' intercepts are re-fitted.
-    pub reduce_svm_intercepts: Intercepts,
+    /// What the reduced SVMs' coefficients are.
+    pub reduce_svm_refit: Refit,
 }
 
 impl OptimizePlan {
@@ -298,9 +283,9 @@ pub fn derive(
             }
         }
         if let Model::Svm(m) = &parent.model {
-            let refit = plan.reduce_svm_intercepts == Intercepts::Refit;
+            let refit = plan.reduce_svm_refit;
             for &fraction in &plan.reduce_svm {
-                let kept = kept_vectors(m.n_sv(), m.n_classes, fraction);
+                let kept = kept_vectors(m, fraction);
                 if kept < m.n_sv() {
                     out.push(variant(
                         parent,
@@ -309,9 +294,9 @@ pub fn derive(
                             fraction,
                             kept,
                             of: m.n_sv(),
-                            refit_intercepts: refit,
+                            refit,
                         },
-                        || Ok(Model::Svm(reduce_svm(m, fraction, refit.then_some(data)))),
+                        || Ok(Model::Svm(reduce_svm(m, fraction, refit, Some(data)))),
                     )?);
                 }
             }
@@ -439,12 +424,16 @@ fn stratified_indices(
     (fit, val)
 }
 
-/// `sv{percent}` (`sv50`, `sv12.5`), `-keepb` when the intercepts are the
+/// `sv{percent}` (`sv50`, `sv12.5`), `-raw` when the coefficients are the
 /// parent's.
-fn reduced_suffix(fraction: f64, refit: bool) -> String {
+fn reduced_suffix(fraction: f64, refit: Refit) -> String {
     // Rounded to a thousandth of a percent, so 0.1 gives `sv10`.
     let percent = (fraction * 100_000.0).round() / 1000.0;
-    format!("sv{percent}{}", if refit { "" } else { "-keepb" })
+    let raw = match refit {
+        Refit::LeastSquares => "",
+        Refit::None => "-raw",
+    };
+    format!("sv{percent}{raw}")
 }
 
 fn variant(
