@@ -43,8 +43,8 @@
       onnxruntime's class indices and probabilities, and the class labels.
       On penguins also variants: the categorical block first without an
       imputer ("" is then a category), one transformer per categorical
-      column with drop="first", and handle_unknown="error" (zeros = 0; rows
-      without unseen categories).
+      column with drop="first", handle_unknown="error" (zeros = 0; rows
+      without unseen categories), and an SVC with probability=True.
 
   onnx_check.py check-predict CASE.json PREDICTIONS.csv [--exact]
       `optbench predict --proba` of a package imported from a
@@ -620,6 +620,22 @@ def make_columns(folder, data, target, categorical):
         write_columns_case(folder, f"{data}_{name}", pre, est, x, y, served, categorical)
     if data != "penguins":
         return
+    # An SVC with Platt's probabilities (3 classes: onnxruntime's coupling,
+    # as optbench's) on the per-column pipeline: its support vectors are
+    # renumbered to the pipeline's outputs like any model's features.
+    from sklearn.svm import SVC
+
+    write_columns_case(
+        folder,
+        f"{data}_svm_rbf_platt",
+        standard("constant"),
+        SVC(probability=True, random_state=0),
+        x,
+        y,
+        served,
+        categorical,
+        proba_tol=SVM_TOL,
+    )
     # Variants: (name, preprocessing, model, rows). (Not double inputs:
     # skl2onnx then writes a double Imputer, which onnxruntime 1.32 has no
     # kernel for.)
@@ -667,7 +683,7 @@ def make_columns(folder, data, target, categorical):
         write_columns_case(folder, f"{data}_{name}", pre, est, x, y, rows, categorical)
 
 
-def write_columns_case(folder, name, pre, est, x, y, served, categorical):
+def write_columns_case(folder, name, pre, est, x, y, served, categorical, **extra):
     """Fits pre → est, converts it with one input per column and writes
     DIR/sklearn_columns_<name>.onnx and its case: the raw cells of `served`,
     onnxruntime's class indices and probabilities, the class labels."""
@@ -712,6 +728,7 @@ def write_columns_case(folder, name, pre, est, x, y, served, categorical):
         "classes": classes,
         "label": label,
         "probabilities": np.asarray(out["probabilities"]).astype(np.float32).tolist(),
+        **extra,
     }
     path.with_suffix(".json").write_text(json.dumps(case))
     ops = sorted({n.op_type for n in onx.graph.node})
