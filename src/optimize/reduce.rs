@@ -15,9 +15,8 @@
 //! smaller coefficients) are the ones that place the boundary; simply
 //! dropping vectors moves every decision value by the dropped terms, which
 //! on exercise 4's SVM (most of its vectors at the bound) leaves worse than
-//! chance accuracy at half the vectors, whatever the ranking (BENCHMARKS.md,
-//! 2026-12-06). Instead,
-//! with the kept vectors as fixed centres (a reduced-set method in the
+//! chance accuracy at half the vectors (BENCHMARKS.md, 2026-12-06).
+//! Instead, with the kept vectors as fixed centres (a reduced-set method in the
 //! sense of Burges, "Simplified support vector decision rules", ICML 1996,
 //! with the centres chosen rather than optimised), each pair `(i, j)` gets
 //! the coefficients `β` and intercept `b` minimising
