@@ -53,10 +53,12 @@ pub(super) enum SvmOutput {
     /// `ArrayFeatureExtractor`), as skl2onnx writes scikit-learn's
     /// one-vs-rest decision function (it has `Less` and `Abs`).
     DecisionFunction,
-    /// Computed likewise without `Less` or `Abs`: optbench's own export,
-    /// whose probabilities are the IR's; for two classes with Platt's
-    /// sigmoid, its `A` and `B` (the one `Mul` and `Add` by constants before
-    /// the `Sigmoid`), which the operator then does not hold.
+    /// Computed likewise without `Less` or `Abs` but with the vote's
+    /// `Greater` or a `Sigmoid`: optbench's own export, whose probabilities
+    /// are the IR's; for two classes with Platt's sigmoid, its `A` and `B`
+    /// (the one `Mul` and `Add` by constants before the `Sigmoid`), which
+    /// the operator then does not hold. Any other function of the scores is
+    /// refused.
     OwnExport { platt: Option<(f32, f32)> },
 }
 
@@ -65,7 +67,7 @@ impl Graph<'_> {
     /// an error when it depends on anything else (the label, the input).
     pub(super) fn svm_output(&self, core: &NodeProto) -> Result<SvmOutput> {
         let out = self.probabilities()?;
-        let (mut direct, mut ovr_only, mut sigmoid) = (true, false, false);
+        let (mut direct, mut ovr_only, mut sigmoid, mut vote) = (true, false, false, false);
         // The constants of `Mul` and `Add` nodes, for two-class Platt.
         let (mut scale, mut shift) = (Vec::new(), Vec::new());
         let mut stack = vec![out];
@@ -102,6 +104,7 @@ impl Graph<'_> {
             direct &= passes;
             ovr_only |= matches!(n.op_type(), "Less" | "Abs");
             sigmoid |= n.op_type() == "Sigmoid";
+            vote |= n.op_type() == "Greater";
             if matches!(n.op_type(), "Mul" | "Add") {
                 for c in &n.input {
                     if let Some(v) = self.constant(c)? {
@@ -132,8 +135,17 @@ impl Graph<'_> {
                     ))
                 }
             }
-        } else {
+        } else if vote {
             SvmOutput::OwnExport { platt: None }
+        } else {
+            // Some other function of the decision values: the import would
+            // not know what the file's probabilities mean.
+            return Err(Error::onnx(
+                describe(core),
+                "its probabilities output is computed from its scores in a way optbench does \
+                 not recognise (neither scikit-learn's one-vs-rest decision function nor \
+                 optbench's own vote or Platt sigmoid)",
+            ));
         })
     }
 }

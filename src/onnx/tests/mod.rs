@@ -401,4 +401,31 @@ fn an_svm_classifier_the_ir_cannot_hold_is_refused() {
     assert!(e.contains("rho"), "{e}");
     let e = edit("kernel_type", &|a| a.s = Some(b"CUBIC".to_vec()));
     assert!(e.contains("kernel_type CUBIC"), "{e}");
+    // Probabilities that are some other function of the decision values
+    // (here: twice them) are refused, not read as the vote shares.
+    let mut m = onnx.clone();
+    let g = m.graph.as_mut().unwrap();
+    let svm = g
+        .node
+        .iter()
+        .position(|n| n.op_type() == "SVMClassifier")
+        .unwrap();
+    let scores = g.node[svm].output[1].clone();
+    g.node.retain(|n| n.op_type() == "SVMClassifier");
+    g.initializer.retain(|_| false);
+    g.initializer.push(proto::TensorProto {
+        name: Some("two".into()),
+        data_type: Some(proto::tensor_proto::DataType::Float as i32),
+        dims: vec![1],
+        float_data: vec![2.0],
+        ..Default::default()
+    });
+    g.node.push(proto::NodeProto {
+        op_type: Some("Mul".into()),
+        input: vec![scores, "two".into()],
+        output: vec!["probabilities".into()],
+        ..Default::default()
+    });
+    let e = import_onnx(&encode(&m)).unwrap_err().to_string();
+    assert!(e.contains("does not recognise"), "{e}");
 }
