@@ -17,15 +17,20 @@
 //!                              per column, numeric and categorical) has raw cells
 //!                              (`cells`: numbers or null, texts or "" for missing),
 //!                              must import with a per-column pipeline and the case's
-//!                              class labels, and its cells go through that pipeline
+//!                              class labels, and its cells go through that pipeline.
+//!                              An SVM case (scikit-learn's SVC) also holds onnxruntime's
+//!                              pair decision values and its probability tolerance: the
+//!                              classes must be equal but where a decision value is zero
+//!                              up to rounding
 //! onnx_cases export-serving DIR the whole serving path (pipeline + model) of every family,
 //!                              float and int8 (and rbf SVMs, with and without Platt), on mixed-type data with missing cells and
 //!                              unseen categories (exercise 2: 2 classes; penguins: 3):
 //!                              DIR/<case>.onnx + DIR/<case>.json (raw rows per column,
 //!                              optbench's labels and probabilities through its own
 //!                              validate → preprocess → predict path)
-//! onnx_cases bench DIR         optbench's single-row latency on the imported models,
-//!                              the same rows and rounds as the script's onnxruntime timing
+//! onnx_cases bench DIR [PAT]   optbench's single-row latency on the imported models (those
+//!                              whose case name contains PAT), the same rows and rounds as
+//!                              the script's onnxruntime timing
 //! ```
 //!
 //! Data: `tests/fixtures/breast_cancer` (2 classes) and `tests/fixtures/wine`
@@ -47,6 +52,11 @@ use std::time::Instant;
 /// Probabilities must agree within this; classes must be equal unless the
 /// two highest probabilities are this close (an exact tie up to rounding).
 const PROBA_TOL: f32 = 1e-5;
+
+/// SVM decision values are sums over every support vector, in f32 lanes
+/// here and accumulated otherwise by onnxruntime: they agree within this,
+/// relative to their size (at least 1) (5.4e-5 seen on w1's 1,597 vectors).
+const DECISION_TOL: f32 = 1e-4;
 
 #[derive(Serialize, Deserialize)]
 struct Case {
@@ -81,6 +91,16 @@ struct Case {
     /// The class labels the file must import with, in class-index order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     classes: Option<Vec<String>>,
+    /// An SVM's pair decision values in onnxruntime (positive for the
+    /// pair's first class): the imported SVM's must agree within
+    /// [`DECISION_TOL`], and its class may differ only on a row where one
+    /// of them is that close to zero.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decisions: Option<Vec<Vec<f32>>>,
+    /// The probability tolerance when it is not [`PROBA_TOL`] (SVMs: the
+    /// script says why).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    proba_tol: Option<f32>,
 }
 
 fn main() -> ExitCode {
@@ -89,8 +109,11 @@ fn main() -> ExitCode {
         ["export", dir] => export(Path::new(dir)),
         ["export-serving", dir] => export_serving(Path::new(dir)),
         ["check-import", dir] => check_import(Path::new(dir)),
-        ["bench", dir] => bench(Path::new(dir)),
-        _ => Err("usage: onnx_cases export|export-serving|check-import|bench DIR".into()),
+        ["bench", dir] => bench(Path::new(dir), ""),
+        ["bench", dir, pattern] => bench(Path::new(dir), pattern),
+        _ => Err(
+            "usage: onnx_cases export|export-serving|check-import DIR | bench DIR [PATTERN]".into(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -316,6 +339,8 @@ fn export(dir: &Path) -> Res<()> {
                     cells: None,
                     classes: None,
                     stand_ins: false,
+                    decisions: None,
+                    proba_tol: None,
                 };
                 for r in &case_rows {
                     case.label.push(m.predict(r, &mut s));
@@ -624,14 +649,47 @@ fn check_import(dir: &Path) -> Res<()> {
         let mut s = m.scratch();
         let mut p = vec![0.0; m.n_classes()];
         let classes_ok = case.classes.as_ref().is_none_or(|c| *c == imported.classes);
-        let (mut same, mut ties, mut max_diff) = (0usize, 0usize, 0f32);
-        for ((r, &label), expected) in rows.iter().zip(&case.label).zip(&case.probabilities) {
+        let proba_tol = case.proba_tol.unwrap_or(PROBA_TOL);
+        let svm = match &imported.model {
+            Model::Svm(svm) => Some(svm),
+            _ => None,
+        };
+        // An SVM's class is its vote: a probability tie excuses nothing,
+        // a decision value at zero up to rounding does.
+        let (mut kv, mut dec) = match svm {
+            Some(svm) => (vec![0.0; svm.n_sv()], vec![0.0; svm.n_pairs()]),
+            None => (Vec::new(), Vec::new()),
+        };
+        // Decision values where the case holds them (not for per-column
+        // cases, whose inputs the script cannot probe as one tensor).
+        let decisions_ok = case
+            .decisions
+            .as_ref()
+            .is_none_or(|d| d.len() == rows.len());
+        let (mut same, mut ties, mut max_diff, mut max_dd) = (0usize, 0usize, 0f32, 0f32);
+        for (i, ((r, &label), expected)) in rows
+            .iter()
+            .zip(&case.label)
+            .zip(&case.probabilities)
+            .enumerate()
+        {
             m.predict_proba(r, &mut s, &mut p);
             for (a, b) in p.iter().zip(expected) {
                 max_diff = max_diff.max((a - b).abs());
             }
+            let theirs = case.decisions.as_ref().and_then(|d| d.get(i));
+            if let (Some(svm), Some(theirs)) = (svm, theirs) {
+                svm.decisions(r, &mut kv, &mut dec);
+                for (a, b) in dec.iter().zip(theirs) {
+                    max_dd = max_dd.max((a - b).abs() / b.abs().max(1.0));
+                }
+            }
             if m.predict(r, &mut s) == label {
                 same += 1;
+            } else if svm.is_some() {
+                if theirs.is_some_and(|d| d.iter().any(|v| v.abs() <= DECISION_TOL)) {
+                    ties += 1;
+                }
             } else {
                 let mut sorted = expected.clone();
                 sorted.sort_by(|a, b| b.total_cmp(a));
@@ -640,6 +698,11 @@ fn check_import(dir: &Path) -> Res<()> {
                 }
             }
         }
+        let decision_note = if svm.is_some() && case.decisions.is_some() {
+            format!(", max relative |Δdecision| {max_dd:.1e}")
+        } else {
+            String::new()
+        };
         // optbench's preprocessing (f64, one rounding) against
         // onnxruntime's Scaler (f32): bit-equal features, and the largest
         // difference in f32 steps.
@@ -664,14 +727,16 @@ fn check_import(dir: &Path) -> Res<()> {
         }
         let n = rows.len();
         let ok = same + ties == n
-            && max_diff <= PROBA_TOL
+            && max_diff <= proba_tol
+            && decisions_ok
+            && max_dd <= DECISION_TOL
             && (case.raw == with_pre || (case.stand_ins && !case.raw))
             && rows.len() == case.label.len()
             && features_ok
             && classes_ok;
         failed += usize::from(!ok);
         println!(
-            "{} {:<48} classes {same}/{n} equal ({ties} exact ties), max |Δp| {max_diff:.2e}{feature_note}  [{}{}]",
+            "{} {:<48} classes {same}/{n} equal ({ties} exact ties), max |Δp| {max_diff:.2e} (≤ {proba_tol:.0e}){decision_note}{feature_note}  [{}{}]",
             if ok { "ok  " } else { "FAIL" },
             case.name,
             match &imported.preprocessing {
@@ -727,9 +792,12 @@ fn ulps(a: f32, b: f32) -> u32 {
 /// Single-row latency: every row once per round, `ROUNDS` rounds after one
 /// warm-up round; the median per-call time. The same protocol as the
 /// script's onnxruntime timing.
-fn bench(dir: &Path) -> Res<()> {
+fn bench(dir: &Path, pattern: &str) -> Res<()> {
     const ROUNDS: usize = 20;
     for (onnx, case) in cases(dir)? {
+        if !case.name.contains(pattern) {
+            continue;
+        }
         let imported = read_onnx(&onnx).map_err(|e| e.to_string())?;
         // Raw rows are preprocessed once, outside the timing: this is the
         // model's latency (onnxruntime's includes its Imputer and Scaler).

@@ -42,6 +42,7 @@ CASES=(
   "w2 logreg 1" "w2 forest-100 1" "w2 boost-300-d6 1"
   "w1 forest-100 2" "w2 forest-100 2"
   "w1 svm-rbf 1" "w2 svm-rbf 1"
+  "w1 linsvm 1" "w2 linsvm 1"
 )
 LINES="$OUT/runs.jsonl"
 : > "$LINES"

@@ -20,8 +20,13 @@
       (zipmap off) and writes DIR/<case>.onnx with onnxruntime's labels and
       probabilities on the test rows in DIR/<case>.json, for
       `onnx_cases check-import DIR` to compare optbench's import against.
+      Also scikit-learn SVCs (DIR/sklearn_<data>_svm_<kernel>[_platt]:
+      rbf, linear, poly, sigmoid, with and without probability=True, on
+      standardized rows; see svm_expected for what their cases hold and
+      the probability tolerances; and an rbf SVC on tests/fixtures/w1,
+      about 1,600 support vectors, for scripts/onnx_bench.sh).
       Also scikit-learn Pipelines SimpleImputer (median or mean) →
-      StandardScaler → model (DIR/sklearn_pipeline_*): skl2onnx writes an
+      StandardScaler → model (DIR/sklearn_pipeline_*, SVCs among them): skl2onnx writes an
       Imputer and a Scaler in front of the model; their test rows are raw
       columns with some cells missing (NaN, null in the JSON, `"raw": true`),
       and the JSON also holds onnxruntime's scaled features (the Scaler's
@@ -38,8 +43,8 @@
       onnxruntime's class indices and probabilities, and the class labels.
       On penguins also variants: the categorical block first without an
       imputer ("" is then a category), one transformer per categorical
-      column with drop="first", and handle_unknown="error" (zeros = 0; rows
-      without unseen categories).
+      column with drop="first", handle_unknown="error" (zeros = 0; rows
+      without unseen categories), and an SVC with probability=True.
 
   onnx_check.py check-predict CASE.json PREDICTIONS.csv [--exact]
       `optbench predict --proba` of a package imported from a
@@ -54,10 +59,12 @@
       numbers written as the f32 values onnxruntime saw, for the --exact
       check.)
 
-  onnx_check.py bench DIR
+  onnx_check.py bench DIR [PATTERN]
       onnxruntime's single-row latency (Python API, one intra-op and one
       inter-op thread) on DIR/<case>.onnx, the same rows and rounds as
-      `onnx_cases bench DIR`.
+      `onnx_cases bench DIR`; and scikit-learn's own predict where the
+      case has its estimator pickled (the SVCs). Only cases whose name
+      contains PATTERN.
 """
 
 import json
@@ -236,13 +243,116 @@ def make_import(folder):
             path.with_suffix(".json").write_text(json.dumps(case))
             print(f"wrote {path.name}: {len(xt)} test rows, onnxruntime outputs")
         make_pipelines(folder, data, x, y, xt)
+        make_svms(folder, data, x, y, xt)
         make_xgboost(folder, data, x, y, xt)
         make_lightgbm(folder, data, x, y, xt)
+    # An SVC of the size a real table gives (w1: 4,000 × 20, about 1,600
+    # support vectors), for the single-row timing of scripts/onnx_bench.sh.
+    x, y = read_fixture("w1", "train")
+    xt, _ = read_fixture("w1", "test")
+    make_svms(folder, "w1", x, y, xt, kernels=["rbf"], platts=[False])
     for data, target, categorical in [
         ("penguins", "species", ["island", "sex"]),
         ("exercise2", "churn", ["city", "device", "plan"]),
     ]:
         make_columns(folder, data, target, categorical)
+
+
+# Two-class Platt probabilities in onnxruntime (and scikit-learn's libsvm)
+# go through libsvm's iterative pairwise coupling, which stops once
+# max_t |(Qp)_t − pᵀQp| < 0.005 / k. For one pair with probability r,
+# (Qp)_0 − pᵀQp = (p_0 − r)(1 − p_0) and (Qp)_1 − pᵀQp = (r − p_0) p_0, so
+# at the stop |p_0 − r| < 0.0025 / max(p_0, 1 − p_0) ≤ 0.005: optbench's
+# SVM takes r itself, so the two agree within this (2.5e-3 seen).
+SVM_BINARY_PLATT_TOL = 5e-3
+
+
+def svm_expected(onx, rows):
+    """onnxruntime's outputs for an SVC file, as optbench's SVM means them:
+    the label (the one-vs-one vote); the pair decision values (positive for
+    the pair's first class), from a copy of the file whose SVMClassifier
+    has no prob_a / prob_b and whose scores are a graph output; and
+    probabilities that are Platt's when the operator has prob_a (tolerance
+    SVM_TOL, or SVM_BINARY_PLATT_TOL for two classes), otherwise the vote
+    shares of those decision values (the file's own probabilities output
+    is then the decision function, not probabilities)."""
+    svm = [n for n in onx.graph.node if n.op_type == "SVMClassifier"][0]
+    platt = any(a.name == "prob_a" for a in svm.attribute)
+    k = len([a for a in svm.attribute if a.name == "vectors_per_class"][0].ints)
+
+    def scores_of(strip):
+        probe = onnx.ModelProto()
+        probe.CopyFrom(onx)
+        node = [n for n in probe.graph.node if n.op_type == "SVMClassifier"][0]
+        if strip:
+            keep = [a for a in node.attribute if a.name not in ("prob_a", "prob_b")]
+            del node.attribute[:]
+            node.attribute.extend(keep)
+        probe.graph.output.append(
+            onnx.helper.make_tensor_value_info(node.output[1], onnx.TensorProto.FLOAT, None)
+        )
+        sess = session_of_bytes(probe.SerializeToString())
+        return sess.run([node.output[0], node.output[1]], {sess.get_inputs()[0].name: rows})
+
+    label, scores = scores_of(False)
+    _, dec = scores_of(True)
+    # Two classes: onnxruntime writes [−f, f], f the pair's decision value.
+    if k == 2:
+        dec = dec[:, 1:]
+    out = {
+        "label": np.asarray(label).astype(np.int64).ravel().tolist(),
+        "decisions": dec.astype(np.float32).tolist(),
+    }
+    if platt:
+        out["probabilities"] = scores.astype(np.float32).tolist()
+        out["proba_tol"] = SVM_BINARY_PLATT_TOL if k == 2 else SVM_TOL
+        return out
+    votes = np.zeros((len(rows), k))
+    p = 0
+    for i in range(k):
+        for j in range(i + 1, k):
+            votes[:, i] += dec[:, p] > 0
+            votes[:, j] += dec[:, p] <= 0
+            p += 1
+    out["probabilities"] = (votes / p).astype(np.float32).tolist()
+    out["proba_tol"] = TOL
+    return out
+
+
+def make_svms(folder, data, x, y, xt, kernels=("rbf", "linear", "poly", "sigmoid"), platts=(False, True)):
+    """scikit-learn SVCs (every kernel, with and without probability=True
+    unless told), on rows standardized by the training rows (kernels assume
+    comparable scales): the file is the bare SVMClassifier (and, for 3+
+    classes without probabilities, skl2onnx's one-vs-rest decision function
+    after it). The fitted SVC is pickled beside it (DIR/<case>.pkl) for
+    `bench` to time scikit-learn's own predict on the same rows."""
+    import pickle
+
+    from sklearn.svm import SVC
+    from skl2onnx import to_onnx
+
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1
+    xs, xts = ((x - mean) / std).astype(np.float32), ((xt - mean) / std).astype(np.float32)
+    for kernel in kernels:
+        for platt in platts:
+            est = SVC(kernel=kernel, probability=platt, random_state=0).fit(xs, y)
+            onx = to_onnx(
+                est, xs[:1], options={"zipmap": False}, target_opset={"": 17, "ai.onnx.ml": 3}
+            )
+            name = f"sklearn_{data}_svm_{kernel}{'_platt' if platt else ''}"
+            path = folder / f"{name}.onnx"
+            path.write_bytes(onx.SerializeToString())
+            case = {
+                "name": name,
+                "n_features": int(xs.shape[1]),
+                "n_classes": len(est.classes_),
+                "rows": xts.tolist(),
+                **svm_expected(onx, xts),
+            }
+            path.with_suffix(".json").write_text(json.dumps(case))
+            path.with_suffix(".pkl").write_bytes(pickle.dumps(est))
+            print(f"wrote {path.name}: {len(xts)} test rows, {int(est.n_support_.sum())} vectors")
 
 
 def make_xgboost(folder, data, x, y, xt):
@@ -332,6 +442,7 @@ def make_pipelines(folder, data, x, y, xt):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
     from sklearn.tree import DecisionTreeClassifier
     from skl2onnx import to_onnx
 
@@ -344,6 +455,8 @@ def make_pipelines(folder, data, x, y, xt):
         "logistic_regression": ("mean", LogisticRegression(max_iter=5000)),
         "gradient_boosting": ("mean", GradientBoostingClassifier(n_estimators=50, random_state=0)),
         "decision_tree": ("median", DecisionTreeClassifier(max_depth=8, random_state=0)),
+        "svm_rbf": ("median", SVC()),
+        "svm_rbf_platt": ("mean", SVC(probability=True, random_state=0)),
     }
     for name, (strategy, est) in models.items():
         pipe = Pipeline(
@@ -383,6 +496,8 @@ def make_pipelines(folder, data, x, y, xt):
             "label": label.tolist(),
             "probabilities": proba.astype(np.float32).tolist(),
         }
+        if name.startswith("svm"):
+            case.update(svm_expected(onx, xt))
         path.with_suffix(".json").write_text(json.dumps(case))
         print(f"wrote {path.name}: {len(xt)} raw test rows, onnxruntime outputs and features")
 
@@ -505,6 +620,22 @@ def make_columns(folder, data, target, categorical):
         write_columns_case(folder, f"{data}_{name}", pre, est, x, y, served, categorical)
     if data != "penguins":
         return
+    # An SVC with Platt's probabilities (3 classes: onnxruntime's coupling,
+    # as optbench's) on the per-column pipeline: its support vectors are
+    # renumbered to the pipeline's outputs like any model's features.
+    from sklearn.svm import SVC
+
+    write_columns_case(
+        folder,
+        f"{data}_svm_rbf_platt",
+        standard("constant"),
+        SVC(probability=True, random_state=0),
+        x,
+        y,
+        served,
+        categorical,
+        proba_tol=SVM_TOL,
+    )
     # Variants: (name, preprocessing, model, rows). (Not double inputs:
     # skl2onnx then writes a double Imputer, which onnxruntime 1.32 has no
     # kernel for.)
@@ -552,7 +683,7 @@ def make_columns(folder, data, target, categorical):
         write_columns_case(folder, f"{data}_{name}", pre, est, x, y, rows, categorical)
 
 
-def write_columns_case(folder, name, pre, est, x, y, served, categorical):
+def write_columns_case(folder, name, pre, est, x, y, served, categorical, **extra):
     """Fits pre → est, converts it with one input per column and writes
     DIR/sklearn_columns_<name>.onnx and its case: the raw cells of `served`,
     onnxruntime's class indices and probabilities, the class labels."""
@@ -597,6 +728,7 @@ def write_columns_case(folder, name, pre, est, x, y, served, categorical):
         "classes": classes,
         "label": label,
         "probabilities": np.asarray(out["probabilities"]).astype(np.float32).tolist(),
+        **extra,
     }
     path.with_suffix(".json").write_text(json.dumps(case))
     ops = sorted({n.op_type for n in onx.graph.node})
@@ -671,10 +803,12 @@ def session_of_bytes(data):
     return ort.InferenceSession(data, opts, providers=["CPUExecutionProvider"])
 
 
-def bench(folder, rounds=20):
+def bench(folder, pattern="", rounds=20):
+    import pickle
+
     for js in sorted(pathlib.Path(folder).glob("*.json")):
         case = json.loads(js.read_text())
-        if "columns" in case:
+        if "columns" in case or pattern not in case["name"]:
             continue  # one input per column: not timed here
         sess = session(js.with_suffix(".onnx"))
         inp = sess.get_inputs()[0].name
@@ -692,6 +826,25 @@ def bench(folder, rounds=20):
             f"onnxruntime {case['name']:<32} median {times[len(times) // 2]:>9.0f} ns  "
             f"p99 {times[len(times) * 99 // 100]:>9.0f} ns"
         )
+        pkl = js.with_suffix(".pkl")
+        if not pkl.exists():
+            continue
+        # scikit-learn's own model (an SVC pickled by make_svms): predict on
+        # the same rows, the same rounds, right after onnxruntime.
+        est = pickle.loads(pkl.read_bytes())
+        times = []
+        for rnd in range(rounds + 1):
+            for r in rows:
+                t = time.perf_counter_ns()
+                est.predict(r)
+                ns = time.perf_counter_ns() - t
+                if rnd:
+                    times.append(ns)
+        times.sort()
+        print(
+            f"scikit-learn {case['name']:<32} median {times[len(times) // 2]:>9.0f} ns  "
+            f"p99 {times[len(times) * 99 // 100]:>9.0f} ns"
+        )
 
 
 if __name__ == "__main__":
@@ -703,6 +856,8 @@ if __name__ == "__main__":
     }
     if sys.argv[1:2] == ["check-predict"] and sys.argv[4:] in ([], ["--exact"]):
         check_predict(sys.argv[2], sys.argv[3], sys.argv[4:] == ["--exact"])
+    elif sys.argv[1:2] == ["bench"] and len(sys.argv) == 4:
+        bench(sys.argv[2], sys.argv[3])
     elif len(sys.argv) != 3 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     else:

@@ -380,6 +380,7 @@ mod tests {
         );
         assert_eq!(plan.budget.p99, Nanos(30_000_000));
         assert_eq!(plan.optimize.distill[0].teacher, "svm-rbf");
+        assert_eq!(plan.optimize.reduce_svm, [0.5, 0.25]);
     }
 
     /// `[select] metric` and its metric-neutral `tolerance`; `--metric` wins.

@@ -108,9 +108,9 @@ fn a_folder_without_a_package_is_an_error_and_writes_nothing() {
 
 /// An SVM (and its int8 variant) exports from `run --export onnx` and
 /// `optbench export`; the file holds an `SVMClassifier`, which optbench's
-/// importer does not read yet and says so by name. (Whether the graph
-/// predicts what the package predicts is checked in onnxruntime:
-/// `examples/onnx_cases.rs` and `scripts/onnx_check.py`.)
+/// importer reads back as an SVM with its Platt sigmoids and no note.
+/// (Whether the graph predicts what the package predicts is checked in
+/// onnxruntime: `examples/onnx_cases.rs` and `scripts/onnx_check.py`.)
 #[test]
 fn an_svm_package_exports_as_svm_classifier() {
     let tmp = tempfile::tempdir().unwrap();
@@ -146,6 +146,11 @@ fn an_svm_package_exports_as_svm_classifier() {
         .assert()
         .success()
         .stdout(contains("support vectors"));
-    let e = read_onnx(&onnx).unwrap_err().to_string();
-    assert!(e.contains("SVMClassifier"), "{e}");
+    let back = read_onnx(&onnx).unwrap();
+    let optbench::model::Model::Svm(svm) = &back.model else {
+        panic!("{}", back.model.describe())
+    };
+    assert_eq!(svm.n_classes, 3);
+    assert!(svm.platt.is_some());
+    assert!(back.notes.is_empty(), "{:?}", back.notes);
 }

@@ -1,7 +1,7 @@
 //! Model → model transforms that a production team would try, each
 //! recording where its result came from: depth pruning, ensemble truncation,
-//! quantization (binned thresholds, int8 leaves and weights) and
-//! teacher → student distillation.
+//! quantization (binned thresholds, int8 leaves and weights), support-vector
+//! reduction and teacher → student distillation.
 //!
 //! Uses `model` and `train` (distillation fits a student). Key types:
 //! [`OptimizePlan`] (the config's `[optimize]` table), [`Candidate`] (a
@@ -9,11 +9,14 @@
 //!
 //! Pruning and distillation need the training rows (a pruned node's value is
 //! the class distribution of the rows that reach it; a teacher labels rows);
-//! truncation and quantization need only the model.
+//! truncation and quantization need only the model; support-vector
+//! reduction uses the training rows to re-fit its coefficients.
 
 mod prune;
+mod reduce;
 
 pub use prune::{prune_cost_complexity, prune_depth, truncate};
+pub use reduce::{kept_vectors, reduce_svm, Refit};
 
 use crate::error::{Error, Result};
 use crate::model::{LeafPrecision, Model, Output, QuantLinear, QuantSvm, QuantTrees};
@@ -103,6 +106,15 @@ pub enum Transform {
         extra_rows: usize,
         noise: f64,
     },
+    /// An SVM keeping `kept` of its `of` support vectors (the `fraction`
+    /// of each class with the largest dual coefficients), coefficients and
+    /// intercepts as `refit` says (see `reduce.rs`).
+    ReduceSvm {
+        fraction: f64,
+        kept: usize,
+        of: usize,
+        refit: Refit,
+    },
 }
 
 impl std::fmt::Display for Transform {
@@ -122,6 +134,15 @@ impl std::fmt::Display for Transform {
             } => f.write_str("binned thresholds, int8 leaves"),
             Transform::Int8Linear => f.write_str("int8 weights"),
             Transform::Int8Svm => f.write_str("int8 support vectors (per-feature scales)"),
+            Transform::ReduceSvm {
+                kept, of, refit, ..
+            } => {
+                write!(f, "{kept} of {of} support vectors")?;
+                match refit {
+                    Refit::LeastSquares => f.write_str(", coefficients re-fitted"),
+                    Refit::None => f.write_str(", coefficients kept"),
+                }
+            }
             Transform::Distill {
                 targets,
                 extra_rows,
@@ -188,6 +209,11 @@ pub struct OptimizePlan {
     /// off).
     pub cost_complexity: Option<f64>,
     pub distill: Vec<DistillSpec>,
+    /// Shares of each class's support vectors kept by every SVM, where
+    /// that drops one (`reduce.rs`).
+    pub reduce_svm: Vec<f64>,
+    /// What the reduced SVMs' coefficients are.
+    pub reduce_svm_refit: Refit,
 }
 
 impl OptimizePlan {
@@ -206,6 +232,11 @@ impl OptimizePlan {
         }
         if self.truncate.contains(&0) {
             return Err("truncate: 0 — keep at least 1 round".into());
+        }
+        if let Some(f) = self.reduce_svm.iter().find(|&&f| !(f > 0.0 && f <= 1.0)) {
+            return Err(format!(
+                "reduce_svm: {f} — expected the share of support vectors to keep, above 0 and at most 1 (e.g. 0.5)"
+            ));
         }
         for d in &self.distill {
             if !trained_ids.contains(&d.teacher) {
@@ -249,6 +280,25 @@ pub fn derive(
         for &kind in &plan.quantize {
             if let Some(v) = quantize(parent, kind)? {
                 out.push(v);
+            }
+        }
+        if let Model::Svm(m) = &parent.model {
+            let refit = plan.reduce_svm_refit;
+            for &fraction in &plan.reduce_svm {
+                let kept = kept_vectors(m, fraction);
+                if kept < m.n_sv() {
+                    out.push(variant(
+                        parent,
+                        reduced_suffix(fraction, refit),
+                        Transform::ReduceSvm {
+                            fraction,
+                            kept,
+                            of: m.n_sv(),
+                            refit,
+                        },
+                        || Ok(Model::Svm(reduce_svm(m, fraction, refit, Some(data)))),
+                    )?);
+                }
             }
         }
         if let Model::Trees(t) = &parent.model {
@@ -372,6 +422,18 @@ fn stratified_indices(
     fit.sort_unstable();
     val.sort_unstable();
     (fit, val)
+}
+
+/// `sv{percent}` (`sv50`, `sv12.5`), `-raw` when the coefficients are the
+/// parent's.
+fn reduced_suffix(fraction: f64, refit: Refit) -> String {
+    // Rounded to a thousandth of a percent, so 0.1 gives `sv10`.
+    let percent = (fraction * 100_000.0).round() / 1000.0;
+    let raw = match refit {
+        Refit::LeastSquares => "",
+        Refit::None => "-raw",
+    };
+    format!("sv{percent}{raw}")
 }
 
 fn variant(

@@ -309,6 +309,9 @@ fn derive_follows_the_plan_and_is_deterministic() {
             extra_rows: 200,
             noise: 0.1,
         }],
+        // No SVM among the parents: nothing to reduce.
+        reduce_svm: vec![0.5],
+        reduce_svm_refit: Refit::LeastSquares,
     };
     let a = derive(&plan, &parents, &p.train(), 9).unwrap();
     let ids: Vec<&str> = a.iter().map(|c| c.id.as_str()).collect();
@@ -457,4 +460,223 @@ fn cost_complexity_variant_is_no_larger_and_names_its_alpha() {
     let (a, b) = (trees(&parent).nodes.len(), trees(&v[0]).nodes.len());
     assert!(b <= a, "{b} nodes after pruning, {a} before");
     assert_eq!(v[0].id, "tree-full/ccp");
+}
+
+fn svm_of(c: &Candidate) -> &crate::model::SvmModel {
+    match &c.model {
+        Model::Svm(m) => m,
+        _ => panic!("{} is not an SVM", c.id),
+    }
+}
+
+/// Keeping every support vector changes nothing, bit for bit, whatever the
+/// re-fit.
+#[test]
+fn reducing_an_svm_to_all_its_vectors_is_the_parent() {
+    for k in [2, 3] {
+        let p = Problem::new(300, k, 21);
+        let c = trained(CandidateSpec::svm(crate::train::SvmKernel::Rbf), &p);
+        let m = svm_of(&c);
+        for refit in [Refit::LeastSquares, Refit::None] {
+            assert_eq!(reduce_svm(m, 1.0, refit, Some(&p.train())), *m);
+        }
+        assert_eq!(reduce_svm(m, 1.0, Refit::LeastSquares, None), *m);
+    }
+}
+
+/// The parent's class of each support vector, from its layout.
+fn class_of(m: &crate::model::SvmModel, v: usize) -> usize {
+    let mut end = 0;
+    for (c, &n) in m.per_class.iter().enumerate() {
+        end += n as usize;
+        if v < end {
+            return c;
+        }
+    }
+    panic!("vector {v} of {}", m.n_sv())
+}
+
+/// A reduced SVM keeps, per class, the share of vectors of largest summed
+/// |coefficient|, and its coefficients are a reference computation's: the
+/// least-squares fit of the parent's decision values on each pair's
+/// training rows, checked through its optimality condition (the normal
+/// equations' residual, computed here independently in f64, vanishes);
+/// without the re-fit the kept vectors keep the parent's numbers.
+#[test]
+fn a_reduced_svm_keeps_its_largest_vectors_and_matches_a_reference() {
+    for (k, kernel) in [
+        (2, crate::train::SvmKernel::Rbf),
+        (3, crate::train::SvmKernel::Rbf),
+        (3, crate::train::SvmKernel::Poly),
+    ] {
+        let p = Problem::new(300, k, 22);
+        let rows = p.train();
+        let c = trained(CandidateSpec::svm(kernel), &p);
+        let m = svm_of(&c);
+        let (n, d) = (m.n_sv(), m.n_features);
+        let r = reduce_svm(m, 0.3, Refit::LeastSquares, Some(&rows));
+        r.check().unwrap();
+        assert_eq!(r.n_sv(), kept_vectors(m, 0.3));
+        assert!(r.n_sv() < n, "{} of {n}", r.n_sv());
+        for (c, (&kept, &all)) in r.per_class.iter().zip(&m.per_class).enumerate() {
+            assert_eq!(
+                kept as usize,
+                ((all as f64 * 0.3).round() as usize).clamp(1, all as usize),
+                "class {c}"
+            );
+        }
+        // Which parent vectors were kept: matched by their values.
+        let kept: Vec<usize> = r
+            .vectors
+            .chunks_exact(d)
+            .map(|v| {
+                (0..n)
+                    .find(|&i| m.vectors[i * d..(i + 1) * d] == *v)
+                    .unwrap()
+            })
+            .collect();
+        assert!(kept.windows(2).all(|w| w[0] < w[1]), "order kept");
+        let weight = |v: usize| -> f64 {
+            (0..k - 1)
+                .map(|q| f64::from(m.dual_coef[q * n + v].abs()))
+                .sum()
+        };
+        for v in (0..n).filter(|v| !kept.contains(v)) {
+            let lightest = kept
+                .iter()
+                .filter(|&&u| class_of(m, u) == class_of(m, v))
+                .map(|&u| weight(u))
+                .fold(f64::INFINITY, f64::min);
+            assert!(
+                weight(v) <= lightest,
+                "dropped vector {v} outweighs a kept one of its class"
+            );
+        }
+        let raw = reduce_svm(m, 0.3, Refit::None, Some(&rows));
+        assert_eq!(raw.intercepts, m.intercepts);
+        assert_eq!(raw.vectors, r.vectors);
+        // The reference: per pair, columns [K(x, kept of the pair), 1] over
+        // the pair's training rows, target the parent's decision value.
+        let kern = |x: &[f32], v: &[f32]| f64::from(m.kernel.eval(x, v));
+        let (nk, mut p_idx) = (r.n_sv(), 0);
+        let (mut kv, mut dec) = (vec![0.0; n], vec![0.0; m.n_pairs()]);
+        let mut kr = vec![0.0; nk];
+        let (mut err_ls, mut err_raw) = (0.0f64, 0.0f64);
+        for i in 0..k {
+            for j in i + 1..k {
+                let cols: Vec<usize> = (0..nk)
+                    .filter(|&s| [i, j].contains(&class_of(m, kept[s])))
+                    .collect();
+                let coef = |s: usize| {
+                    let row = if class_of(m, kept[s]) == i { j - 1 } else { i };
+                    f64::from(r.dual_coef[row * nk + s])
+                };
+                let q = cols.len() + 1;
+                let mut grad = vec![0.0f64; q];
+                let mut gram_diag = 0.0;
+                for row in (0..rows.n_rows()).filter(|&x| [i, j].contains(&(rows.y[x] as usize))) {
+                    let x = rows.row(row);
+                    m.decisions(x, &mut kv, &mut dec);
+                    let target = f64::from(dec[p_idx]);
+                    let a: Vec<f64> = cols
+                        .iter()
+                        .map(|&s| kern(x, &r.vectors[s * d..(s + 1) * d]))
+                        .chain([1.0])
+                        .collect();
+                    let fit: f64 = cols
+                        .iter()
+                        .zip(&a)
+                        .map(|(&s, av)| coef(s) * av)
+                        .sum::<f64>()
+                        + f64::from(r.intercepts[p_idx]);
+                    for (g, av) in grad.iter_mut().zip(&a) {
+                        *g += av * (fit - target);
+                    }
+                    gram_diag += a[..q - 1].iter().map(|v| v * v).sum::<f64>();
+                    err_ls += (fit - target).powi(2);
+                    let mut draw = vec![0.0; raw.n_pairs()];
+                    raw.decisions(x, &mut kr, &mut draw);
+                    err_raw += (f64::from(draw[p_idx]) - target).powi(2);
+                }
+                // ∂/∂β of the objective: Aᵀ(Aβ − t) + λβ; ∂/∂b: Σ(Aβ − t).
+                let lambda = crate::optimize::reduce::RIDGE * gram_diag / (q - 1) as f64;
+                let scale = gram_diag.sqrt().max(1.0);
+                for (t, &s) in cols.iter().enumerate() {
+                    let g = grad[t] + lambda * coef(s);
+                    assert!(
+                        g.abs() <= 1e-3 * scale,
+                        "pair {i},{j}, column {t}: gradient {g}"
+                    );
+                }
+                assert!(
+                    grad[q - 1].abs() <= 1e-3 * scale,
+                    "pair {i},{j}: intercept gradient {}",
+                    grad[q - 1]
+                );
+                p_idx += 1;
+            }
+        }
+        assert!(
+            err_ls < err_raw,
+            "{k} classes: the re-fit is closer to the parent ({err_ls} vs {err_raw})"
+        );
+        // And it predicts the parent's classes on more test rows than the
+        // plain truncation does.
+        let agree = |model: &crate::model::SvmModel| {
+            agreement(
+                &classes_of(
+                    &Candidate {
+                        model: Model::Svm(model.clone()),
+                        ..c.clone()
+                    },
+                    &p.x_test,
+                ),
+                &classes_of(&c, &p.x_test),
+            )
+        };
+        let (a_ls, a_raw) = (agree(&r), agree(&raw));
+        println!("{k} classes, {kernel:?}: agreement {a_ls}, raw {a_raw}");
+        assert!(
+            a_ls >= a_raw && a_ls >= 0.8,
+            "{k} classes: agreement {a_ls} (raw {a_raw})"
+        );
+    }
+}
+
+/// `reduce_svm` in the plan gives one variant per fraction that drops a
+/// vector, named `/sv{percent}` (`-raw` without the re-fit), measured
+/// as any other; the same seed gives the same models.
+#[test]
+fn derive_reduces_svms_as_the_plan_says() {
+    let p = Problem::new(300, 3, 23);
+    let c = trained(CandidateSpec::svm(crate::train::SvmKernel::Rbf), &p);
+    let m = svm_of(&c);
+    let mut plan = OptimizePlan {
+        reduce_svm: vec![0.5, 0.125, 1.0],
+        ..Default::default()
+    };
+    let out = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    let ids: Vec<&str> = out.iter().map(|v| v.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [format!("{}/sv50", c.id), format!("{}/sv12.5", c.id)],
+        "1.0 keeps every vector: no variant"
+    );
+    assert_eq!(svm_of(&out[0]).n_sv(), kept_vectors(m, 0.5));
+    assert_eq!(
+        out[0].lineage.as_ref().unwrap().transform,
+        Transform::ReduceSvm {
+            fraction: 0.5,
+            kept: kept_vectors(m, 0.5),
+            of: m.n_sv(),
+            refit: Refit::LeastSquares,
+        }
+    );
+    let again = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    assert_eq!(again[1].model, out[1].model);
+    plan.reduce_svm_refit = Refit::None;
+    let raw = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    assert_eq!(raw[0].id, format!("{}/sv50-raw", c.id));
+    plan.reduce_svm = vec![0.0];
+    assert!(derive(&plan, &[c], &p.train(), 1).is_err());
 }

@@ -262,6 +262,16 @@ fn applicable_plan(plan: &Plan, id: &str, has_train: bool, progress: &dyn Progre
         plan.optimize.prune_depths.clear();
         plan.optimize.distill.clear();
     }
+    // A reduced SVM re-fits its coefficients on the training rows.
+    if !has_train
+        && !plan.optimize.reduce_svm.is_empty()
+        && plan.optimize.reduce_svm_refit == crate::optimize::Refit::LeastSquares
+    {
+        progress.note(
+            "support-vector reduction re-fits the coefficients on the training rows (--train): skipped",
+        );
+        plan.optimize.reduce_svm.clear();
+    }
     // Distillation from a trained candidate of the config has no teacher here.
     let before = plan.optimize.distill.len();
     plan.optimize.distill.retain(|d| d.teacher == id);

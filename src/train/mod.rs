@@ -1,7 +1,8 @@
 //! Front ends: fit each candidate and write it into the `model` IR. Every
 //! family is trained in house: logistic regression with argmin's L-BFGS
 //! (`logistic.rs`), trees, forests and boosting on shared binned features,
-//! kernel SVMs with libsvm's SMO (`svm.rs`, which says why not a crate).
+//! kernel SVMs with libsvm's SMO (`svm.rs`, which says why not a crate),
+//! linear SVMs with liblinear's dual coordinate descent (`linear_svm.rs`).
 //! Only this module names argmin types, and (in tests) linfa's.
 //!
 //! Uses `model`. Key types: [`CandidateSpec`] (what to train, as written in
@@ -17,12 +18,14 @@
 mod binned;
 mod boost;
 mod forest;
+mod linear_svm;
 #[cfg(test)]
 mod linfa_logistic;
 mod logistic;
 mod svm;
 
 pub use boost::{one_hot, BoostParams};
+pub use linear_svm::SvmLoss;
 pub use svm::{Gamma, GammaRule, SvmKernel, SvmParams};
 
 use crate::error::{Error, Result};
@@ -41,6 +44,7 @@ pub enum Family {
     Svm,
     /// A model from outside optbench (`optbench import`).
     Imported,
+    LinearSvm,
 }
 
 impl fmt::Display for Family {
@@ -52,6 +56,7 @@ impl fmt::Display for Family {
             Family::Imported => "imported",
             Family::GradientBoosting => "gradient boosting",
             Family::Svm => "SVM",
+            Family::LinearSvm => "linear SVM",
         })
     }
 }
@@ -85,6 +90,12 @@ fn default_degree() -> u32 {
 }
 fn default_tol() -> f64 {
     1e-3
+}
+fn default_linear_svm_tol() -> f64 {
+    1e-4
+}
+fn default_linear_svm_iterations() -> u64 {
+    1000
 }
 
 /// scikit-learn's `SVC(cache_size=200)`: MB of kernel rows kept per binary
@@ -164,6 +175,21 @@ pub enum CandidateSpec {
         #[serde(default = "default_tol")]
         tol: f64,
     },
+    /// Linear SVM with scikit-learn `LinearSVC`'s semantics and defaults
+    /// (in house, liblinear's dual coordinate descent: see
+    /// `linear_svm.rs`): `loss` squared_hinge (default) or hinge, `C` (also
+    /// `c`), one-vs-rest for more than two classes, the intercept
+    /// regularised as liblinear's; the model is the linear form.
+    LinearSvm {
+        #[serde(default)]
+        loss: SvmLoss,
+        #[serde(default = "default_c", rename = "C", alias = "c")]
+        c: f64,
+        #[serde(default = "default_linear_svm_tol")]
+        tol: f64,
+        #[serde(default = "default_linear_svm_iterations")]
+        max_iterations: u64,
+    },
 }
 
 impl CandidateSpec {
@@ -210,6 +236,7 @@ impl CandidateSpec {
     pub fn family(&self) -> Family {
         match self {
             CandidateSpec::Svm { .. } => Family::Svm,
+            CandidateSpec::LinearSvm { .. } => Family::LinearSvm,
             CandidateSpec::LogisticRegression { .. } => Family::LogisticRegression,
             CandidateSpec::DecisionTree { .. } => Family::DecisionTree,
             CandidateSpec::RandomForest { .. } => Family::RandomForest,
@@ -307,6 +334,27 @@ impl CandidateSpec {
                 }
                 if p.probability {
                     id += "-proba";
+                }
+                id
+            }
+            CandidateSpec::LinearSvm {
+                loss,
+                c,
+                tol,
+                max_iterations,
+            } => {
+                let mut id = "linsvm".to_string();
+                if *loss == SvmLoss::Hinge {
+                    id += "-hinge";
+                }
+                if *c != default_c() {
+                    id += &format!("-c{c}");
+                }
+                if *tol != default_linear_svm_tol() {
+                    id += &format!("-tol{tol}");
+                }
+                if *max_iterations != default_linear_svm_iterations() {
+                    id += &format!("-it{max_iterations}");
                 }
                 id
             }
@@ -456,6 +504,22 @@ impl CandidateSpec {
                     return Err(format!("tol = {}: expected a number > 0", p.tol));
                 }
             }
+            CandidateSpec::LinearSvm {
+                c,
+                tol,
+                max_iterations,
+                ..
+            } => {
+                if !(c.is_finite() && *c > 0.0) {
+                    return Err(format!("C = {c}: expected a number > 0"));
+                }
+                if !(tol.is_finite() && *tol > 0.0) {
+                    return Err(format!("tol = {tol}: expected a number > 0"));
+                }
+                if *max_iterations == 0 {
+                    return Err("max_iterations must be at least 1".into());
+                }
+            }
         }
         if let CandidateSpec::RandomForest {
             n_trees,
@@ -543,6 +607,12 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
             boost::fit(data, &boost::one_hot(data.y, data.n_classes), &params, seed)
         }
         CandidateSpec::Svm { .. } => svm::fit(data, &spec.svm_params().expect("an SVM spec"), seed),
+        CandidateSpec::LinearSvm {
+            loss,
+            c,
+            tol,
+            max_iterations,
+        } => linear_svm::fit(data, *c, *loss, *tol, *max_iterations, seed),
     }
     .map_err(|m| Error::train(&id, m))?;
     Ok(Trained {

@@ -9,10 +9,11 @@ use crate::onnx::proto::{attribute_proto::AttributeType, tensor_proto::DataType}
 use crate::onnx::proto::{AttributeProto, GraphProto, NodeProto, TensorProto};
 use std::collections::HashMap;
 
-pub(super) const MODEL_OPS: [&str; 3] = [
+pub(super) const MODEL_OPS: [&str; 4] = [
     "TreeEnsembleClassifier",
     "TreeEnsembleRegressor",
     "LinearClassifier",
+    "SVMClassifier",
 ];
 const ML_OPS: [&str; 8] = [
     "ZipMap",
@@ -51,10 +52,18 @@ pub(super) struct Graph<'a> {
 impl<'a> Graph<'a> {
     pub(super) fn new(g: &'a GraphProto) -> Result<Graph<'a>> {
         let mut unsupported: Vec<String> = Vec::new();
+        // An SVM's probabilities come from its scores through a few more
+        // standard operators (`svm::SVM_TAIL_OPS`); `Graph::svm_output`
+        // checks where they are.
+        let svm = g
+            .node
+            .iter()
+            .any(|n| is_ml(n) && n.op_type() == "SVMClassifier");
         for n in &g.node {
             let op = n.op_type();
             let ok = (is_ml(n) && (MODEL_OPS.contains(&op) || ML_OPS.contains(&op)))
-                || (is_std(n) && STD_OPS.contains(&op));
+                || (is_std(n) && STD_OPS.contains(&op))
+                || (svm && is_std(n) && super::svm::SVM_TAIL_OPS.contains(&op));
             let name = if n.domain().is_empty() {
                 op.to_string()
             } else {
@@ -69,7 +78,7 @@ impl<'a> Graph<'a> {
                 "graph",
                 format!(
                     "unsupported operators: {}. optbench imports one TreeEnsembleClassifier, \
-                     TreeEnsembleRegressor or LinearClassifier on a float feature input \
+                     TreeEnsembleRegressor, LinearClassifier or SVMClassifier on a float feature input \
                      (through at most an Imputer and a Scaler) or on one input per column \
                      (numeric: Imputer, Scaler; categorical: SimpleImputer's string \
                      imputation, OneHotEncoder), followed by \

@@ -64,7 +64,7 @@ impl Tail {
 impl<'a> Graph<'a> {
     /// The graph output holding probabilities: `probabilities` or the only
     /// float tensor output.
-    fn probabilities(&self) -> Result<&'a str> {
+    pub(super) fn probabilities(&self) -> Result<&'a str> {
         if let Some(o) = self.g.output.iter().find(|o| o.name() == "probabilities") {
             return Ok(o.name());
         }

@@ -4,9 +4,10 @@
 //! Read as written by skl2onnx (scikit-learn's forests, trees, gradient
 //! boosting and logistic regression, `zipmap` on or off) and by optbench's
 //! own export (`onnx::write`):
-//! - the model operator: `TreeEnsembleClassifier`, `TreeEnsembleRegressor`
-//!   or `LinearClassifier` (`ai.onnx.ml`), exactly one, whose input is the
-//!   graph's float input (through `Identity` / `Cast` at most);
+//! - the model operator: `TreeEnsembleClassifier`, `TreeEnsembleRegressor`,
+//!   `LinearClassifier` or `SVMClassifier` (`ai.onnx.ml`), exactly one,
+//!   whose input is the graph's float input (through `Identity` / `Cast` at
+//!   most);
 //! - between that input and the model operator, the numeric preprocessing
 //!   skl2onnx writes for `SimpleImputer` → `StandardScaler`: an `Imputer`
 //!   (`imputed_value_floats`, replacing `NaN`) and / or a `Scaler`
@@ -25,6 +26,9 @@
 //!   logistic pair `Concat(1 − Sigmoid(z), Sigmoid(z))`, then at most an L1
 //!   `Normalizer` (a no-op on probabilities, as skl2onnx adds it);
 //! - `ArgMax` and `ZipMap` may compute other outputs; they are ignored.
+//! - except after an `SVMClassifier` (scikit-learn's `SVC`): its model is
+//!   the operator alone, and the probabilities output may be its scores or
+//!   scikit-learn's one-vs-rest decision function built from them (`svm.rs`).
 //!
 //! Anything else — other preprocessing (a `OneHotEncoder` in front of a
 //! single float input, a `Normalizer` in front of the model, …), other
@@ -56,8 +60,8 @@
 //! access), `pipeline.rs` (what an import gives in front of its model),
 //! `numeric.rs` (the float feature input and its `Imputer` / `Scaler`),
 //! `columns.rs` with `symbolic.rs` (one input per column), `link.rs` (from
-//! the scores to the probabilities), `trees.rs` and `linear.rs` (the model
-//! operators), `missing.rs` (stand-ins for missing values); this file puts
+//! the scores to the probabilities), `trees.rs`, `linear.rs` and `svm.rs`
+//! (the model operators), `missing.rs` (stand-ins for missing values); this file puts
 //! them together.
 
 mod columns;
@@ -67,6 +71,7 @@ mod link;
 mod missing;
 mod numeric;
 mod pipeline;
+mod svm;
 mod symbolic;
 mod trees;
 
@@ -83,6 +88,7 @@ use numeric::preprocessing;
 use prost::Message;
 use std::collections::HashSet;
 use std::path::Path;
+use svm::svm_classifier;
 use trees::{tree_classifier, tree_regressor};
 
 /// An imported model with what the file says about its classes and input.
@@ -138,7 +144,7 @@ impl Graph<'_> {
             [] => {
                 return Err(Error::onnx(
                     "graph",
-                    "no TreeEnsembleClassifier, TreeEnsembleRegressor or LinearClassifier",
+                    "no TreeEnsembleClassifier, TreeEnsembleRegressor, LinearClassifier or SVMClassifier",
                 ))
             }
             _ => {
@@ -157,7 +163,12 @@ impl Graph<'_> {
             Some(c) => (c.inputs.join(", "), Some(c.position.len()), Vec::new()),
             None => self.feature_input(core)?,
         };
-        let tail = self.tail(core)?;
+        // An SVM's probabilities are its own (`svm.rs`): what the file
+        // computes from its scores is checked, not folded into the model.
+        let after = match core.op_type() {
+            "SVMClassifier" => After::Svm(self.svm_output(core)?),
+            _ => After::Tail(self.tail(core)?),
+        };
         let what = describe(core);
         let attrs = Attrs {
             node: core,
@@ -174,10 +185,16 @@ impl Graph<'_> {
             .collect();
         let mut retried = false;
         let (model, classes, preprocessing, mut notes) = loop {
-            let (mut model, classes) = match core.op_type() {
-                "LinearClassifier" => linear(&attrs, width, &tail)?,
-                "TreeEnsembleClassifier" => tree_classifier(&attrs, width, &tail, &rewrite)?,
-                _ => tree_regressor(&attrs, width, &tail, &rewrite)?,
+            let (mut model, classes, model_notes) = match &after {
+                After::Svm(output) => svm_classifier(&attrs, width, *output)?,
+                After::Tail(tail) => {
+                    let (m, c) = match core.op_type() {
+                        "LinearClassifier" => linear(&attrs, width, tail)?,
+                        "TreeEnsembleClassifier" => tree_classifier(&attrs, width, tail, &rewrite)?,
+                        _ => tree_regressor(&attrs, width, tail, &rewrite)?,
+                    };
+                    (m, c, Vec::new())
+                }
             };
             model.check().map_err(|m| {
                 Error::onnx(&what, format!("converts to an inconsistent model: {m}"))
@@ -212,6 +229,7 @@ impl Graph<'_> {
             match fill_stand_ins(&mut preprocessing, &moved) {
                 StandIns::Placed(note) => {
                     notes.extend(note);
+                    notes.extend(model_notes);
                     break (model, classes, preprocessing, notes);
                 }
                 StandIns::Scaled(outputs) if !retried => {
@@ -262,6 +280,14 @@ impl Graph<'_> {
     }
 }
 
+/// What follows the model operator, as the import reads it.
+enum After {
+    /// An SVM's probabilities output, checked but not folded (`svm.rs`).
+    Svm(svm::SvmOutput),
+    /// Standard operators folded into the model (`link.rs`).
+    Tail(link::Tail),
+}
+
 /// Renumbers the model's features: feature `j` becomes `position[j]`.
 /// (`position` is a permutation, as `columns::trace` builds it.)
 fn renumber_features(model: &mut Model, position: &[usize]) {
@@ -282,7 +308,16 @@ fn renumber_features(model: &mut Model, position: &[usize]) {
                 }
             }
         }
-        // The importer builds only the two float forms.
+        Model::Svm(m) => {
+            let d = m.n_features;
+            let old = m.vectors.clone();
+            for (v_new, v_old) in m.vectors.chunks_exact_mut(d).zip(old.chunks_exact(d)) {
+                for (j, &x) in v_old.iter().enumerate() {
+                    v_new[position[j]] = x;
+                }
+            }
+        }
+        // The importer builds only the three float forms.
         _ => {}
     }
 }

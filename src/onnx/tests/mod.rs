@@ -336,3 +336,96 @@ fn an_inconsistent_svm_is_refused() {
         "{e}"
     );
 }
+
+/// An SVM exported by optbench imports back as the same model, every
+/// number as it was (the operator holds the IR's layout; two-class Platt
+/// parameters come back from the `Mul` and `Add` before the `Sigmoid`).
+#[test]
+fn an_exported_svm_imports_back_as_the_same_model() {
+    use crate::train::SvmKernel;
+    for kernel in [
+        SvmKernel::Rbf,
+        SvmKernel::Linear,
+        SvmKernel::Poly,
+        SvmKernel::Sigmoid,
+    ] {
+        for (k, platt) in [(2, false), (2, true), (3, false), (3, true)] {
+            let p = Problem::new(120, k, 5);
+            let mut spec = CandidateSpec::svm(kernel);
+            if let CandidateSpec::Svm { probability, .. } = &mut spec {
+                *probability = platt;
+            }
+            let model = train(&spec, &p.train(), 0).unwrap().model;
+            let back = import_onnx(&encode(&model_to_onnx(&model).unwrap())).unwrap();
+            let what = format!("{kernel:?}, {k} classes, Platt {platt}");
+            assert_eq!(back.model, model, "{what}");
+            assert!(back.notes.is_empty(), "{what}: {:?}", back.notes);
+            assert_eq!(back.classes.len(), k, "{what}");
+        }
+    }
+}
+
+/// An `SVMClassifier` the IR cannot hold is an error naming what is wrong.
+#[test]
+fn an_svm_classifier_the_ir_cannot_hold_is_refused() {
+    let p = Problem::new(80, 3, 4);
+    let model = train(
+        &CandidateSpec::svm(crate::train::SvmKernel::Rbf),
+        &p.train(),
+        0,
+    )
+    .unwrap()
+    .model;
+    let onnx = model_to_onnx(&model).unwrap();
+    let edit = |name: &str, f: &dyn Fn(&mut proto::AttributeProto)| {
+        let mut m = onnx.clone();
+        let g = m.graph.as_mut().unwrap();
+        let node = g
+            .node
+            .iter_mut()
+            .find(|n| n.op_type() == "SVMClassifier")
+            .unwrap();
+        let a = node
+            .attribute
+            .iter_mut()
+            .find(|a| a.name() == name)
+            .unwrap();
+        f(a);
+        import_onnx(&encode(&m)).unwrap_err().to_string()
+    };
+    let e = edit("vectors_per_class", &|a| a.ints.clear());
+    assert!(e.contains("no support vectors"), "{e}");
+    let e = edit("rho", &|a| {
+        a.floats.pop();
+    });
+    assert!(e.contains("rho"), "{e}");
+    let e = edit("kernel_type", &|a| a.s = Some(b"CUBIC".to_vec()));
+    assert!(e.contains("kernel_type CUBIC"), "{e}");
+    // Probabilities that are some other function of the decision values
+    // (here: twice them) are refused, not read as the vote shares.
+    let mut m = onnx.clone();
+    let g = m.graph.as_mut().unwrap();
+    let svm = g
+        .node
+        .iter()
+        .position(|n| n.op_type() == "SVMClassifier")
+        .unwrap();
+    let scores = g.node[svm].output[1].clone();
+    g.node.retain(|n| n.op_type() == "SVMClassifier");
+    g.initializer.retain(|_| false);
+    g.initializer.push(proto::TensorProto {
+        name: Some("two".into()),
+        data_type: Some(proto::tensor_proto::DataType::Float as i32),
+        dims: vec![1],
+        float_data: vec![2.0],
+        ..Default::default()
+    });
+    g.node.push(proto::NodeProto {
+        op_type: Some("Mul".into()),
+        input: vec![scores, "two".into()],
+        output: vec!["probabilities".into()],
+        ..Default::default()
+    });
+    let e = import_onnx(&encode(&m)).unwrap_err().to_string();
+    assert!(e.contains("does not recognise"), "{e}");
+}
