@@ -717,3 +717,35 @@ fn quiet_prints_only_the_result_and_verbose_more() {
         );
     }
 }
+
+/// `optbench predict … | head`: the reader goes away early; the process
+/// ends quietly (SIGPIPE), no panic, no error message.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    let tmp = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(root().join("tests/fixtures/penguins/test.csv")).unwrap();
+    let (header, rows) = text.split_once('\n').unwrap();
+    let big = tmp.path().join("big.csv");
+    std::fs::write(&big, format!("{header}\n{}", rows.repeat(3000))).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_optbench"))
+        .current_dir(root())
+        .args([
+            "predict",
+            "--model",
+            "tests/fixtures/packages/penguins-forest-10",
+            "--input",
+        ])
+        .arg(&big)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    // The read end is dropped here, long before 207,000 rows are written.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+    assert!(!out.status.success());
+}

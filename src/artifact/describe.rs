@@ -161,6 +161,24 @@ fn pairs(v: &serde_json::Value) -> String {
     }
 }
 
+/// Every numeric column's training quantiles, one line each (`inspect -v`).
+pub fn describe_quantiles(m: &Metadata) -> String {
+    let mut o = String::from("training quantiles\n");
+    for p in &m.training_profile {
+        if let FeatureProfile::Numeric {
+            name, quantiles, ..
+        } = p
+        {
+            let q: Vec<String> = quantiles
+                .iter()
+                .map(|q| format!("{}%: {}", q.q * 100.0, fmt_num(q.value)))
+                .collect();
+            let _ = writeln!(o, "  {name:<24} {}", q.join(", "));
+        }
+    }
+    o
+}
+
 fn fmt_num(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-3) {
         format!("{v:.3e}")

@@ -16,7 +16,7 @@ mod describe;
 mod reference;
 mod score;
 
-pub use describe::describe;
+pub use describe::{describe, describe_quantiles};
 pub use reference::{ReferenceInfo, ReferenceSample, REFERENCE_FILE, REFERENCE_SAMPLE_ROWS};
 pub use score::{
     predict_csv, score_csv, score_csv_with, ColumnNotes, PredictFiles, ProfileChecks, RowOutcome,

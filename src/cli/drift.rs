@@ -61,6 +61,9 @@ pub struct DriftArgs {
     /// Print only the verdict and the recommendation (and warnings).
     #[arg(long, short)]
     quiet: bool,
+    /// Also print what was compared (files, rows) and the settings used.
+    #[arg(long, short, conflicts_with_all = ["quiet", "json"])]
+    verbose: bool,
     /// Label column: left out of the feature comparison (default with
     /// --model: the package's target column, when a file has it).
     #[arg(long, value_name = "COLUMN")]
@@ -218,6 +221,19 @@ pub fn execute(args: DriftArgs) -> ExitCode {
             eprintln!("warning: {w}");
         }
     } else {
+        if args.verbose {
+            println!(
+                "reference {} ({} rows); current {} ({} rows)",
+                report.reference.path.display(),
+                report.reference.rows,
+                report.current.path.display(),
+                report.current.rows
+            );
+            println!(
+                "settings  {}\n",
+                serde_json::to_string(&report.settings).unwrap_or_default()
+            );
+        }
         print!("{}", render::table(&report));
         println!(
             "\nreport: {}",

@@ -39,6 +39,9 @@ pub struct ExportArgs {
     /// Print only errors (not the line saying what was written).
     #[arg(long, short)]
     quiet: bool,
+    /// Also print the graph's operators and how many of each.
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
 }
 
 pub fn execute(args: ExportArgs) -> ExitCode {
@@ -60,6 +63,17 @@ pub fn execute(args: ExportArgs) -> ExitCode {
     // `-` is standard output: the ONNX bytes, piped on (the note goes to
     // standard error).
     let to_stdout = args.output.as_os_str() == "-";
+    let mut ops: std::collections::BTreeMap<String, usize> = Default::default();
+    if let Ok(m) = &graph {
+        for n in m.graph.iter().flat_map(|g| &g.node) {
+            let op = n.op_type.as_deref().unwrap_or("?");
+            let name = match n.domain.as_deref() {
+                None | Some("") => op.to_string(),
+                Some(d) => format!("{d}.{op}"),
+            };
+            *ops.entry(name).or_insert(0) += 1;
+        }
+    }
     let written = graph.and_then(|m| {
         if to_stdout {
             use std::io::Write;
@@ -103,6 +117,10 @@ pub fn execute(args: ExportArgs) -> ExitCode {
             classes.len(),
             classes.join(", ")
         ));
+    }
+    if args.verbose {
+        let list: Vec<String> = ops.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
+        say(format!("operators: {}", list.join(", ")));
     }
     ExitCode::SUCCESS
 }

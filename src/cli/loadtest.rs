@@ -40,6 +40,10 @@ pub struct LoadtestArgs {
     /// Print only errors (not the per-step lines nor where the files went).
     #[arg(long, short)]
     quiet: bool,
+    /// With each step's line, where the server spent its time (its own
+    /// stages, scraped from /metrics).
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
     /// The package folder: served, and the source of the request rows.
     #[arg(long, value_name = "DIR")]
     model: Option<PathBuf>,
@@ -203,6 +207,7 @@ fn options(mut args: LoadtestArgs) -> Result<Options, optbench::Error> {
         server_threads: args.server_threads,
         out: args.out,
         quiet: args.quiet,
+        verbose: args.verbose,
     })
 }
 

@@ -88,6 +88,18 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(
+        cli.command,
+        Command::Drift(_)
+            | Command::Predict(_)
+            | Command::Inspect(_)
+            | Command::Bench(_)
+            | Command::Export(_)
+            | Command::Completions { .. }
+            | Command::Man { .. }
+    ) {
+        default_sigpipe();
+    }
     match cli.command {
         Command::Run(args) => run::execute(args),
         Command::Drift(args) => drift::execute(args),
@@ -147,6 +159,20 @@ fn man_pages(out: &std::path::Path) -> Result<usize, optbench::Error> {
         optbench::fsutil::write_atomic(&path, &text)?;
     }
     Ok(pages.len())
+}
+
+/// Rust ignores SIGPIPE, so printing into a closed pipe (`optbench inspect
+/// … | head`) panics; with the default action the process ends quietly, as
+/// other command-line tools do. Not for the subcommands that hold sockets
+/// (`serve`, `loadtest`, `run --serve-check`): a peer closing its end must
+/// be an error there, not the end of the process.
+fn default_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: sets a signal's disposition to its default; called before
+    // this process starts any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Standard input saved to a temporary file, for a `-` where a CSV is read

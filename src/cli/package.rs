@@ -256,6 +256,9 @@ pub struct InspectArgs {
     /// Print metadata.json (verified) instead of the summary.
     #[arg(long)]
     json: bool,
+    /// Also print every numeric column's training quantiles.
+    #[arg(long, short, conflicts_with = "json")]
+    verbose: bool,
 }
 
 pub fn inspect(args: InspectArgs) -> ExitCode {
@@ -276,6 +279,12 @@ pub fn inspect(args: InspectArgs) -> ExitCode {
         }
     } else {
         print!("{}", describe(&artifact.metadata));
+        if args.verbose {
+            print!(
+                "{}",
+                optbench::artifact::describe_quantiles(&artifact.metadata)
+            );
+        }
     }
     ExitCode::SUCCESS
 }
@@ -310,6 +319,9 @@ pub struct BenchArgs {
     /// Print the figures as JSON (nanoseconds) instead of the table.
     #[arg(long)]
     json: bool,
+    /// Also print each round's end-to-end p50 (how steady the machine was).
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
 }
 
 pub fn bench(mut args: BenchArgs) -> ExitCode {
@@ -427,6 +439,10 @@ pub fn bench(mut args: BenchArgs) -> ExitCode {
         "timer overhead {} (subtracted); package load {}",
         l.overhead.p50, b.load
     );
+    if args.verbose {
+        let rounds: Vec<String> = s.round_p50s.iter().map(ToString::to_string).collect();
+        println!("end-to-end p50 by round: {}", rounds.join(", "));
+    }
     if let Some((n, (load50, loadmax), (first50, firstmax), (wall50, wallmax))) = cold {
         println!(
             "cold start in {n} fresh processes (median / max): load {load50} / {loadmax}, first prediction {first50} / {firstmax}, whole process {wall50} / {wallmax}"

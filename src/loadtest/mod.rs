@@ -73,6 +73,8 @@ pub struct Options {
     pub out: PathBuf,
     /// No line per rate step on standard error.
     pub quiet: bool,
+    /// With each step's line, where the server spent its time.
+    pub verbose: bool,
 }
 
 /// The server's own handling of one step's requests, from its `/metrics`
@@ -217,6 +219,21 @@ fn run_series(
                 client.errors,
                 client.timeouts
             );
+            }
+            if let (true, Some(s)) = (options.verbose && !options.quiet, &server) {
+                let stages: Vec<String> = s
+                    .stages_mean_us
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v:.1} µs"))
+                    .collect();
+                eprintln!(
+                    "  server: {} requests, handling {:.1} µs mean ({}); outside the server {}",
+                    s.requests,
+                    s.handling_mean_us,
+                    stages.join(", "),
+                    s.outside_server_mean_us
+                        .map_or("–".into(), |v| format!("{v:.1} µs mean"))
+                );
             }
             steps.push(Measured { client, server });
             if within {

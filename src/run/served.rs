@@ -46,6 +46,7 @@ pub fn serve_check(outcome: &mut Outcome, out: &Path, rate: f64, duration: Durat
         server_threads: 0,
         out: out.join("serve_check"),
         quiet: true,
+        verbose: false,
     })?;
     let step = bench
         .series
