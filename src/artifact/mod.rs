@@ -12,9 +12,11 @@
 //! The folder is written atomically (filled under a temporary name, then
 //! renamed), and a damaged, altered or newer-format package is refused.
 
+mod columns;
 mod describe;
 mod score;
 
+pub use columns::{score_columns, ColumnScores, Columns, RejectedRow};
 pub use describe::describe;
 pub use score::{
     predict_csv, score_csv, ColumnNotes, PredictFiles, ProfileChecks, RowOutcome, ScoreOptions,
