@@ -77,9 +77,10 @@ pub fn score_columns<T: Columns + ?Sized>(
     for f in &schema.features {
         match names.iter().position(|n| *n == f.name) {
             Some(c) => columns.push(c),
-            None => return Err(Error::Data {
-                path: source.into(),
-                message: format!(
+            None => {
+                return Err(Error::Data {
+                    path: source.into(),
+                    message: format!(
                     "missing column `{}` ({}), which the model needs; the model's columns are: {}",
                     f.name,
                     f.kind,
@@ -90,7 +91,8 @@ pub fn score_columns<T: Columns + ?Sized>(
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
-            }),
+                })
+            }
         }
     }
     if options.strict {
