@@ -206,3 +206,26 @@ def test_threads_score_the_same_model_at_once():
         t.join()
     for r in results:
         np.testing.assert_array_equal(r, expected)
+
+
+def test_decimal_columns_read_as_their_text(tmp_path):
+    """Decimals (as a warehouse or Spark holds measures) predict what the
+    same digits in a CSV predict; a scale too large for the quick division
+    and a 256-bit decimal go through the text."""
+    from decimal import Decimal
+
+    package = PACKAGES / "penguins-boost-20-int8"
+    model = optbench.load(package)
+    path = penguins_with_gaps(tmp_path)
+    header, rows = cli_predict(package, path, tmp_path)
+    text = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = {"", "na", "nan", "null"}
+
+    def decimals(column, kind):
+        return pa.array([None if v.lower() in missing else Decimal(v) for v in text[column]], type=kind)
+
+    table = pa.Table.from_pandas(text).drop_columns(["bill_length_mm", "bill_depth_mm", "body_mass_g"])
+    table = table.append_column("bill_length_mm", decimals("bill_length_mm", pa.decimal128(12, 3)))
+    table = table.append_column("bill_depth_mm", decimals("bill_depth_mm", pa.decimal128(38, 30)))
+    table = table.append_column("body_mass_g", decimals("body_mass_g", pa.decimal256(40, 2)))
+    assert_same(model, table, header, rows)
