@@ -12,10 +12,12 @@
 //! The folder is written atomically (filled under a temporary name, then
 //! renamed), and a damaged, altered or newer-format package is refused.
 
+mod columns;
 mod describe;
 mod reference;
 mod score;
 
+pub use columns::{score_columns, ColumnScores, Columns, RejectedRow};
 pub use describe::{describe, describe_quantiles};
 pub use reference::{ReferenceInfo, ReferenceSample, REFERENCE_FILE, REFERENCE_SAMPLE_ROWS};
 pub use score::{

@@ -295,6 +295,38 @@ impl CompiledModel {
         batch::batch(self, rows, &mut out, k, CompiledModel::proba_into);
         out
     }
+
+    /// [`Self::predict_with_proba`] for a row-major batch: the classes into
+    /// `classes` and the probabilities (`n_rows × n_classes`) into `proba`,
+    /// split across threads like [`CompiledModel::predict_batch`].
+    pub fn predict_with_proba_batch(
+        &self,
+        rows: &[f32],
+        classes: &mut Vec<u32>,
+        proba: &mut Vec<f32>,
+    ) {
+        let (d, k) = (self.n_features().max(1), self.n_classes());
+        let n = rows.len() / d;
+        // One pass of `batch` gives both: each row's output is its class
+        // (exact as an `f32`: far fewer than 2^24 classes) then its
+        // probabilities.
+        let mut out = vec![0.0f32; n * (k + 1)];
+        batch::batch(self, rows, &mut out, k + 1, CompiledModel::class_proba_into);
+        classes.clear();
+        proba.clear();
+        proba.reserve(n * k);
+        for o in out.chunks_exact(k + 1) {
+            classes.push(o[0] as u32);
+            proba.extend_from_slice(&o[1..]);
+        }
+    }
+
+    fn class_proba_into(&self, rows: &[f32], out: &mut [f32], scratch: &mut Scratch) {
+        let (d, k) = (self.n_features().max(1), self.n_classes());
+        for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k + 1)) {
+            o[0] = self.predict_with_proba(r, scratch, &mut o[1..]) as f32;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -328,6 +360,9 @@ mod tests {
             model.predict_batch(&rows, &mut c);
             (c, model.predict_proba_batch(&rows))
         });
+        let (mut both_c, mut both_p) = (Vec::new(), Vec::new());
+        pool.install(|| model.predict_with_proba_batch(&rows, &mut both_c, &mut both_p));
+        assert_eq!((&both_c, &both_p), (&classes, &proba));
         // The split itself, forced: tasks of 7 rows, a ragged last one.
         let (mut c7, mut p7) = (vec![0; 3_000], vec![0.0; 6_000]);
         pool.install(|| {

@@ -1,0 +1,127 @@
+"""Score a Spark DataFrame with an optbench package, through `mapInArrow`.
+
+    import optbench.spark
+    spark.sparkContext.addFile("reports/latest/model", recursive=True)  # ships the folder
+    scored = optbench.spark.predict(df, "model", proba=True)
+
+Each executor's Python worker loads the package once (cached by path) and
+scores the Arrow record batches Spark hands it with the optbench library,
+so every row gets the class and probabilities `optbench predict` writes for
+it. The output is the input's columns plus `prediction` (the class name)
+and, with `proba=True`, one float column `proba_<class>` per class.
+
+Where the package comes from, on the driver and on every executor: `model`
+is used as a path when a folder is there (a path every machine shares: NFS,
+a mounted bucket, or local mode); otherwise it is looked up among the files
+shipped with `SparkContext.addFile(folder, recursive=True)` or
+`spark-submit --files`, by its last path component.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from . import Model, PackageError, load
+
+# One loaded package per path, per Python process: a Spark Python worker is
+# reused across tasks (spark.python.worker.reuse, on by default), so a
+# package is read and verified once per worker, not once per batch.
+_LOADED: Dict[str, Model] = {}
+
+
+def _resolve(model: str) -> str:
+    if os.path.isdir(model):
+        return model
+    from pyspark import SparkFiles
+
+    name = os.path.basename(os.path.normpath(model))
+    shipped = SparkFiles.get(name)
+    if os.path.isdir(shipped):
+        return shipped
+    raise PackageError(
+        f"{model}: no package folder at this path, nor shipped as `{name}` "
+        "(SparkContext.addFile(folder, recursive=True) or spark-submit --files)"
+    )
+
+
+def _loaded(model: str) -> Model:
+    m = _LOADED.get(model)
+    if m is None:
+        m = _LOADED[model] = load(_resolve(model))
+    return m
+
+
+def predict(
+    df: Any,
+    model: str,
+    proba: bool = False,
+    *,
+    skip_invalid: bool = False,
+    strict: bool = False,
+    range_margin: float = 0.1,
+    prediction_col: str = "prediction",
+):
+    """`df` with a `prediction_col` column of class names added (and, with
+    `proba`, `proba_<class>` float columns, in the package's class order).
+
+    A row the package's schema refuses fails the job with `InvalidRowError`
+    naming its column (its row is a position within the Arrow batch), unless
+    `skip_invalid`: then its prediction and probabilities are null and an
+    `invalid_reason` column says why (null for the rows scored). `strict`
+    and `range_margin` are `Model.predict`'s.
+    """
+    from pyspark.sql.types import FloatType, StringType, StructField, StructType
+
+    m = _loaded(model)  # on the driver: checks the package, gives the classes
+    names = [prediction_col] + ([f"proba_{c}" for c in m.classes] if proba else [])
+    if skip_invalid:
+        names.append("invalid_reason")
+    clash = [n for n in names if n in df.columns]
+    if clash:
+        raise ValueError(f"the DataFrame already has column(s) {clash}; choose another prediction_col")
+    fields = [StructField(prediction_col, StringType(), True)]
+    if proba:
+        fields += [StructField(f"proba_{c}", FloatType(), True) for c in m.classes]
+    if skip_invalid:
+        fields.append(StructField("invalid_reason", StringType(), True))
+    out_schema = StructType(df.schema.fields + fields)
+
+    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        p = _loaded(model)
+        class_names = pa.array(p.classes, type=pa.string())
+        for batch in batches:
+            idx, probabilities, rejected = p.score(
+                batch, proba=proba, skip_invalid=skip_invalid, strict=strict, range_margin=range_margin
+            )
+            n = batch.num_rows
+            if rejected:
+                # Scored rows in place, rejected rows null.
+                valid = np.ones(n, dtype=bool)
+                valid[[r[0] for r in rejected]] = False
+                full = np.zeros(n, dtype=np.uint32)
+                full[valid] = idx
+                keys = pa.array(full, mask=~valid)
+            else:
+                valid = None
+                keys = pa.array(idx)
+            columns = list(batch.columns) + [class_names.take(keys)]
+            if proba:
+                for k in range(len(p.classes)):
+                    if valid is None:
+                        columns.append(pa.array(probabilities[:, k]))
+                    else:
+                        col = np.zeros(n, dtype=np.float32)
+                        col[valid] = probabilities[:, k]
+                        columns.append(pa.array(col, mask=~valid))
+            if skip_invalid:
+                reasons = [None] * n
+                for row, column, reason in rejected:
+                    reasons[row] = f"column `{column}`: {reason}"
+                columns.append(pa.array(reasons, type=pa.string()))
+            yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names + names)
+
+    return df.mapInArrow(score, out_schema)
