@@ -384,8 +384,9 @@ fn choose_alpha(spec: &CandidateSpec, data: &TrainData<'_>, share: f64, seed: u6
         ));
     };
     let mut best = (f64::NEG_INFINITY, 0.0);
-    for alpha in prune::alpha_path(tree, &fit) {
-        let pruned = Model::Trees(prune_cost_complexity(tree, alpha, &fit))
+    let path = prune::PrunePath::new(tree, &fit);
+    for alpha in path.alphas() {
+        let pruned = Model::Trees(path.at(alpha))
             .compile()
             .map_err(|m| Error::train(&sub.id, m))?;
         let mut pred = Vec::new();

@@ -53,7 +53,7 @@ pub fn prune_depth(t: &TreeEnsemble, max_depth: u16, data: &TrainData<'_>) -> Tr
 }
 
 /// Training rows reaching each node, per class (`n_nodes × n_classes`).
-fn node_counts(t: &TreeEnsemble, data: &TrainData<'_>) -> Vec<u64> {
+pub(crate) fn node_counts(t: &TreeEnsemble, data: &TrainData<'_>) -> Vec<u64> {
     let k = t.n_classes;
     let mut counts = vec![0u64; t.nodes.len() * k];
     for r in 0..data.n_rows() {
@@ -169,15 +169,117 @@ fn copy_cut(
 /// `g(t) = (R(t) − R(T_t)) / (|leaves(T_t)| − 1)` with `R(t) = (n_t / N) ×
 /// gini(t)` over the training rows reaching `t`. Returns `(α, node)` pairs
 /// in cutting order, with α the effective alpha (non-decreasing): the tree
-/// pruned at α cuts every node listed with an α at or below it.
+/// pruned at α cuts every node listed with an α at or below it. Ties go to
+/// the lowest node index.
 ///
-/// Quadratic in the node count (each step re-scores the tree) — fine for
-/// the thousands of nodes a tree grown on tabular data has.
+/// A cut changes `g` only on the cut node's ancestors, so those are
+/// re-scored (from their children, in the order a full re-score adds them:
+/// the same bits) and pushed again on a heap whose stale entries are
+/// skipped: O(n log n + cuts × depth) where re-scoring the whole tree at
+/// each step was quadratic, which took minutes on the tens of thousands of
+/// nodes a tree grown on 200,000 rows has.
 pub(crate) fn weakest_links(t: &TreeEnsemble, counts: &[u64]) -> Vec<(f64, usize)> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    /// `g` ordered as `<` orders it (no NaN: an internal node has two
+    /// leaves or more), then the node index.
+    #[derive(PartialEq)]
+    struct Key(f64, usize, u32);
+    impl Eq for Key {}
+    impl PartialOrd for Key {
+        fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+            Some(self.cmp(o))
+        }
+    }
+    impl Ord for Key {
+        fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+            self.0
+                .partial_cmp(&o.0)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(self.1.cmp(&o.1))
+        }
+    }
+
     let n = t.nodes.len();
+    let risk = node_risk(t, counts);
+    let mut subtree_risk = vec![0.0f64; n];
+    let mut leaves = vec![0usize; n];
+    let mut parent = vec![usize::MAX; n];
+    // Children follow their parent (pre-order), so one backward pass scores
+    // every subtree.
+    for i in (0..n).rev() {
+        let node = &t.nodes[i];
+        if node.is_leaf() {
+            subtree_risk[i] = risk[i];
+            leaves[i] = 1;
+        } else {
+            let (l, r) = (node.left as usize, node.right as usize);
+            subtree_risk[i] = subtree_risk[l] + subtree_risk[r];
+            leaves[i] = leaves[l] + leaves[r];
+            parent[l] = i;
+            parent[r] = i;
+        }
+    }
+    let g = |i: usize, subtree_risk: &[f64], leaves: &[usize]| {
+        (risk[i] - subtree_risk[i]) / (leaves[i] - 1) as f64
+    };
+    // The internal nodes under the first root, not yet cut nor under a cut.
+    let mut live = vec![false; n];
+    let mut version = vec![0u32; n];
+    let mut heap = BinaryHeap::new();
+    let mut stack = vec![t.roots[0] as usize];
+    while let Some(i) = stack.pop() {
+        let node = &t.nodes[i];
+        if !node.is_leaf() {
+            live[i] = true;
+            heap.push(Reverse(Key(g(i, &subtree_risk, &leaves), i, 0)));
+            stack.push(node.left as usize);
+            stack.push(node.right as usize);
+        }
+    }
+    let mut out = Vec::new();
+    let mut alpha = 0.0f64;
+    while let Some(Reverse(Key(gi, i, v))) = heap.pop() {
+        if !live[i] || v != version[i] {
+            continue;
+        }
+        alpha = alpha.max(gi);
+        out.push((alpha, i));
+        // The cut node becomes a leaf; the internal nodes below it leave.
+        live[i] = false;
+        subtree_risk[i] = risk[i];
+        leaves[i] = 1;
+        let node = &t.nodes[i];
+        stack.clear();
+        stack.extend([node.left as usize, node.right as usize]);
+        while let Some(j) = stack.pop() {
+            let below = &t.nodes[j];
+            if !below.is_leaf() && live[j] {
+                live[j] = false;
+                stack.extend([below.left as usize, below.right as usize]);
+            }
+        }
+        let mut a = parent[i];
+        while a != usize::MAX && live[a] {
+            let node = &t.nodes[a];
+            let (l, r) = (node.left as usize, node.right as usize);
+            subtree_risk[a] = subtree_risk[l] + subtree_risk[r];
+            leaves[a] = leaves[l] + leaves[r];
+            version[a] += 1;
+            heap.push(Reverse(Key(g(a, &subtree_risk, &leaves), a, version[a])));
+            a = parent[a];
+        }
+    }
+    out
+}
+
+/// `R(t) = (n_t / N) × gini(t)` of every node, over the training rows
+/// reaching it.
+fn node_risk(t: &TreeEnsemble, counts: &[u64]) -> Vec<f64> {
     let k = t.n_classes;
     let total: u64 = counts[..k].iter().sum();
-    let risk: Vec<f64> = (0..n)
+    (0..t.nodes.len())
         .map(|i| {
             let c = &counts[i * k..(i + 1) * k];
             let m: u64 = c.iter().sum();
@@ -190,71 +292,53 @@ pub(crate) fn weakest_links(t: &TreeEnsemble, counts: &[u64]) -> Vec<(f64, usize
                     .sum::<f64>();
             m as f64 / total as f64 * gini
         })
-        .collect();
-    let mut cut = vec![false; n];
-    let mut out = Vec::new();
-    let mut alpha = 0.0f64;
-    let mut subtree_risk = vec![0.0f64; n];
-    let mut leaves = vec![0usize; n];
-    let mut reachable = vec![false; n];
-    loop {
-        for i in (0..n).rev() {
-            let node = &t.nodes[i];
-            if node.is_leaf() || cut[i] {
-                subtree_risk[i] = risk[i];
-                leaves[i] = 1;
-            } else {
-                let (l, r) = (node.left as usize, node.right as usize);
-                subtree_risk[i] = subtree_risk[l] + subtree_risk[r];
-                leaves[i] = leaves[l] + leaves[r];
-            }
+        .collect()
+}
+
+/// A tree's pruning path computed once: the pruned tree at any alpha
+/// without re-deriving the path (choosing alpha walks every one of them).
+pub(crate) struct PrunePath<'t> {
+    tree: &'t TreeEnsemble,
+    values: Vec<f32>,
+    links: Vec<(f64, usize)>,
+}
+
+impl<'t> PrunePath<'t> {
+    pub(crate) fn new(tree: &'t TreeEnsemble, data: &TrainData<'_>) -> PrunePath<'t> {
+        let counts = node_counts(tree, data);
+        PrunePath {
+            tree,
+            values: node_values(tree, &counts),
+            links: weakest_links(tree, &counts),
         }
-        reachable.fill(false);
-        reachable[t.roots[0] as usize] = true;
-        let mut best: Option<(f64, usize)> = None;
-        for i in 0..n {
-            let node = &t.nodes[i];
-            if !reachable[i] || node.is_leaf() || cut[i] {
-                continue;
-            }
-            reachable[node.left as usize] = true;
-            reachable[node.right as usize] = true;
-            let g = (risk[i] - subtree_risk[i]) / (leaves[i] - 1) as f64;
-            if best.is_none_or(|(b, _)| g < b) {
-                best = Some((g, i));
-            }
-        }
-        let Some((g, i)) = best else { break };
-        alpha = alpha.max(g);
-        cut[i] = true;
-        out.push((alpha, i));
     }
-    out
+
+    /// The distinct effective alphas, 0 (the unpruned tree) first.
+    pub(crate) fn alphas(&self) -> Vec<f64> {
+        let mut alphas = vec![0.0];
+        for &(a, _) in &self.links {
+            if a > *alphas.last().expect("non-empty") {
+                alphas.push(a);
+            }
+        }
+        alphas
+    }
+
+    /// The tree pruned at `alpha`, as [`prune_cost_complexity`] prunes it.
+    pub(crate) fn at(&self, alpha: f64) -> TreeEnsemble {
+        let mut cut = vec![false; self.tree.nodes.len()];
+        for &(a, i) in &self.links {
+            if a <= alpha {
+                cut[i] = true;
+            }
+        }
+        rebuild(self.tree, &cut, &self.values)
+    }
 }
 
 /// A single tree pruned at cost-complexity `alpha` (see [`weakest_links`]),
 /// cut nodes holding the class distribution of the training rows that
 /// reach them.
 pub fn prune_cost_complexity(t: &TreeEnsemble, alpha: f64, data: &TrainData<'_>) -> TreeEnsemble {
-    let counts = node_counts(t, data);
-    let mut cut = vec![false; t.nodes.len()];
-    for (a, i) in weakest_links(t, &counts) {
-        if a <= alpha {
-            cut[i] = true;
-        }
-    }
-    rebuild(t, &cut, &node_values(t, &counts))
-}
-
-/// The effective alphas of a tree's pruning path (0 first: the unpruned
-/// tree), deduplicated.
-pub(crate) fn alpha_path(t: &TreeEnsemble, data: &TrainData<'_>) -> Vec<f64> {
-    let counts = node_counts(t, data);
-    let mut alphas = vec![0.0];
-    for (a, _) in weakest_links(t, &counts) {
-        if a > *alphas.last().expect("non-empty") {
-            alphas.push(a);
-        }
-    }
-    alphas
+    PrunePath::new(t, data).at(alpha)
 }

@@ -417,7 +417,7 @@ fn cost_complexity_path_matches_scikit_learn() {
             y: &r.y,
             n_classes: r.n_classes,
         };
-        let ours = prune::alpha_path(&t, &data);
+        let ours = prune::PrunePath::new(&t, &data).alphas();
         assert_eq!(
             ours.len(),
             r.ccp_alphas.len(),
@@ -679,4 +679,77 @@ fn derive_reduces_svms_as_the_plan_says() {
     assert_eq!(raw[0].id, format!("{}/sv50-raw", c.id));
     plan.reduce_svm = vec![0.0];
     assert!(derive(&plan, &[c], &p.train(), 1).is_err());
+}
+
+/// The weakest-link sequence as its definition computes it: every step
+/// re-scores the whole tree and cuts the reachable internal node of least
+/// `g` (ties: the lowest index).
+fn weakest_links_by_definition(t: &TreeEnsemble, counts: &[u64]) -> Vec<(f64, usize)> {
+    let n = t.nodes.len();
+    let k = t.n_classes;
+    let total: u64 = counts[..k].iter().sum();
+    let risk: Vec<f64> = (0..n)
+        .map(|i| {
+            let c = &counts[i * k..(i + 1) * k];
+            let m: u64 = c.iter().sum();
+            if m == 0 {
+                return 0.0;
+            }
+            let gini = 1.0
+                - c.iter()
+                    .map(|&x| (x as f64 / m as f64).powi(2))
+                    .sum::<f64>();
+            m as f64 / total as f64 * gini
+        })
+        .collect();
+    let (mut cut, mut out, mut alpha) = (vec![false; n], Vec::new(), 0.0f64);
+    let (mut sr, mut leaves, mut reach) = (vec![0.0; n], vec![0usize; n], vec![false; n]);
+    loop {
+        for i in (0..n).rev() {
+            let node = &t.nodes[i];
+            if node.is_leaf() || cut[i] {
+                (sr[i], leaves[i]) = (risk[i], 1);
+            } else {
+                let (l, r) = (node.left as usize, node.right as usize);
+                (sr[i], leaves[i]) = (sr[l] + sr[r], leaves[l] + leaves[r]);
+            }
+        }
+        reach.fill(false);
+        reach[t.roots[0] as usize] = true;
+        let mut best: Option<(f64, usize)> = None;
+        for i in 0..n {
+            let node = &t.nodes[i];
+            if !reach[i] || node.is_leaf() || cut[i] {
+                continue;
+            }
+            reach[node.left as usize] = true;
+            reach[node.right as usize] = true;
+            let g = (risk[i] - sr[i]) / (leaves[i] - 1) as f64;
+            if best.is_none_or(|(b, _)| g < b) {
+                best = Some((g, i));
+            }
+        }
+        let Some((g, i)) = best else { break };
+        alpha = alpha.max(g);
+        cut[i] = true;
+        out.push((alpha, i));
+    }
+    out
+}
+
+#[test]
+fn the_incremental_weakest_links_are_the_definitions_bit_for_bit() {
+    for (rows, classes, seed) in [(600, 2, 1), (1500, 3, 5), (3000, 2, 9), (800, 4, 13)] {
+        let p = Problem::new(rows, classes, seed);
+        let c = trained(tree(None), &p);
+        let t = trees(&c);
+        let counts = prune::node_counts(t, &p.train());
+        let fast = prune::weakest_links(t, &counts);
+        let slow = weakest_links_by_definition(t, &counts);
+        assert!(fast.len() > 10, "{rows}: a tree worth pruning");
+        assert_eq!(fast.len(), slow.len(), "{rows} rows, {classes} classes");
+        for (a, b) in fast.iter().zip(&slow) {
+            assert_eq!((a.0.to_bits(), a.1), (b.0.to_bits(), b.1), "{rows} rows");
+        }
+    }
 }
