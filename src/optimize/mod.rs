@@ -542,9 +542,10 @@ fn distill(
         .model
         .compile()
         .map_err(|m| Error::train(&teacher.id, m))?;
-    let proba = teacher_model.predict_proba_batch(&x);
+    // Only soft targets need the teacher's probabilities on every row; the
+    // hard control needs its classes on the extra rows alone.
     let t: Vec<f32> = match targets {
-        Targets::Soft => proba,
+        Targets::Soft => teacher_model.predict_proba_batch(&x),
         Targets::Hard => {
             let mut labels = data.y.to_vec();
             let mut pred = Vec::new();
