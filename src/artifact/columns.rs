@@ -11,7 +11,7 @@
 //! [`CompiledModel::predict_batch`]: crate::model::CompiledModel::predict_batch
 
 use super::{Artifact, ProfileChecks, ScoreOptions};
-use crate::data::{Request, Value};
+use crate::data::Value;
 use crate::error::{Error, Result};
 use std::path::Path;
 
@@ -173,18 +173,7 @@ pub fn score_columns<T: Columns + ?Sized>(
                 });
                 continue;
             }
-            // Served in the form `run` measured: numbers when every column
-            // is numeric (validated above, so a `NaN` is a missing cell).
-            let request = if numeric {
-                numbers.clear();
-                numbers.extend(values.iter().map(|v| match *v {
-                    Value::Number(x) => x,
-                    _ => f64::NAN,
-                }));
-                Request::Numbers(&numbers)
-            } else {
-                Request::Cells(&values)
-            };
+            let request = super::score::request_form(numeric, &values, &mut numbers);
             let at = features.len();
             features.resize(at + width, 0.0);
             // Validated above, so this cannot refuse; if it did, say so.

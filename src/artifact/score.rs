@@ -383,18 +383,7 @@ pub fn score_csv_with(
             })?;
             continue;
         }
-        // Served in the form `run` measured: numbers when every column is
-        // numeric (validated above, so a `NaN` here is a missing cell).
-        let request = if numeric {
-            numbers.clear();
-            numbers.extend(values.iter().map(|v| match *v {
-                Value::Number(x) => x,
-                _ => f64::NAN,
-            }));
-            Request::Numbers(&numbers)
-        } else {
-            Request::Cells(&values)
-        };
+        let request = request_form(numeric, &values, &mut numbers);
         // Validated above, so this cannot refuse; if it did, say so.
         let class = predictor
             .predict_proba_request(request, &mut proba)
@@ -431,6 +420,26 @@ pub fn score_csv_with(
         return Err(Error::data(input, "no data rows after the header"));
     }
     Ok(summary)
+}
+
+/// A validated row in the form `run` measured: numbers when every column
+/// is numeric (`numbers` is the reused buffer; a `NaN` there is a missing
+/// cell), typed cells otherwise.
+pub(super) fn request_form<'r, 'v>(
+    numeric: bool,
+    values: &'r [Value<'v>],
+    numbers: &'r mut Vec<f64>,
+) -> Request<'r, 'v> {
+    if numeric {
+        numbers.clear();
+        numbers.extend(values.iter().map(|v| match *v {
+            Value::Number(x) => x,
+            _ => f64::NAN,
+        }));
+        Request::Numbers(numbers)
+    } else {
+        Request::Cells(values)
+    }
 }
 
 /// Where `predict` writes.
