@@ -26,6 +26,7 @@ fn bench_batch(c: &mut Criterion) {
         CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 200,
+            class_weight: Default::default(),
         },
         CandidateSpec::GradientBoosting {
             n_trees: 200,
@@ -35,12 +36,14 @@ fn bench_batch(c: &mut Criterion) {
             subsample: 1.0,
             l2_regularization: 0.0,
             max_bins: 255,
+            class_weight: Default::default(),
         },
         CandidateSpec::RandomForest {
             n_trees: 100,
             max_depth: None,
             min_samples_leaf: 1,
             max_features: None,
+            class_weight: Default::default(),
         },
     ];
     let pools: Vec<(usize, rayon::ThreadPool)> = [1, 2]

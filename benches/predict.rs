@@ -27,16 +27,19 @@ fn bench_predict(c: &mut Criterion) {
         CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 200,
+            class_weight: Default::default(),
         },
         CandidateSpec::DecisionTree {
             max_depth: Some(10),
             min_samples_leaf: 1,
+            class_weight: Default::default(),
         },
         CandidateSpec::RandomForest {
             n_trees: 100,
             max_depth: None,
             min_samples_leaf: 1,
             max_features: None,
+            class_weight: Default::default(),
         },
         // A kernel model: one kernel row per support vector (here ~1,600).
         CandidateSpec::svm(SvmKernel::Rbf),

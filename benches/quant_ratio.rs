@@ -49,6 +49,7 @@ fn small_shapes() -> Vec<(&'static str, SyntheticSpec, Vec<CandidateSpec>)> {
     let tree = |max_depth| CandidateSpec::DecisionTree {
         max_depth,
         min_samples_leaf: 1,
+        class_weight: Default::default(),
     };
     let mut w1 = vec![tree(Some(3)), tree(Some(10)), tree(None)];
     w1.extend([1, 3, 10, 20, 30].map(CandidateSpec::random_forest));

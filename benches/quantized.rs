@@ -35,12 +35,14 @@ fn bench_quantized(c: &mut Criterion) {
             subsample: 1.0,
             l2_regularization: 0.0,
             max_bins: 255,
+            class_weight: Default::default(),
         },
         CandidateSpec::RandomForest {
             n_trees: 100,
             max_depth: None,
             min_samples_leaf: 1,
             max_features: None,
+            class_weight: Default::default(),
         },
     ];
     let mut group = c.benchmark_group("quantized");

@@ -84,6 +84,7 @@ fn main() {
         CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 200,
+            class_weight: Default::default(),
         },
         CandidateSpec::gradient_boosting(50, 3),
         CandidateSpec::gradient_boosting(200, 3),

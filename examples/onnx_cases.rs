@@ -158,6 +158,7 @@ fn specs() -> Vec<(&'static str, CandidateSpec)> {
             CandidateSpec::LogisticRegression {
                 alpha: 1.0,
                 max_iterations: 200,
+                class_weight: Default::default(),
             },
         ),
         (
@@ -165,6 +166,7 @@ fn specs() -> Vec<(&'static str, CandidateSpec)> {
             CandidateSpec::DecisionTree {
                 max_depth: Some(8),
                 min_samples_leaf: 1,
+                class_weight: Default::default(),
             },
         ),
         (
@@ -174,6 +176,7 @@ fn specs() -> Vec<(&'static str, CandidateSpec)> {
                 max_depth: None,
                 min_samples_leaf: 1,
                 max_features: None,
+                class_weight: Default::default(),
             },
         ),
         (
@@ -186,6 +189,7 @@ fn specs() -> Vec<(&'static str, CandidateSpec)> {
                 subsample: 1.0,
                 l2_regularization: 0.0,
                 max_bins: 255,
+                class_weight: Default::default(),
             },
         ),
     ]

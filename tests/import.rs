@@ -40,6 +40,7 @@ fn an_external_model_is_measured_optimized_and_packaged() {
             max_depth: None,
             min_samples_leaf: 1,
             max_features: None,
+            class_weight: Default::default(),
         },
         &TrainData {
             x: &x,
@@ -145,6 +146,7 @@ fn an_external_models_own_imputer_and_scaler_become_the_packages_pipeline() {
         &CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 200,
+            class_weight: Default::default(),
         },
         &TrainData {
             x: &x,
@@ -228,6 +230,7 @@ fn a_per_column_models_csv_is_read_by_its_column_names_and_kinds() {
         &CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 200,
+            class_weight: Default::default(),
         },
         &TrainData {
             x: &x,

@@ -95,16 +95,19 @@ fn serve_every_form(train_set: &Dataset, test_set: &Dataset, form: RequestForm) 
         CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 100,
+            class_weight: Default::default(),
         },
         CandidateSpec::DecisionTree {
             max_depth: None,
             min_samples_leaf: 1,
+            class_weight: Default::default(),
         },
         CandidateSpec::RandomForest {
             n_trees: 10,
             max_depth: None,
             min_samples_leaf: 1,
             max_features: None,
+            class_weight: Default::default(),
         },
         CandidateSpec::GradientBoosting {
             n_trees: 20,
@@ -114,6 +117,7 @@ fn serve_every_form(train_set: &Dataset, test_set: &Dataset, form: RequestForm) 
             subsample: 1.0,
             l2_regularization: 0.0,
             max_bins: 255,
+            class_weight: Default::default(),
         },
         // Platt probabilities: the coupling runs on the counted path too.
         CandidateSpec::Svm {

@@ -466,6 +466,7 @@ mod tests {
         let spec = CandidateSpec::DecisionTree {
             max_depth: Some(4),
             min_samples_leaf: 1,
+            class_weight: Default::default(),
         };
         let t = train(
             &spec,

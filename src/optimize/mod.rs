@@ -302,13 +302,19 @@ pub fn derive(
             }
         }
         if let Model::Trees(t) = &parent.model {
+            // Cut nodes weigh the training rows as the tree's trainer did.
+            let cw = parent
+                .spec
+                .as_ref()
+                .and_then(|s| s.class_weight().per_class(data.y, data.n_classes));
+            let cw = cw.as_deref();
             for &d in &plan.prune_depths {
                 if usize::from(d) < t.max_depth() {
                     out.push(variant(
                         parent,
                         format!("depth{d}"),
                         Transform::PruneDepth { max_depth: d },
-                        || Ok(Model::Trees(prune_depth(t, d, data))),
+                        || Ok(Model::Trees(prune_depth(t, d, data, cw))),
                     )?);
                 }
             }
@@ -326,7 +332,7 @@ pub fn derive(
                             alpha,
                             validation_fraction: share,
                         },
-                        || Ok(Model::Trees(prune_cost_complexity(t, alpha, data))),
+                        || Ok(Model::Trees(prune_cost_complexity(t, alpha, data, cw))),
                     )?
                 });
             }
@@ -384,7 +390,8 @@ fn choose_alpha(spec: &CandidateSpec, data: &TrainData<'_>, share: f64, seed: u6
         ));
     };
     let mut best = (f64::NEG_INFINITY, 0.0);
-    let path = prune::PrunePath::new(tree, &fit);
+    let cw = spec.class_weight().per_class(fit.y, fit.n_classes);
+    let path = prune::PrunePath::new(tree, &fit, cw.as_deref());
     for alpha in path.alphas() {
         let pruned = Model::Trees(path.at(alpha))
             .compile()

@@ -44,25 +44,38 @@ fn tree_output(t: &TreeEnsemble, i: usize) -> u32 {
 ///
 /// A node no training row reaches keeps an unweighted mean. Cutting at a
 /// depth ≥ the tree's changes nothing.
-pub fn prune_depth(t: &TreeEnsemble, max_depth: u16, data: &TrainData<'_>) -> TreeEnsemble {
+pub fn prune_depth(
+    t: &TreeEnsemble,
+    max_depth: u16,
+    data: &TrainData<'_>,
+    class_weight: Option<&[f64]>,
+) -> TreeEnsemble {
     let cap = usize::from(max_depth);
     let depth = t.node_depths();
     let cut: Vec<bool> = depth.iter().map(|&d| d >= cap).collect();
-    let counts = node_counts(t, data);
+    let counts = node_counts(t, data, class_weight);
     rebuild(t, &cut, &node_values(t, &counts))
 }
 
-/// Training rows reaching each node, per class (`n_nodes × n_classes`).
-pub(crate) fn node_counts(t: &TreeEnsemble, data: &TrainData<'_>) -> Vec<u64> {
+/// Training rows reaching each node, per class (`n_nodes × n_classes`),
+/// each row weighing its class's `class_weight` (the tree's training
+/// weights: scikit-learn's `weighted_n_node_samples`) or 1. Unweighted
+/// counts are whole numbers, exact in `f64`.
+pub(crate) fn node_counts(
+    t: &TreeEnsemble,
+    data: &TrainData<'_>,
+    class_weight: Option<&[f64]>,
+) -> Vec<f64> {
     let k = t.n_classes;
-    let mut counts = vec![0u64; t.nodes.len() * k];
+    let mut counts = vec![0.0f64; t.nodes.len() * k];
     for r in 0..data.n_rows() {
         let row = data.row(r);
         let class = data.y[r] as usize;
+        let weight = class_weight.map_or(1.0, |cw| cw[class]);
         for &root in &t.roots {
             let mut i = root as usize;
             loop {
-                counts[i * k + class] += 1;
+                counts[i * k + class] += weight;
                 let n = &t.nodes[i];
                 if n.is_leaf() {
                     break;
@@ -80,7 +93,7 @@ pub(crate) fn node_counts(t: &TreeEnsemble, data: &TrainData<'_>) -> Vec<u64> {
 
 /// The value every node would hold as a leaf (`n_nodes × leaf_width`); see
 /// [`prune_depth`] for the rule.
-fn node_values(t: &TreeEnsemble, counts: &[u64]) -> Vec<f32> {
+fn node_values(t: &TreeEnsemble, counts: &[f64]) -> Vec<f32> {
     let w = t.leaf_width();
     let k = t.n_classes;
     let n_nodes = t.nodes.len();
@@ -91,14 +104,14 @@ fn node_values(t: &TreeEnsemble, counts: &[u64]) -> Vec<f32> {
     for i in (0..n_nodes).rev() {
         let n = &t.nodes[i];
         let c = &counts[i * k..(i + 1) * k];
-        let total: u64 = c.iter().sum();
+        let total: f64 = c.iter().sum();
         match t.output {
             Output::Average => {
                 let v = &mut value[i * w..(i + 1) * w];
                 if n.is_leaf() {
                     let l = n.left as usize;
                     v.copy_from_slice(&t.leaf_values[l * w..(l + 1) * w]);
-                } else if total > 0 {
+                } else if total > 0.0 {
                     for (x, &cj) in v.iter_mut().zip(c) {
                         *x = cj as f32 / total as f32;
                     }
@@ -114,7 +127,7 @@ fn node_values(t: &TreeEnsemble, counts: &[u64]) -> Vec<f32> {
             Output::Boosted { .. } => {
                 if n.is_leaf() {
                     value[i] = t.leaf_values[n.left as usize];
-                    weight[i] = total as f64;
+                    weight[i] = total;
                 } else {
                     let (l, r) = (n.left as usize, n.right as usize);
                     let (wl, wr) = (weight[l], weight[r]);
@@ -178,7 +191,7 @@ fn copy_cut(
 /// skipped: O(n log n + cuts × depth) where re-scoring the whole tree at
 /// each step was quadratic, which took minutes on the tens of thousands of
 /// nodes a tree grown on 200,000 rows has.
-pub(crate) fn weakest_links(t: &TreeEnsemble, counts: &[u64]) -> Vec<(f64, usize)> {
+pub(crate) fn weakest_links(t: &TreeEnsemble, counts: &[f64]) -> Vec<(f64, usize)> {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
 
@@ -276,21 +289,18 @@ pub(crate) fn weakest_links(t: &TreeEnsemble, counts: &[u64]) -> Vec<(f64, usize
 
 /// `R(t) = (n_t / N) × gini(t)` of every node, over the training rows
 /// reaching it.
-fn node_risk(t: &TreeEnsemble, counts: &[u64]) -> Vec<f64> {
+fn node_risk(t: &TreeEnsemble, counts: &[f64]) -> Vec<f64> {
     let k = t.n_classes;
-    let total: u64 = counts[..k].iter().sum();
+    let total: f64 = counts[..k].iter().sum();
     (0..t.nodes.len())
         .map(|i| {
             let c = &counts[i * k..(i + 1) * k];
-            let m: u64 = c.iter().sum();
-            if m == 0 || total == 0 {
+            let m: f64 = c.iter().sum();
+            if m == 0.0 || total == 0.0 {
                 return 0.0;
             }
-            let gini = 1.0
-                - c.iter()
-                    .map(|&x| (x as f64 / m as f64).powi(2))
-                    .sum::<f64>();
-            m as f64 / total as f64 * gini
+            let gini = 1.0 - c.iter().map(|&x| (x / m).powi(2)).sum::<f64>();
+            m / total * gini
         })
         .collect()
 }
@@ -304,8 +314,12 @@ pub(crate) struct PrunePath<'t> {
 }
 
 impl<'t> PrunePath<'t> {
-    pub(crate) fn new(tree: &'t TreeEnsemble, data: &TrainData<'_>) -> PrunePath<'t> {
-        let counts = node_counts(tree, data);
+    pub(crate) fn new(
+        tree: &'t TreeEnsemble,
+        data: &TrainData<'_>,
+        class_weight: Option<&[f64]>,
+    ) -> PrunePath<'t> {
+        let counts = node_counts(tree, data, class_weight);
         PrunePath {
             tree,
             values: node_values(tree, &counts),
@@ -339,6 +353,11 @@ impl<'t> PrunePath<'t> {
 /// A single tree pruned at cost-complexity `alpha` (see [`weakest_links`]),
 /// cut nodes holding the class distribution of the training rows that
 /// reach them.
-pub fn prune_cost_complexity(t: &TreeEnsemble, alpha: f64, data: &TrainData<'_>) -> TreeEnsemble {
-    PrunePath::new(t, data).at(alpha)
+pub fn prune_cost_complexity(
+    t: &TreeEnsemble,
+    alpha: f64,
+    data: &TrainData<'_>,
+    class_weight: Option<&[f64]>,
+) -> TreeEnsemble {
+    PrunePath::new(t, data, class_weight).at(alpha)
 }

@@ -13,6 +13,7 @@ fn forest(n: u16) -> CandidateSpec {
         max_depth: None,
         min_samples_leaf: 1,
         max_features: None,
+        class_weight: Default::default(),
     }
 }
 
@@ -25,6 +26,7 @@ fn boost(n: u16, depth: u16) -> CandidateSpec {
         subsample: 1.0,
         l2_regularization: 0.0,
         max_bins: 255,
+        class_weight: Default::default(),
     }
 }
 
@@ -32,6 +34,7 @@ fn tree(depth: Option<u16>) -> CandidateSpec {
     CandidateSpec::DecisionTree {
         max_depth: depth,
         min_samples_leaf: 1,
+        class_weight: Default::default(),
     }
 }
 
@@ -87,7 +90,7 @@ fn no_op_pruning_and_truncation_change_nothing() {
         let rounds = t.n_trees() / t.output.n_trees_per_round(t.n_classes);
         let same = truncate(t, rounds);
         assert_eq!(&same, t, "{}: truncating to every round", c.id);
-        let pruned = prune_depth(t, t.max_depth() as u16, &p.train());
+        let pruned = prune_depth(t, t.max_depth() as u16, &p.train(), None);
         let rows = probe_rows(&p, t);
         assert_same(
             &Model::Trees(pruned)
@@ -124,7 +127,7 @@ fn depth_pruning_caps_depth_and_keeps_leaf_distributions() {
     let c = trained(tree(None), &p);
     let t = trees(&c);
     assert!(t.max_depth() > 4);
-    let pruned = prune_depth(t, 3, &p.train());
+    let pruned = prune_depth(t, 3, &p.train(), None);
     pruned.check().unwrap();
     assert_eq!(pruned.max_depth(), 3);
     // Each new leaf holds the class distribution of the training rows that
@@ -143,7 +146,7 @@ fn depth_pruning_caps_depth_and_keeps_leaf_distributions() {
     // A forest's cut nodes hold the class distribution of the training rows
     // reaching them too.
     let f = trained(forest(8), &p);
-    let pf = prune_depth(trees(&f), 2, &p.train());
+    let pf = prune_depth(trees(&f), 2, &p.train(), None);
     assert_eq!(pf.max_depth(), 2);
     let mut counts = vec![[0u32; 2]; pf.n_leaves()];
     for i in 0..td.n_rows() {
@@ -226,6 +229,7 @@ fn int8_forms_agree_with_their_parents_and_are_smaller() {
         CandidateSpec::LogisticRegression {
             alpha: 1.0,
             max_iterations: 200,
+            class_weight: Default::default(),
         },
         &p,
     );
@@ -263,6 +267,7 @@ fn a_linear_student_learns_a_linear_teacher_from_soft_targets() {
     let lr = CandidateSpec::LogisticRegression {
         alpha: 1.0,
         max_iterations: 300,
+        class_weight: Default::default(),
     };
     let teacher = trained(lr.clone(), &p);
     let spec = DistillSpec {
@@ -417,7 +422,7 @@ fn cost_complexity_path_matches_scikit_learn() {
             y: &r.y,
             n_classes: r.n_classes,
         };
-        let ours = prune::PrunePath::new(&t, &data).alphas();
+        let ours = prune::PrunePath::new(&t, &data, None).alphas();
         assert_eq!(
             ours.len(),
             r.ccp_alphas.len(),
@@ -431,11 +436,11 @@ fn cost_complexity_path_matches_scikit_learn() {
             );
         }
         // Pruned at the largest alpha, the tree is its root alone.
-        let root_only = prune_cost_complexity(&t, *ours.last().unwrap(), &data);
+        let root_only = prune_cost_complexity(&t, *ours.last().unwrap(), &data, None);
         assert_eq!(root_only.nodes.len(), 1);
         // Pruned at 0 nothing goes: same structure.
         assert_eq!(
-            prune_cost_complexity(&t, 0.0, &data).nodes.len(),
+            prune_cost_complexity(&t, 0.0, &data, None).nodes.len(),
             t.nodes.len()
         );
     }
@@ -684,22 +689,19 @@ fn derive_reduces_svms_as_the_plan_says() {
 /// The weakest-link sequence as its definition computes it: every step
 /// re-scores the whole tree and cuts the reachable internal node of least
 /// `g` (ties: the lowest index).
-fn weakest_links_by_definition(t: &TreeEnsemble, counts: &[u64]) -> Vec<(f64, usize)> {
+fn weakest_links_by_definition(t: &TreeEnsemble, counts: &[f64]) -> Vec<(f64, usize)> {
     let n = t.nodes.len();
     let k = t.n_classes;
-    let total: u64 = counts[..k].iter().sum();
+    let total: f64 = counts[..k].iter().sum();
     let risk: Vec<f64> = (0..n)
         .map(|i| {
             let c = &counts[i * k..(i + 1) * k];
-            let m: u64 = c.iter().sum();
-            if m == 0 {
+            let m: f64 = c.iter().sum();
+            if m == 0.0 {
                 return 0.0;
             }
-            let gini = 1.0
-                - c.iter()
-                    .map(|&x| (x as f64 / m as f64).powi(2))
-                    .sum::<f64>();
-            m as f64 / total as f64 * gini
+            let gini = 1.0 - c.iter().map(|&x| (x / m).powi(2)).sum::<f64>();
+            m / total * gini
         })
         .collect();
     let (mut cut, mut out, mut alpha) = (vec![false; n], Vec::new(), 0.0f64);
@@ -743,7 +745,7 @@ fn the_incremental_weakest_links_are_the_definitions_bit_for_bit() {
         let p = Problem::new(rows, classes, seed);
         let c = trained(tree(None), &p);
         let t = trees(&c);
-        let counts = prune::node_counts(t, &p.train());
+        let counts = prune::node_counts(t, &p.train(), None);
         let fast = prune::weakest_links(t, &counts);
         let slow = weakest_links_by_definition(t, &counts);
         assert!(fast.len() > 10, "{rows}: a tree worth pruning");

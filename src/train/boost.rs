@@ -207,11 +207,14 @@ pub fn one_hot(y: &[u32], n_classes: usize) -> Vec<f32> {
 }
 
 /// Fits a boosted ensemble to `targets` (`n_rows × n_classes` probabilities;
-/// `data.y` is not read).
+/// `data.y` is read only to weigh rows by `class_weight`). A class weight
+/// multiplies its rows' gradients and hessians and weighs the base score's
+/// mean, as `HistGradientBoostingClassifier(class_weight=…)` does.
 pub(crate) fn fit(
     data: &TrainData<'_>,
     targets: &[f32],
     params: &BoostParams,
+    class_weight: Option<&[f64]>,
     seed: u64,
 ) -> Result<Model, String> {
     let n = data.n_rows();
@@ -233,10 +236,20 @@ pub(crate) fn fit(
     };
     let outputs = link.n_outputs(k);
 
+    let row_weight = |i: usize| class_weight.map_or(1.0, |cw| cw[data.y[i] as usize]);
     // Base scores: log-odds (binary) or log prior (softmax) of the targets.
+    let total_weight: f64 = match class_weight {
+        None => n as f64,
+        Some(_) => (0..n).map(row_weight).sum(),
+    };
     let mean = |c: usize| {
-        let s: f64 = (0..n).map(|i| f64::from(targets[i * k + c])).sum();
-        (s / n as f64).clamp(1e-12, 1.0 - 1e-12)
+        let s: f64 = match class_weight {
+            None => (0..n).map(|i| f64::from(targets[i * k + c])).sum(),
+            Some(_) => (0..n)
+                .map(|i| row_weight(i) * f64::from(targets[i * k + c]))
+                .sum(),
+        };
+        (s / total_weight).clamp(1e-12, 1.0 - 1e-12)
     };
     let base: Vec<f32> = match link {
         Link::Logistic => {
@@ -269,6 +282,11 @@ pub(crate) fn fit(
                 };
                 grad[o][i] = p - y;
                 hess[o][i] = (p * (1.0 - p)).max(1e-16);
+                if class_weight.is_some() {
+                    let w = row_weight(i);
+                    grad[o][i] *= w;
+                    hess[o][i] *= w;
+                }
             }
         }
         let mut rows: Vec<u32> = if n_sample < n {
@@ -329,7 +347,7 @@ mod tests {
         for classes in [2, 3] {
             let p = Problem::new(1200, classes, 7);
             let td = p.train();
-            let model = fit(&td, &one_hot(td.y, classes), &params(60, 3), 1).unwrap();
+            let model = fit(&td, &one_hot(td.y, classes), &params(60, 3), None, 1).unwrap();
             model.check().unwrap();
             let mut pred = Vec::new();
             model.compile().unwrap().predict_batch(&p.x_test, &mut pred);
@@ -356,9 +374,9 @@ mod tests {
         let t = one_hot(td.y, 2);
         let mut sp = params(20, 4);
         sp.subsample = 0.5;
-        let a = fit(&td, &t, &sp, 9).unwrap();
-        let b = fit(&td, &t, &sp, 9).unwrap();
-        let c = fit(&td, &t, &sp, 10).unwrap();
+        let a = fit(&td, &t, &sp, None, 9).unwrap();
+        let b = fit(&td, &t, &sp, None, 9).unwrap();
+        let c = fit(&td, &t, &sp, None, 10).unwrap();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -369,7 +387,7 @@ mod tests {
         let td = p.train();
         let mut sp = params(5, 8);
         sp.min_samples_leaf = 40;
-        let Model::Trees(m) = fit(&td, &one_hot(td.y, 2), &sp, 0).unwrap() else {
+        let Model::Trees(m) = fit(&td, &one_hot(td.y, 2), &sp, None, 0).unwrap() else {
             unreachable!()
         };
         let mut counts = vec![0usize; m.n_leaves()];

@@ -58,7 +58,7 @@ const BINS: usize = 256;
 const SMALL_NODE: usize = 48;
 
 /// How one tree grows (the forest's parameters, resolved).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct TreeParams {
     /// Longest root-to-leaf path, in splits (scikit-learn's meaning).
     pub max_depth: Option<u16>,
@@ -66,6 +66,10 @@ pub(crate) struct TreeParams {
     pub min_samples_leaf: usize,
     /// Features tried per node (`1..=n_features`).
     pub max_features: usize,
+    /// Weight of each class (scikit-learn's `class_weight`), multiplying
+    /// the (bootstrap) weight of its rows in the Gini criterion and the
+    /// leaf fractions; `None` weighs every class 1.
+    pub class_weight: Option<Vec<f64>>,
 }
 
 /// A random forest: `n_trees` trees, each on its own bootstrap sample.
@@ -75,6 +79,7 @@ pub(crate) fn fit_forest(
     max_depth: Option<u16>,
     min_samples_leaf: usize,
     max_features: Option<usize>,
+    class_weight: Option<&[f64]>,
     seed: u64,
 ) -> Result<Model, String> {
     let d = data.n_features;
@@ -90,6 +95,7 @@ pub(crate) fn fit_forest(
         max_depth,
         min_samples_leaf,
         max_features,
+        class_weight: class_weight.map(<[f64]>::to_vec),
     };
     let binned = Binned::new(data, BINS);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -117,12 +123,14 @@ pub(crate) fn fit_tree(
     data: &TrainData<'_>,
     max_depth: Option<u16>,
     min_samples_leaf: usize,
+    class_weight: Option<&[f64]>,
     seed: u64,
 ) -> Model {
     let params = TreeParams {
         max_depth,
         min_samples_leaf,
         max_features: data.n_features,
+        class_weight: class_weight.map(<[f64]>::to_vec),
     };
     let binned = Binned::new(data, BINS);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -211,6 +219,7 @@ fn grow_with(
         n_bins,
         offsets,
         msl: msl as u32,
+        class_weight: params.class_weight.clone(),
         scratch: vec![0; BINS * stride],
         keys: Vec::new(),
         left: vec![0; stride],
@@ -248,9 +257,17 @@ fn grow_with(
         };
         let idx = match split {
             None => {
-                let total: u32 = g.totals[1..].iter().sum();
-                for (v, &w) in leaf_values.iter_mut().zip(&g.totals[1..]) {
-                    *v = w as f32 / total as f32;
+                if let Some(cw) = &params.class_weight {
+                    let weighted = |(&w, &c): (&u32, &f64)| f64::from(w) * c;
+                    let total: f64 = g.totals[1..].iter().zip(cw).map(weighted).sum();
+                    for (v, wc) in leaf_values.iter_mut().zip(g.totals[1..].iter().zip(cw)) {
+                        *v = (weighted(wc) / total) as f32;
+                    }
+                } else {
+                    let total: u32 = g.totals[1..].iter().sum();
+                    for (v, &w) in leaf_values.iter_mut().zip(&g.totals[1..]) {
+                        *v = w as f32 / total as f32;
+                    }
                 }
                 if let Some(h) = task.hist {
                     pool.push(h);
@@ -352,6 +369,7 @@ struct Grower<'a> {
     /// Where each feature's cells start in a full histogram.
     offsets: Vec<usize>,
     msl: u32,
+    class_weight: Option<Vec<f64>>,
     /// One feature's histogram.
     scratch: Vec<u32>,
     /// Small nodes: `(bin << 32) | row`, sorted.
@@ -426,6 +444,7 @@ impl Grower<'_> {
         let s = self.stride;
         let nb = self.n_bins[f];
         let mut scan = Scan {
+            class_weight: self.class_weight.as_deref(),
             totals: &self.totals,
             left: &mut self.left,
             msl: self.msl,
@@ -489,6 +508,7 @@ impl Grower<'_> {
 
 /// The left-to-right scan over one feature's occupied bins.
 struct Scan<'s, 'b> {
+    class_weight: Option<&'s [f64]>,
     totals: &'s [u32],
     left: &'s mut [u32],
     msl: u32,
@@ -512,15 +532,31 @@ impl Scan<'_, '_> {
                 return false;
             }
             if n_left >= self.msl {
-                let (mut wl, mut wr, mut sl, mut sr) = (0u64, 0u64, 0u64, 0u64);
-                for (&l, &t) in self.left[1..].iter().zip(&self.totals[1..]) {
-                    let (l, r) = (u64::from(l), u64::from(t - l));
-                    wl += l;
-                    wr += r;
-                    sl += l * l;
-                    sr += r * r;
-                }
-                let proxy = sl as f64 / wl as f64 + sr as f64 / wr as f64;
+                let proxy = match self.class_weight {
+                    None => {
+                        // Integer sums: exact, so equal splits tie exactly.
+                        let (mut wl, mut wr, mut sl, mut sr) = (0u64, 0u64, 0u64, 0u64);
+                        for (&l, &t) in self.left[1..].iter().zip(&self.totals[1..]) {
+                            let (l, r) = (u64::from(l), u64::from(t - l));
+                            wl += l;
+                            wr += r;
+                            sl += l * l;
+                            sr += r * r;
+                        }
+                        sl as f64 / wl as f64 + sr as f64 / wr as f64
+                    }
+                    Some(cw) => {
+                        let (mut wl, mut wr, mut sl, mut sr) = (0.0, 0.0, 0.0, 0.0);
+                        for ((&l, &t), &c) in self.left[1..].iter().zip(&self.totals[1..]).zip(cw) {
+                            let (l, r) = (f64::from(l) * c, f64::from(t - l) * c);
+                            wl += l;
+                            wr += r;
+                            sl += l * l;
+                            sr += r * r;
+                        }
+                        sl / wl + sr / wr
+                    }
+                };
                 if self.best.is_none_or(|best| proxy > best.proxy) {
                     *self.best = Some(Best {
                         proxy,
@@ -567,7 +603,7 @@ mod tests {
     fn learns_binary_and_multiclass() {
         for classes in [2, 3] {
             let p = Problem::new(1200, classes, 7);
-            let model = fit_forest(&p.train(), 30, None, 1, None, 3).unwrap();
+            let model = fit_forest(&p.train(), 30, None, 1, None, None, 3).unwrap();
             model.check().unwrap();
             assert_eq!(trees(&model).n_trees(), 30);
             let mut pred = Vec::new();
@@ -583,33 +619,48 @@ mod tests {
                 assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
             }
             // A single tree learns too, and fits its training rows.
-            let tree = fit_tree(&p.train(), None, 1, 3);
+            let tree = fit_tree(&p.train(), None, 1, None, 3);
             tree.check().unwrap();
             tree.compile().unwrap().predict_batch(&p.x_train, &mut pred);
             assert!(accuracy(&p.y_train, &pred) > 0.97);
         }
     }
 
+    /// Leaves hold their bootstrap rows' class fractions, each class's
+    /// rows weighed by its `class_weight` when there is one (scikit-learn's
+    /// `tree_.value`, normalised).
     #[test]
     fn leaves_hold_the_weighted_class_fractions_of_their_bootstrap_rows() {
         for classes in [2, 3] {
             let p = Problem::new(800, classes, 4);
-            let params = TreeParams {
-                max_depth: Some(5),
-                min_samples_leaf: 1,
-                max_features: 3,
-            };
-            let (_, weights, tree) = one_tree(&p, &params, 8);
-            let mut counts = vec![0u32; tree.n_leaves() * classes];
-            for (r, &w) in weights.iter().enumerate() {
-                let leaf = tree.leaf_of(0, p.train().row(r)) as usize;
-                counts[leaf * classes + p.y_train[r] as usize] += w;
-            }
-            for (l, c) in counts.chunks_exact(classes).enumerate() {
-                let total: u32 = c.iter().sum();
-                assert!(total > 0, "leaf {l} holds no bootstrap row");
-                for (j, &cj) in c.iter().enumerate() {
-                    assert_eq!(tree.leaf_values[l * classes + j], cj as f32 / total as f32);
+            let balanced = crate::train::ClassWeight::Balanced
+                .per_class(&p.y_train, classes)
+                .unwrap();
+            for class_weight in [None, Some(balanced)] {
+                let params = TreeParams {
+                    max_depth: Some(5),
+                    min_samples_leaf: 1,
+                    max_features: 3,
+                    class_weight: class_weight.clone(),
+                };
+                let (_, weights, tree) = one_tree(&p, &params, 8);
+                let mut counts = vec![0u32; tree.n_leaves() * classes];
+                for (r, &w) in weights.iter().enumerate() {
+                    let leaf = tree.leaf_of(0, p.train().row(r)) as usize;
+                    counts[leaf * classes + p.y_train[r] as usize] += w;
+                }
+                let cw = class_weight.unwrap_or_else(|| vec![1.0; classes]);
+                for (l, c) in counts.chunks_exact(classes).enumerate() {
+                    let total: f64 = c.iter().zip(&cw).map(|(&n, w)| f64::from(n) * w).sum();
+                    assert!(total > 0.0, "leaf {l} holds no bootstrap row");
+                    for (j, &cj) in c.iter().enumerate() {
+                        let expected = (f64::from(cj) * cw[j] / total) as f32;
+                        let got = tree.leaf_values[l * classes + j];
+                        assert!(
+                            (got - expected).abs() <= f32::EPSILON,
+                            "{got} vs {expected}"
+                        );
+                    }
                 }
             }
         }
@@ -623,6 +674,7 @@ mod tests {
                 max_depth: None,
                 min_samples_leaf: msl,
                 max_features,
+                class_weight: None,
             };
             let (_, weights, tree) = one_tree(&p, &params, 1);
             let mut distinct = vec![0usize; tree.n_leaves()];
@@ -648,6 +700,7 @@ mod tests {
                 max_depth: None,
                 min_samples_leaf: msl,
                 max_features,
+                class_weight: None,
             };
             let tree = |keep_full| {
                 let mut rng = ChaCha8Rng::seed_from_u64(4);
@@ -664,17 +717,17 @@ mod tests {
     fn max_depth_is_respected() {
         let p = Problem::new(1500, 2, 6);
         for depth in [1, 3, 8] {
-            let model = fit_forest(&p.train(), 5, Some(depth), 1, None, 2).unwrap();
+            let model = fit_forest(&p.train(), 5, Some(depth), 1, None, None, 2).unwrap();
             // 1,125 rows are plenty to fill depths up to 8.
             assert_eq!(
                 trees(&model).tree_depths(),
                 vec![usize::from(depth); 5],
                 "max_depth {depth}"
             );
-            let tree = fit_tree(&p.train(), Some(depth), 1, 2);
+            let tree = fit_tree(&p.train(), Some(depth), 1, None, 2);
             assert_eq!(trees(&tree).max_depth(), usize::from(depth));
         }
-        let full = fit_forest(&p.train(), 3, None, 1, None, 2).unwrap();
+        let full = fit_forest(&p.train(), 3, None, 1, None, None, 2).unwrap();
         assert!(trees(&full).max_depth() > 8);
     }
 
@@ -690,11 +743,13 @@ mod tests {
                 max_depth: None,
                 min_samples_leaf: 1,
                 max_features: 2,
+                class_weight: None,
             },
             TreeParams {
                 max_depth: None,
                 min_samples_leaf: 3,
                 max_features: td.n_features,
+                class_weight: None,
             },
         ] {
             let (binned, _, tree) = one_tree(&p, &params, 2);
@@ -718,7 +773,7 @@ mod tests {
     #[test]
     fn same_seed_same_forest_whatever_the_threads() {
         let p = Problem::new(600, 3, 2);
-        let fit = |seed| fit_forest(&p.train(), 6, None, 1, None, seed).unwrap();
+        let fit = |seed| fit_forest(&p.train(), 6, None, 1, None, None, seed).unwrap();
         let a = fit(1);
         assert_eq!(a, fit(1));
         assert_ne!(a, fit(2));
@@ -736,7 +791,7 @@ mod tests {
     #[test]
     fn max_features_beyond_the_features_is_refused() {
         let p = Problem::new(200, 2, 1);
-        let e = fit_forest(&p.train(), 2, None, 1, Some(9), 0).unwrap_err();
+        let e = fit_forest(&p.train(), 2, None, 1, Some(9), None, 0).unwrap_err();
         assert_eq!(e, "max_features = 9 exceeds the 8 features");
     }
 }

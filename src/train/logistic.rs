@@ -10,6 +10,11 @@
 //! minimiser is the same. It is minimised with argmin's L-BFGS (10 pairs,
 //! as scipy's) and a Moré–Thuente line search, from zero.
 //!
+//! With class weights, row `i`'s loss term is multiplied by `s_i =
+//! class_weight[y_i]`, as scikit-learn's `class_weight` multiplies its
+//! `sample_weight`. Balanced weights sum to `n`, so the mean and the
+//! penalty keep scikit-learn's scaling (`1/(C Σ s_i)`).
+//!
 //! Why in house rather than linfa-logistic (kept as a dev-dependency: the
 //! tests check this trainer reaches its optimum): on the shared splits,
 //! pinned to one core, linfa fitted w2 (8,000 × 30) in 0.035 s against
@@ -47,7 +52,7 @@ const LBFGS_MEMORY: usize = 10;
 
 /// What the model is fitted to.
 #[derive(Clone, Copy)]
-enum Targets<'a> {
+pub(super) enum Targets<'a> {
     /// Class indices, one per row.
     Labels(&'a [u32]),
     /// Class probabilities, `n_rows × n_classes`.
@@ -74,6 +79,17 @@ struct Objective<'a> {
     k: usize,
     link: Link,
     alpha: f64,
+    /// Per-row loss weights as `class_weight[y[i]]` (scikit-learn's
+    /// `class_weight`, which multiplies each row's loss); `None` weighs
+    /// every row 1.
+    row_weight: Option<RowWeight<'a>>,
+}
+
+/// A row's weight from its class: `class_weight[y[i]]`.
+#[derive(Clone, Copy)]
+struct RowWeight<'a> {
+    y: &'a [u32],
+    class_weight: &'a [f64],
 }
 
 /// `Σ w_f x_f` in f64, four independent sums so the loop vectorises (the
@@ -125,6 +141,10 @@ impl Objective<'_> {
         let mut loss = 0.0;
         for (r, row) in rows.chunks_exact(d).enumerate() {
             let i = first + r;
+            let s_i = self
+                .row_weight
+                .map_or(1.0, |rw| rw.class_weight[rw.y[i] as usize]);
+            let before = loss;
             for (j, zj) in z.iter_mut().enumerate() {
                 *zj = bias[j] + dot(&weights[j * d..(j + 1) * d], row);
             }
@@ -153,6 +173,10 @@ impl Objective<'_> {
                         *zj = log_p.exp() - t;
                     }
                 }
+            }
+            if self.row_weight.is_some() {
+                loss = before + s_i * (loss - before);
+                z.iter_mut().for_each(|zj| *zj *= s_i);
             }
             for (j, &rj) in z.iter().enumerate() {
                 axpy(&mut gw[j * d..(j + 1) * d], rj, row);
@@ -248,24 +272,33 @@ impl Gradient for Problem<'_> {
     }
 }
 
-/// Fits a logistic (2 classes) or softmax regression to the labels `data.y`.
-pub(crate) fn fit(data: &TrainData<'_>, alpha: f64, max_iterations: u64) -> Result<Model, String> {
+/// Fits a logistic (2 classes) or softmax regression to the labels `data.y`,
+/// each row's loss weighted by its class's `class_weight` when given.
+pub(crate) fn fit(
+    data: &TrainData<'_>,
+    alpha: f64,
+    max_iterations: u64,
+    class_weight: Option<&[f64]>,
+) -> Result<Model, String> {
     fit_to(
         data,
         Targets::Labels(data.y),
         alpha,
         max_iterations,
         GRAD_TOL,
+        class_weight,
     )
 }
 
 /// Fits a logistic (2 classes) or softmax regression to `targets`
-/// (`n_rows × n_classes` probabilities; `data.y` is not read).
+/// (`n_rows × n_classes` probabilities); `data.y` is read only to weigh
+/// rows by `class_weight`.
 pub(crate) fn fit_soft(
     data: &TrainData<'_>,
     targets: &[f32],
     alpha: f64,
     max_iterations: u64,
+    class_weight: Option<&[f64]>,
 ) -> Result<Model, String> {
     if targets.len() != data.n_rows() * data.n_classes {
         return Err(format!(
@@ -281,15 +314,17 @@ pub(crate) fn fit_soft(
         alpha,
         max_iterations,
         GRAD_TOL,
+        class_weight,
     )
 }
 
-fn fit_to(
+pub(super) fn fit_to(
     data: &TrainData<'_>,
     targets: Targets<'_>,
     alpha: f64,
     max_iterations: u64,
     grad_tol: f64,
+    class_weight: Option<&[f64]>,
 ) -> Result<Model, String> {
     let (d, k) = (data.n_features, data.n_classes);
     if d == 0 {
@@ -311,6 +346,10 @@ fn fit_to(
         k,
         link,
         alpha,
+        row_weight: class_weight.map(|class_weight| RowWeight {
+            y: data.y,
+            class_weight,
+        }),
     };
     let n_params = objective.n_params();
     let problem = Problem {
@@ -362,7 +401,7 @@ mod tests {
             let p = Data::new(800, classes, 11);
             let td = p.train();
             let (_, theirs) = crate::train::linfa_logistic::fit(&td, 1.0, 200).unwrap();
-            let ours = fit(&td, 1.0, 200).unwrap();
+            let ours = fit(&td, 1.0, 200, None).unwrap();
             let (mut a, mut b) = (Vec::new(), Vec::new());
             ours.compile().unwrap().predict_batch(&p.x_test, &mut a);
             theirs.compile().unwrap().predict_batch(&p.x_test, &mut b);
@@ -376,7 +415,7 @@ mod tests {
                 .fold(0.0f32, f32::max);
             assert!(worst < 1e-3, "{classes} classes: probabilities by {worst}");
 
-            let tight = linear(fit_to(&td, Targets::Labels(td.y), 1.0, 1000, 1e-9).unwrap());
+            let tight = linear(fit_to(&td, Targets::Labels(td.y), 1.0, 1000, 1e-9, None).unwrap());
             let theirs = linear(theirs);
             let worst = tight
                 .weights
@@ -425,6 +464,7 @@ mod tests {
                     Link::Softmax
                 },
                 alpha: 1.0,
+                row_weight: None,
             };
             let w: Vec<f64> = (0..objective.n_params())
                 .map(|i| (i as f64 * 0.37).sin())
@@ -433,13 +473,14 @@ mod tests {
                 .num_threads(1)
                 .build()
                 .unwrap();
-            let (m1, e1) = one.install(|| (fit(&td, 1.0, 200).unwrap(), objective.eval(&w)));
+            let (m1, e1) = one.install(|| (fit(&td, 1.0, 200, None).unwrap(), objective.eval(&w)));
             for threads in [2, 3] {
                 let pool = rayon::ThreadPoolBuilder::new()
                     .num_threads(threads)
                     .build()
                     .unwrap();
-                let (m, e) = pool.install(|| (fit(&td, 1.0, 200).unwrap(), objective.eval(&w)));
+                let (m, e) =
+                    pool.install(|| (fit(&td, 1.0, 200, None).unwrap(), objective.eval(&w)));
                 assert_eq!(e.0.to_bits(), e1.0.to_bits(), "{threads} threads: loss");
                 assert!(
                     e.1.iter()
@@ -474,6 +515,7 @@ mod tests {
                 k: classes,
                 link,
                 alpha: 0.7,
+                row_weight: None,
             };
             let w: Vec<f64> = (0..o * (d + 1))
                 .map(|i| 0.3 * (i as f64 * 1.3).cos())
@@ -527,8 +569,8 @@ mod tests {
         for classes in [2, 3] {
             let p = Data::new(800, classes, 7);
             let td = p.train();
-            let a = fit(&td, 1.0, 200).unwrap();
-            let b = fit_soft(&td, &one_hot(td.y, classes), 1.0, 200).unwrap();
+            let a = fit(&td, 1.0, 200, None).unwrap();
+            let b = fit_soft(&td, &one_hot(td.y, classes), 1.0, 200, None).unwrap();
             assert_eq!(a, b, "{classes} classes");
         }
     }
@@ -546,7 +588,7 @@ mod tests {
                     [1.0 - q, q]
                 })
                 .collect();
-        let m = linear(fit_soft(&td, &targets, 1e-6, 500).unwrap());
+        let m = linear(fit_soft(&td, &targets, 1e-6, 500, None).unwrap());
         assert!((m.weights[0] - 2.0).abs() < 0.05, "{:?}", m.weights);
         assert!((m.bias[0] + 0.5).abs() < 0.05, "{:?}", m.bias);
         assert!(m.weights[1..].iter().all(|w| w.abs() < 0.05));
@@ -556,7 +598,7 @@ mod tests {
     fn soft_targets_of_the_wrong_length_are_refused() {
         let p = Data::new(100, 2, 1);
         let td = p.train();
-        let e = fit_soft(&td, &[0.5; 3], 1.0, 10).unwrap_err();
+        let e = fit_soft(&td, &[0.5; 3], 1.0, 10, None).unwrap_err();
         assert_eq!(
             e,
             format!("3 soft targets for {} rows of 2 classes", td.n_rows())

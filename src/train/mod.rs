@@ -17,6 +17,8 @@
 
 mod binned;
 mod boost;
+#[cfg(test)]
+mod class_weight_tests;
 mod forest;
 mod linear_svm;
 #[cfg(test)]
@@ -102,6 +104,51 @@ fn default_linear_svm_iterations() -> u64 {
 /// problem while fitting.
 const SVM_CACHE_MB: f64 = 200.0;
 
+/// How classes are weighed in the training loss (scikit-learn's
+/// `class_weight`): `none` weighs every row 1; `balanced` weighs each row
+/// of class `c` by `n_rows / (n_classes × n_c)`, so every class carries the
+/// same total weight, as `compute_class_weight("balanced")` does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClassWeight {
+    #[default]
+    None,
+    Balanced,
+}
+
+impl ClassWeight {
+    pub fn is_none(&self) -> bool {
+        *self == ClassWeight::None
+    }
+
+    /// The weight of each of `n_classes` classes given the training labels
+    /// `y`; `None` when every class weighs 1. A class with no row weighs 0
+    /// (it has no row to weigh).
+    pub fn per_class(&self, y: &[u32], n_classes: usize) -> Option<Vec<f64>> {
+        match self {
+            ClassWeight::None => None,
+            ClassWeight::Balanced => {
+                let mut counts = vec![0usize; n_classes];
+                for &c in y {
+                    counts[c as usize] += 1;
+                }
+                Some(
+                    counts
+                        .iter()
+                        .map(|&n_c| {
+                            if n_c == 0 {
+                                0.0
+                            } else {
+                                y.len() as f64 / (n_classes as f64 * n_c as f64)
+                            }
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
 /// One candidate to train, as written in a config's `[[candidates]]` table.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "snake_case", deny_unknown_fields)]
@@ -114,6 +161,8 @@ pub enum CandidateSpec {
         alpha: f64,
         #[serde(default = "default_iterations")]
         max_iterations: u64,
+        #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+        class_weight: ClassWeight,
     },
     /// CART with Gini impurity, every feature tried at each split (in
     /// house, the forest's grower: see `forest.rs`).
@@ -122,6 +171,8 @@ pub enum CandidateSpec {
         max_depth: Option<u16>,
         #[serde(default = "default_leaf")]
         min_samples_leaf: usize,
+        #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+        class_weight: ClassWeight,
     },
     /// Bootstrap forest of CART trees (Gini) with √d features tried per
     /// split, leaves holding class fractions (in house, see `forest.rs`).
@@ -134,6 +185,8 @@ pub enum CandidateSpec {
         /// Features tried per split; default ⌊√d⌋.
         #[serde(default)]
         max_features: Option<usize>,
+        #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+        class_weight: ClassWeight,
     },
     /// Histogram gradient boosting (in house, see `boost.rs`): log-loss for
     /// two classes, softmax for more. Defaults are scikit-learn's
@@ -153,6 +206,8 @@ pub enum CandidateSpec {
         l2_regularization: f64,
         #[serde(default = "default_max_bins")]
         max_bins: u16,
+        #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+        class_weight: ClassWeight,
     },
     /// Kernel SVM with scikit-learn `SVC`'s semantics and defaults (in
     /// house, libsvm's SMO: see `svm.rs`): `kernel` rbf (default), linear,
@@ -205,6 +260,7 @@ impl CandidateSpec {
             subsample: default_subsample(),
             l2_regularization: 0.0,
             max_bins: default_max_bins(),
+            class_weight: ClassWeight::None,
         }
     }
 
@@ -216,6 +272,7 @@ impl CandidateSpec {
             max_depth: None,
             min_samples_leaf: default_leaf(),
             max_features: None,
+            class_weight: ClassWeight::None,
         }
     }
 
@@ -233,6 +290,29 @@ impl CandidateSpec {
         }
     }
 
+    /// How the candidate weighs classes (`none` for families without the
+    /// setting).
+    pub fn class_weight(&self) -> ClassWeight {
+        match self {
+            CandidateSpec::LogisticRegression { class_weight, .. }
+            | CandidateSpec::DecisionTree { class_weight, .. }
+            | CandidateSpec::RandomForest { class_weight, .. }
+            | CandidateSpec::GradientBoosting { class_weight, .. } => *class_weight,
+            CandidateSpec::Svm { .. } | CandidateSpec::LinearSvm { .. } => ClassWeight::None,
+        }
+    }
+
+    /// A short, stable identifier built from the parameters that differ from
+    /// the defaults, e.g. `logreg`, `tree-d3`, `tree-full`, `forest-100`,
+    /// `forest-100-bal` (balanced class weights).
+    pub fn id(&self) -> String {
+        let mut id = self.shape_id();
+        if self.class_weight() == ClassWeight::Balanced {
+            id += "-bal";
+        }
+        id
+    }
+
     pub fn family(&self) -> Family {
         match self {
             CandidateSpec::Svm { .. } => Family::Svm,
@@ -244,9 +324,8 @@ impl CandidateSpec {
         }
     }
 
-    /// A short, stable identifier built from the parameters that differ from
-    /// the defaults, e.g. `logreg`, `tree-d3`, `tree-full`, `forest-100`.
-    pub fn id(&self) -> String {
+    /// [`CandidateSpec::id`] without the class-weight suffix.
+    fn shape_id(&self) -> String {
         let depth = |d: &Option<u16>| d.map_or("full".to_string(), |d| format!("d{d}"));
         let leaf = |l: usize| {
             if l == 1 {
@@ -259,6 +338,7 @@ impl CandidateSpec {
             CandidateSpec::LogisticRegression {
                 alpha,
                 max_iterations,
+                ..
             } => {
                 let mut id = "logreg".to_string();
                 if *alpha != default_alpha() {
@@ -272,6 +352,7 @@ impl CandidateSpec {
             CandidateSpec::DecisionTree {
                 max_depth,
                 min_samples_leaf,
+                ..
             } => {
                 format!("tree-{}{}", depth(max_depth), leaf(*min_samples_leaf))
             }
@@ -280,6 +361,7 @@ impl CandidateSpec {
                 max_depth,
                 min_samples_leaf,
                 max_features,
+                ..
             } => {
                 let mut id = format!("forest-{n_trees}");
                 if max_depth.is_some() {
@@ -397,6 +479,7 @@ impl CandidateSpec {
                 subsample,
                 l2_regularization,
                 max_bins,
+                ..
             } => Some(BoostParams {
                 n_trees,
                 learning_rate,
@@ -425,6 +508,7 @@ impl CandidateSpec {
             CandidateSpec::LogisticRegression {
                 alpha,
                 max_iterations,
+                ..
             } => {
                 if !alpha.is_finite() || *alpha < 0.0 {
                     return Err(format!("alpha = {alpha}: expected a finite number ≥ 0"));
@@ -436,6 +520,7 @@ impl CandidateSpec {
             CandidateSpec::DecisionTree {
                 max_depth,
                 min_samples_leaf,
+                ..
             }
             | CandidateSpec::RandomForest {
                 max_depth,
@@ -580,31 +665,44 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
         return Err(Error::train(&id, "no training rows"));
     }
     let start = std::time::Instant::now();
+    let cw = spec.class_weight().per_class(data.y, data.n_classes);
+    let cw = cw.as_deref();
     let model = match spec {
         CandidateSpec::LogisticRegression {
             alpha,
             max_iterations,
-        } => logistic::fit(data, *alpha, *max_iterations),
+            ..
+        } => logistic::fit(data, *alpha, *max_iterations, cw),
         CandidateSpec::DecisionTree {
             max_depth,
             min_samples_leaf,
-        } => Ok(forest::fit_tree(data, *max_depth, *min_samples_leaf, seed)),
+            ..
+        } => Ok(forest::fit_tree(
+            data,
+            *max_depth,
+            *min_samples_leaf,
+            cw,
+            seed,
+        )),
         CandidateSpec::RandomForest {
             n_trees,
             max_depth,
             min_samples_leaf,
             max_features,
+            ..
         } => forest::fit_forest(
             data,
             *n_trees,
             *max_depth,
             *min_samples_leaf,
             *max_features,
+            cw,
             seed,
         ),
         CandidateSpec::GradientBoosting { .. } => {
             let params = spec.boost_params().expect("a boosting spec");
-            boost::fit(data, &boost::one_hot(data.y, data.n_classes), &params, seed)
+            let targets = boost::one_hot(data.y, data.n_classes);
+            boost::fit(data, &targets, &params, cw, seed)
         }
         CandidateSpec::Svm { .. } => svm::fit(data, &spec.svm_params().expect("an SVM spec"), seed),
         CandidateSpec::LinearSvm {
@@ -625,7 +723,8 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
 
 /// Fits a student to class probabilities `targets` (`n_rows × n_classes`),
 /// for distillation. Logistic regression and gradient boosting learn soft
-/// targets; the others (trees, forests) take labels only.
+/// targets; the others (trees, forests) take labels only. A student's
+/// `class_weight` weighs each row by its label `data.y`.
 pub fn fit_soft(
     spec: &CandidateSpec,
     data: &TrainData<'_>,
@@ -634,14 +733,17 @@ pub fn fit_soft(
 ) -> Result<Model> {
     let id = spec.id();
     spec.validate().map_err(|m| Error::train(&id, m))?;
+    let cw = spec.class_weight().per_class(data.y, data.n_classes);
+    let cw = cw.as_deref();
     match spec {
         CandidateSpec::LogisticRegression {
             alpha,
             max_iterations,
-        } => logistic::fit_soft(data, targets, *alpha, *max_iterations),
+            ..
+        } => logistic::fit_soft(data, targets, *alpha, *max_iterations, cw),
         CandidateSpec::GradientBoosting { .. } => {
             let params = spec.boost_params().expect("a boosting spec");
-            boost::fit(data, targets, &params, seed)
+            boost::fit(data, targets, &params, cw, seed)
         }
         _ => Err(format!("{} cannot learn soft targets", spec.family())),
     }
@@ -713,20 +815,24 @@ mod tests {
             CandidateSpec::LogisticRegression {
                 alpha: 1.0,
                 max_iterations: 200,
+                class_weight: Default::default(),
             },
             CandidateSpec::DecisionTree {
                 max_depth: Some(3),
                 min_samples_leaf: 1,
+                class_weight: Default::default(),
             },
             CandidateSpec::DecisionTree {
                 max_depth: None,
                 min_samples_leaf: 5,
+                class_weight: Default::default(),
             },
             CandidateSpec::RandomForest {
                 n_trees: 100,
                 max_depth: None,
                 min_samples_leaf: 1,
                 max_features: None,
+                class_weight: Default::default(),
             },
         ];
         let ids: Vec<String> = specs.iter().map(CandidateSpec::id).collect();
@@ -749,7 +855,8 @@ mod tests {
                 n_trees: 10,
                 max_depth: None,
                 min_samples_leaf: 1,
-                max_features: None
+                max_features: None,
+                class_weight: Default::default(),
             }
         );
         assert_eq!(f.candidates[1].params()["max_depth"], 3);
@@ -791,6 +898,7 @@ mod tests {
         let spec = CandidateSpec::DecisionTree {
             max_depth: Some(0),
             min_samples_leaf: 1,
+            class_weight: Default::default(),
         };
         let e = train(&spec, &p.train(), 0).unwrap_err().to_string();
         assert_eq!(

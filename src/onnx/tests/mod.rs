@@ -28,6 +28,7 @@ pub(crate) fn family_models(p: &Problem) -> Vec<(String, Model)> {
             CandidateSpec::LogisticRegression {
                 alpha: 1.0,
                 max_iterations: 100,
+                class_weight: Default::default(),
             },
         ),
         (
@@ -35,6 +36,7 @@ pub(crate) fn family_models(p: &Problem) -> Vec<(String, Model)> {
             CandidateSpec::DecisionTree {
                 max_depth: Some(6),
                 min_samples_leaf: 1,
+                class_weight: Default::default(),
             },
         ),
         (
@@ -44,6 +46,7 @@ pub(crate) fn family_models(p: &Problem) -> Vec<(String, Model)> {
                 max_depth: Some(6),
                 min_samples_leaf: 1,
                 max_features: None,
+                class_weight: Default::default(),
             },
         ),
         (
@@ -56,6 +59,7 @@ pub(crate) fn family_models(p: &Problem) -> Vec<(String, Model)> {
                 subsample: 1.0,
                 l2_regularization: 0.0,
                 max_bins: 255,
+                class_weight: Default::default(),
             },
         ),
     ];
