@@ -5,6 +5,11 @@
 //! ensembles call a positive only when sure, and an unpruned tree, which
 //! calls one wherever a training positive sat, finds more of them at the
 //! cost of false alarms. So the two choices differ.
+//!
+//! The config also trains four models with `class_weight = "balanced"`
+//! (ids ending in `-bal`): the rare class weighs as much as the common one
+//! in their training loss, so they trade accuracy for balanced accuracy,
+//! and balanced accuracy chooses one of them.
 
 use assert_cmd::Command;
 use serde_json::Value;
@@ -115,4 +120,26 @@ fn on_imbalanced_data_balanced_accuracy_chooses_another_model_than_accuracy() {
     assert!(f(b, "balanced_accuracy") > f(a, "balanced_accuracy") + 0.01);
     assert!(f(a, "accuracy") > f(b, "accuracy"));
     assert_eq!(by_balanced["budget"]["metric"], "balanced_accuracy");
+    assert!(b["id"].as_str().unwrap().ends_with("-bal"), "{}", b["id"]);
+
+    // Balancing the weights moves each of these models towards the rare
+    // class: balanced accuracy up, accuracy down. (Not the unlimited-depth
+    // forest: its leaves are pure either way, and the weights only move
+    // its splits.)
+    let by_id = |id: &str| {
+        by_balanced["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("no candidate {id}"))
+    };
+    for id in ["logreg", "tree-d3", "boost-50"] {
+        let (plain, balanced) = (by_id(id), by_id(&format!("{id}-bal")));
+        assert!(
+            f(balanced, "balanced_accuracy") > f(plain, "balanced_accuracy") + 0.05,
+            "{id}"
+        );
+        assert!(f(balanced, "accuracy") < f(plain, "accuracy"), "{id}");
+    }
 }
