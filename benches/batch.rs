@@ -3,6 +3,9 @@
 //! threads, side by side in one run, for logistic regression (the cheapest
 //! row), boosting 200 × depth 3 and forest 100 on 5,000 × 20 synthetic rows
 //! (w1's shape). Criterion reports time per batch; rows/s = rows ÷ time.
+//! Beside each batch on one thread, the same rows predicted one by one
+//! (`row_by_row`): what a batch gains over a loop of single-row calls (the
+//! deep forest's batches walk blocks of rows tree-major).
 //!
 //! cargo bench --bench batch
 
@@ -67,6 +70,19 @@ fn bench_batch(c: &mut Criterion) {
                 .collect();
             group.throughput(Throughput::Elements(rows as u64));
             let mut out = Vec::with_capacity(rows);
+            let mut scratch = model.scratch();
+            group.bench_function(
+                BenchmarkId::new("row_by_row", format!("{}/{rows}_rows/1_threads", t.id)),
+                |b| {
+                    b.iter(|| {
+                        out.clear();
+                        for row in black_box(&batch).chunks_exact(d) {
+                            out.push(model.predict(row, &mut scratch));
+                        }
+                        black_box(out.len())
+                    })
+                },
+            );
             for (threads, pool) in &pools {
                 let id = format!("{}/{rows}_rows/{threads}_threads", t.id);
                 group.bench_function(BenchmarkId::new("predict_batch", id), |b| {

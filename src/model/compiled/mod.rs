@@ -43,7 +43,7 @@ pub use binned::CompiledBinned;
 pub use trees::{CompiledTrees, LayoutKind};
 pub use walk::MAX_IMPLICIT_DEPTH;
 
-use super::{LinearModel, Model, QuantLinear, SvmModel};
+use super::{LinearModel, Model, QuantLinear, SvmModel, TreeEnsemble};
 use binned::BinnedWalk;
 
 /// A layout asked for by name, for benchmarks and tests that compare them;
@@ -90,7 +90,15 @@ pub struct Scratch {
     bins: Vec<u16>,
     /// An SVM's kernel values, pair decisions and coupling matrix.
     svm: Vec<f32>,
+    /// Raw scores of [`BLOCK_ROWS`] rows, for forms whose batches walk
+    /// blocks of rows (`CompiledTrees::walks_in_blocks`).
+    block: Vec<f32>,
 }
+
+/// Rows a tree-major batch walk takes at a time: enough to reuse a group
+/// of trees' nodes many times while they are in cache, few enough that the
+/// rows and their scores stay there too.
+const BLOCK_ROWS: usize = 128;
 
 impl CompiledModel {
     /// The run-time form of `model` in the layout the rule picks. `model`
@@ -220,6 +228,10 @@ impl CompiledModel {
             scores: vec![0.0; self.n_classes()],
             bins: vec![0; bins],
             svm: vec![0.0; svm],
+            block: match &self.0 {
+                Form::Trees(t) if t.walks_in_blocks() => vec![0.0; BLOCK_ROWS * self.n_classes()],
+                _ => Vec::new(),
+            },
         }
     }
 
@@ -273,7 +285,38 @@ impl CompiledModel {
         batch::batch(self, rows, out, 1, CompiledModel::classes_into);
     }
 
+    /// The trees' block walk for `rows`: `each(row, raw scores)` in row
+    /// order, and `true`; `false` (nothing called) for forms that walk
+    /// row by row.
+    fn in_blocks(
+        &self,
+        rows: &[f32],
+        scratch: &mut Scratch,
+        mut each: impl FnMut(usize, &TreeEnsemble, &[f32]),
+    ) -> bool {
+        let Form::Trees(t) = &self.0 else {
+            return false;
+        };
+        if !t.walks_in_blocks() {
+            return false;
+        }
+        let (d, k) = (self.n_features().max(1), self.n_classes());
+        for (b, block) in rows.chunks(BLOCK_ROWS * d).enumerate() {
+            let m = block.len() / d;
+            t.accumulate_rows(block, &mut scratch.block, k);
+            for (r, scores) in scratch.block[..m * k].chunks_exact(k).enumerate() {
+                each(b * BLOCK_ROWS + r, t.saved(), scores);
+            }
+        }
+        true
+    }
+
     fn classes_into(&self, rows: &[f32], out: &mut [u32], scratch: &mut Scratch) {
+        if self.in_blocks(rows, scratch, |r, ens, scores| {
+            out[r] = ens.finish_class(scores)
+        }) {
+            return;
+        }
         let d = self.n_features().max(1);
         for (r, o) in rows.chunks_exact(d).zip(out) {
             *o = self.predict(r, scratch);
@@ -282,6 +325,13 @@ impl CompiledModel {
 
     fn proba_into(&self, rows: &[f32], out: &mut [f32], scratch: &mut Scratch) {
         let (d, k) = (self.n_features().max(1), self.n_classes());
+        if self.in_blocks(rows, scratch, |r, ens, scores| {
+            let o = &mut out[r * k..(r + 1) * k];
+            o.copy_from_slice(scores);
+            ens.finish_proba(o);
+        }) {
+            return;
+        }
         for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k)) {
             self.predict_proba(r, scratch, o);
         }
@@ -323,6 +373,14 @@ impl CompiledModel {
 
     fn class_proba_into(&self, rows: &[f32], out: &mut [f32], scratch: &mut Scratch) {
         let (d, k) = (self.n_features().max(1), self.n_classes());
+        if self.in_blocks(rows, scratch, |r, ens, scores| {
+            let o = &mut out[r * (k + 1)..(r + 1) * (k + 1)];
+            o[1..].copy_from_slice(scores);
+            ens.finish_proba(&mut o[1..]);
+            o[0] = ens.finish_class(scores) as f32;
+        }) {
+            return;
+        }
         for (r, o) in rows.chunks_exact(d).zip(out.chunks_exact_mut(k + 1)) {
             o[0] = self.predict_with_proba(r, scratch, &mut o[1..]) as f32;
         }
@@ -333,6 +391,70 @@ impl CompiledModel {
 mod tests {
     use super::*;
     use crate::model::TreeEnsemble;
+
+    /// A deep forest's batches walk blocks of rows tree-major: classes,
+    /// probabilities and both at once equal the single-row calls bit for
+    /// bit, on one thread and split over two (300 rows: a partial block).
+    #[test]
+    fn a_deep_forests_blocked_batches_equal_single_rows() {
+        let mut t = TreeEnsemble::new(3, 3);
+        // 13 trees of 7 levels, leaves with uneven class vectors.
+        for tree in 0..13u32 {
+            fn grow(t: &mut TreeEnsemble, tree: u32, depth: u32, at: u32) -> u32 {
+                if depth == 7 {
+                    let a = ((tree * 31 + at * 17) % 97) as f32 / 97.0;
+                    let b = (1.0 - a) * (((at * 7) % 5) as f32 / 5.0);
+                    return t.push_leaf(&[a, b, 1.0 - a - b]);
+                }
+                let f = (tree + depth + at) % 3;
+                let x = ((at * 13 + tree * 5) % 11) as f32 / 5.0 - 1.0;
+                let node = t.push_split(f, x);
+                let l = grow(t, tree, depth + 1, 2 * at + 1);
+                let r = grow(t, tree, depth + 1, 2 * at + 2);
+                t.set_children(node, l, r);
+                node
+            }
+            let root = grow(&mut t, tree, 0, 0);
+            t.roots.push(root);
+        }
+        t.check().unwrap();
+        let packed = CompiledTrees::with_kind(t.clone(), LayoutKind::Packed).unwrap();
+        let model = CompiledModel(Form::Trees(packed));
+        let rows: Vec<f32> = (0..300 * 3)
+            .map(|i| {
+                if i % 29 == 0 {
+                    f32::NAN
+                } else {
+                    ((i * 37) % 101) as f32 / 25.0 - 2.0
+                }
+            })
+            .collect();
+        let mut s = model.scratch();
+        let (mut one_c, mut one_p) = (Vec::new(), Vec::new());
+        let mut p = vec![0.0; 3];
+        for r in rows.chunks_exact(3) {
+            one_c.push(model.predict(r, &mut s));
+            model.predict_proba(r, &mut s, &mut p);
+            one_p.extend(p.iter().map(|v| v.to_bits()));
+        }
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (mut c, mut both_c, mut both_p) = (Vec::new(), Vec::new(), Vec::new());
+            let proba = pool.install(|| {
+                model.predict_batch(&rows, &mut c);
+                model.predict_with_proba_batch(&rows, &mut both_c, &mut both_p);
+                model.predict_proba_batch(&rows)
+            });
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(c, one_c, "{threads} threads");
+            assert_eq!(both_c, one_c, "{threads} threads");
+            assert_eq!(bits(&proba), one_p, "{threads} threads");
+            assert_eq!(bits(&both_p), one_p, "{threads} threads");
+        }
+    }
 
     /// A batch predicts what the rows predict one by one, in order, split
     /// across threads or not (3,000 rows; tasks of 7: a ragged last one).

@@ -184,6 +184,54 @@ impl CompiledTrees {
         }
     }
 
+    /// Whether [`Self::accumulate_rows`] walks blocks of rows tree-major
+    /// (the packed layout: deep trees, a cache miss at most levels, which
+    /// a block of rows shares).
+    pub(crate) fn walks_in_blocks(&self) -> bool {
+        matches!(self.built, Built::Packed(_))
+    }
+
+    /// [`Self::accumulate`] for a block of rows (`n_features` values each):
+    /// row `r`'s raw scores into `acc[r * width..]` (`width` ≥ the scores'
+    /// length). Tree-major in the packed layout (see
+    /// [`Self::walks_in_blocks`]); every row adds the same values in the
+    /// same order as `accumulate`, so its scores are bit-identical.
+    pub(crate) fn accumulate_rows(&self, rows: &[f32], acc: &mut [f32], width: usize) {
+        let ens = &self.ens;
+        let d = ens.n_features;
+        let m = rows.len() / d.max(1);
+        let acc = &mut acc[..m * width];
+        let Built::Packed(p) = &self.built else {
+            for (row, a) in rows.chunks_exact(d).zip(acc.chunks_exact_mut(width)) {
+                self.accumulate(row, a);
+            }
+            return;
+        };
+        let rows = &rows[..m * d];
+        match &ens.output {
+            Output::Average => {
+                acc.fill(0.0);
+                let k = ens.n_classes;
+                p.walk_rows(rows, d, |r, _, leaf| {
+                    let values = &ens.leaf_values[leaf * k..leaf * k + k];
+                    for (a, v) in acc[r * width..r * width + k].iter_mut().zip(values) {
+                        *a += v;
+                    }
+                });
+            }
+            Output::Boosted {
+                base, tree_output, ..
+            } => {
+                for a in acc.chunks_exact_mut(width) {
+                    a[..base.len()].copy_from_slice(base);
+                }
+                p.walk_rows(rows, d, |r, t, leaf| {
+                    acc[r * width + tree_output[t] as usize] += ens.leaf_values[leaf];
+                });
+            }
+        }
+    }
+
     #[inline]
     pub fn predict_proba(&self, row: &[f32], out: &mut [f32]) {
         self.accumulate(row, out);

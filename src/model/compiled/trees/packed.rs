@@ -2,7 +2,7 @@
 //! the larger subtree next, walked 4 trees in lock-step
 //! ([`super::super::walk::lock_step`]).
 
-use super::super::walk::{lock_step, packed_order, Node, Slot, Walk};
+use super::super::walk::{lock_step, packed_order, Node, Slot, Walk, PACKED_LANES};
 use crate::model::tree::TreeEnsemble;
 
 /// An 8-byte depth-first node: `row[feature] <= threshold` goes left. The
@@ -145,5 +145,39 @@ impl Walk<[f32]> for Packed {
         lock_step(&self.tree_start, step, |t, p| {
             visit(t, self.nodes[p].leaf_id() as usize)
         });
+    }
+}
+
+impl Packed {
+    /// The walk of every row of `rows` (`d` values each, `d` at least every
+    /// feature a node reads), tree-major: each group of [`PACKED_LANES`]
+    /// trees walks all the rows before the next group starts, so its nodes
+    /// stay in cache while the rows pass, where a row-by-row walk reloads
+    /// every tree for every row. Calls `visit(row, tree, leaf number)`; for
+    /// each row the trees come in tree order, as [`Walk::walk`]'s do.
+    /// (Walking two rows' lanes at once, 8 chains, was 25 % slower on
+    /// forest 100: a lock-step ends with the longest of its paths.)
+    #[inline(always)]
+    pub(super) fn walk_rows(
+        &self,
+        rows: &[f32],
+        d: usize,
+        mut visit: impl FnMut(usize, usize, usize),
+    ) {
+        let n = self.tree_start.len();
+        for g in (0..n).step_by(PACKED_LANES) {
+            let starts = &self.tree_start[g..(g + PACKED_LANES).min(n)];
+            for (r, row) in rows.chunks_exact(d).enumerate() {
+                let step = |p: usize| {
+                    // SAFETY: as in `walk`: positions stay inside `nodes`,
+                    // and the caller's `d` covers every feature read.
+                    let n = unsafe { self.nodes.get_unchecked(p) };
+                    n.step_from(unsafe { *row.get_unchecked(usize::from(n.feature & !FLIPPED)) })
+                };
+                lock_step(starts, step, |t, p| {
+                    visit(r, g + t, self.nodes[p].leaf_id() as usize)
+                });
+            }
+        }
     }
 }

@@ -189,3 +189,49 @@ fn shallow_trees_get_complete_trees_deep_ones_packed_nodes() {
         LayoutKind::Packed
     );
 }
+
+/// A block of rows walked tree-major gives every row the scores the
+/// row-by-row walk gives, bit for bit: every output kind, tree counts that
+/// are not multiples of the lanes, NaNs and ties; in every layout (the
+/// others fall back to the row walk).
+#[test]
+fn blocks_of_rows_score_bit_for_bit_like_single_rows() {
+    let boosted = |link: Link, base: Vec<f32>| Output::Boosted {
+        link,
+        base,
+        tree_output: vec![],
+    };
+    let shapes = [
+        (Output::Average, 2, 37, 12),
+        (Output::Average, 3, 9, 5),
+        (boosted(Link::Logistic, vec![0.3]), 2, 53, 6),
+        (boosted(Link::Softmax, vec![0.1, -0.2, 0.05]), 3, 30, 9),
+    ];
+    for (seed, (output, k, trees, depth)) in shapes.into_iter().enumerate() {
+        let ens = ensemble(seed as u64 + 7, output, k, trees, depth);
+        for kind in [LayoutKind::Packed, LayoutKind::Pointers] {
+            let laid = CompiledTrees::with_kind(ens.clone(), kind).unwrap();
+            assert_eq!(laid.walks_in_blocks(), kind == LayoutKind::Packed);
+            let rows = rows(seed as u64 + 200, 301);
+            let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+            // A wider stride than the scores, as a caller may use.
+            let width = k + 1;
+            let mut block = vec![f32::NAN; rows.len() * width];
+            laid.accumulate_rows(&flat, &mut block, width);
+            let mut one = vec![0.0; k];
+            for (r, row) in rows.iter().enumerate() {
+                laid.accumulate(row, &mut one);
+                let n = match &ens.output {
+                    Output::Average => k,
+                    Output::Boosted { base, .. } => base.len(),
+                };
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&block[r * width..r * width + n]),
+                    bits(&one[..n]),
+                    "{kind:?}, shape {seed}, row {r}"
+                );
+            }
+        }
+    }
+}
