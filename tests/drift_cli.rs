@@ -104,7 +104,7 @@ fn fifty_noise_features_from_one_distribution_raise_no_alarm() {
 }
 
 #[test]
-fn a_shifted_feature_is_named_and_exits_1() {
+fn a_shifted_feature_is_named_and_exits_with_the_drift_code() {
     let tmp = tempfile::tempdir().unwrap();
     let (r, c, out) = (
         tmp.path().join("r.csv"),
