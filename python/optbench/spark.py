@@ -1,14 +1,19 @@
-"""Score a Spark DataFrame with an optbench package, through `mapInArrow`.
+"""Score a Spark DataFrame with an optbench package, through Arrow.
 
     import optbench.spark
     spark.sparkContext.addFile("reports/latest/model", recursive=True)  # ships the folder
     scored = optbench.spark.predict(df, "model", proba=True)
 
 Each executor's Python worker loads the package once (cached by path) and
-scores the Arrow record batches Spark hands it with the optbench library,
-so every row gets the class and probabilities `optbench predict` writes for
-it. The output is the input's columns plus `prediction` (the class name)
-and, with `proba=True`, one float column `proba_<class>` per class.
+scores the Arrow batches Spark hands it with the optbench library, so every
+row gets the class and probabilities `optbench predict` writes for it. The
+output is the input's columns plus `prediction` (the class name) and, with
+`proba=True`, one float column `proba_<class>` per class.
+
+On PySpark 4.1 and later the scoring is an Arrow UDF (`arrow_udf`): only
+the columns the package reads travel to Python, and only the predictions
+come back; the other columns stay in the JVM. Earlier versions use
+`mapInArrow`, which sends every column to Python and back.
 
 Where the package comes from, on the driver and on every executor: `model`
 is used as a path when a folder is there (a path every machine shares: NFS,
@@ -20,7 +25,7 @@ shipped with `SparkContext.addFile(folder, recursive=True)` or
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +60,49 @@ def _loaded(model: str) -> Model:
     return m
 
 
+def _score_batch(
+    p: Model,
+    batch: pa.RecordBatch,
+    proba: bool,
+    skip_invalid: bool,
+    strict: bool,
+    range_margin: float,
+) -> List[pa.Array]:
+    """The added columns for one batch: the class names, the probabilities
+    (with `proba`) and the reasons (with `skip_invalid`); a rejected row's
+    prediction and probabilities are null."""
+    idx, probabilities, rejected = p.score(
+        batch, proba=proba, skip_invalid=skip_invalid, strict=strict, range_margin=range_margin
+    )
+    n = batch.num_rows
+    class_names = pa.array(p.classes, type=pa.string())
+    if rejected:
+        # Scored rows in place, rejected rows null.
+        valid = np.ones(n, dtype=bool)
+        valid[[r[0] for r in rejected]] = False
+        full = np.zeros(n, dtype=np.uint32)
+        full[valid] = idx
+        keys = pa.array(full, mask=~valid)
+    else:
+        valid = None
+        keys = pa.array(idx)
+    columns = [class_names.take(keys)]
+    if proba:
+        for k in range(len(p.classes)):
+            if valid is None:
+                columns.append(pa.array(probabilities[:, k]))
+            else:
+                col = np.zeros(n, dtype=np.float32)
+                col[valid] = probabilities[:, k]
+                columns.append(pa.array(col, mask=~valid))
+    if skip_invalid:
+        reasons = [None] * n
+        for row, column, reason in rejected:
+            reasons[row] = f"column `{column}`: {reason}"
+        columns.append(pa.array(reasons, type=pa.string()))
+    return columns
+
+
 def predict(
     df: Any,
     model: str,
@@ -72,7 +120,9 @@ def predict(
     naming its column (its row is a position within the Arrow batch), unless
     `skip_invalid`: then its prediction and probabilities are null and an
     `invalid_reason` column says why (null for the rows scored). `strict`
-    and `range_margin` are `Model.predict`'s.
+    and `range_margin` are `Model.predict`'s; on PySpark 4.1 and later the
+    package sees only the columns of its schema, so `strict` does not refuse
+    the DataFrame's other columns.
     """
     from pyspark.sql.types import FloatType, StringType, StructField, StructType
 
@@ -88,40 +138,50 @@ def predict(
         fields += [StructField(f"proba_{c}", FloatType(), True) for c in m.classes]
     if skip_invalid:
         fields.append(StructField("invalid_reason", StringType(), True))
-    out_schema = StructType(df.schema.fields + fields)
+    options = dict(proba=proba, skip_invalid=skip_invalid, strict=strict, range_margin=range_margin)
+    try:
+        from pyspark.sql.functions import arrow_udf
+    except ImportError:  # PySpark before 4.1
+        arrow_udf = None
+    if arrow_udf is None:
+        return _predict_map_in_arrow(df, model, names, StructType(df.schema.fields + fields), options)
+
+    # The package's columns, as the DataFrame spells them (the schema is
+    # matched by name, as `optbench predict` matches a CSV header).
+    inputs = [c for c, _ in m.schema if c in df.columns]
+    missing = [c for c, _ in m.schema if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"the DataFrame has no column {missing[0]!r}, which the package reads "
+            f"(missing: {missing}; the package's columns: {[c for c, _ in m.schema]})"
+        )
+
+    def score(batches: Iterator[Tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
+        p = _loaded(model)
+        for arrays in batches:
+            batch = pa.RecordBatch.from_arrays(list(arrays), names=inputs)
+            yield pa.StructArray.from_arrays(_score_batch(p, batch, **options), names=names)
+
+    # Non-deterministic for Spark's optimiser: the struct is computed once a
+    # row and its fields read from it, never the UDF inlined once per field.
+    udf = arrow_udf(score, StructType(fields)).asNondeterministic()
+    column = "__optbench_scores"
+    while column in df.columns:
+        column += "_"
+    scored = df.withColumn(column, udf(*[df[c] for c in inputs]))
+    return scored.select(
+        *[scored[c] for c in df.columns], *[scored[column][n].alias(n) for n in names]
+    )
+
+
+def _predict_map_in_arrow(df: Any, model: str, names: List[str], out_schema: Any, options: dict):
+    """`predict` through `mapInArrow` (PySpark before 4.1): every column
+    goes to Python and back."""
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         p = _loaded(model)
-        class_names = pa.array(p.classes, type=pa.string())
         for batch in batches:
-            idx, probabilities, rejected = p.score(
-                batch, proba=proba, skip_invalid=skip_invalid, strict=strict, range_margin=range_margin
-            )
-            n = batch.num_rows
-            if rejected:
-                # Scored rows in place, rejected rows null.
-                valid = np.ones(n, dtype=bool)
-                valid[[r[0] for r in rejected]] = False
-                full = np.zeros(n, dtype=np.uint32)
-                full[valid] = idx
-                keys = pa.array(full, mask=~valid)
-            else:
-                valid = None
-                keys = pa.array(idx)
-            columns = list(batch.columns) + [class_names.take(keys)]
-            if proba:
-                for k in range(len(p.classes)):
-                    if valid is None:
-                        columns.append(pa.array(probabilities[:, k]))
-                    else:
-                        col = np.zeros(n, dtype=np.float32)
-                        col[valid] = probabilities[:, k]
-                        columns.append(pa.array(col, mask=~valid))
-            if skip_invalid:
-                reasons = [None] * n
-                for row, column, reason in rejected:
-                    reasons[row] = f"column `{column}`: {reason}"
-                columns.append(pa.array(reasons, type=pa.string()))
+            columns = list(batch.columns) + _score_batch(p, batch, **options)
             yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names + names)
 
     return df.mapInArrow(score, out_schema)

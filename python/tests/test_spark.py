@@ -18,6 +18,7 @@ from conftest import PACKAGES, PENGUINS, cli_predict, cli_predict_arrow
 
 pyspark = pytest.importorskip("pyspark")
 from pyspark.sql import SparkSession  # noqa: E402
+import pyspark.sql.functions  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +155,19 @@ def test_a_generated_parquet_table_scores_as_the_cli(spark, tmp_path):
         # Shortest round-trip text, read back through f64: the same f32.
         want = cli.column(f"proba_{c}").to_numpy().astype(np.float32)
         np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32))
+
+
+def test_only_the_packages_columns_travel_to_python(spark):
+    """PySpark 4.1+: the Arrow UDF sends the package's columns only, so
+    `strict` (which refuses unknown columns) accepts the DataFrame's others,
+    which come back untouched; a package column the DataFrame lacks is named
+    before any job runs."""
+    path = str(PACKAGES / "penguins-forest-10")
+    df = spark.createDataFrame(with_row_id(PENGUINS).to_pandas()).withColumn("note", pyspark.sql.functions.lit("kept"))
+    scored = collect_sorted(optbench.spark.predict(df, path, strict=True))
+    expected = optbench.load(path).predict(pacsv.read_csv(PENGUINS))
+    assert scored.column("prediction").to_pylist() == list(expected)
+    assert set(scored.column("note").to_pylist()) == {"kept"}
+    assert scored.column_names == df.columns + ["prediction"]
+    with pytest.raises(ValueError, match="no column 'island'"):
+        optbench.spark.predict(df.drop("island"), path)
