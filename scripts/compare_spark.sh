@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Rows per second scoring the same generated Parquet table in local Spark
-# three ways: (a) optbench through mapInArrow (optbench.spark.predict) on
+# three ways: (a) optbench through optbench.spark.predict (an Arrow UDF) on
 # the package its run chose between the model and its lossless binned
 # variant (`quantize = ["bins"]`: the same predictions, bit for bit),
 # (b) scikit-learn in a pandas_udf, the usual way, (c) onnxruntime in a
