@@ -5,7 +5,7 @@
 
 use super::boost::{self, one_hot, BoostParams};
 use super::logistic::{fit_to, Targets};
-use super::{forest, ClassWeight, TrainData};
+use super::{forest, CandidateSpec, ClassWeight, TrainData};
 use crate::model::Model;
 use serde_json::Value;
 
@@ -146,6 +146,13 @@ fn balanced_tree_is_scikit_learns() {
     };
     let theirs = c.theirs["node_count"].as_u64().expect("node_count");
     assert_eq!((t.nodes.len() as u64, theirs), (25, 29));
+    let gap = proba_gap(&model, &c);
+    assert!(gap < 1e-6, "probabilities differ by {gap}");
+}
+
+/// The largest difference between `model`'s probabilities on the case's
+/// test rows and scikit-learn's.
+fn proba_gap(model: &Model, c: &Case) -> f64 {
     let ours: Vec<f64> = model
         .compile()
         .unwrap()
@@ -153,20 +160,15 @@ fn balanced_tree_is_scikit_learns() {
         .iter()
         .map(|&p| f64::from(p))
         .collect();
-    let gap = worst(&ours, &floats(&c.theirs["proba"]));
-    assert!(gap < 1e-6, "probabilities differ by {gap}");
+    worst(&ours, &floats(&c.theirs["proba"]))
 }
 
+/// 20 rounds of depth 3, every other setting the config's default (as the
+/// fixture's scikit-learn model is set).
 fn boost_params() -> BoostParams {
-    BoostParams {
-        n_trees: 20,
-        learning_rate: 0.1,
-        max_depth: 3,
-        min_samples_leaf: 1,
-        subsample: 1.0,
-        l2_regularization: 0.0,
-        max_bins: 255,
-    }
+    CandidateSpec::gradient_boosting(20, 3)
+        .boost_params()
+        .expect("a boosting spec")
 }
 
 /// The balanced boosting is scikit-learn's
@@ -185,14 +187,7 @@ fn balanced_boosting_is_scikit_learns() {
         0,
     )
     .unwrap();
-    let ours: Vec<f64> = model
-        .compile()
-        .unwrap()
-        .predict_proba_batch(&c.x_test)
-        .iter()
-        .map(|&p| f64::from(p))
-        .collect();
-    let gap = worst(&ours, &floats(&c.theirs["proba"]));
+    let gap = proba_gap(&model, &c);
     assert!(gap < 1e-6, "probabilities differ by {gap}");
 }
 
