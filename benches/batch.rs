@@ -2,7 +2,8 @@
 //! on 1,000, just above the parallel threshold) in rayon pools of 1 and 2
 //! threads, side by side in one run, for logistic regression (the cheapest
 //! row), boosting 200 × depth 3 and forest 100 on 5,000 × 20 synthetic rows
-//! (w1's shape). Criterion reports time per batch; rows/s = rows ÷ time.
+//! (w1's shape), and the forest's binned and int8 forms. Criterion reports
+//! time per batch; rows/s = rows ÷ time.
 //! Beside each batch on one thread, the same rows predicted one by one
 //! (`row_by_row`): what a batch gains over a loop of single-row calls (the
 //! deep forest's batches walk blocks of rows tree-major).
@@ -13,6 +14,7 @@ mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use optbench::data::SyntheticSpec;
+use optbench::optimize::{quantize, Candidate, QuantizeKind};
 use optbench::train::{train, CandidateSpec};
 use std::hint::black_box;
 
@@ -60,8 +62,25 @@ fn bench_batch(c: &mut Criterion) {
         })
         .collect();
     let mut group = c.benchmark_group("batch");
+    let mut forms: Vec<Candidate> = Vec::new();
     for spec in &specs {
-        let t = train(spec, &td, 42).expect("training succeeds");
+        let parent: Candidate = train(spec, &td, 42).expect("training succeeds").into();
+        let kinds = match spec {
+            CandidateSpec::RandomForest { .. } => vec![QuantizeKind::Bins, QuantizeKind::Int8],
+            _ => Vec::new(),
+        };
+        let quantized: Vec<Candidate> = kinds
+            .into_iter()
+            .map(|kind| {
+                quantize(&parent, kind)
+                    .expect("quantizes")
+                    .expect("a tree model")
+            })
+            .collect();
+        forms.push(parent);
+        forms.extend(quantized);
+    }
+    for t in &forms {
         let model = t.model.compile().expect("trained models compile");
         for rows in [1_000usize, 10_000] {
             // The test rows, cycled.

@@ -43,7 +43,7 @@ pub use binned::CompiledBinned;
 pub use trees::{CompiledTrees, LayoutKind};
 pub use walk::MAX_IMPLICIT_DEPTH;
 
-use super::{LinearModel, Model, QuantLinear, SvmModel, TreeEnsemble};
+use super::{LinearModel, Model, QuantLinear, SvmModel};
 use binned::BinnedWalk;
 
 /// A layout asked for by name, for benchmarks and tests that compare them;
@@ -91,8 +91,33 @@ pub struct Scratch {
     /// An SVM's kernel values, pair decisions and coupling matrix.
     svm: Vec<f32>,
     /// Raw scores of [`BLOCK_ROWS`] rows, for forms whose batches walk
-    /// blocks of rows (`CompiledTrees::walks_in_blocks`).
+    /// blocks of rows (`CompiledTrees::walks_in_blocks`,
+    /// `CompiledBinned::walks_in_blocks`).
     block: Vec<f32>,
+    /// The binned block walk's rows and leaves.
+    binned_block: binned::BlockScratch,
+}
+
+/// A form whose batches walk blocks of rows, and how it finishes scores.
+enum Blocked<'a> {
+    Trees(&'a CompiledTrees),
+    Binned(&'a CompiledBinned),
+}
+
+impl Blocked<'_> {
+    fn finish_proba(&self, out: &mut [f32]) {
+        match self {
+            Blocked::Trees(t) => t.saved().finish_proba(out),
+            Blocked::Binned(b) => b.finish_proba(out),
+        }
+    }
+
+    fn finish_class(&self, scores: &[f32]) -> u32 {
+        match self {
+            Blocked::Trees(t) => t.saved().finish_class(scores),
+            Blocked::Binned(b) => b.finish_class(scores),
+        }
+    }
 }
 
 /// Rows a tree-major batch walk takes at a time: enough to reuse a group
@@ -228,10 +253,11 @@ impl CompiledModel {
             scores: vec![0.0; self.n_classes()],
             bins: vec![0; bins],
             svm: vec![0.0; svm],
-            block: match &self.0 {
-                Form::Trees(t) if t.walks_in_blocks() => vec![0.0; BLOCK_ROWS * self.n_classes()],
-                _ => Vec::new(),
+            block: match self.blocked() {
+                Some(_) => vec![0.0; BLOCK_ROWS * self.n_classes()],
+                None => Vec::new(),
             },
+            binned_block: Default::default(),
         }
     }
 
@@ -292,23 +318,34 @@ impl CompiledModel {
         &self,
         rows: &[f32],
         scratch: &mut Scratch,
-        mut each: impl FnMut(usize, &TreeEnsemble, &[f32]),
+        mut each: impl FnMut(usize, &Blocked<'_>, &[f32]),
     ) -> bool {
-        let Form::Trees(t) = &self.0 else {
+        let Some(form) = self.blocked() else {
             return false;
         };
-        if !t.walks_in_blocks() {
-            return false;
-        }
         let (d, k) = (self.n_features().max(1), self.n_classes());
         for (b, block) in rows.chunks(BLOCK_ROWS * d).enumerate() {
             let m = block.len() / d;
-            t.accumulate_rows(block, &mut scratch.block, k);
+            match &form {
+                Blocked::Trees(t) => t.accumulate_rows(block, &mut scratch.block, k),
+                Blocked::Binned(q) => {
+                    q.accumulate_rows(block, &mut scratch.block, k, &mut scratch.binned_block)
+                }
+            }
             for (r, scores) in scratch.block[..m * k].chunks_exact(k).enumerate() {
-                each(b * BLOCK_ROWS + r, t.saved(), scores);
+                each(b * BLOCK_ROWS + r, &form, scores);
             }
         }
         true
+    }
+
+    /// The form, when its batches walk blocks of rows.
+    fn blocked(&self) -> Option<Blocked<'_>> {
+        match &self.0 {
+            Form::Trees(t) if t.walks_in_blocks() => Some(Blocked::Trees(t)),
+            Form::QuantTrees(q) if q.walks_in_blocks() => Some(Blocked::Binned(q)),
+            _ => None,
+        }
     }
 
     fn classes_into(&self, rows: &[f32], out: &mut [u32], scratch: &mut Scratch) {

@@ -100,6 +100,28 @@ impl Walk<[u16]> for Pointers<'_> {
     }
 }
 
+/// A row's leaves, found beforehand by a block walk
+/// ([`CompiledBinned::accumulate_rows`]), visited in tree order as the
+/// row's own walk visits them, so the same sums follow.
+struct Replay<'a>(&'a [u32]);
+
+impl Walk<()> for Replay<'_> {
+    #[inline(always)]
+    fn walk(&self, _: &(), mut visit: impl FnMut(usize, usize)) {
+        for (t, &leaf) in self.0.iter().enumerate() {
+            visit(t, leaf as usize);
+        }
+    }
+}
+
+/// A block walk's buffers (`CompiledModel`'s scratch holds one): the
+/// block's binned rows and their leaves.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BlockScratch {
+    bins: Vec<[u8; 256]>,
+    leaves: Vec<u32>,
+}
+
 /// The leaf number (global) that tree `t` sends a binned row to.
 #[inline(always)]
 fn leaf_of(q: &QuantTrees, tree: &QTree, bins: &[u16]) -> usize {
@@ -358,6 +380,53 @@ impl CompiledBinned {
         self.finish_class(scores)
     }
 
+    /// Whether [`Self::accumulate_rows`] walks blocks of rows tree-major
+    /// (the packed walk: deep trees, whose nodes a block of rows shares).
+    pub(crate) fn walks_in_blocks(&self) -> bool {
+        matches!(self.walker, Walker::Packed8(_))
+    }
+
+    /// [`Self::accumulate`] for a block of rows (`n_features` values each):
+    /// row `r`'s scores into `acc[r * width..]` (`width` ≥ the scores'
+    /// length). The packed walk finds every row's leaves tree-major first
+    /// ([`Packed8::leaves_of_rows`]), then each row sums its leaves in tree
+    /// order through the same accumulation as a single row, so its scores
+    /// are bit-identical. Other walks go row by row.
+    pub(crate) fn accumulate_rows(
+        &self,
+        rows: &[f32],
+        acc: &mut [f32],
+        width: usize,
+        block: &mut BlockScratch,
+    ) {
+        let d = self.q.n_features;
+        let m = rows.len() / d.max(1);
+        let Walker::Packed8(p) = &self.walker else {
+            let mut bins = vec![0u16; d];
+            for (row, a) in rows.chunks_exact(d).zip(acc.chunks_exact_mut(width)) {
+                self.accumulate(row, &mut bins, a);
+            }
+            return;
+        };
+        // Unused features stay 0, as in a single row's walk.
+        block.bins.clear();
+        block.bins.resize(m, [0; 256]);
+        for (row, bins) in rows.chunks_exact(d).zip(block.bins.iter_mut()) {
+            // `binned` made this walker only when every bin fits a byte.
+            self.binner.bin_row(row, |f, b| bins[f] = b as u8);
+        }
+        let t = self.q.n_trees();
+        block.leaves.resize(m * t, 0);
+        p.leaves_of_rows(&block.bins, &mut block.leaves);
+        for (r, a) in acc.chunks_exact_mut(width).take(m).enumerate() {
+            self.accumulate_leaves(
+                &mut a[..self.q.n_classes],
+                &Replay(&block.leaves[r * t..(r + 1) * t]),
+                &(),
+            );
+        }
+    }
+
     /// Int8 leaves: the integer sums in `acc` into scores (averaging: times
     /// the scale; boosting: times the scale plus the base). Nothing for f32
     /// leaves, whose sums already are the scores.
@@ -478,7 +547,7 @@ impl CompiledBinned {
 
     /// Accumulated scores into probabilities, in place.
     #[inline(always)]
-    fn finish_proba(&self, out: &mut [f32]) {
+    pub(crate) fn finish_proba(&self, out: &mut [f32]) {
         match &self.q.output {
             Output::Average => {
                 let s = 1.0 / self.q.n_trees() as f32;
@@ -490,7 +559,7 @@ impl CompiledBinned {
 
     /// The class from accumulated scores.
     #[inline(always)]
-    fn finish_class(&self, scores: &[f32]) -> u32 {
+    pub(crate) fn finish_class(&self, scores: &[f32]) -> u32 {
         match &self.q.output {
             Output::Average => argmax(scores),
             Output::Boosted { link, .. } => link.class(scores),

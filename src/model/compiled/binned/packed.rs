@@ -4,7 +4,7 @@
 //! saved form's nodes and the [`Walk`] trait.
 
 use crate::model::binned::decode;
-use crate::model::compiled::walk::{lock_step, packed_order, Node, Slot, Walk};
+use crate::model::compiled::walk::{lock_step, packed_order, Node, Slot, Walk, PACKED_LANES};
 use crate::model::QuantTrees;
 
 /// Deep trees (forests) as 4-byte depth-first nodes, `u8` bins and
@@ -132,5 +132,31 @@ impl Walk<[u8; 256]> for Packed8 {
         lock_step(&self.tree_start, step, |t, p| {
             visit(t, self.leaf_base[t] as usize + self.nodes[p].leaf());
         });
+    }
+}
+
+impl Packed8 {
+    /// Every binned row's leaf in every tree, `leaves[r * n_trees + t]`,
+    /// found tree-major: each group of [`PACKED_LANES`] trees walks all the
+    /// rows before the next group starts, so its nodes stay in cache while
+    /// the rows pass, where a row-by-row walk reloads every tree for every
+    /// row (a forest of 500 trees is about 1 MB of nodes). The leaves are
+    /// the ones [`Walk::walk`] visits.
+    pub(super) fn leaves_of_rows(&self, bins: &[[u8; 256]], leaves: &mut [u32]) {
+        let n = self.tree_start.len();
+        for g in (0..n).step_by(PACKED_LANES) {
+            let starts = &self.tree_start[g..(g + PACKED_LANES).min(n)];
+            for (r, row) in bins.iter().enumerate() {
+                let step = |p: usize| {
+                    // SAFETY: as in `walk`.
+                    let n = unsafe { self.nodes.get_unchecked(p) };
+                    n.step_from(row[usize::from(n.feature)])
+                };
+                let out = &mut leaves[r * n..(r + 1) * n];
+                lock_step(starts, step, |t, p| {
+                    out[g + t] = self.leaf_base[g + t] + self.nodes[p].leaf() as u32;
+                });
+            }
+        }
     }
 }

@@ -456,3 +456,62 @@ fn unsorted_cuts_keep_the_binned_walk() {
         assert_ne!(c.walker_name(), "cuts", "{cuts:?}");
     }
 }
+
+/// A deep binned forest's batches find every row's leaves tree-major in
+/// blocks, then sum them as a single row does: classes, probabilities and
+/// both at once equal the single-row calls bit for bit, for averaging and
+/// boosting (one and three outputs), every leaf precision, on one thread
+/// and split over two (301 rows: a partial block).
+#[test]
+fn blocked_batches_of_packed_binned_trees_equal_single_rows() {
+    let grid: Vec<f32> = (0..40).map(|i| i as f32 * 0.37 - 7.0).collect();
+    let shapes = [
+        TreeEnsemble::new(5, 3),
+        TreeEnsemble::boosted(5, 2, Link::Logistic, vec![0.2]),
+        TreeEnsemble::boosted(5, 3, Link::Softmax, vec![0.1, 0.0, -0.3]),
+    ];
+    for (case, mut f) in shapes.into_iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(case as u64 + 40);
+        let mut next_cut = 0;
+        for t in 0..23 {
+            let root = grow(&mut f, &mut rng, &grid, &mut next_cut, 0, 11);
+            push_root(&mut f, root, t);
+        }
+        f.check().unwrap();
+        let k = f.n_classes;
+        let rows: Vec<f32> = (0..301)
+            .flat_map(|r| random_row(&mut rng, &grid, 5, r))
+            .collect();
+        for (precision, f) in leaf_forms(&f) {
+            let q = CompiledBinned::new(QuantTrees::from_ensemble(&f, precision).unwrap());
+            assert!(q.walks_in_blocks(), "case {case}: {}", q.walker_name());
+            let model = run(q);
+            let mut s = model.scratch();
+            let (mut one_c, mut one_p) = (Vec::new(), Vec::new());
+            let mut p = vec![0.0; k];
+            for r in rows.chunks_exact(5) {
+                one_c.push(model.predict(r, &mut s));
+                model.predict_proba(r, &mut s, &mut p);
+                one_p.extend(p.iter().map(|v| v.to_bits()));
+            }
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                let (mut c, mut both_c, mut both_p) = (Vec::new(), Vec::new(), Vec::new());
+                let proba = pool.install(|| {
+                    model.predict_batch(&rows, &mut c);
+                    model.predict_with_proba_batch(&rows, &mut both_c, &mut both_p);
+                    model.predict_proba_batch(&rows)
+                });
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let what = format!("case {case}, {precision:?}, {threads} threads");
+                assert_eq!(c, one_c, "{what}");
+                assert_eq!(both_c, one_c, "{what}");
+                assert_eq!(bits(&proba), one_p, "{what}");
+                assert_eq!(bits(&both_p), one_p, "{what}");
+            }
+        }
+    }
+}
