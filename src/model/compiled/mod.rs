@@ -425,9 +425,45 @@ impl CompiledModel {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::TreeEnsemble;
+
+    /// Classes, probabilities and both at once from the batch calls equal
+    /// the single-row calls bit for bit, on one thread and split over two.
+    pub(crate) fn assert_batches_equal_single_rows(
+        model: &CompiledModel,
+        rows: &[f32],
+        what: &str,
+    ) {
+        let (d, k) = (model.n_features(), model.n_classes());
+        let mut s = model.scratch();
+        let (mut one_c, mut one_p) = (Vec::new(), Vec::new());
+        let mut p = vec![0.0; k];
+        for r in rows.chunks_exact(d) {
+            one_c.push(model.predict(r, &mut s));
+            model.predict_proba(r, &mut s, &mut p);
+            one_p.extend(p.iter().map(|v| v.to_bits()));
+        }
+        for threads in [1, 2] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (mut c, mut both_c, mut both_p) = (Vec::new(), Vec::new(), Vec::new());
+            let proba = pool.install(|| {
+                model.predict_batch(rows, &mut c);
+                model.predict_with_proba_batch(rows, &mut both_c, &mut both_p);
+                model.predict_proba_batch(rows)
+            });
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let what = format!("{what}, {threads} threads");
+            assert_eq!(c, one_c, "{what}");
+            assert_eq!(both_c, one_c, "{what}");
+            assert_eq!(bits(&proba), one_p, "{what}");
+            assert_eq!(bits(&both_p), one_p, "{what}");
+        }
+    }
 
     /// A deep forest's batches walk blocks of rows tree-major: classes,
     /// probabilities and both at once equal the single-row calls bit for
@@ -466,31 +502,7 @@ mod tests {
                 }
             })
             .collect();
-        let mut s = model.scratch();
-        let (mut one_c, mut one_p) = (Vec::new(), Vec::new());
-        let mut p = vec![0.0; 3];
-        for r in rows.chunks_exact(3) {
-            one_c.push(model.predict(r, &mut s));
-            model.predict_proba(r, &mut s, &mut p);
-            one_p.extend(p.iter().map(|v| v.to_bits()));
-        }
-        for threads in [1, 2] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .unwrap();
-            let (mut c, mut both_c, mut both_p) = (Vec::new(), Vec::new(), Vec::new());
-            let proba = pool.install(|| {
-                model.predict_batch(&rows, &mut c);
-                model.predict_with_proba_batch(&rows, &mut both_c, &mut both_p);
-                model.predict_proba_batch(&rows)
-            });
-            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-            assert_eq!(c, one_c, "{threads} threads");
-            assert_eq!(both_c, one_c, "{threads} threads");
-            assert_eq!(bits(&proba), one_p, "{threads} threads");
-            assert_eq!(bits(&both_p), one_p, "{threads} threads");
-        }
+        assert_batches_equal_single_rows(&model, &rows, "float trees");
     }
 
     /// A batch predicts what the rows predict one by one, in order, split

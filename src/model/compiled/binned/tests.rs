@@ -11,6 +11,7 @@ use super::packed::FAR_FLIPPED;
 use super::x86;
 use super::*;
 use crate::model::binned::testing::{ensemble, grow, leaf_forms, push_root, random_row};
+use crate::model::compiled::tests::assert_batches_equal_single_rows;
 use crate::model::{CompiledModel, LeafPrecision, Link, Model, QNode, Scratch, TreeEnsemble};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -478,40 +479,14 @@ fn blocked_batches_of_packed_binned_trees_equal_single_rows() {
             push_root(&mut f, root, t);
         }
         f.check().unwrap();
-        let k = f.n_classes;
         let rows: Vec<f32> = (0..301)
             .flat_map(|r| random_row(&mut rng, &grid, 5, r))
             .collect();
         for (precision, f) in leaf_forms(&f) {
             let q = CompiledBinned::new(QuantTrees::from_ensemble(&f, precision).unwrap());
             assert!(q.walks_in_blocks(), "case {case}: {}", q.walker_name());
-            let model = run(q);
-            let mut s = model.scratch();
-            let (mut one_c, mut one_p) = (Vec::new(), Vec::new());
-            let mut p = vec![0.0; k];
-            for r in rows.chunks_exact(5) {
-                one_c.push(model.predict(r, &mut s));
-                model.predict_proba(r, &mut s, &mut p);
-                one_p.extend(p.iter().map(|v| v.to_bits()));
-            }
-            for threads in [1, 2] {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(threads)
-                    .build()
-                    .unwrap();
-                let (mut c, mut both_c, mut both_p) = (Vec::new(), Vec::new(), Vec::new());
-                let proba = pool.install(|| {
-                    model.predict_batch(&rows, &mut c);
-                    model.predict_with_proba_batch(&rows, &mut both_c, &mut both_p);
-                    model.predict_proba_batch(&rows)
-                });
-                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                let what = format!("case {case}, {precision:?}, {threads} threads");
-                assert_eq!(c, one_c, "{what}");
-                assert_eq!(both_c, one_c, "{what}");
-                assert_eq!(bits(&proba), one_p, "{what}");
-                assert_eq!(bits(&both_p), one_p, "{what}");
-            }
+            let what = format!("case {case}, {precision:?}");
+            assert_batches_equal_single_rows(&run(q), &rows, &what);
         }
     }
 }
