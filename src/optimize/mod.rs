@@ -549,20 +549,24 @@ fn distill(
         .model
         .compile()
         .map_err(|m| Error::train(&teacher.id, m))?;
-    // Only soft targets need the teacher's probabilities on every row; the
-    // hard control needs its classes on the extra rows alone.
+    // Every row's label: the training rows' own, the teacher's class for
+    // the extra rows. The hard control learns them; a soft student reads
+    // them only to weigh rows by its `class_weight`. Only soft targets need
+    // the teacher's probabilities on every row.
+    let needs_labels = matches!(targets, Targets::Hard) || !spec.student.class_weight().is_none();
+    let y: Vec<u32> = if needs_labels {
+        let mut labels = data.y.to_vec();
+        let mut pred = Vec::new();
+        teacher_model.predict_batch(&extra, &mut pred);
+        labels.extend(pred);
+        labels
+    } else {
+        vec![0; x.len() / data.n_features]
+    };
     let t: Vec<f32> = match targets {
         Targets::Soft => teacher_model.predict_proba_batch(&x),
-        Targets::Hard => {
-            let mut labels = data.y.to_vec();
-            let mut pred = Vec::new();
-            teacher_model.predict_batch(&extra, &mut pred);
-            labels.extend(pred);
-            one_hot(&labels, k)
-        }
+        Targets::Hard => one_hot(&y, k),
     };
-    let n = x.len() / data.n_features;
-    let y: Vec<u32> = vec![0; n]; // not read by soft-target trainers
     let all = TrainData {
         x: &x,
         n_features: data.n_features,

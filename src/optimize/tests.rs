@@ -1,7 +1,7 @@
 use super::*;
 use crate::model::TreeEnsemble;
 use crate::train::testdata::Problem;
-use crate::train::train;
+use crate::train::{train, ClassWeight};
 
 fn trained(spec: CandidateSpec, p: &Problem) -> Candidate {
     train(&spec, &p.train(), 42).unwrap().into()
@@ -294,6 +294,66 @@ fn a_linear_student_learns_a_linear_teacher_from_soft_targets() {
             noise: 0.2
         }
     );
+}
+
+/// A student with `class_weight = "balanced"` weighs each row by its
+/// label (the training label; the teacher's class on the extra rows): on
+/// data with one positive in six, the hard-label control learned from the
+/// same teacher calls the rare class far more often than the unweighted
+/// one. (Soft targets are the teacher's probabilities, which a student
+/// able to match them matches whatever the weights.)
+#[test]
+fn a_balanced_student_weighs_rows_by_their_labels() {
+    let p = Problem::new(3000, 2, 23);
+    // Every negative, one positive in five.
+    let mut seen = 0;
+    let keep: Vec<usize> = (0..p.y_train.len())
+        .filter(|&i| {
+            p.y_train[i] == 0 || {
+                seen += 1;
+                seen % 5 == 0
+            }
+        })
+        .collect();
+    let d = p.n_features;
+    let x: Vec<f32> = keep
+        .iter()
+        .flat_map(|&i| p.x_train[i * d..(i + 1) * d].to_vec())
+        .collect();
+    let y: Vec<u32> = keep.iter().map(|&i| p.y_train[i]).collect();
+    let data = TrainData {
+        x: &x,
+        n_features: d,
+        y: &y,
+        n_classes: 2,
+    };
+    let lr = |class_weight| CandidateSpec::LogisticRegression {
+        alpha: 1.0,
+        max_iterations: 300,
+        class_weight,
+    };
+    let teacher: Candidate = train(&lr(ClassWeight::None), &data, 1).unwrap().into();
+    let positives = |student: CandidateSpec, extra_rows| {
+        let spec = DistillSpec {
+            teacher: teacher.id.clone(),
+            student,
+            extra_rows,
+            noise: 0.2,
+        };
+        let c = distill(&teacher, &spec, Targets::Hard, &data, 1).unwrap();
+        classes_of(&c, &p.x_test)
+            .iter()
+            .filter(|&&c| c == 1)
+            .count()
+    };
+    for extra_rows in [0, 400] {
+        let plain = positives(lr(ClassWeight::None), extra_rows);
+        let balanced = positives(lr(ClassWeight::Balanced), extra_rows);
+        assert!(
+            balanced > plain + plain / 2,
+            "{extra_rows} extra rows: {balanced} against {plain}"
+        );
+    }
 }
 
 #[test]
