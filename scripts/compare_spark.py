@@ -176,9 +176,21 @@ def main():
         udf = arrow_udf(nothing, "string")
         return df.withColumn("prediction", udf(*[df[c] for c in FEATURES]))
 
+    def way_pandas_floor(name, df):
+        # The same for the pandas_udf ways: the struct of 20 columns to a
+        # pandas DataFrame and a null column back, no model. Each way's time
+        # over its own floor is what its model costs.
+        @pandas_udf("string")
+        def nothing(batch: pd.DataFrame) -> pd.Series:
+            return pd.Series([None] * len(batch), dtype=object)
+
+        return df.withColumn("prediction", nothing(F.struct(*FEATURES)))
+
     floor_label = "no model: Arrow UDF returning nulls (Spark's floor)"
+    pandas_floor_label = "no model: pandas_udf returning nulls"
     ways = {ours_label: way_optbench, "scikit-learn (pandas_udf)": way_sklearn,
-            "onnxruntime (pandas_udf, optbench export)": way_onnx}
+            "onnxruntime (pandas_udf, optbench export)": way_onnx,
+            pandas_floor_label: way_pandas_floor}
     if arrow_udf is not None:
         ways[floor_label] = way_floor
     results = {}
@@ -211,14 +223,23 @@ def main():
     for name, r in results.items():
         ours = r[ours_label]["rows_per_s"]
         for w, v in r.items():
-            ratio = "–" if w == floor_label else f"{ours / v['rows_per_s']:.2f}"
+            ratio = "–" if w in (floor_label, pandas_floor_label) else f"{ours / v['rows_per_s']:.2f}"
             lines.append(f"| {name} | {w} | {v['seconds']:.2f} | {v['rows_per_s']:,.0f} | {ratio} |")
     if arrow_udf is not None:
         lines.append("")
         for name, r in results.items():
-            ceiling = r["scikit-learn (pandas_udf)"]["seconds"] / r[floor_label]["seconds"]
+            skl = r["scikit-learn (pandas_udf)"]["seconds"]
+            ceiling = skl / r[floor_label]["seconds"]
+            # Each model's own cost: its way's time less the same UDF with
+            # no model (optbench's Arrow UDF, the others' pandas_udf).
+            ours_model = r[ours_label]["seconds"] - r[floor_label]["seconds"]
+            skl_model = skl - r[pandas_floor_label]["seconds"]
+            onnx_model = r["onnxruntime (pandas_udf, optbench export)"]["seconds"] - r[pandas_floor_label]["seconds"]
             lines.append(f"- {name}: the most any scoring could reach against the scikit-learn UDF "
-                         f"here is {ceiling:.2f}× (its time over Spark's floor).")
+                         f"here is {ceiling:.2f}× (its time over Spark's floor). Each model's time over "
+                         f"its UDF's floor: optbench {ours_model:.2f} s, scikit-learn {skl_model:.2f} s "
+                         f"({skl_model / ours_model:.1f}×), onnxruntime {onnx_model:.2f} s "
+                         f"({onnx_model / ours_model:.1f}×).")
     (out / "compare_spark.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Rows per second scoring the same generated Parquet table in local Spark
-# three ways: (a) optbench through optbench.spark.predict (an Arrow UDF) on
-# the package its run chose between the model and its lossless binned
-# variant (`quantize = ["bins"]`: the same predictions, bit for bit),
+# three ways, and Spark's own cost with no model (an Arrow UDF and a
+# pandas_udf returning nulls) to bound them: (a) optbench through
+# optbench.spark.predict (an Arrow UDF) on the package its run chose
+# between the model and its lossless binned variant (`quantize =
+# ["bins"]`: the same predictions, bit for bit),
 # (b) scikit-learn in a pandas_udf, the usual way, (c) onnxruntime in a
 # pandas_udf on optbench's ONNX export of the same package; on a forest of
 # 100 trees and a boosting of 200 (20 numeric features, 2 classes). Not in
