@@ -19,6 +19,7 @@ pub use prune::{prune_cost_complexity, prune_depth, truncate};
 pub use reduce::{kept_vectors, reduce_svm, Refit};
 
 use crate::error::{Error, Result};
+use crate::measure::{Metric, Quality};
 use crate::model::{LeafPrecision, Model, Output, QuantLinear, QuantSvm, QuantTrees};
 use crate::train::{fit_soft, one_hot, train, CandidateSpec, Family, TrainData, Trained};
 use rand::SeedableRng;
@@ -266,11 +267,14 @@ impl OptimizePlan {
 
 /// Derives every variant the plan asks for from `trained` (in a fixed
 /// order: per parent quantized, pruned, truncated; then distilled students).
+/// `metric` is the one the run chooses by: cost-complexity pruning picks
+/// its alpha by it too.
 pub fn derive(
     plan: &OptimizePlan,
     trained: &[Candidate],
     data: &TrainData<'_>,
     seed: u64,
+    metric: Metric,
 ) -> Result<Vec<Candidate>> {
     let ids: Vec<String> = trained.iter().map(|c| c.id.clone()).collect();
     plan.validate(&ids)
@@ -322,7 +326,7 @@ pub fn derive(
                 (plan.cost_complexity, &parent.spec, &t.output, t.n_trees())
             {
                 let start = Instant::now();
-                let alpha = choose_alpha(spec, data, share, seed)?;
+                let alpha = choose_alpha(spec, data, share, seed, metric)?;
                 out.push(Candidate {
                     fit_seconds: start.elapsed().as_secs_f64(),
                     ..variant(
@@ -363,9 +367,17 @@ pub fn derive(
 
 /// The cost-complexity alpha for a tree trained by `spec`: retrain it on
 /// `1 − share` of the rows (stratified, seeded), walk its pruning path, and
-/// keep the alpha most accurate on the held-out `share` (ties: the larger
-/// alpha, i.e. the smaller tree).
-fn choose_alpha(spec: &CandidateSpec, data: &TrainData<'_>, share: f64, seed: u64) -> Result<f64> {
+/// keep the alpha best by `metric` (the run's) on the held-out `share`
+/// (ties: the larger alpha, i.e. the smaller tree). By accuracy, a tree on
+/// rare positives is often best pruned to its root; by balanced accuracy it
+/// keeps the splits that find them.
+fn choose_alpha(
+    spec: &CandidateSpec,
+    data: &TrainData<'_>,
+    share: f64,
+    seed: u64,
+    metric: Metric,
+) -> Result<f64> {
     let (fit_rows, val_rows) = stratified_indices(data.y, data.n_classes, share, seed);
     let take = |rows: &[usize]| -> (Vec<f32>, Vec<u32>) {
         let mut x = Vec::with_capacity(rows.len() * data.n_features);
@@ -396,11 +408,13 @@ fn choose_alpha(spec: &CandidateSpec, data: &TrainData<'_>, share: f64, seed: u6
         let pruned = Model::Trees(path.at(alpha))
             .compile()
             .map_err(|m| Error::train(&sub.id, m))?;
-        let mut pred = Vec::new();
-        pruned.predict_batch(&xv, &mut pred);
-        let acc = crate::measure::accuracy(&yv, &pred);
-        if acc >= best.0 {
-            best = (acc, alpha);
+        let (mut pred, mut proba) = (Vec::new(), Vec::new());
+        pruned.predict_with_proba_batch(&xv, &mut pred, &mut proba);
+        let proba: Vec<f64> = proba.iter().map(|&p| f64::from(p)).collect();
+        let quality = Quality::compute(&yv, &pred, &proba, data.n_classes);
+        let score = metric.score(quality.get(metric));
+        if score >= best.0 {
+            best = (score, alpha);
         }
     }
     Ok(best.1)

@@ -378,7 +378,7 @@ fn derive_follows_the_plan_and_is_deterministic() {
         reduce_svm: vec![0.5],
         reduce_svm_refit: Refit::LeastSquares,
     };
-    let a = derive(&plan, &parents, &p.train(), 9).unwrap();
+    let a = derive(&plan, &parents, &p.train(), 9, Metric::Accuracy).unwrap();
     let ids: Vec<&str> = a.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -395,13 +395,13 @@ fn derive_follows_the_plan_and_is_deterministic() {
             "boost-5-d2<boost-30-d5/labels",
         ]
     );
-    let b = derive(&plan, &parents, &p.train(), 9).unwrap();
+    let b = derive(&plan, &parents, &p.train(), 9, Metric::Accuracy).unwrap();
     for (x, y) in a.iter().zip(&b) {
         assert_eq!(x.model, y.model, "{}", x.id);
     }
     let mut bad = plan.clone();
     bad.distill[0].teacher = "nope".into();
-    assert!(derive(&bad, &parents, &p.train(), 9)
+    assert!(derive(&bad, &parents, &p.train(), 9, Metric::Accuracy)
         .unwrap_err()
         .to_string()
         .contains("teacher `nope` is not one of the candidates"));
@@ -514,7 +514,14 @@ fn cost_complexity_variant_is_no_larger_and_names_its_alpha() {
         cost_complexity: Some(0.25),
         ..OptimizePlan::default()
     };
-    let v = derive(&plan, std::slice::from_ref(&parent), &p.train(), 4).unwrap();
+    let v = derive(
+        &plan,
+        std::slice::from_ref(&parent),
+        &p.train(),
+        4,
+        Metric::Accuracy,
+    )
+    .unwrap();
     assert_eq!(v.len(), 1);
     let Some(Transform::CostComplexity { alpha, .. }) =
         v[0].lineage.as_ref().map(|l| l.transform.clone())
@@ -720,7 +727,14 @@ fn derive_reduces_svms_as_the_plan_says() {
         reduce_svm: vec![0.5, 0.125, 1.0],
         ..Default::default()
     };
-    let out = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    let out = derive(
+        &plan,
+        std::slice::from_ref(&c),
+        &p.train(),
+        1,
+        Metric::Accuracy,
+    )
+    .unwrap();
     let ids: Vec<&str> = out.iter().map(|v| v.id.as_str()).collect();
     assert_eq!(
         ids,
@@ -737,13 +751,27 @@ fn derive_reduces_svms_as_the_plan_says() {
             refit: Refit::LeastSquares,
         }
     );
-    let again = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    let again = derive(
+        &plan,
+        std::slice::from_ref(&c),
+        &p.train(),
+        1,
+        Metric::Accuracy,
+    )
+    .unwrap();
     assert_eq!(again[1].model, out[1].model);
     plan.reduce_svm_refit = Refit::None;
-    let raw = derive(&plan, std::slice::from_ref(&c), &p.train(), 1).unwrap();
+    let raw = derive(
+        &plan,
+        std::slice::from_ref(&c),
+        &p.train(),
+        1,
+        Metric::Accuracy,
+    )
+    .unwrap();
     assert_eq!(raw[0].id, format!("{}/sv50-raw", c.id));
     plan.reduce_svm = vec![0.0];
-    assert!(derive(&plan, &[c], &p.train(), 1).is_err());
+    assert!(derive(&plan, &[c], &p.train(), 1, Metric::Accuracy).is_err());
 }
 
 /// The weakest-link sequence as its definition computes it: every step
@@ -814,4 +842,66 @@ fn the_incremental_weakest_links_are_the_definitions_bit_for_bit() {
             assert_eq!((a.0.to_bits(), a.1), (b.0.to_bits(), b.1), "{rows} rows");
         }
     }
+}
+
+/// The alpha of `ccp` is chosen by the run's metric: on rare positives,
+/// accuracy prunes the tree further than balanced accuracy does, and the
+/// tree balanced accuracy keeps finds more of the positives.
+#[test]
+fn cost_complexity_chooses_its_alpha_by_the_runs_metric() {
+    let p = Problem::new(4000, 2, 37);
+    // Every negative, one positive in eight.
+    let mut seen = 0;
+    let keep: Vec<usize> = (0..p.y_train.len())
+        .filter(|&i| {
+            p.y_train[i] == 0 || {
+                seen += 1;
+                seen % 8 == 0
+            }
+        })
+        .collect();
+    let d = p.n_features;
+    let x: Vec<f32> = keep
+        .iter()
+        .flat_map(|&i| p.x_train[i * d..(i + 1) * d].to_vec())
+        .collect();
+    let y: Vec<u32> = keep.iter().map(|&i| p.y_train[i]).collect();
+    let data = TrainData {
+        x: &x,
+        n_features: d,
+        y: &y,
+        n_classes: 2,
+    };
+    let parent: Candidate = train(&tree(None), &data, 42).unwrap().into();
+    let plan = OptimizePlan {
+        cost_complexity: Some(0.3),
+        ..OptimizePlan::default()
+    };
+    let pruned = |metric| {
+        let v = derive(&plan, std::slice::from_ref(&parent), &data, 4, metric).unwrap();
+        let Some(Transform::CostComplexity { alpha, .. }) =
+            v[0].lineage.as_ref().map(|l| l.transform.clone())
+        else {
+            panic!("{:?}", v[0].lineage)
+        };
+        let pred = classes_of(&v[0], &p.x_test);
+        let balanced = crate::measure::quality::balanced_accuracy(&p.y_test, &pred, 2);
+        (alpha, trees(&v[0]).nodes.len(), balanced)
+    };
+    // (alpha, nodes, balanced accuracy on the test rows): (0.0031, 29,
+    // 0.708) by accuracy, (0.0015, 53, 0.748) by balanced accuracy.
+    let (a_acc, nodes_acc, test_acc) = pruned(Metric::Accuracy);
+    let (a_bal, nodes_bal, test_bal) = pruned(Metric::BalancedAccuracy);
+    assert!(
+        a_bal < a_acc,
+        "alpha {a_bal} by balanced accuracy, {a_acc} by accuracy"
+    );
+    assert!(
+        nodes_bal > nodes_acc,
+        "{nodes_bal} nodes against {nodes_acc}"
+    );
+    assert!(
+        test_bal > test_acc + 0.02,
+        "test balanced accuracy {test_bal} against {test_acc}"
+    );
 }

@@ -76,7 +76,13 @@ fn derive_variants(
     progress: &dyn Progress,
 ) -> Result<(Vec<Candidate>, Vec<Duplicate>)> {
     progress.stage("optimizing", 0);
-    let variants = optimize::derive(&plan.optimize, &trained, data, plan.seed)?;
+    let variants = optimize::derive(
+        &plan.optimize,
+        &trained,
+        data,
+        plan.seed,
+        plan.budget.metric,
+    )?;
     // A variant can come out identical to another candidate (the first 50
     // trees of forest-100 and of forest-500 are the same trees): measuring
     // it twice would only add noise to the frontier.
