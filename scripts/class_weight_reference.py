@@ -24,6 +24,14 @@ else:
   leaf-count cap, one row a leaf, no L2, no early stopping, 20 rounds):
   `predict_proba` on test rows.
 
+- `svc_binary`, `svc_multiclass`: the logistic cases' data; `SVC(kernel=
+  "rbf", C=1, gamma="scale", tol=1e-6, class_weight="balanced")`: its
+  one-vs-one decision values on the training rows and support-vector
+  counts.
+- `linear_svc_binary`, `linear_svc_multiclass`: the same data;
+  `LinearSVC(C=1, class_weight="balanced")` (squared hinge) fitted to a
+  tight tolerance: its coefficients and intercepts.
+
 `--check` refits from the stored data and fails if scikit-learn's answers
 moved (beyond 1e-9, or 1e-6 for the boosting's float32 gradients).
 """
@@ -35,6 +43,7 @@ import numpy as np
 import sklearn
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.svm import SVC, LinearSVC
 from sklearn.tree import DecisionTreeClassifier
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures")
@@ -96,6 +105,21 @@ def boosting(x, y, x_test):
     return {"proba": m.predict_proba(x_test).tolist()}
 
 
+def svc(x, y):
+    m = SVC(kernel="rbf", C=1.0, gamma="scale", tol=1e-6, class_weight="balanced",
+            decision_function_shape="ovo")
+    x = x.astype(np.float64)
+    m.fit(x, y)
+    return {"decision": m.decision_function(x).reshape(len(x), -1).tolist(),
+            "n_support": m.n_support_.tolist()}
+
+
+def linear_svc(x, y):
+    m = LinearSVC(C=1.0, class_weight="balanced", tol=1e-10, max_iter=1_000_000, random_state=0)
+    m.fit(x.astype(np.float64), y)
+    return {"coef": m.coef_.tolist(), "intercept": m.intercept_.tolist()}
+
+
 def build():
     rng = np.random.default_rng(7)
     x, y = load("breast_cancer")
@@ -112,6 +136,10 @@ def build():
         "logistic_multiclass": {"x": xw, "y": yw, "theirs": logistic(xw, yw)},
         "tree": {"x": xi, "y": yi, "x_test": xt, "theirs": tree(xi, yi, xt)},
         "boosting": {"same_data_as": "tree", "theirs": boosting(xi, yi, xt)},
+        "svc_binary": {"same_data_as": "logistic_binary", "theirs": svc(xb, yb)},
+        "svc_multiclass": {"same_data_as": "logistic_multiclass", "theirs": svc(xw, yw)},
+        "linear_svc_binary": {"same_data_as": "logistic_binary", "theirs": linear_svc(xb, yb)},
+        "linear_svc_multiclass": {"same_data_as": "logistic_multiclass", "theirs": linear_svc(xw, yw)},
     }
     out = {"generator": f"scikit-learn {sklearn.__version__}, scripts/class_weight_reference.py"}
     for name, c in cases.items():
@@ -142,6 +170,13 @@ def check(path):
         y = np.array(data["y"])
         if name.startswith("logistic"):
             now = logistic(x, y)
+            keys, tol = ["coef", "intercept"], 1e-9
+        elif name.startswith("svc"):
+            now = svc(x, y)
+            keys, tol = ["decision"], 1e-9
+            assert now["n_support"] == c["n_support"], f"{name}: support vectors moved"
+        elif name.startswith("linear_svc"):
+            now = linear_svc(x, y)
             keys, tol = ["coef", "intercept"], 1e-9
         elif name == "tree":
             now = tree(x, y, np.array(c["x_test"], dtype=np.float32))

@@ -128,6 +128,7 @@ fn serve_every_form(train_set: &Dataset, test_set: &Dataset, form: RequestForm) 
             coef0: 0.0,
             probability: true,
             tol: 1e-3,
+            class_weight: Default::default(),
         },
     ];
     let mut forms: Vec<Candidate> = Vec::new();

@@ -211,4 +211,111 @@ fn unit_class_weights_change_nothing() {
         boost::fit(&td, &targets, &boost_params(), Some(&ones), 3).unwrap(),
         boost::fit(&td, &targets, &boost_params(), None, 3).unwrap()
     );
+    let svm = super::SvmParams {
+        probability: true,
+        ..CandidateSpec::svm(super::SvmKernel::Rbf)
+            .svm_params()
+            .expect("an SVM spec")
+    };
+    assert_eq!(
+        super::svm::fit(&td, &svm, Some(&ones), 3).unwrap(),
+        super::svm::fit(&td, &svm, None, 3).unwrap()
+    );
+    let c = case("linear_svc_multiclass");
+    let td = c.train();
+    let ones = [1.0; 3];
+    let linear = |cw| super::linear_svm::fit(&td, 1.0, super::SvmLoss::Hinge, 1e-4, 1000, cw, 3);
+    assert_eq!(linear(Some(&ones)).unwrap(), linear(None).unwrap());
+}
+
+/// The candidate `spec` trained with balanced weights and without.
+fn both(spec: impl Fn(ClassWeight) -> CandidateSpec, c: &Case) -> (Model, Model) {
+    let td = c.train();
+    let fit = |w| super::train(&spec(w), &td, 0).expect("trains").model;
+    (fit(ClassWeight::Balanced), fit(ClassWeight::None))
+}
+
+/// Fitted to the same tolerance, the balanced SVM is scikit-learn's
+/// `SVC(class_weight="balanced")`: the same support-vector counts and the
+/// same one-vs-one decision values, binary and with three classes; the
+/// unweighted SVM's are far from them.
+#[test]
+fn balanced_svm_is_scikit_learns() {
+    for name in ["svc_binary", "svc_multiclass"] {
+        let c = case(name);
+        let spec = |class_weight| CandidateSpec::Svm {
+            kernel: super::SvmKernel::Rbf,
+            c: 1.0,
+            gamma: Default::default(),
+            degree: 3,
+            coef0: 0.0,
+            probability: false,
+            tol: 1e-6,
+            class_weight,
+        };
+        let (ours, plain) = both(spec, &c);
+        let want = floats(&c.theirs["decision"]);
+        let decisions = |m: &Model| -> Vec<f64> {
+            let Model::Svm(svm) = m else {
+                unreachable!("an svm candidate trains an SVM")
+            };
+            let (mut kv, mut dec) = (vec![0.0; svm.n_sv()], vec![0.0; svm.n_pairs()]);
+            // scikit-learn's binary decision is positive for its second
+            // class; libsvm's pair decision for the first.
+            let sign = if c.n_classes == 2 { -1.0 } else { 1.0 };
+            c.x.chunks_exact(c.n_features)
+                .flat_map(|row| {
+                    svm.decisions(row, &mut kv, &mut dec);
+                    dec.iter().map(|&v| sign * f64::from(v)).collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        let Model::Svm(svm) = &ours else {
+            unreachable!()
+        };
+        let n_support: Vec<u32> = floats(&c.theirs["n_support"])
+            .iter()
+            .map(|&v| v as u32)
+            .collect();
+        assert_eq!(
+            svm.per_class, n_support,
+            "{name}: support vectors per class"
+        );
+        let gap = worst(&decisions(&ours), &want);
+        assert!(gap < 1e-4, "{name}: decisions differ by {gap}");
+        let gap = worst(&decisions(&plain), &want);
+        assert!(gap > 1e-1, "{name}: weighting changes the fit ({gap})");
+    }
+}
+
+/// Fitted to a tight tolerance, the balanced linear SVM is scikit-learn's
+/// `LinearSVC(class_weight="balanced")`: its coefficients and intercepts,
+/// binary and one class against the rest; the unweighted one's are not.
+#[test]
+fn balanced_linear_svm_is_scikit_learns() {
+    for name in ["linear_svc_binary", "linear_svc_multiclass"] {
+        let c = case(name);
+        let spec = |class_weight| CandidateSpec::LinearSvm {
+            loss: super::SvmLoss::SquaredHinge,
+            c: 1.0,
+            tol: 1e-10,
+            max_iterations: 1_000_000,
+            class_weight,
+        };
+        let (ours, plain) = both(spec, &c);
+        let coefs = |m: &Model| -> (Vec<f64>, Vec<f64>) {
+            let Model::Linear(l) = m else {
+                unreachable!("a linear SVM is linear")
+            };
+            let wide = |v: &[f32]| v.iter().map(|&x| f64::from(x)).collect();
+            (wide(&l.weights), wide(&l.bias))
+        };
+        let (weights, bias) = coefs(&ours);
+        let gap = worst(&weights, &floats(&c.theirs["coef"]));
+        assert!(gap < 1e-4, "{name}: coefficients differ by {gap}");
+        let gap = worst(&bias, &floats(&c.theirs["intercept"]));
+        assert!(gap < 1e-4, "{name}: intercepts differ by {gap}");
+        let gap = worst(&coefs(&plain).0, &floats(&c.theirs["coef"]));
+        assert!(gap > 1e-2, "{name}: weighting changes the fit ({gap})");
+    }
 }

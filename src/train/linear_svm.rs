@@ -54,14 +54,16 @@ fn dot1(w: &[f64], x: &[f64]) -> f64 {
     w[..d].iter().zip(x).map(|(a, b)| a * b).sum::<f64>() + w[d]
 }
 
-/// One binary problem: `positive[i]` says whether row `i` is +1. Returns
-/// `w` (length `d + 1`, the intercept last). `x` is the rows in f64.
+/// One binary problem: `positive[i]` says whether row `i` is +1; `c` is
+/// `(C_+, C_−)`, the cost of the positive and of the negative rows
+/// (liblinear's `Cp`, `Cn`). Returns `w` (length `d + 1`, the intercept
+/// last). `x` is the rows in f64.
 #[allow(clippy::too_many_arguments)]
 fn fit_binary(
     x: &[f64],
     d: usize,
     positive: &dyn Fn(usize) -> bool,
-    c: f64,
+    c: (f64, f64),
     loss: SvmLoss,
     tol: f64,
     max_iterations: u64,
@@ -69,17 +71,20 @@ fn fit_binary(
 ) -> Vec<f64> {
     let n = x.len() / d.max(1);
     let row = |i: usize| &x[i * d..(i + 1) * d];
-    // liblinear: the hinge bounds α by C; the squared hinge adds 1/(2C) to
-    // the diagonal and leaves α unbounded.
-    let (diag, upper) = match loss {
+    // liblinear: the hinge bounds a row's α by its C; the squared hinge
+    // adds 1/(2C) to its diagonal and leaves α unbounded.
+    let bounds = |c: f64| match loss {
         SvmLoss::Hinge => (0.0, c),
         SvmLoss::SquaredHinge => (0.5 / c, f64::INFINITY),
     };
     let y: Vec<f64> = (0..n)
         .map(|i| if positive(i) { 1.0 } else { -1.0 })
         .collect();
+    let bound = |i: usize| bounds(if y[i] > 0.0 { c.0 } else { c.1 });
+    let diag: Vec<f64> = (0..n).map(|i| bound(i).0).collect();
+    let upper: Vec<f64> = (0..n).map(|i| bound(i).1).collect();
     let qd: Vec<f64> = (0..n)
-        .map(|i| diag + 1.0 + row(i).iter().map(|v| v * v).sum::<f64>())
+        .map(|i| diag[i] + 1.0 + row(i).iter().map(|v| v * v).sum::<f64>())
         .collect();
     let mut alpha = vec![0.0f64; n];
     let mut w = vec![0.0f64; d + 1];
@@ -98,7 +103,7 @@ fn fit_binary(
         while s < active {
             let i = index[s];
             let xi = row(i);
-            let g = y[i] * dot1(&w, xi) - 1.0 + diag * alpha[i];
+            let g = y[i] * dot1(&w, xi) - 1.0 + diag[i] * alpha[i];
             let pg = if alpha[i] == 0.0 {
                 if g > pg_max_old {
                     active -= 1;
@@ -106,7 +111,7 @@ fn fit_binary(
                     continue;
                 }
                 g.min(0.0)
-            } else if alpha[i] == upper {
+            } else if alpha[i] == upper[i] {
                 if g < pg_min_old {
                     active -= 1;
                     index.swap(s, active);
@@ -120,7 +125,7 @@ fn fit_binary(
             pg_min = pg_min.min(pg);
             if pg.abs() > 1e-12 {
                 let old = alpha[i];
-                alpha[i] = (old - g / qd[i]).clamp(0.0, upper);
+                alpha[i] = (old - g / qd[i]).clamp(0.0, upper[i]);
                 let step = (alpha[i] - old) * y[i];
                 for (wj, &xj) in w[..d].iter_mut().zip(xi) {
                     *wj += step * xj;
@@ -150,13 +155,19 @@ fn fit_binary(
 }
 
 /// Fits the linear SVM: one binary problem for two classes (class 1
-/// positive), one per class against the rest otherwise.
+/// positive), one per class against the rest otherwise. `class_weight`
+/// (per class) multiplies `C` as liblinear's `weight` (scikit-learn's
+/// `class_weight`) does: for two classes each class's rows cost their
+/// class's `C`; one class against the rest, its rows cost its `C` and the
+/// rest cost `C` unweighted (liblinear's `train` passes `param->C` as the
+/// negative cost there).
 pub(super) fn fit(
     data: &TrainData<'_>,
     c: f64,
     loss: SvmLoss,
     tol: f64,
     max_iterations: u64,
+    class_weight: Option<&[f64]>,
     seed: u64,
 ) -> Result<Model, String> {
     let (k, d) = (data.n_classes, data.n_features);
@@ -172,12 +183,18 @@ pub(super) fn fit(
         (0..k as u32).collect()
     };
     let (mut weights, mut bias) = (Vec::new(), Vec::new());
+    let weighted = |class: usize| c * class_weight.map_or(1.0, |w| w[class]);
     for class in problems {
+        let costs = if k == 2 {
+            (weighted(1), weighted(0))
+        } else {
+            (weighted(class as usize), c)
+        };
         let w = fit_binary(
             &x,
             d,
             &|i| data.y[i] == class,
-            c,
+            costs,
             loss,
             tol,
             max_iterations,
@@ -213,8 +230,8 @@ mod tests {
             let p = Problem::new(300, k, 9);
             let data = p.train();
             for loss in [SvmLoss::Hinge, SvmLoss::SquaredHinge] {
-                let a = fit(&data, 1.0, loss, 1e-6, 10_000, 4).unwrap();
-                let b = fit(&data, 1.0, loss, 1e-6, 10_000, 4).unwrap();
+                let a = fit(&data, 1.0, loss, 1e-6, 10_000, None, 4).unwrap();
+                let b = fit(&data, 1.0, loss, 1e-6, 10_000, None, 4).unwrap();
                 assert_eq!(a, b, "{loss:?}: same seed, same model");
                 let Model::Linear(m) = &a else { panic!() };
                 assert_eq!(m.weights.len(), m.n_outputs() * p.n_features);

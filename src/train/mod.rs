@@ -229,6 +229,8 @@ pub enum CandidateSpec {
         probability: bool,
         #[serde(default = "default_tol")]
         tol: f64,
+        #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+        class_weight: ClassWeight,
     },
     /// Linear SVM with scikit-learn `LinearSVC`'s semantics and defaults
     /// (in house, liblinear's dual coordinate descent: see
@@ -244,6 +246,8 @@ pub enum CandidateSpec {
         tol: f64,
         #[serde(default = "default_linear_svm_iterations")]
         max_iterations: u64,
+        #[serde(default, skip_serializing_if = "ClassWeight::is_none")]
+        class_weight: ClassWeight,
     },
 }
 
@@ -287,18 +291,19 @@ impl CandidateSpec {
             coef0: 0.0,
             probability: false,
             tol: default_tol(),
+            class_weight: ClassWeight::None,
         }
     }
 
-    /// How the candidate weighs classes (`none` for families without the
-    /// setting).
+    /// How the candidate weighs classes.
     pub fn class_weight(&self) -> ClassWeight {
         match self {
             CandidateSpec::LogisticRegression { class_weight, .. }
             | CandidateSpec::DecisionTree { class_weight, .. }
             | CandidateSpec::RandomForest { class_weight, .. }
-            | CandidateSpec::GradientBoosting { class_weight, .. } => *class_weight,
-            CandidateSpec::Svm { .. } | CandidateSpec::LinearSvm { .. } => ClassWeight::None,
+            | CandidateSpec::GradientBoosting { class_weight, .. }
+            | CandidateSpec::Svm { class_weight, .. }
+            | CandidateSpec::LinearSvm { class_weight, .. } => *class_weight,
         }
     }
 
@@ -424,6 +429,7 @@ impl CandidateSpec {
                 c,
                 tol,
                 max_iterations,
+                ..
             } => {
                 let mut id = "linsvm".to_string();
                 if *loss == SvmLoss::Hinge {
@@ -454,6 +460,7 @@ impl CandidateSpec {
                 coef0,
                 probability,
                 tol,
+                ..
             } => Some(SvmParams {
                 kernel,
                 c,
@@ -704,13 +711,16 @@ pub fn train(spec: &CandidateSpec, data: &TrainData<'_>, seed: u64) -> Result<Tr
             let targets = boost::one_hot(data.y, data.n_classes);
             boost::fit(data, &targets, &params, cw, seed)
         }
-        CandidateSpec::Svm { .. } => svm::fit(data, &spec.svm_params().expect("an SVM spec"), seed),
+        CandidateSpec::Svm { .. } => {
+            svm::fit(data, &spec.svm_params().expect("an SVM spec"), cw, seed)
+        }
         CandidateSpec::LinearSvm {
             loss,
             c,
             tol,
             max_iterations,
-        } => linear_svm::fit(data, *c, *loss, *tol, *max_iterations, seed),
+            ..
+        } => linear_svm::fit(data, *c, *loss, *tol, *max_iterations, cw, seed),
     }
     .map_err(|m| Error::train(&id, m))?;
     Ok(Trained {
@@ -881,6 +891,12 @@ mod tests {
             ["svm-rbf", "svm-poly-c10-gauto", "svm-rbf-c0.5-g0.1-proba"]
         );
         assert_eq!(s.candidates[1].params()["C"], 10.0);
+        let w: F = toml::from_str(
+            "[[candidates]]\nfamily = \"svm\"\nclass_weight = \"balanced\"\n[[candidates]]\nfamily = \"linear_svm\"\nclass_weight = \"balanced\"\n",
+        )
+        .unwrap();
+        let ids: Vec<String> = w.candidates.iter().map(CandidateSpec::id).collect();
+        assert_eq!(ids, ["svm-rbf-bal", "linsvm-bal"]);
         for bad in [
             "kernel = \"cubic\"",
             "gamma = \"large\"",
@@ -913,6 +929,7 @@ mod tests {
             coef0: 0.0,
             probability: false,
             tol: 1e-3,
+            class_weight: Default::default(),
         };
         let e = train(&svm(0.0, Gamma::default()), &p.train(), 0).unwrap_err();
         assert!(

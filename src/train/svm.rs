@@ -208,16 +208,36 @@ struct Binary {
     rho: f64,
 }
 
-/// libsvm's `Solver::Solve` for C-SVC (`p = −1`, both bounds `C`) without
-/// shrinking: rows `idx` of the training data with labels `y` (±1).
-fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams) -> Binary {
+/// The bounds of a binary problem's α: `C` times the class weight of the
+/// positive rows (`positive`) and of the negative ones (libsvm's `Cp`,
+/// `Cn`; both `C` without class weights).
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
+    positive: f64,
+    negative: f64,
+}
+
+impl Bounds {
+    fn of(&self, y: f64) -> f64 {
+        if y > 0.0 {
+            self.positive
+        } else {
+            self.negative
+        }
+    }
+}
+
+/// libsvm's `Solver::Solve` for C-SVC (`p = −1`, bound `C_t` of row `t`
+/// from `bounds`) without shrinking: rows `idx` of the training data with
+/// labels `y` (±1).
+fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams, bounds: Bounds) -> Binary {
     let l = idx.len();
-    let c = p.c;
+    let cb: Vec<f64> = y.iter().map(|&v| bounds.of(v)).collect();
     let qd: Vec<f64> = idx.iter().map(|&i| kernel.k(i, i)).collect();
     let mut cache = QCache::new(kernel, idx, y, p.cache_mb);
     let mut alpha = vec![0.0f64; l];
     let mut g = vec![-1.0f64; l];
-    let upper = |a: f64| a >= c;
+    let upper = |t: usize, a: f64| a >= cb[t];
     let lower = |a: f64| a <= 0.0;
     // libsvm's limit: max(10^7, 100 l) iterations.
     let max_iter = (100 * l).max(10_000_000);
@@ -228,7 +248,7 @@ fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams) -> Bina
         for t in 0..l {
             let v = -y[t] * g[t];
             let movable = if y[t] > 0.0 {
-                !upper(alpha[t])
+                !upper(t, alpha[t])
             } else {
                 !lower(alpha[t])
             };
@@ -249,7 +269,7 @@ fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams) -> Bina
                 let movable = if y[t] > 0.0 {
                     !lower(alpha[t])
                 } else {
-                    !upper(alpha[t])
+                    !upper(t, alpha[t])
                 };
                 if !movable {
                     continue;
@@ -274,6 +294,7 @@ fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams) -> Bina
         cache.ensure(j);
         let (qi, qj) = (cache.get(i), cache.get(j));
         let (old_i, old_j) = (alpha[i], alpha[j]);
+        let (c_i, c_j) = (cb[i], cb[j]);
         if y[i] != y[j] {
             let mut quad = qd[i] + qd[j] + 2.0 * f64::from(qi[j]);
             if quad <= 0.0 {
@@ -292,15 +313,14 @@ fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams) -> Bina
                 alpha[i] = 0.0;
                 alpha[j] = -diff;
             }
-            // Both bounds are C, so libsvm's `diff > C_i − C_j` is `diff > 0`.
-            if diff > 0.0 {
-                if alpha[i] > c {
-                    alpha[i] = c;
-                    alpha[j] = c - diff;
+            if diff > c_i - c_j {
+                if alpha[i] > c_i {
+                    alpha[i] = c_i;
+                    alpha[j] = c_i - diff;
                 }
-            } else if alpha[j] > c {
-                alpha[j] = c;
-                alpha[i] = c + diff;
+            } else if alpha[j] > c_j {
+                alpha[j] = c_j;
+                alpha[i] = c_j + diff;
             }
         } else {
             let mut quad = qd[i] + qd[j] - 2.0 * f64::from(qi[j]);
@@ -311,19 +331,19 @@ fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams) -> Bina
             let sum = alpha[i] + alpha[j];
             alpha[i] -= delta;
             alpha[j] += delta;
-            if sum > c {
-                if alpha[i] > c {
-                    alpha[i] = c;
-                    alpha[j] = sum - c;
+            if sum > c_i {
+                if alpha[i] > c_i {
+                    alpha[i] = c_i;
+                    alpha[j] = sum - c_i;
                 }
             } else if alpha[j] < 0.0 {
                 alpha[j] = 0.0;
                 alpha[i] = sum;
             }
-            if sum > c {
-                if alpha[j] > c {
-                    alpha[j] = c;
-                    alpha[i] = sum - c;
+            if sum > c_j {
+                if alpha[j] > c_j {
+                    alpha[j] = c_j;
+                    alpha[i] = sum - c_j;
                 }
             } else if alpha[i] < 0.0 {
                 alpha[i] = 0.0;
@@ -340,7 +360,7 @@ fn solve(kernel: &KernelFn<'_>, idx: &[usize], y: &[f64], p: &SvmParams) -> Bina
     let (mut ub, mut lb, mut sum_free, mut n_free) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0);
     for t in 0..l {
         let yg = y[t] * g[t];
-        if upper(alpha[t]) {
+        if upper(t, alpha[t]) {
             if y[t] < 0.0 {
                 ub = ub.min(yg);
             } else {
@@ -380,12 +400,14 @@ fn decision(kernel: &KernelFn<'_>, idx: &[usize], b: &Binary, row: usize) -> f64
 }
 
 /// libsvm's `svm_binary_svc_probability`: decision values from 5-fold
-/// cross-validation (rows shuffled by `rng`), then Platt's sigmoid.
+/// cross-validation (rows shuffled by `rng`, each fold's fit with the
+/// pair's `bounds`), then Platt's sigmoid.
 fn platt(
     kernel: &KernelFn<'_>,
     idx: &[usize],
     y: &[f64],
     p: &SvmParams,
+    bounds: Bounds,
     rng: &mut ChaCha8Rng,
 ) -> (f64, f64) {
     const FOLDS: usize = 5;
@@ -409,7 +431,7 @@ fn platt(
             };
         }
         if pos > 0 && neg > 0 {
-            let b = solve(kernel, &sub_idx, &sub_y, p);
+            let b = solve(kernel, &sub_idx, &sub_y, p, bounds);
             for &t in &perm[begin..end] {
                 dec[t] = decision(kernel, &sub_idx, &b, idx[t]);
             }
@@ -487,9 +509,16 @@ fn sigmoid_train(dec: &[f64], y: &[f64]) -> (f64, f64) {
 }
 
 /// Fits a C-SVC on `data` (one-vs-one over every pair of classes present)
-/// and writes it as an [`SvmModel`]. `seed` drives only the
-/// cross-validation folds of Platt's sigmoid.
-pub(super) fn fit(data: &TrainData<'_>, p: &SvmParams, seed: u64) -> Result<Model, String> {
+/// and writes it as an [`SvmModel`]. `class_weight` (per class) multiplies
+/// `C` for that class's rows, as libsvm's `weight` (scikit-learn's
+/// `class_weight`) does. `seed` drives only the cross-validation folds of
+/// Platt's sigmoid.
+pub(super) fn fit(
+    data: &TrainData<'_>,
+    p: &SvmParams,
+    class_weight: Option<&[f64]>,
+    seed: u64,
+) -> Result<Model, String> {
     let (n, d, k) = (data.n_rows(), data.n_features, data.n_classes);
     if k < 2 {
         return Err("an SVM needs at least 2 classes".into());
@@ -540,12 +569,17 @@ pub(super) fn fit(data: &TrainData<'_>, p: &SvmParams, seed: u64) -> Result<Mode
                 .iter()
                 .map(|&r| if data.y[r] as usize == i { 1.0 } else { -1.0 })
                 .collect();
+            let weight = |c: usize| class_weight.map_or(1.0, |w| w[c]);
+            let bounds = Bounds {
+                positive: p.c * weight(i),
+                negative: p.c * weight(j),
+            };
             if p.probability {
-                let (a, b) = platt(&kernel, &idx, &y, p, &mut rng);
+                let (a, b) = platt(&kernel, &idx, &y, p, bounds, &mut rng);
                 prob_a.push(a as f32);
                 prob_b.push(b as f32);
             }
-            let b = solve(&kernel, &idx, &y, p);
+            let b = solve(&kernel, &idx, &y, p, bounds);
             for (&r, &c) in idx.iter().zip(&b.coef) {
                 if c != 0.0 {
                     nonzero[r] = true;
@@ -660,18 +694,18 @@ mod tests {
             SvmKernel::Poly,
             SvmKernel::Sigmoid,
         ] {
-            let m = fit(&p.train(), &params(kernel, false), 1).unwrap();
+            let m = fit(&p.train(), &params(kernel, false), None, 1).unwrap();
             let acc = accuracy(&m, &p);
             // Chance is 1/3; the sigmoid kernel is the weakest of the four.
             assert!(acc > 0.5, "{kernel:?}: {acc}");
-            assert_eq!(m, fit(&p.train(), &params(kernel, false), 1).unwrap());
+            assert_eq!(m, fit(&p.train(), &params(kernel, false), None, 1).unwrap());
         }
     }
 
     #[test]
     fn platt_probabilities_sum_to_one_and_a_tiny_cache_changes_nothing() {
         let p = Problem::new(300, 3, 9);
-        let m = fit(&p.train(), &params(SvmKernel::Rbf, true), 4).unwrap();
+        let m = fit(&p.train(), &params(SvmKernel::Rbf, true), None, 4).unwrap();
         let c = m.compile().unwrap();
         let mut s = c.scratch();
         let mut proba = [0.0; 3];
@@ -690,8 +724,8 @@ mod tests {
             ..params(SvmKernel::Rbf, false)
         };
         assert_eq!(
-            fit(&p.train(), &tiny, 4).unwrap(),
-            fit(&p.train(), &params(SvmKernel::Rbf, false), 4).unwrap()
+            fit(&p.train(), &tiny, None, 4).unwrap(),
+            fit(&p.train(), &params(SvmKernel::Rbf, false), None, 4).unwrap()
         );
     }
 
