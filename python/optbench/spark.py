@@ -30,7 +30,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 import numpy as np
 import pyarrow as pa
 
-from . import Model, PackageError, load
+from . import InvalidRowError, Model, PackageError, load
 
 # One loaded package per path, per Python process: a Spark Python worker is
 # reused across tasks (spark.python.worker.reuse, on by default), so a
@@ -103,6 +103,41 @@ def _score_batch(
     return columns
 
 
+def _located(e: InvalidRowError, batch: pa.RecordBatch, offset: int, p: Model) -> InvalidRowError:
+    """`e`, raised at a position within one Arrow batch, restated with where
+    the row sits in its Spark partition and the values the package read
+    from it, so the row can be found in the table. Its `row` becomes the
+    position within the partition; `partition` and `values` are added."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    partition = context.partitionId() if context is not None else None
+    row = offset + e.row
+    names = set(batch.schema.names)
+    values = {c: batch.column(c)[e.row].as_py() for c, _ in p.schema if c in names}
+    shown = repr(values)
+    if len(shown) > 1000:
+        shown = shown[:1000] + "…"
+    where = f"row {row}" if partition is None else f"partition {partition}, row {row} of the partition"
+    err = InvalidRowError(f"{where}: column `{e.column}`: {e.reason}; the row's values: {shown}")
+    err.row, err.column, err.reason = row, e.column, e.reason
+    err.partition, err.values = partition, values
+    return err
+
+
+def _scored_batches(p: Model, batches, options: dict):
+    """Each batch with its added columns, the rows counted so that an
+    invalid row is named by its place in the partition (`_located`)."""
+    offset = 0
+    for batch in batches:
+        try:
+            columns = _score_batch(p, batch, **options)
+        except InvalidRowError as e:
+            raise _located(e, batch, offset, p) from None
+        offset += batch.num_rows
+        yield batch, columns
+
+
 def predict(
     df: Any,
     model: str,
@@ -117,7 +152,8 @@ def predict(
     `proba`, `proba_<class>` float columns, in the package's class order).
 
     A row the package's schema refuses fails the job with `InvalidRowError`
-    naming its column (its row is a position within the Arrow batch), unless
+    naming its partition, its position within the partition, its column
+    and the values the package read from it, unless
     `skip_invalid`: then its prediction and probabilities are null and an
     `invalid_reason` column says why (null for the rows scored). `strict`
     and `range_margin` are `Model.predict`'s; on PySpark 4.1 and later the
@@ -158,9 +194,9 @@ def predict(
 
     def score(batches: Iterator[Tuple[pa.Array, ...]]) -> Iterator[pa.Array]:
         p = _loaded(model)
-        for arrays in batches:
-            batch = pa.RecordBatch.from_arrays(list(arrays), names=inputs)
-            yield pa.StructArray.from_arrays(_score_batch(p, batch, **options), names=names)
+        record_batches = (pa.RecordBatch.from_arrays(list(a), names=inputs) for a in batches)
+        for _, columns in _scored_batches(p, record_batches, options):
+            yield pa.StructArray.from_arrays(columns, names=names)
 
     # Non-deterministic for Spark's optimiser: the struct is computed once a
     # row and its fields read from it, never the UDF inlined once per field.
@@ -180,8 +216,8 @@ def _predict_map_in_arrow(df: Any, model: str, names: List[str], out_schema: Any
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         p = _loaded(model)
-        for batch in batches:
-            columns = list(batch.columns) + _score_batch(p, batch, **options)
+        for batch, added in _scored_batches(p, batches, options):
+            columns = list(batch.columns) + added
             yield pa.RecordBatch.from_arrays(columns, names=batch.schema.names + names)
 
     return df.mapInArrow(score, out_schema)

@@ -3,6 +3,7 @@ of $OPTBENCH_SPARK_ROWS rows (1,000,000 by default) score in Spark exactly
 as `optbench predict` scores the same rows."""
 
 import os
+import re
 import shutil
 import sys
 
@@ -93,8 +94,12 @@ def test_invalid_rows_fail_the_job_or_are_flagged(spark):
     table.loc[5, "bill_length_mm"] = "long"
     table["bill_length_mm"] = table["bill_length_mm"].astype(str)
     df = spark.createDataFrame(table)
-    with pytest.raises(Exception, match="column `bill_length_mm`: expected a number"):
+    with pytest.raises(Exception, match="column `bill_length_mm`: expected a number") as e:
         optbench.spark.predict(df, path).collect()
+    # Where the row sits in its partition, and what it holds.
+    assert re.search(r"partition \d+, row \d+ of the partition: column `bill_length_mm`", str(e.value))
+    assert "'bill_length_mm': 'long'" in str(e.value)
+    assert "'island': 'Biscoe'" in str(e.value)
     scored = collect_sorted(optbench.spark.predict(df, path, proba=True, skip_invalid=True))
     reasons = scored.column("invalid_reason").to_pylist()
     assert [i for i, r in enumerate(reasons) if r] == [5]
