@@ -302,28 +302,33 @@ fn a_linear_student_learns_a_linear_teacher_from_soft_targets() {
 /// same teacher calls the rare class far more often than the unweighted
 /// one. (Soft targets are the teacher's probabilities, which a student
 /// able to match them matches whatever the weights.)
-#[test]
-fn a_balanced_student_weighs_rows_by_their_labels() {
-    let p = Problem::new(3000, 2, 23);
-    // Every negative, one positive in five.
+/// `p`'s binary training rows with every negative and one positive in
+/// `every`, in order.
+fn rare_positives(p: &Problem, every: usize) -> (Vec<f32>, Vec<u32>) {
     let mut seen = 0;
     let keep: Vec<usize> = (0..p.y_train.len())
         .filter(|&i| {
             p.y_train[i] == 0 || {
                 seen += 1;
-                seen % 5 == 0
+                seen % every == 0
             }
         })
         .collect();
     let d = p.n_features;
-    let x: Vec<f32> = keep
+    let x = keep
         .iter()
         .flat_map(|&i| p.x_train[i * d..(i + 1) * d].to_vec())
         .collect();
-    let y: Vec<u32> = keep.iter().map(|&i| p.y_train[i]).collect();
+    (x, keep.iter().map(|&i| p.y_train[i]).collect())
+}
+
+#[test]
+fn a_balanced_student_weighs_rows_by_their_labels() {
+    let p = Problem::new(3000, 2, 23);
+    let (x, y) = rare_positives(&p, 5);
     let data = TrainData {
         x: &x,
-        n_features: d,
+        n_features: p.n_features,
         y: &y,
         n_classes: 2,
     };
@@ -850,25 +855,10 @@ fn the_incremental_weakest_links_are_the_definitions_bit_for_bit() {
 #[test]
 fn cost_complexity_chooses_its_alpha_by_the_runs_metric() {
     let p = Problem::new(4000, 2, 37);
-    // Every negative, one positive in eight.
-    let mut seen = 0;
-    let keep: Vec<usize> = (0..p.y_train.len())
-        .filter(|&i| {
-            p.y_train[i] == 0 || {
-                seen += 1;
-                seen % 8 == 0
-            }
-        })
-        .collect();
-    let d = p.n_features;
-    let x: Vec<f32> = keep
-        .iter()
-        .flat_map(|&i| p.x_train[i * d..(i + 1) * d].to_vec())
-        .collect();
-    let y: Vec<u32> = keep.iter().map(|&i| p.y_train[i]).collect();
+    let (x, y) = rare_positives(&p, 8);
     let data = TrainData {
         x: &x,
-        n_features: d,
+        n_features: p.n_features,
         y: &y,
         n_classes: 2,
     };
