@@ -512,6 +512,17 @@ impl CompiledBinned {
         let q = &self.q;
         match &q.output {
             Output::Average => {
+                if let [a0, a1] = acc {
+                    // Two classes: the sums in registers, not through
+                    // memory; the same adds in the same order as below.
+                    let (mut s0, mut s1) = (0.0f32, 0.0f32);
+                    walk.walk(bins, |t, leaf| {
+                        s0 += value(t, 2 * leaf);
+                        s1 += value(t, 2 * leaf + 1);
+                    });
+                    (*a0, *a1) = (s0, s1);
+                    return;
+                }
                 acc.fill(0.0);
                 let k = q.n_classes;
                 walk.walk(bins, |t, leaf| {

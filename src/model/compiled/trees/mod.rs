@@ -156,11 +156,22 @@ impl CompiledTrees {
         let ens = &self.ens;
         match &ens.output {
             Output::Average => {
+                let values: &[f32] = &ens.leaf_values;
+                if let [a0, a1] = acc {
+                    // Two classes: the sums in registers, not through
+                    // memory; the same adds in the same order as below.
+                    let (mut s0, mut s1) = (0.0f32, 0.0f32);
+                    walk.walk(row, |_, leaf| {
+                        s0 += values[2 * leaf];
+                        s1 += values[2 * leaf + 1];
+                    });
+                    (*a0, *a1) = (s0, s1);
+                    return;
+                }
                 acc.fill(0.0);
                 let k = ens.n_classes;
                 walk.walk(row, |_, leaf| {
-                    let values = &ens.leaf_values[leaf * k..leaf * k + k];
-                    for (a, v) in acc.iter_mut().zip(values) {
+                    for (a, v) in acc.iter_mut().zip(&values[leaf * k..leaf * k + k]) {
                         *a += v;
                     }
                 });
